@@ -1,0 +1,139 @@
+//! Embedded adapters: same contract as the DynamoDB ones (single use, atomic
+//! counters, expiry checked in code), held in process memory.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+
+use crate::ports::{
+    decide, window_of, Clock, Limit, PortResult, RateDecision, RateLimiter, ReplayGuard, ScSession,
+    SessionStore, Unavailable,
+};
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that only moves when told to (tests, benches).
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn new(now_ms: u64) -> Self {
+        ManualClock(AtomicU64::new(now_ms))
+    }
+    pub fn set(&self, now_ms: u64) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+    pub fn advance_secs(&self, secs: u64) {
+        self.0.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn poisoned() -> Unavailable {
+    Unavailable(anyhow::anyhow!("in-memory store lock poisoned"))
+}
+
+#[derive(Default)]
+pub struct MemorySessionStore {
+    sessions: Mutex<HashMap<String, ScSession>>,
+}
+
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    async fn create(&self, session: &ScSession) -> PortResult<()> {
+        let mut map = self.sessions.lock().map_err(|_| poisoned())?;
+        if map.contains_key(&session.id) {
+            return Err(Unavailable(anyhow::anyhow!("session id collision")));
+        }
+        map.insert(session.id.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &str, now_ms: u64) -> PortResult<Option<ScSession>> {
+        let mut map = self.sessions.lock().map_err(|_| poisoned())?;
+        match map.get(id) {
+            Some(s) if now_ms < s.expires_at_ms => Ok(Some(s.clone())),
+            Some(_) => {
+                map.remove(id);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryReplayGuard {
+    seen: Mutex<HashMap<(String, [u8; 12]), u64>>,
+}
+
+#[async_trait]
+impl ReplayGuard for MemoryReplayGuard {
+    async fn first_use(
+        &self,
+        session_id: &str,
+        nonce: &[u8; 12],
+        keep_until_ms: u64,
+        now_ms: u64,
+    ) -> PortResult<bool> {
+        let mut seen = self.seen.lock().map_err(|_| poisoned())?;
+        // Sweep expired entries now and then so memory stays bounded.
+        if seen.len() > 10_000 {
+            seen.retain(|_, until| *until > now_ms);
+        }
+        let key = (session_id.to_owned(), *nonce);
+        match seen.get(&key) {
+            Some(until) if *until > now_ms => Ok(false),
+            _ => {
+                seen.insert(key, keep_until_ms);
+                Ok(true)
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryRateLimiter {
+    counters: Mutex<HashMap<(String, String, u64), u64>>,
+}
+
+#[async_trait]
+impl RateLimiter for MemoryRateLimiter {
+    async fn hit(
+        &self,
+        bucket: &str,
+        key: &str,
+        limit: Limit,
+        now_ms: u64,
+    ) -> PortResult<RateDecision> {
+        let (start, end) = window_of(limit, now_ms);
+        let mut counters = self.counters.lock().map_err(|_| poisoned())?;
+        if counters.len() > 10_000 {
+            counters.retain(|(_, _, s), _| *s >= start);
+        }
+        let count = counters
+            .entry((bucket.to_owned(), key.to_owned(), start))
+            .or_insert(0);
+        *count += 1;
+        Ok(decide(limit, *count, end, now_ms))
+    }
+}

@@ -1,0 +1,153 @@
+//! Server side of an SCv2 call: the six checks of section 6 in order, then
+//! sealing the answer in the form it was asked.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use zeroize::Zeroizing;
+
+use super::wire::{request_context, response_context, EnvelopeType, Header, NONCE_LEN};
+use super::{random_bytes, BodyForm};
+use crate::app::App;
+use crate::http::{ApiResponse, ScError};
+use crate::i18n::Lang;
+use crate::ports::ScSession;
+use crate::routes::Route;
+
+/// A request that passed checks 1-6: its plaintext is the route's JSON.
+pub struct OpenedRequest {
+    pub session: ScSession,
+    pub request_nonce: [u8; NONCE_LEN],
+    pub form: BodyForm,
+    pub plaintext: Zeroizing<Vec<u8>>,
+}
+
+/// How the body was sent: raw bytes under `application/octet-stream`, base64 text otherwise.
+pub fn body_form(headers: &HeaderMap) -> BodyForm {
+    let raw = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/octet-stream")
+        })
+        .unwrap_or(false);
+    if raw {
+        BodyForm::Raw
+    } else {
+        BodyForm::Base64
+    }
+}
+
+/// Runs checks 1-6 of section 6 for `route`.
+pub async fn open_request(
+    app: &App,
+    route: Route,
+    headers: &HeaderMap,
+    client_hash: &str,
+    body: &[u8],
+) -> Result<OpenedRequest, ScError> {
+    // 1. version header
+    if headers.get("x-sc-version").and_then(|v| v.to_str().ok()) != Some("2") {
+        return Err(ScError::UnsupportedVersion);
+    }
+    // 2. session exists, not expired, same client hash (a mismatch looks unknown)
+    let session_id = headers
+        .get("x-sc-session-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| (1..=128).contains(&s.len()))
+        .ok_or(ScError::SessionInvalid)?;
+    let now = app.clock.now_ms();
+    let session = app
+        .sessions
+        .get(session_id, now)
+        .await
+        .map_err(|_| ScError::SessionInvalid)?
+        .filter(|s| {
+            use subtle::ConstantTimeEq;
+            bool::from(s.client_hash.as_bytes().ct_eq(client_hash.as_bytes()))
+        })
+        .ok_or(ScError::SessionInvalid)?;
+    // 3. well formed: decode the transport form, then length, version, type
+    let form = body_form(headers);
+    let decoded;
+    let envelope: &[u8] = match form {
+        BodyForm::Raw => body,
+        BodyForm::Base64 => {
+            decoded = STANDARD.decode(body).map_err(|_| ScError::Malformed)?;
+            &decoded
+        }
+    };
+    let header = Header::parse(envelope, EnvelopeType::Request)?;
+    // 4. timestamp within the window
+    let skew_ms = app.config.max_clock_skew_secs * 1000;
+    if now.abs_diff(header.timestamp_ms) > skew_ms {
+        return Err(ScError::Stale);
+    }
+    // 5. AES-GCM opens under this session and route
+    let context = request_context(&session.id, route.method().as_str(), route.path());
+    let plaintext = session.key.open_parsed(&header, envelope, &context)?;
+    // 6. (session, nonce) not seen in the window; kept until the timestamp is stale anyway
+    let keep_until = header.timestamp_ms.max(now) + skew_ms + 1000;
+    let first = app
+        .replay
+        .first_use(&session.id, &header.nonce, keep_until, now)
+        .await
+        .map_err(|_| ScError::Replay)?;
+    if !first {
+        return Err(ScError::Replay);
+    }
+    Ok(OpenedRequest {
+        session,
+        request_nonce: header.nonce,
+        form,
+        plaintext,
+    })
+}
+
+/// Seals a standard-envelope JSON answer to an opened request, in its form.
+pub fn seal_response(
+    opened: &OpenedRequest,
+    now_ms: u64,
+    status: StatusCode,
+    lang: Lang,
+    json: &[u8],
+) -> ApiResponse {
+    let header = Header {
+        kind: EnvelopeType::Response,
+        timestamp_ms: now_ms,
+        nonce: random_bytes(),
+    };
+    let envelope = opened.session.key.seal(
+        &header,
+        &response_context(&opened.session.id, &opened.request_nonce),
+        json,
+    );
+    let (body, content_type) = match opened.form {
+        BodyForm::Raw => (Bytes::from(envelope), "application/octet-stream"),
+        BodyForm::Base64 => (
+            Bytes::from(STANDARD.encode(envelope)),
+            "text/plain;charset=UTF-8",
+        ),
+    };
+    let mut resp = http::Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    h.insert(
+        http::header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    resp
+}

@@ -1,0 +1,121 @@
+//! The HTTP layer, in one place: gateway headers, the standard envelope,
+//! error rendering, strict JSON bodies.
+
+pub mod error;
+pub mod gateway;
+pub mod json;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde_json::{Map, Value};
+
+pub use error::{ApiError, FieldIssue, ScError};
+pub use gateway::Gateway;
+
+use crate::i18n::{self, Lang};
+
+/// A request as every runtime (Lambda, local-api, tests) hands it to the core.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// Lambda's request id, used when `Cf-Ray` is absent.
+    pub fallback_request_id: Option<String>,
+}
+
+pub type ApiResponse = http::Response<Bytes>;
+
+pub const ENVELOPE_VERSION: &str = "2.0.0";
+pub const SUCCESS_CODE: &str = "2000";
+pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// Builds the standard success envelope. `message_code` is localized.
+pub fn success_body(
+    lang: Lang,
+    now_ms: u64,
+    request_id: &str,
+    message_code: &str,
+    data: Value,
+) -> Value {
+    serde_json::json!({
+        "version": ENVELOPE_VERSION,
+        "timestamp": now_ms,
+        "success": true,
+        "code": SUCCESS_CODE,
+        "message": i18n::message(lang, message_code, &Map::new()),
+        "data": data,
+        "requestId": request_id,
+    })
+}
+
+/// Builds the standard failure envelope. Causes of 5xx go to the log, never the body.
+pub fn error_body(
+    err: &ApiError,
+    lang: Lang,
+    now_ms: u64,
+    request_id: &str,
+) -> (StatusCode, Value, Option<u64>) {
+    if let ApiError::Unavailable(cause) | ApiError::Internal(cause) = err {
+        tracing::error!(request_id, error = ?cause, "request failed");
+    }
+    let parts = err.parts(lang);
+    let mut body = serde_json::json!({
+        "version": ENVELOPE_VERSION,
+        "timestamp": now_ms,
+        "success": false,
+        "code": parts.code,
+        "message": i18n::message(lang, parts.code, &parts.params),
+        "requestId": request_id,
+    });
+    if !parts.details.is_empty() {
+        body["details"] = Value::Array(parts.details);
+    }
+    (parts.status, body, parts.retry_after_secs)
+}
+
+/// A plaintext JSON response with `Content-Language`.
+pub fn json_response(status: StatusCode, lang: Lang, body: &Value) -> ApiResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut resp = http::Response::new(Bytes::from(bytes));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    headers.insert(
+        http::header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+/// A plaintext error response, with `Retry-After` when rate limited.
+pub fn error_response(err: &ApiError, lang: Lang, now_ms: u64, request_id: &str) -> ApiResponse {
+    let (status, body, retry_after) = error_body(err, lang, now_ms, request_id);
+    let mut resp = json_response(status, lang, &body);
+    if let Some(secs) = retry_after {
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// A request id for the envelope: `Cf-Ray`, else Lambda's, else a fresh one.
+pub fn request_id(req: &ApiRequest) -> String {
+    req.headers
+        .get("cf-ray")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| gateway::is_printable_ascii(v, 128))
+        .map(str::to_owned)
+        .or_else(|| req.fallback_request_id.clone())
+        .unwrap_or_else(|| {
+            let bytes: [u8; 12] = crate::channel::random_bytes();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        })
+}

@@ -1,0 +1,56 @@
+//! Lambda shell: turns an API Gateway request into an [`ApiRequest`] and the
+//! core's answer back. Every function's `main.rs` calls [`serve`].
+
+use bytes::Bytes;
+use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
+
+use crate::app::App;
+use crate::http::ApiRequest;
+use crate::routes::{handle, Route};
+
+pub fn to_api_request(req: Request) -> ApiRequest {
+    let fallback_request_id = Some(
+        req.lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default(),
+    )
+    .filter(|id| !id.is_empty());
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    ApiRequest {
+        method: parts.method,
+        headers: parts.headers,
+        body,
+        fallback_request_id,
+    }
+}
+
+pub fn to_lambda_response(resp: crate::http::ApiResponse) -> Response<Body> {
+    let (parts, body) = resp.into_parts();
+    let is_text = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| !ct.starts_with("application/octet-stream"));
+    let body = if is_text {
+        Body::Text(String::from_utf8_lossy(&body).into_owned())
+    } else {
+        Body::Binary(body.to_vec())
+    };
+    Response::from_parts(parts, body)
+}
+
+/// Serves `route` forever under the Lambda runtime.
+pub async fn serve(app: App, route: Route) -> Result<(), Error> {
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let resp = handle(app, route, to_api_request(req)).await;
+        Ok::<_, Error>(to_lambda_response(resp))
+    }))
+    .await
+}

@@ -1,0 +1,20 @@
+//! Core library of the password API. Every Lambda function and `local-api`
+//! are thin shells around [`routes::handle`].
+#![forbid(unsafe_code)]
+
+pub mod adapters;
+pub mod app;
+pub mod bootstrap;
+pub mod channel;
+pub mod config;
+pub mod handlers;
+pub mod http;
+pub mod i18n;
+pub mod lambda;
+pub mod ports;
+pub mod routes;
+pub mod telemetry;
+pub mod time_fmt;
+
+pub use app::App;
+pub use routes::Route;
