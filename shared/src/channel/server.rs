@@ -13,7 +13,6 @@ use crate::app::App;
 use crate::http::{ApiResponse, ScError};
 use crate::i18n::Lang;
 use crate::ports::ScSession;
-use crate::routes::Route;
 
 /// A request that passed checks 1-6: its plaintext is the route's JSON.
 pub struct OpenedRequest {
@@ -43,10 +42,11 @@ pub fn body_form(headers: &HeaderMap) -> BodyForm {
     }
 }
 
-/// Runs checks 1-6 of section 6 for `route`.
+/// Runs checks 1-6 of section 6 for the documented `route` path and `method`.
 pub async fn open_request(
     app: &App,
-    route: Route,
+    method: &str,
+    route: &str,
     headers: &HeaderMap,
     client_hash: &str,
     body: &[u8],
@@ -89,7 +89,7 @@ pub async fn open_request(
         return Err(ScError::Stale);
     }
     // 5. AES-GCM opens under this session and route
-    let context = request_context(&session.id, route.method().as_str(), route.path());
+    let context = request_context(&session.id, method, route);
     let plaintext = session.key.open_parsed(&header, envelope, &context)?;
     // 6. (session, nonce) not seen in the window; kept until the timestamp is stale anyway
     let keep_until = header.timestamp_ms.max(now) + skew_ms + 1000;

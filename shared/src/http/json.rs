@@ -7,10 +7,29 @@ use super::{ApiError, FieldIssue};
 
 /// Parses `bytes` into `T` (which should use `#[serde(deny_unknown_fields)]`).
 pub fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde accepts a JSON array for a struct (fields by position): a body must be an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        let valid_json = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        return Err(ApiError::Validation(vec![FieldIssue {
+            field: "body".into(),
+            code: if valid_json {
+                "INVALID_TYPE"
+            } else {
+                "INVALID_JSON"
+            },
+        }]));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let result: Result<T, _> = serde_path_to_error::deserialize(de);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut *de);
     match result {
-        Ok(v) => Ok(v),
+        // Trailing bytes after the object are not JSON either.
+        Ok(v) => match de.end() {
+            Ok(()) => Ok(v),
+            Err(_) => Err(ApiError::Validation(vec![FieldIssue {
+                field: "body".into(),
+                code: "INVALID_JSON",
+            }])),
+        },
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -26,7 +45,10 @@ fn backticked(msg: &str) -> Option<String> {
 }
 
 fn join(path: &str, field: &str) -> String {
-    if path.is_empty() || path == "." {
+    // serde_path_to_error already ends the path with the offending key for some errors.
+    if path == field || path.ends_with(&format!(".{field}")) {
+        path.to_owned()
+    } else if path.is_empty() || path == "." {
         field.to_owned()
     } else {
         format!("{path}.{field}")
@@ -107,6 +129,8 @@ mod tests {
             (i.field.as_str(), i.code),
             ("encryptedKey", "MISSING_FIELD")
         );
+        let i = issue(r#"["k","e"]"#);
+        assert_eq!((i.field.as_str(), i.code), ("body", "INVALID_TYPE"));
         let i = issue(r#"[1,2]"#);
         assert_eq!((i.field.as_str(), i.code), ("body", "INVALID_TYPE"));
         let i = issue(r#"{"keyId":"k""#);

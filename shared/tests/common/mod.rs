@@ -1,0 +1,102 @@
+//! In-process test app: memory adapters, a manual clock, the vector RSA key.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+use serde_json::Value;
+use shared::adapters::memory::ManualClock;
+use shared::channel::keyring::pkcs8_from_pem;
+use shared::channel::{KeyRing, ServerKey};
+use shared::config::Config;
+use shared::http::{ApiRequest, ApiResponse};
+use shared::{App, Route};
+
+pub const VECTOR_TIME_MS: u64 = 1_711_929_600_000;
+
+pub fn vectors() -> Value {
+    serde_json::from_str(include_str!("../../../tests/data/vectors.json")).unwrap()
+}
+
+pub fn vector_key() -> ServerKey {
+    let v = vectors();
+    let der = pkcs8_from_pem(v["rsaOaep"]["privateKeyPkcs8Pem"].as_str().unwrap()).unwrap();
+    ServerKey::from_pkcs8("k2026-11", &der, VECTOR_TIME_MS + 30 * 86_400_000).unwrap()
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+}
+
+impl TestApp {
+    pub fn new() -> TestApp {
+        Self::with(Config::default(), KeyRing::single(vector_key()))
+    }
+
+    pub fn with(config: Config, keys: KeyRing) -> TestApp {
+        let clock = Arc::new(ManualClock::new(VECTOR_TIME_MS));
+        let app = App::embedded_with_clock(config, keys, clock.clone());
+        TestApp { app, clock }
+    }
+
+    pub async fn call(
+        &self,
+        route: Route,
+        method: Method,
+        headers: HeaderMap,
+        body: &[u8],
+    ) -> ApiResponse {
+        let req = ApiRequest {
+            method,
+            headers,
+            body: Bytes::copy_from_slice(body),
+            fallback_request_id: None,
+        };
+        shared::routes::handle(&self.app, route, req).await
+    }
+
+    pub async fn create_session(&self, body: &Value) -> ApiResponse {
+        self.call(
+            Route::CreateSession,
+            Method::POST,
+            gateway_headers("device-1"),
+            &serde_json::to_vec(body).unwrap(),
+        )
+        .await
+    }
+}
+
+pub fn gateway_headers(client_hash: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in [
+        ("content-type", "application/json"),
+        ("accept", "application/json"),
+        ("x-client-hash", client_hash),
+        ("accept-language", "en"),
+        ("cf-connecting-ip", "203.0.113.7"),
+        ("cf-ray", "8f00000000000001-LHR"),
+        ("cf-ipcountry", "GB"),
+    ] {
+        h.insert(k, HeaderValue::from_str(v).unwrap());
+    }
+    h
+}
+
+pub fn json_of(resp: &ApiResponse) -> Value {
+    serde_json::from_slice(resp.body()).unwrap()
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+pub fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
