@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Local AWS stack without an account: moto server + idempotent bootstrap.
+#   infra/emulator.sh up     start (creating .venv if needed) and bootstrap
+#   infra/emulator.sh down   stop
+#   infra/emulator.sh env    print export lines for the adapters and the CLI
+#   infra/emulator.sh status
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+STATE="$ROOT/.emulator"
+PORT="${AWS_EMULATOR_PORT:-4566}"
+HOST=127.0.0.1
+ENDPOINT="http://$HOST:$PORT"
+PIDFILE="$STATE/moto-$PORT.pid"
+LOG="$STATE/moto-$PORT.log"
+TABLE="${TABLE_NAME:-password-api}"
+ALIAS="alias/password-api"
+SENDER="${SES_FROM_ADDRESS:-noreply@password-api.local}"
+KEY_ID_FILE="$STATE/kms_key_id"
+
+answers() {
+    "$VENV/bin/python" - "$ENDPOINT" <<'PY' >/dev/null 2>&1
+import sys, urllib.request
+urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=2).read(1)
+PY
+}
+
+running() {
+    [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+}
+
+ensure_venv() {
+    if [[ ! -x "$VENV/bin/moto_server" ]]; then
+        echo "emulator: creating $VENV" >&2
+        [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            -r "$ROOT/infra/emulator-requirements.txt" >&2
+    fi
+}
+
+up() {
+    mkdir -p "$STATE"
+    # Serialise concurrent `up` calls (several test binaries).
+    exec 9>"$STATE/lock"
+    flock 9
+    ensure_venv
+    if ! running || ! answers; then
+        if running; then
+            # Started but not answering yet: give it the usual startup time.
+            :
+        else
+            echo "emulator: starting moto_server on $ENDPOINT (log $LOG)" >&2
+            nohup "$VENV/bin/moto_server" -H "$HOST" -p "$PORT" >"$LOG" 2>&1 </dev/null 9>&- &
+            echo $! >"$PIDFILE"
+        fi
+        for _ in $(seq 1 100); do
+            answers && break
+            running || { echo "emulator: moto_server exited, see $LOG" >&2; tail -20 "$LOG" >&2; exit 1; }
+            sleep 0.2
+        done
+        answers || { echo "emulator: no answer on $ENDPOINT after 20 s" >&2; exit 1; }
+    fi
+    TABLE_NAME="$TABLE" "$VENV/bin/python" "$ROOT/infra/emulator_bootstrap.py" \
+        "$ENDPOINT" "$TABLE" "$ALIAS" "$SENDER" "$KEY_ID_FILE"
+}
+
+down() {
+    if running; then
+        kill "$(cat "$PIDFILE")"
+        echo "emulator: stopped" >&2
+    else
+        echo "emulator: not running" >&2
+    fi
+    rm -f "$PIDFILE"
+}
+
+env_lines() {
+    local key_id=""
+    [[ -f "$KEY_ID_FILE" ]] && key_id="$(cat "$KEY_ID_FILE")"
+    cat <<EOT
+export AWS_ENDPOINT_URL=$ENDPOINT
+export AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export TABLE_NAME=$TABLE
+export KMS_KEY_ID=${key_id:-$ALIAS}
+export SES_FROM_ADDRESS=$SENDER
+EOT
+}
+
+case "${1:-}" in
+    up) up ;;
+    down) down ;;
+    env) env_lines ;;
+    status) if running && answers; then echo "running on $ENDPOINT"; else echo "stopped"; exit 1; fi ;;
+    *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
+esac
