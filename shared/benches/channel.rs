@@ -1,6 +1,7 @@
 //! SCv2 costs against their cryptographic floor:
 //! - seal + open of a 1 KiB request vs bare AES-256-GCM seal + open of the same bytes;
 //! - session creation through the handler (parse, OAEP, store, confirm) vs one bare RSA-3072 OAEP decrypt.
+//!
 //! Run with `make bench` (or `cargo bench -p shared --bench channel`).
 
 use std::sync::Arc;
