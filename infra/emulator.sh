@@ -50,8 +50,8 @@ up() {
             # Started but not answering yet: give it the usual startup time.
             :
         else
-            echo "emulator: starting moto_server on $ENDPOINT (log $LOG)" >&2
-            nohup "$VENV/bin/moto_server" -H "$HOST" -p "$PORT" >"$LOG" 2>&1 </dev/null 9>&- &
+            echo "emulator: starting moto (serialised, infra/moto_serial_server.py) on $ENDPOINT (log $LOG)" >&2
+            nohup "$VENV/bin/python" "$ROOT/infra/moto_serial_server.py" "$HOST" "$PORT" >"$LOG" 2>&1 </dev/null 9>&- &
             echo $! >"$PIDFILE"
         fi
         for _ in $(seq 1 100); do

@@ -1,36 +1,70 @@
-//! Every route in one process over the embedded adapters, for local use and
-//! end-to-end tests. Never deployed.
+//! Every route in one process over the embedded adapters, plus the `/_dev`
+//! routes, for local use and end-to-end tests. Never deployed.
+
+pub mod dev;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Request, Response};
+use shared::adapters::memory::accounts::MemoryMailer;
+use shared::channel::KeyRing;
+use shared::config::Config;
 use shared::http::ApiRequest;
 use shared::App;
 use tokio::net::TcpListener;
 
+pub use dev::DevSigner;
+
 /// Bodies above this never reach the core (which answers 413 above 64 KiB itself).
 const TRANSPORT_BODY_LIMIT: usize = 1024 * 1024;
 
-/// Binds `addr` and serves `app` in a background task; returns the bound address.
-pub async fn spawn(app: App, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+/// The local server's state: the app, the dev token signer, the local mailbox.
+#[derive(Clone)]
+pub struct Local {
+    pub app: App,
+    pub signer: Arc<DevSigner>,
+    pub mailbox: Arc<MemoryMailer>,
+}
+
+impl Local {
+    /// Embedded app whose JWKS is the local signer's key and whose mail stays in memory.
+    pub fn new(mut config: Config, keys: KeyRing) -> anyhow::Result<Local> {
+        let signer = DevSigner::generate()?;
+        if config.jwt.jwks_json.is_none() {
+            config.jwt.jwks_json = Some(signer.jwks().to_owned());
+        }
+        let mut app = App::embedded(config, keys)?;
+        let mailbox = Arc::new(MemoryMailer::default());
+        app.mailer = mailbox.clone();
+        Ok(Local {
+            app,
+            signer: Arc::new(signer),
+            mailbox,
+        })
+    }
+}
+
+/// Binds `addr` and serves in a background task; returns the bound address.
+pub async fn spawn(local: Local, addr: SocketAddr) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
+    let bound = listener.local_addr()?;
     let router = axum::Router::new()
         .fallback(route_any)
         .layer(DefaultBodyLimit::max(TRANSPORT_BODY_LIMIT))
-        .with_state(app);
+        .with_state(local);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "local-api server stopped");
         }
     });
-    Ok(local)
+    Ok(bound)
 }
 
 async fn route_any(
-    State(app): State<App>,
+    State(local): State<Local>,
     req: Request<axum::body::Body>,
 ) -> Response<axum::body::Body> {
     let (parts, body) = req.into_parts();
@@ -39,12 +73,20 @@ async fn route_any(
         // Larger than the transport limit: certainly over 64 KiB.
         Err(_) => Bytes::from(vec![0u8; shared::channel::wire::MAX_ENVELOPE_LEN + 1]),
     };
+    let path = parts.uri.path().to_owned();
+    if let Some(resp) = dev::handle(&local, &parts.method, &path, &body).await {
+        return resp.map(axum::body::Body::from);
+    }
     let api_req = ApiRequest {
         method: parts.method,
         headers: parts.headers,
         body,
         fallback_request_id: None,
     };
-    let resp = shared::routes::dispatch(&app, parts.uri.path(), api_req).await;
+    let resp = shared::routes::dispatch(&local.app, &path, api_req).await;
+    // In AWS the table stream drives the mail function; here mail goes out in process.
+    if let Err(e) = shared::handlers::accounts::deliver_outbox(&local.app).await {
+        tracing::error!(error = %e, "local outbox delivery failed");
+    }
     resp.map(axum::body::Body::from)
 }

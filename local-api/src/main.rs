@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::Context;
 use clap::Parser;
 use shared::channel::{KeyRing, ServerKey};
+use shared::ports::Clock;
 
 #[derive(Parser)]
 #[command(about = "Serves every route of the password API locally, in memory")]
@@ -23,6 +24,8 @@ struct Args {
     key_id: String,
 }
 
+const DEMO_EMAIL: &str = "demo@example.com";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     shared::telemetry::init();
@@ -31,17 +34,37 @@ async fn main() -> anyhow::Result<()> {
     let keys = match &args.key_file {
         Some(path) => shared::bootstrap::key_ring_from_pem_file(path, &args.key_id)?,
         None => {
-            let expires = shared::ports::Clock::now_ms(&shared::adapters::memory::SystemClock)
-                + 30 * 86_400_000;
+            let expires = shared::adapters::memory::SystemClock.now_ms() + 365 * 86_400_000;
             KeyRing::single(ServerKey::generate(&args.key_id, expires)?.0)
         }
     };
-    let app = shared::App::embedded(config, keys);
-    let addr = local_api::spawn(app, SocketAddr::new(args.bind, args.port))
+    let local = local_api::Local::new(config, keys)?;
+    // A demo account so every flow can be tried at once.
+    let demo_password = format!("demo-{}", hex(&shared::channel::random_bytes::<6>()));
+    let demo = local_api::dev::seed_user(
+        &local.app,
+        DEMO_EMAIL,
+        "Demo User",
+        None,
+        Some(&demo_password),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("seeding the demo user: {e}"))?;
+    let biz_id = demo["bizId"].as_str().unwrap_or_default().to_owned();
+    let token = local
+        .signer
+        .token(&biz_id, local.app.clock.now_ms() / 1000)?;
+    let addr = local_api::spawn(local, SocketAddr::new(args.bind, args.port))
         .await
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
     println!("local-api listening on http://{addr}");
-    println!("  try: cargo run -p client --bin pwctl -- handshake --url http://{addr}");
+    println!("demo user: {DEMO_EMAIL} ({biz_id}), password: {demo_password}");
+    println!("demo access token (1 h): {token}");
+    println!("try: cargo run -p client --bin pwctl -- --url http://{addr} status --token <token>");
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

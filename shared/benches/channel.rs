@@ -105,7 +105,7 @@ fn session_creation(c: &mut Criterion) {
         window_secs: 1,
     };
     let keys = KeyRing::single(ServerKey::from_pkcs8("bench", pkcs8.as_ref(), u64::MAX).unwrap());
-    let app = App::embedded_with_clock(config, keys, Arc::new(SystemClock));
+    let app = App::embedded_with_clock(config, keys, Arc::new(SystemClock)).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

@@ -2,11 +2,17 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+use password::{PasswordService, PepperRing};
+
+use crate::adapters::memory::accounts::{MemoryAccountStore, MemoryMailer};
 use crate::adapters::memory::{
     MemoryRateLimiter, MemoryReplayGuard, MemorySessionStore, SystemClock,
 };
+use crate::auth::JwtVerifier;
 use crate::channel::KeyRing;
 use crate::config::Config;
+use crate::ports::accounts::{AccountStore, Mailer};
 use crate::ports::{Clock, RateLimiter, ReplayGuard, SessionStore};
 
 #[derive(Clone)]
@@ -17,22 +23,56 @@ pub struct App {
     pub sessions: Arc<dyn SessionStore>,
     pub replay: Arc<dyn ReplayGuard>,
     pub limiter: Arc<dyn RateLimiter>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub passwords: Arc<PasswordService>,
+    pub jwt: Arc<JwtVerifier>,
+}
+
+/// The parts of [`App`] that come from configuration rather than adapters.
+pub fn password_service(config: &Config, peppers: PepperRing) -> anyhow::Result<PasswordService> {
+    PasswordService::new(config.password.clone(), peppers)
+        .context("configuration variable PASSWORD_CONFIG")
+}
+
+pub fn jwt_verifier(config: &Config) -> anyhow::Result<JwtVerifier> {
+    let jwks = config.jwt.jwks_json.as_deref().unwrap_or(r#"{"keys":[]}"#);
+    let secret = config
+        .jwt
+        .hs256_secret
+        .as_ref()
+        .map(|s| zeroize::Zeroizing::new(s.as_bytes().to_vec()));
+    JwtVerifier::new(
+        jwks,
+        config.jwt.issuer.clone(),
+        config.jwt.audience.clone(),
+        secret,
+    )
+    .context("configuration variable JWT_JWKS")
 }
 
 impl App {
     /// Embedded adapters in process memory: the local default.
-    pub fn embedded(config: Config, keys: KeyRing) -> App {
+    pub fn embedded(config: Config, keys: KeyRing) -> anyhow::Result<App> {
         Self::embedded_with_clock(config, keys, Arc::new(SystemClock))
     }
 
-    pub fn embedded_with_clock(config: Config, keys: KeyRing, clock: Arc<dyn Clock>) -> App {
-        App {
+    pub fn embedded_with_clock(
+        config: Config,
+        keys: KeyRing,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<App> {
+        Ok(App {
+            passwords: Arc::new(password_service(&config, PepperRing::none())?),
+            jwt: Arc::new(jwt_verifier(&config)?),
             config: Arc::new(config),
             clock,
             keys: Arc::new(keys),
             sessions: Arc::new(MemorySessionStore::default()),
             replay: Arc::new(MemoryReplayGuard::default()),
             limiter: Arc::new(MemoryRateLimiter::default()),
-        }
+            accounts: Arc::new(MemoryAccountStore::default()),
+            mailer: Arc::new(MemoryMailer::default()),
+        })
     }
 }

@@ -38,6 +38,6 @@ pub async fn run_function(route: Route) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let config = Config::from_env()?;
     let keys = key_ring_from_env()?;
-    let app = App::embedded(config, keys);
+    let app = App::embedded(config, keys)?;
     crate::lambda::serve(app, route).await
 }

@@ -10,13 +10,56 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// Every limit of the contract (per 300 s by default), `RATE_LIMIT_<NAME>` = `max/window_secs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
     pub public_key_per_ip: Limit,
     pub session_per_ip: Limit,
+    pub change_per_ip: Limit,
+    pub change_per_user: Limit,
+    pub status_per_user: Limit,
+    pub init_per_ip: Limit,
+    pub init_per_session: Limit,
+    pub forgot_per_ip: Limit,
+    pub forgot_per_email: Limit,
+    pub reset_per_ip: Limit,
+    pub reset_per_token: Limit,
 }
 
+/// Where emailed links point; only these configured bases ever reach a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    /// `INIT_PASSWORD_URL`: page that sets the first password (`?sid=` is appended).
+    pub init_url: String,
+    /// `RESET_PASSWORD_URL`: page that resets a password (`?token=` is appended).
+    pub reset_url: String,
+    /// `FORGOT_PASSWORD_URL`: "not you? reset your password" page.
+    pub forgot_url: String,
+}
+
+/// Access-token settings.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct JwtSettings {
+    /// `JWT_JWKS`: the JSON Web Key Set whose keys sign access tokens.
+    pub jwks_json: Option<String>,
+    /// `JWT_ISSUER` / `JWT_AUDIENCE`: required claims when set.
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// `JWT_HS256_SECRET`: enables HS256 with this shared secret (off by default).
+    pub hs256_secret: Option<String>,
+}
+
+impl std::fmt::Debug for JwtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtSettings")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("hs256", &self.hs256_secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `SC_SESSION_TTL_SECONDS` (default 3600): lifetime of an SCv2 session.
     pub session_ttl_secs: u64,
@@ -24,8 +67,15 @@ pub struct Config {
     pub max_clock_skew_secs: u64,
     /// `SC_PUBLIC_KEY_MAX_AGE_SECONDS` (default 300): `Cache-Control` of the public key.
     pub public_key_max_age_secs: u64,
-    /// `RATE_LIMIT_PUBLIC_KEY` / `RATE_LIMIT_SESSION` as `max/window_secs`.
     pub limits: RateLimits,
+    /// `INIT_SESSION_TTL_SECONDS` (default 86400): life of an emailed init link.
+    pub init_session_ttl_secs: u64,
+    /// `RESET_TOKEN_TTL_SECONDS` (default 1800): life of a reset token.
+    pub reset_token_ttl_secs: u64,
+    pub links: Links,
+    pub jwt: JwtSettings,
+    /// `PASSWORD_CONFIG`: JSON `{"policy": {...}, "hashing": {...}}`, missing fields default.
+    pub password: password::PasswordConfig,
 }
 
 impl Default for Config {
@@ -35,15 +85,27 @@ impl Default for Config {
             max_clock_skew_secs: 300,
             public_key_max_age_secs: 300,
             limits: RateLimits {
-                public_key_per_ip: Limit {
-                    max: 60,
-                    window_secs: 300,
-                },
-                session_per_ip: Limit {
-                    max: 20,
-                    window_secs: 300,
-                },
+                public_key_per_ip: per_5_min(60),
+                session_per_ip: per_5_min(20),
+                change_per_ip: per_5_min(5),
+                change_per_user: per_5_min(5),
+                status_per_user: per_5_min(30),
+                init_per_ip: per_5_min(5),
+                init_per_session: per_5_min(5),
+                forgot_per_ip: per_5_min(3),
+                forgot_per_email: per_5_min(3),
+                reset_per_ip: per_5_min(5),
+                reset_per_token: per_5_min(5),
             },
+            init_session_ttl_secs: 86_400,
+            reset_token_ttl_secs: 1800,
+            links: Links {
+                init_url: "http://localhost:3000/password/init".into(),
+                reset_url: "http://localhost:3000/password/reset".into(),
+                forgot_url: "http://localhost:3000/password/forgot".into(),
+            },
+            jwt: JwtSettings::default(),
+            password: password::PasswordConfig::default(),
         }
     }
 }
@@ -80,6 +142,16 @@ impl Config {
                 }),
             }
         };
+        let url = |var: &'static str, default: String| -> Result<String, ConfigError> {
+            match lookup(var) {
+                None => Ok(default),
+                Some(raw) if is_link_base(raw.trim()) => Ok(raw.trim().to_owned()),
+                Some(_) => Err(ConfigError {
+                    variable: var,
+                    problem: "expected an https:// URL (http:// only for localhost) without query or fragment".into(),
+                }),
+            }
+        };
         Ok(Config {
             session_ttl_secs: secs("SC_SESSION_TTL_SECONDS", d.session_ttl_secs, 60, 86_400)?,
             max_clock_skew_secs: secs("SC_MAX_CLOCK_SKEW_SECONDS", d.max_clock_skew_secs, 1, 3600)?,
@@ -92,8 +164,70 @@ impl Config {
             limits: RateLimits {
                 public_key_per_ip: limit("RATE_LIMIT_PUBLIC_KEY", d.limits.public_key_per_ip)?,
                 session_per_ip: limit("RATE_LIMIT_SESSION", d.limits.session_per_ip)?,
+                change_per_ip: limit("RATE_LIMIT_CHANGE_PER_IP", d.limits.change_per_ip)?,
+                change_per_user: limit("RATE_LIMIT_CHANGE_PER_USER", d.limits.change_per_user)?,
+                status_per_user: limit("RATE_LIMIT_STATUS_PER_USER", d.limits.status_per_user)?,
+                init_per_ip: limit("RATE_LIMIT_INIT_PER_IP", d.limits.init_per_ip)?,
+                init_per_session: limit("RATE_LIMIT_INIT_PER_SESSION", d.limits.init_per_session)?,
+                forgot_per_ip: limit("RATE_LIMIT_FORGOT_PER_IP", d.limits.forgot_per_ip)?,
+                forgot_per_email: limit("RATE_LIMIT_FORGOT_PER_EMAIL", d.limits.forgot_per_email)?,
+                reset_per_ip: limit("RATE_LIMIT_RESET_PER_IP", d.limits.reset_per_ip)?,
+                reset_per_token: limit("RATE_LIMIT_RESET_PER_TOKEN", d.limits.reset_per_token)?,
+            },
+            init_session_ttl_secs: secs(
+                "INIT_SESSION_TTL_SECONDS",
+                d.init_session_ttl_secs,
+                300,
+                30 * 86_400,
+            )?,
+            reset_token_ttl_secs: secs(
+                "RESET_TOKEN_TTL_SECONDS",
+                d.reset_token_ttl_secs,
+                60,
+                86_400,
+            )?,
+            links: Links {
+                init_url: url("INIT_PASSWORD_URL", d.links.init_url)?,
+                reset_url: url("RESET_PASSWORD_URL", d.links.reset_url)?,
+                forgot_url: url("FORGOT_PASSWORD_URL", d.links.forgot_url)?,
+            },
+            jwt: JwtSettings {
+                jwks_json: lookup("JWT_JWKS").filter(|v| !v.trim().is_empty()),
+                issuer: lookup("JWT_ISSUER").filter(|v| !v.trim().is_empty()),
+                audience: lookup("JWT_AUDIENCE").filter(|v| !v.trim().is_empty()),
+                hs256_secret: match lookup("JWT_HS256_SECRET") {
+                    Some(s) if s.len() < 32 => {
+                        return Err(ConfigError {
+                            variable: "JWT_HS256_SECRET",
+                            problem: "must be at least 32 bytes".into(),
+                        })
+                    }
+                    other => other,
+                },
+            },
+            password: match lookup("PASSWORD_CONFIG") {
+                None => d.password,
+                Some(raw) => {
+                    let cfg: password::PasswordConfig =
+                        serde_json::from_str(&raw).map_err(|e| ConfigError {
+                            variable: "PASSWORD_CONFIG",
+                            problem: format!("not a valid password configuration: {e}"),
+                        })?;
+                    cfg.validate().map_err(|e| ConfigError {
+                        variable: "PASSWORD_CONFIG",
+                        problem: e.to_string(),
+                    })?;
+                    cfg
+                }
             },
         })
+    }
+}
+
+fn per_5_min(max: u32) -> Limit {
+    Limit {
+        max,
+        window_secs: 300,
     }
 }
 
@@ -102,6 +236,23 @@ fn parse_limit(raw: &str) -> Option<Limit> {
     let max: u32 = max.trim().parse().ok().filter(|m| *m >= 1)?;
     let window_secs: u64 = window.trim().parse().ok().filter(|w| *w >= 1)?;
     Some(Limit { max, window_secs })
+}
+
+/// Link bases must be absolute https URLs (http only for localhost), with no query or fragment.
+fn is_link_base(url: &str) -> bool {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        let host = r.split(['/', ':']).next().unwrap_or("");
+        if host != "localhost" && host != "127.0.0.1" {
+            return false;
+        }
+        r
+    } else {
+        return false;
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    !host.is_empty() && !url.contains(['?', '#', ' ', '"', '<', '>'])
 }
 
 #[cfg(test)]
@@ -132,6 +283,49 @@ mod tests {
                 max: 3,
                 window_secs: 60
             }
+        );
+    }
+
+    #[test]
+    fn links_must_be_https_or_local() {
+        assert_eq!(
+            with(&[("RESET_PASSWORD_URL", "https://app.example.com/reset")])
+                .unwrap()
+                .links
+                .reset_url,
+            "https://app.example.com/reset"
+        );
+        for bad in [
+            "http://evil.example.com/r",
+            "ftp://x",
+            "https://x/r?a=1",
+            "/relative",
+            "https://",
+        ] {
+            let e = with(&[("RESET_PASSWORD_URL", bad)]).unwrap_err();
+            assert_eq!(e.variable, "RESET_PASSWORD_URL", "{bad}");
+        }
+    }
+
+    #[test]
+    fn password_config_is_json_and_validated() {
+        let c = with(&[("PASSWORD_CONFIG", r#"{"policy":{"historyDepth":8}}"#)]).unwrap();
+        assert_eq!(c.password.policy.history_depth, 8);
+        assert_eq!(
+            with(&[("PASSWORD_CONFIG", r#"{"policy":{"historyDepth":25}}"#)])
+                .unwrap_err()
+                .variable,
+            "PASSWORD_CONFIG"
+        );
+        assert_eq!(
+            with(&[("PASSWORD_CONFIG", r#"{"hashing":{"memoryKib":1024}}"#)])
+                .unwrap_err()
+                .variable,
+            "PASSWORD_CONFIG"
+        );
+        assert_eq!(
+            with(&[("JWT_HS256_SECRET", "short")]).unwrap_err().variable,
+            "JWT_HS256_SECRET"
         );
     }
 

@@ -4,6 +4,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod auth;
 pub mod bootstrap;
 pub mod channel;
 pub mod config;

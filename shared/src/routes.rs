@@ -10,23 +10,41 @@ use crate::http::{error_response, gateway, request_id, ApiError, ApiRequest, Api
 pub enum Route {
     PublicKey,
     CreateSession,
+    Change,
+    Status,
+    Init,
+    Forgot,
+    Reset,
 }
 
 impl Route {
-    pub const ALL: [Route; 2] = [Route::PublicKey, Route::CreateSession];
+    pub const ALL: [Route; 7] = [
+        Route::PublicKey,
+        Route::CreateSession,
+        Route::Change,
+        Route::Status,
+        Route::Init,
+        Route::Forgot,
+        Route::Reset,
+    ];
 
     /// The documented path: also the `route` bound into SCv2 request AAD.
     pub fn path(self) -> &'static str {
         match self {
             Route::PublicKey => "/web/v1/secure-channel/public-key",
             Route::CreateSession => "/web/v1/secure-channel/session",
+            Route::Change => "/web/v1/system/auth/password/change",
+            Route::Status => "/web/v1/system/auth/password/status",
+            Route::Init => "/web/v1/system/auth/password/init",
+            Route::Forgot => "/web/v1/system/auth/password/forgot",
+            Route::Reset => "/web/v1/system/auth/password/reset",
         }
     }
 
     pub fn method(self) -> Method {
         match self {
             Route::PublicKey => Method::GET,
-            Route::CreateSession => Method::POST,
+            _ => Method::POST,
         }
     }
 
@@ -60,6 +78,11 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
     let result = match route {
         Route::PublicKey => handlers::secure_channel::public_key(&ctx).await,
         Route::CreateSession => handlers::secure_channel::create_session(&ctx, &req.body).await,
+        Route::Change => handlers::password::change(&ctx, &req).await,
+        Route::Status => handlers::password::status(&ctx, &req).await,
+        Route::Init => handlers::password::init(&ctx, &req).await,
+        Route::Forgot => handlers::password::forgot(&ctx, &req).await,
+        Route::Reset => handlers::password::reset(&ctx, &req).await,
     };
     result.unwrap_or_else(|e| error_response(&e, gw.lang, app.clock.now_ms(), &request_id))
 }

@@ -9,8 +9,8 @@ use shared::config::Config;
 
 async fn start() -> String {
     let keys = KeyRing::single(ServerKey::generate("k-e2e", u64::MAX / 2).unwrap().0);
-    let app = shared::App::embedded(Config::default(), keys);
-    let addr = local_api::spawn(app, SocketAddr::from(([127, 0, 0, 1], 0)))
+    let local = local_api::Local::new(Config::default(), keys).unwrap();
+    let addr = local_api::spawn(local, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
     format!("http://{addr}")

@@ -1,5 +1,8 @@
 //! Route handlers: each takes checked input and returns a response or an `ApiError`.
 
+pub mod accounts;
+pub mod mail;
+pub mod password;
 pub mod secure_channel;
 
 use crate::app::App;

@@ -3,6 +3,8 @@
 
 use async_trait::async_trait;
 
+pub mod accounts;
+
 use crate::channel::SessionKey;
 
 /// A store or backend failed; surfaces as 503 `SYSTEM.UNAVAILABLE`.

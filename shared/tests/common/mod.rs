@@ -39,7 +39,7 @@ impl TestApp {
 
     pub fn with(config: Config, keys: KeyRing) -> TestApp {
         let clock = Arc::new(ManualClock::new(VECTOR_TIME_MS));
-        let app = App::embedded_with_clock(config, keys, clock.clone());
+        let app = App::embedded_with_clock(config, keys, clock.clone()).unwrap();
         TestApp { app, clock }
     }
 

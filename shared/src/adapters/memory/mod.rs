@@ -1,6 +1,8 @@
 //! Embedded adapters: same contract as the DynamoDB ones (single use, atomic
 //! counters, expiry checked in code), held in process memory.
 
+pub mod accounts;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -1,0 +1,39 @@
+"""moto_server with requests applied one at a time.
+
+moto's in-memory backends are not thread safe: under concurrent requests a
+conditional PutItem or an UpdateItem ADD can lose updates, which real
+DynamoDB never does (per-item writes are atomic). Serialising requests behind
+one lock gives the emulator the atomicity the adapters rely on, while
+connections are still accepted and read on threads.
+
+usage: python moto_serial_server.py HOST PORT
+"""
+
+import os
+import signal
+import sys
+import threading
+
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+
+host, port = sys.argv[1], int(sys.argv[2])
+os.environ.setdefault("MOTO_PORT", str(port))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+
+
+def serial(environ, start_response):
+    with lock:
+        # Materialise the response inside the lock.
+        return list(app(environ, start_response))
+
+
+run_simple(host, port, serial, threaded=True, request_handler=MotoRequestHandler)

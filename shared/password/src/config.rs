@@ -1,0 +1,290 @@
+//! Configuration: policy rules and Argon2id cost parameters, validated.
+
+use serde::{Deserialize, Serialize};
+
+/// Hard limits of the product contract.
+pub const MIN_LENGTH_FLOOR: usize = 8;
+/// Largest accepted password, in code points after NFKC normalization.
+pub const MAX_LENGTH_CEILING: usize = 128;
+/// Raw input over this many bytes is refused before normalization or hashing.
+pub const MAX_INPUT_BYTES: usize = 1024;
+/// Largest allowed history depth.
+pub const MAX_HISTORY_DEPTH: usize = 24;
+
+/// Argon2id floor (OWASP minimum): m = 19 MiB, t = 2, p = 1.
+pub const ARGON2_MIN_MEMORY_KIB: u32 = 19_456;
+pub const ARGON2_MIN_ITERATIONS: u32 = 2;
+pub const ARGON2_MIN_PARALLELISM: u32 = 1;
+/// Ceilings, so a typo cannot make every login take seconds or exhaust memory.
+pub const ARGON2_MAX_MEMORY_KIB: u32 = 1_048_576;
+pub const ARGON2_MAX_ITERATIONS: u32 = 64;
+pub const ARGON2_MAX_PARALLELISM: u32 = 16;
+
+/// A configuration value out of its allowed range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid password configuration: {field} = {value} (allowed {allowed})")]
+    OutOfRange {
+        field: &'static str,
+        value: String,
+        allowed: String,
+    },
+    #[error("invalid pepper ring: {0}")]
+    Pepper(&'static str),
+}
+
+fn check<T: PartialOrd + std::fmt::Display>(
+    field: &'static str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<(), ConfigError> {
+    if value < lo || value > hi {
+        return Err(ConfigError::OutOfRange {
+            field,
+            value: value.to_string(),
+            allowed: format!("{lo}..={hi}"),
+        });
+    }
+    Ok(())
+}
+
+/// Policy rules. Every field has a default; deserialize with missing fields
+/// filled from [`PolicyConfig::default`], then call [`PolicyConfig::validate`]
+/// (done by [`crate::Policy::new`] and [`crate::PasswordService::new`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Minimum length in code points (8..=128).
+    pub min_length: usize,
+    /// Maximum length in code points (min_length..=128).
+    pub max_length: usize,
+    /// How many previous passwords may not be reused (0..=24, 0 = off).
+    pub history_depth: usize,
+    /// Longest allowed run of one identical character (0 = off, otherwise 2..=128).
+    pub max_repeats: usize,
+    /// Character classes (lower, upper, digit, other) required (0..=4, 0 = off).
+    pub required_classes: usize,
+    /// Minimum zxcvbn score (0..=4, 0 = off).
+    pub min_score: u8,
+    /// Only the first N code points are given to zxcvbn (16..=128), bounding its cost.
+    pub zxcvbn_max_chars: usize,
+    /// Refuse passwords containing the user's email, name, phone or bizId.
+    pub forbid_personal_info: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 128,
+            history_depth: 5,
+            max_repeats: 3,
+            required_classes: 0,
+            min_score: 3,
+            zxcvbn_max_chars: 40,
+            forbid_personal_info: true,
+        }
+    }
+}
+
+impl PolicyConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(
+            "minLength",
+            self.min_length,
+            MIN_LENGTH_FLOOR,
+            MAX_LENGTH_CEILING,
+        )?;
+        check(
+            "maxLength",
+            self.max_length,
+            self.min_length,
+            MAX_LENGTH_CEILING,
+        )?;
+        check("historyDepth", self.history_depth, 0, MAX_HISTORY_DEPTH)?;
+        if self.max_repeats != 0 {
+            check("maxRepeats", self.max_repeats, 2, MAX_LENGTH_CEILING)?;
+        }
+        check("requiredClasses", self.required_classes, 0, 4)?;
+        check("minScore", self.min_score, 0, 4)?;
+        check(
+            "zxcvbnMaxChars",
+            self.zxcvbn_max_chars,
+            16,
+            MAX_LENGTH_CEILING,
+        )?;
+        Ok(())
+    }
+}
+
+/// Argon2id cost parameters; can only be built at or above the floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawHashingConfig", rename_all = "camelCase")]
+pub struct HashingConfig {
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+struct RawHashingConfig {
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+}
+
+impl Default for RawHashingConfig {
+    fn default() -> Self {
+        let d = HashingConfig::default();
+        Self {
+            memory_kib: d.memory_kib,
+            iterations: d.iterations,
+            parallelism: d.parallelism,
+        }
+    }
+}
+
+impl TryFrom<RawHashingConfig> for HashingConfig {
+    type Error = ConfigError;
+    fn try_from(r: RawHashingConfig) -> Result<Self, ConfigError> {
+        HashingConfig::new(r.memory_kib, r.iterations, r.parallelism)
+    }
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: ARGON2_MIN_MEMORY_KIB,
+            iterations: ARGON2_MIN_ITERATIONS,
+            parallelism: ARGON2_MIN_PARALLELISM,
+        }
+    }
+}
+
+impl HashingConfig {
+    /// Refuses anything below m=19456 KiB, t=2, p=1 (or above the ceilings).
+    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, ConfigError> {
+        check(
+            "memoryKib",
+            memory_kib,
+            ARGON2_MIN_MEMORY_KIB,
+            ARGON2_MAX_MEMORY_KIB,
+        )?;
+        check(
+            "iterations",
+            iterations,
+            ARGON2_MIN_ITERATIONS,
+            ARGON2_MAX_ITERATIONS,
+        )?;
+        check(
+            "parallelism",
+            parallelism,
+            ARGON2_MIN_PARALLELISM,
+            ARGON2_MAX_PARALLELISM,
+        )?;
+        // Argon2 needs at least 8 KiB per lane.
+        check(
+            "memoryKib",
+            memory_kib,
+            8 * parallelism,
+            ARGON2_MAX_MEMORY_KIB,
+        )?;
+        Ok(Self {
+            memory_kib,
+            iterations,
+            parallelism,
+        })
+    }
+
+    pub fn memory_kib(&self) -> u32 {
+        self.memory_kib
+    }
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+    pub fn parallelism(&self) -> u32 {
+        self.parallelism
+    }
+
+    pub(crate) fn argon2_params(&self) -> argon2::Params {
+        argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .expect("validated Argon2 parameters")
+    }
+}
+
+/// Everything the [`crate::PasswordService`] needs besides the peppers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordConfig {
+    pub policy: PolicyConfig,
+    pub hashing: HashingConfig,
+}
+
+impl PasswordConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.policy.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        PasswordConfig::default().validate().unwrap();
+        assert_eq!(
+            HashingConfig::default(),
+            HashingConfig::new(19_456, 2, 1).unwrap()
+        );
+    }
+
+    #[test]
+    fn refuses_argon_params_below_floor() {
+        assert!(HashingConfig::new(19_455, 2, 1).is_err());
+        assert!(HashingConfig::new(19_456, 1, 1).is_err());
+        assert!(HashingConfig::new(19_456, 2, 0).is_err());
+        assert!(HashingConfig::new(65_536, 3, 2).is_ok());
+        let err = serde_json::from_str::<HashingConfig>(r#"{"memoryKib": 4096}"#).unwrap_err();
+        assert!(err.to_string().contains("memoryKib"), "{err}");
+        let ok: HashingConfig = serde_json::from_str(r#"{"iterations": 3}"#).unwrap();
+        assert_eq!(ok.iterations(), 3);
+        assert_eq!(ok.memory_kib(), 19_456);
+    }
+
+    #[test]
+    fn refuses_history_depth_above_24_and_bad_lengths() {
+        let mut c = PolicyConfig {
+            history_depth: 25,
+            ..Default::default()
+        };
+        assert!(c.validate().is_err());
+        c.history_depth = 24;
+        c.validate().unwrap();
+        c.history_depth = 0;
+        c.validate().unwrap();
+        c.min_length = 7;
+        assert!(c.validate().is_err());
+        c.min_length = 129;
+        assert!(c.validate().is_err());
+        c.min_length = 12;
+        c.max_length = 10;
+        assert!(c.validate().is_err());
+        c.max_length = 129;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn policy_config_deserializes_with_defaults() {
+        let c: PasswordConfig =
+            serde_json::from_str(r#"{"policy": {"historyDepth": 10, "requiredClasses": 3}}"#)
+                .unwrap();
+        assert_eq!(c.policy.history_depth, 10);
+        assert_eq!(c.policy.required_classes, 3);
+        assert_eq!(c.policy.min_length, 8);
+        assert_eq!(c.hashing, HashingConfig::default());
+        assert!(serde_json::from_str::<PasswordConfig>(r#"{"policy": {"bogus": 1}}"#).is_err());
+    }
+}

@@ -1,0 +1,371 @@
+//! Argon2id hashing, verification (with dummy hash and transparent rehash),
+//! and the one call use cases make: [`PasswordService::evaluate_and_hash`].
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Version};
+use zeroize::Zeroizing;
+
+use crate::codes;
+use crate::config::{ConfigError, HashingConfig, PasswordConfig};
+use crate::pepper::PepperRing;
+use crate::policy::{Policy, Violation};
+use crate::types::{normalize, NewPassword, PasswordHash, PersonalInfo};
+
+/// Failure of a password operation. `Display` never includes secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// One or more rules failed; all are listed.
+    #[error("password policy violated: {}", codes_of(.0))]
+    Policy(Vec<Violation>),
+    /// The candidate does not match (or the user is unknown).
+    #[error("password does not match")]
+    Mismatch,
+    /// Hashing failed, a task died, or a stored hash names an unknown pepper.
+    #[error("internal password error: {0}")]
+    Internal(String),
+}
+
+fn codes_of(v: &[Violation]) -> String {
+    v.iter().map(|v| v.code).collect::<Vec<_>>().join(", ")
+}
+
+impl PasswordError {
+    /// The catalogue code for a response.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PasswordError::Policy(_) => codes::POLICY_VIOLATION,
+            PasswordError::Mismatch => codes::CURRENT_PASSWORD_INCORRECT,
+            PasswordError::Internal(_) => codes::INTERNAL_ERROR,
+        }
+    }
+
+    /// The violations, when this is a policy error.
+    pub fn violations(&self) -> &[Violation] {
+        match self {
+            PasswordError::Policy(v) => v,
+            _ => &[],
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> PasswordError {
+    PasswordError::Internal(e.to_string())
+}
+
+/// What the policy check needs besides the candidate.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyContext<'a> {
+    pub personal: &'a PersonalInfo,
+    /// The hash being replaced, if any (`SAME_AS_CURRENT`).
+    pub current: Option<&'a PasswordHash>,
+    /// Previous hashes, newest first (`REUSED`); only the first `historyDepth` are checked.
+    pub history: &'a [PasswordHash],
+}
+
+/// A new hash that passed every rule.
+#[derive(Debug, Clone)]
+pub struct NewHash {
+    pub hash: PasswordHash,
+    /// zxcvbn score of the accepted password, when the strength rule is on.
+    pub score: Option<u8>,
+}
+
+/// A successful verification; `rehash` is set when the stored hash is weaker
+/// than the configured parameters or uses a retired pepper: store it.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub rehash: Option<PasswordHash>,
+}
+
+struct Inner {
+    policy: Policy,
+    hashing: HashingConfig,
+    peppers: PepperRing,
+    dummy: OnceLock<PasswordHash>,
+}
+
+/// Password policy + hashing. Cheap to clone (shared state behind an `Arc`).
+#[derive(Clone)]
+pub struct PasswordService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PasswordService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordService")
+            .field("policy", self.inner.policy.config())
+            .field("hashing", &self.inner.hashing)
+            .field("peppers", &self.inner.peppers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PasswordService {
+    pub fn new(config: PasswordConfig, peppers: PepperRing) -> Result<Self, ConfigError> {
+        config.validate()?;
+        // Re-check the hashing floor even though the type guarantees it.
+        let h = config.hashing;
+        let hashing = HashingConfig::new(h.memory_kib(), h.iterations(), h.parallelism())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                policy: Policy::new(config.policy)?,
+                hashing,
+                peppers,
+                dummy: OnceLock::new(),
+            }),
+        })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    pub fn hashing(&self) -> &HashingConfig {
+        &self.inner.hashing
+    }
+
+    /// Configured history depth (how many old hashes to keep).
+    pub fn history_depth(&self) -> usize {
+        self.inner.policy.config().history_depth
+    }
+
+    /// Pushes the replaced hash into `history`, keeping `history_depth` entries.
+    pub fn push_history(&self, history: &mut Vec<PasswordHash>, old: PasswordHash) {
+        crate::history::push_history(history, old, self.history_depth());
+    }
+
+    /// Evaluates every rule (including same-as-current and reuse, verified in
+    /// parallel) and, if all pass, hashes the normalized password.
+    pub async fn evaluate_and_hash(
+        &self,
+        candidate: &str,
+        ctx: &PolicyContext<'_>,
+    ) -> Result<NewHash, PasswordError> {
+        let Some(normalized) = normalize(candidate) else {
+            return Err(PasswordError::Policy(vec![self.inner.policy.too_long()]));
+        };
+        let normalized = Arc::new(normalized);
+
+        let policy_task = {
+            let inner = self.inner.clone();
+            let pw = normalized.clone();
+            let personal = ctx.personal.clone();
+            tokio::task::spawn_blocking(move || inner.policy.evaluate_normalized(&pw, &personal))
+        };
+        let reuse = self
+            .reuse_violations(normalized.clone(), ctx.current, ctx.history)
+            .await;
+        let evaluation = policy_task.await.map_err(internal)?;
+        let mut violations = evaluation.violations;
+        violations.extend(reuse?);
+        if !violations.is_empty() {
+            return Err(PasswordError::Policy(violations));
+        }
+
+        let inner = self.inner.clone();
+        let hash = tokio::task::spawn_blocking(move || inner.hash(normalized.as_bytes()))
+            .await
+            .map_err(internal)??;
+        Ok(NewHash {
+            hash,
+            score: evaluation.score,
+        })
+    }
+
+    /// Checks only `SAME_AS_CURRENT` and `REUSED`, verifying the candidate
+    /// against `current` and the first `historyDepth` entries of `history`
+    /// in parallel (one blocking task per hash).
+    pub async fn check_reuse(
+        &self,
+        candidate: &str,
+        current: Option<&PasswordHash>,
+        history: &[PasswordHash],
+    ) -> Result<Vec<Violation>, PasswordError> {
+        let Some(normalized) = normalize(candidate) else {
+            return Ok(Vec::new());
+        };
+        self.reuse_violations(Arc::new(normalized), current, history)
+            .await
+    }
+
+    async fn reuse_violations(
+        &self,
+        pw: Arc<Zeroizing<String>>,
+        current: Option<&PasswordHash>,
+        history: &[PasswordHash],
+    ) -> Result<Vec<Violation>, PasswordError> {
+        let depth = self.history_depth();
+        let spawn = |h: &PasswordHash| {
+            let inner = self.inner.clone();
+            let pw = pw.clone();
+            let h = h.clone();
+            tokio::task::spawn_blocking(move || inner.matches(pw.as_bytes(), &h))
+        };
+        let current_task = current.map(spawn);
+        let history_tasks: Vec<_> = history.iter().take(depth).map(spawn).collect();
+
+        let mut out = Vec::new();
+        if let Some(t) = current_task {
+            if t.await.map_err(internal)?? {
+                out.push(Violation::new(codes::SAME_AS_CURRENT));
+            }
+        }
+        let mut reused = false;
+        for t in history_tasks {
+            reused |= t.await.map_err(internal)??;
+        }
+        if reused {
+            out.push(Violation::new(codes::REUSED).with("depth", depth));
+        }
+        Ok(out)
+    }
+
+    /// Verifies `candidate` against `stored`; with `None` (unknown user or no
+    /// password yet) verifies against a dummy hash so timing is the same, and
+    /// returns `Mismatch`. On success, returns a fresh hash to store when the
+    /// stored one is weaker than configured or uses another pepper.
+    pub async fn verify(
+        &self,
+        candidate: &str,
+        stored: Option<&PasswordHash>,
+    ) -> Result<Verified, PasswordError> {
+        // Such input can never have been set; refuse without hashing it.
+        let Some(normalized) = normalize(candidate) else {
+            return Err(PasswordError::Mismatch);
+        };
+        let inner = self.inner.clone();
+        let stored = stored.cloned();
+        tokio::task::spawn_blocking(move || {
+            let pw = normalized.as_bytes();
+            let Some(stored) = stored else {
+                let dummy = inner.dummy()?;
+                let _ = inner.matches(pw, dummy);
+                return Err(PasswordError::Mismatch);
+            };
+            if !inner.matches(pw, &stored)? {
+                return Err(PasswordError::Mismatch);
+            }
+            let rehash = if inner.needs_rehash(&stored) {
+                Some(inner.hash(pw)?)
+            } else {
+                None
+            };
+            Ok(Verified { rehash })
+        })
+        .await
+        .map_err(internal)?
+    }
+
+    /// Normalizes and hashes without the policy (dev-only seeding). Input
+    /// over 1 KiB is still refused.
+    pub async fn hash_unchecked(&self, candidate: &str) -> Result<PasswordHash, PasswordError> {
+        let Some(normalized) = normalize(candidate) else {
+            return Err(PasswordError::Policy(vec![self.inner.policy.too_long()]));
+        };
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.hash(normalized.as_bytes()))
+            .await
+            .map_err(internal)?
+    }
+
+    /// Hashes an already validated password (no policy, no reuse check).
+    pub async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, PasswordError> {
+        let pw = Zeroizing::new(password.expose_secret().to_owned());
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.hash(pw.as_bytes()))
+            .await
+            .map_err(internal)?
+    }
+
+    /// Whether `stored` would be replaced on the next successful verification.
+    pub fn needs_rehash(&self, stored: &PasswordHash) -> bool {
+        self.inner.needs_rehash(stored)
+    }
+}
+
+impl Inner {
+    fn argon<'k>(&self, secret: Option<&'k [u8]>) -> Result<Argon2<'k>, PasswordError> {
+        let params = self.hashing.argon2_params();
+        match secret {
+            Some(s) => Argon2::new_with_secret(s, Algorithm::Argon2id, Version::V0x13, params)
+                .map_err(internal),
+            None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
+        }
+    }
+
+    fn hash(&self, pw: &[u8]) -> Result<PasswordHash, PasswordError> {
+        let active = self.peppers.active();
+        let secret = match active {
+            Some(id) => Some(
+                self.peppers
+                    .secret(id)
+                    .ok_or_else(|| internal("active pepper missing"))?,
+            ),
+            None => None,
+        };
+        let mut salt = [0u8; 16];
+        OsRng.fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt).map_err(internal)?;
+        let phc = self
+            .argon(secret)?
+            .hash_password(pw, &salt)
+            .map_err(internal)?
+            .to_string();
+        Ok(PasswordHash::from_trusted(phc, active.cloned()))
+    }
+
+    fn matches(&self, pw: &[u8], stored: &PasswordHash) -> Result<bool, PasswordError> {
+        let parsed = argon2::PasswordHash::new(stored.phc()).map_err(internal)?;
+        let secret = match stored.pepper_id() {
+            Some(id) => Some(
+                self.peppers
+                    .secret(id)
+                    .ok_or_else(|| internal(format!("unknown pepper id {id}")))?,
+            ),
+            None => None,
+        };
+        // Algorithm, version and cost come from the PHC string itself.
+        match self.argon(secret)?.verify_password(pw, &parsed) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::Password) => Ok(false),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    fn needs_rehash(&self, stored: &PasswordHash) -> bool {
+        if stored.pepper_id() != self.peppers.active() {
+            return true;
+        }
+        let Ok(parsed) = argon2::PasswordHash::new(stored.phc()) else {
+            return true;
+        };
+        if Algorithm::try_from(parsed.algorithm) != Ok(Algorithm::Argon2id)
+            || parsed.version != Some(Version::V0x13 as u32)
+        {
+            return true;
+        }
+        let Ok(p) = argon2::Params::try_from(&parsed) else {
+            return true;
+        };
+        p.m_cost() < self.hashing.memory_kib()
+            || p.t_cost() < self.hashing.iterations()
+            || p.p_cost() < self.hashing.parallelism()
+            || p.output_len().unwrap_or(argon2::Params::DEFAULT_OUTPUT_LEN)
+                < argon2::Params::DEFAULT_OUTPUT_LEN
+    }
+
+    /// Hash of a random password, made once with the configured params and
+    /// active pepper, so an unknown user costs the same as a known one.
+    fn dummy(&self) -> Result<&PasswordHash, PasswordError> {
+        if let Some(d) = self.dummy.get() {
+            return Ok(d);
+        }
+        let mut random = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(random.as_mut());
+        let h = self.hash(random.as_ref())?;
+        Ok(self.dummy.get_or_init(|| h))
+    }
+}

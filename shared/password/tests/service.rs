@@ -1,0 +1,372 @@
+//! Hashing, verification, rehash, pepper rotation, dummy hash, reuse.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use password::{
+    code, push_history, Email, HashingConfig, PasswordConfig, PasswordError, PasswordHash,
+    PasswordService, PepperId, PepperRing, PersonalInfo, PolicyConfig, PolicyContext,
+};
+use zeroize::Zeroizing;
+
+const STRONG: &str = "velvet otter quantum 93!";
+const STRONG2: &str = "marble heron lantern 47?";
+const STRONG3: &str = "copper falcon meadow 15#";
+
+fn service() -> PasswordService {
+    PasswordService::new(PasswordConfig::default(), PepperRing::none()).unwrap()
+}
+
+fn ring(active: &str, ids: &[&str]) -> PepperRing {
+    let secrets = ids
+        .iter()
+        .map(|id| {
+            let byte = id.bytes().last().unwrap();
+            (PepperId::new(*id), Zeroizing::new(vec![byte; 32]))
+        })
+        .collect::<HashMap<_, _>>();
+    PepperRing::new(Some(PepperId::new(active)), secrets).unwrap()
+}
+
+fn peppered(active: &str, ids: &[&str]) -> PasswordService {
+    PasswordService::new(PasswordConfig::default(), ring(active, ids)).unwrap()
+}
+
+fn codes(e: &PasswordError) -> Vec<&'static str> {
+    e.violations().iter().map(|v| v.code).collect()
+}
+
+fn ctx<'a>(
+    personal: &'a PersonalInfo,
+    current: Option<&'a PasswordHash>,
+    history: &'a [PasswordHash],
+) -> PolicyContext<'a> {
+    PolicyContext {
+        personal,
+        current,
+        history,
+    }
+}
+
+/// A legacy hash made directly with argon2, below today's floor.
+fn legacy_hash(pw: &str, m: u32, t: u32) -> PasswordHash {
+    let params = Params::new(m, t, 1, None).unwrap();
+    let salt = SaltString::encode_b64(b"legacy-salt-0001").unwrap();
+    let phc = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password(pw.as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+    PasswordHash::parse(&phc, None).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hash_and_verify_roundtrip() {
+    let s = service();
+    let new = s
+        .evaluate_and_hash(STRONG, &ctx(&PersonalInfo::default(), None, &[]))
+        .await
+        .unwrap();
+    assert!(new
+        .hash
+        .phc()
+        .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert_eq!(new.hash.pepper_id(), None);
+    assert!(new.score.unwrap() >= 3);
+    let ok = s.verify(STRONG, Some(&new.hash)).await.unwrap();
+    assert!(
+        ok.rehash.is_none(),
+        "a hash at the configured floor is not rehashed"
+    );
+    assert!(matches!(
+        s.verify(STRONG2, Some(&new.hash)).await,
+        Err(PasswordError::Mismatch)
+    ));
+    // Stored form survives a serde round trip.
+    let json = serde_json::to_string(&new.hash).unwrap();
+    let back: PasswordHash = serde_json::from_str(&json).unwrap();
+    s.verify(STRONG, Some(&back)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_failure_does_not_hash_and_reports_everything() {
+    let s = service();
+    let who = PersonalInfo::new(
+        Some(Email::parse("bob.stone@example.com").unwrap()),
+        None,
+        None,
+        None,
+    );
+    let current = s.hash_unchecked("bobbbb").await.unwrap();
+    let err = s
+        .evaluate_and_hash("bobbbb", &ctx(&who, Some(&current), &[]))
+        .await
+        .unwrap_err();
+    let c = codes(&err);
+    for want in [
+        code::TOO_SHORT,
+        code::TOO_MANY_REPEATS,
+        code::WEAK,
+        code::SAME_AS_CURRENT,
+    ] {
+        assert!(c.contains(&want), "{want} missing from {c:?}");
+    }
+    assert_eq!(err.code(), code::POLICY_VIOLATION);
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("bobbbb"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_as_current_and_reuse() {
+    let s = service();
+    let nobody = PersonalInfo::default();
+    let current = s.hash_unchecked(STRONG).await.unwrap();
+    let mut history = Vec::new();
+    for pw in [STRONG2, STRONG3, "a b c d e f g h", "h g f e d c b a"] {
+        history.push(s.hash_unchecked(pw).await.unwrap());
+    }
+    let err = s
+        .evaluate_and_hash(STRONG, &ctx(&nobody, Some(&current), &history))
+        .await
+        .unwrap_err();
+    assert_eq!(codes(&err), [code::SAME_AS_CURRENT]);
+
+    let err = s
+        .evaluate_and_hash(STRONG3, &ctx(&nobody, Some(&current), &history))
+        .await
+        .unwrap_err();
+    assert_eq!(codes(&err), [code::REUSED]);
+    assert_eq!(err.violations()[0].params["depth"], 5);
+
+    // NFKC applies to reuse too: fullwidth form of a previous password.
+    let fullwidth: String = STRONG2
+        .chars()
+        .map(|c| match c {
+            'a'..='z' => char::from_u32(c as u32 - 'a' as u32 + 0xFF41).unwrap(),
+            _ => c,
+        })
+        .collect();
+    let err = s
+        .evaluate_and_hash(&fullwidth, &ctx(&nobody, Some(&current), &history))
+        .await
+        .unwrap_err();
+    assert_eq!(codes(&err), [code::REUSED]);
+
+    let ok = s
+        .evaluate_and_hash(
+            "granite puffin orchard 62%",
+            &ctx(&nobody, Some(&current), &history),
+        )
+        .await
+        .unwrap();
+    s.verify("granite puffin orchard 62%", Some(&ok.hash))
+        .await
+        .unwrap();
+
+    // Only the configured depth counts.
+    let shallow = PasswordService::new(
+        PasswordConfig {
+            policy: PolicyConfig {
+                history_depth: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        PepperRing::none(),
+    )
+    .unwrap();
+    assert!(shallow
+        .evaluate_and_hash(STRONG3, &ctx(&nobody, None, &history))
+        .await
+        .is_ok());
+    let err = shallow
+        .evaluate_and_hash(STRONG2, &ctx(&nobody, None, &history))
+        .await
+        .unwrap_err();
+    assert_eq!(err.violations()[0].params["depth"], 1);
+
+    let v = s
+        .check_reuse(STRONG2, Some(&current), &history)
+        .await
+        .unwrap();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].code, code::REUSED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_1kib_is_refused_without_hashing() {
+    let s = service();
+    let huge = "x".repeat(1025);
+    let nobody = PersonalInfo::default();
+    // A current hash is given: a reuse check would have to hash the input.
+    let current = s.hash_unchecked(STRONG).await.unwrap();
+    let started = Instant::now();
+    let err = s
+        .evaluate_and_hash(&huge, &ctx(&nobody, Some(&current), &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(codes(&err), [code::TOO_LONG]);
+    let err = s.hash_unchecked(&huge).await.unwrap_err();
+    assert_eq!(codes(&err), [code::TOO_LONG]);
+    assert!(matches!(
+        s.verify(&huge, Some(&current)).await,
+        Err(PasswordError::Mismatch)
+    ));
+    // Three Argon2 runs would take far longer than this.
+    assert!(
+        started.elapsed() < Duration::from_millis(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rehash_when_stored_hash_is_weaker() {
+    let s = service();
+    let old = legacy_hash(STRONG, 8192, 1);
+    let v = s.verify(STRONG, Some(&old)).await.unwrap();
+    let fresh = v.rehash.expect("legacy params are upgraded");
+    assert!(fresh.phc().contains("m=19456,t=2,p=1"));
+    assert!(s
+        .verify(STRONG, Some(&fresh))
+        .await
+        .unwrap()
+        .rehash
+        .is_none());
+    // A wrong password never produces a rehash.
+    assert!(s.verify(STRONG2, Some(&old)).await.is_err());
+
+    // Raising the configured cost upgrades hashes made at the floor.
+    let stronger = PasswordService::new(
+        PasswordConfig {
+            hashing: HashingConfig::new(24_576, 3, 1).unwrap(),
+            ..Default::default()
+        },
+        PepperRing::none(),
+    )
+    .unwrap();
+    let floor = s.hash_unchecked(STRONG).await.unwrap();
+    assert!(!s.needs_rehash(&floor));
+    assert!(stronger.needs_rehash(&floor));
+    let up = stronger
+        .verify(STRONG, Some(&floor))
+        .await
+        .unwrap()
+        .rehash
+        .unwrap();
+    assert!(up.phc().contains("m=24576,t=3,p=1"), "{}", up.phc());
+    // A stronger stored hash is not downgraded by the weaker service.
+    assert!(s.verify(STRONG, Some(&up)).await.unwrap().rehash.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pepper_rotation() {
+    let v1 = peppered("k1", &["k1"]);
+    let h1 = v1.hash_unchecked(STRONG).await.unwrap();
+    assert_eq!(h1.pepper_id().unwrap().as_str(), "k1");
+    assert!(v1.verify(STRONG, Some(&h1)).await.unwrap().rehash.is_none());
+
+    // The pepper really is part of the hash: without it, no match.
+    let stripped = PasswordHash::parse(h1.phc(), None).unwrap();
+    assert!(matches!(
+        service().verify(STRONG, Some(&stripped)).await,
+        Err(PasswordError::Mismatch)
+    ));
+
+    // Rotate: k2 active, k1 kept for verification.
+    let v2 = peppered("k2", &["k1", "k2"]);
+    let ok = v2.verify(STRONG, Some(&h1)).await.unwrap();
+    let h2 = ok.rehash.expect("old pepper triggers rehash");
+    assert_eq!(h2.pepper_id().unwrap().as_str(), "k2");
+    assert!(v2.verify(STRONG, Some(&h2)).await.unwrap().rehash.is_none());
+    assert!(v2.verify(STRONG2, Some(&h1)).await.is_err());
+
+    // k1 retired: the old hash can no longer be checked (configuration error).
+    let v3 = peppered("k2", &["k2"]);
+    assert!(matches!(
+        v3.verify(STRONG, Some(&h1)).await,
+        Err(PasswordError::Internal(_))
+    ));
+    v3.verify(STRONG, Some(&h2)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_user_verifies_against_dummy() {
+    let s = peppered("k1", &["k1"]);
+    for _ in 0..2 {
+        assert!(matches!(
+            s.verify(STRONG, None).await,
+            Err(PasswordError::Mismatch)
+        ));
+    }
+    assert!(matches!(
+        s.verify("", None).await,
+        Err(PasswordError::Mismatch)
+    ));
+
+    // The dummy path costs about the same as a real verification.
+    let real = s.hash_unchecked(STRONG).await.unwrap();
+    let time = |stored: Option<PasswordHash>| {
+        let s = s.clone();
+        async move {
+            let mut best = Duration::MAX;
+            for _ in 0..3 {
+                let t = Instant::now();
+                let _ = s.verify(STRONG2, stored.as_ref()).await;
+                best = best.min(t.elapsed());
+            }
+            best
+        }
+    };
+    let known = time(Some(real)).await;
+    let unknown = time(None).await;
+    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+    assert!((0.4..2.5).contains(&ratio), "{unknown:?} vs {known:?}");
+}
+
+#[test]
+fn config_refuses_weak_params_and_deep_history() {
+    assert!(HashingConfig::new(19_455, 2, 1).is_err());
+    assert!(HashingConfig::new(19_456, 1, 1).is_err());
+    let deep = PasswordConfig {
+        policy: PolicyConfig {
+            history_depth: 25,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(PasswordService::new(deep, PepperRing::none()).is_err());
+    let weak: Result<PasswordConfig, _> =
+        serde_json::from_str(r#"{"hashing": {"memoryKib": 8192, "iterations": 1}}"#);
+    assert!(weak.is_err());
+}
+
+#[test]
+fn history_keeps_at_most_depth() {
+    let h = |i: u32| legacy_hash(&format!("pw{i}"), 8, 1);
+    let mut history = Vec::new();
+    for i in 0..7 {
+        push_history(&mut history, h(i), 5);
+    }
+    assert_eq!(history.len(), 5);
+    assert_eq!(history[0], h(6), "newest first");
+    assert_eq!(history[4], h(2));
+    push_history(&mut history, h(9), 0);
+    assert!(history.is_empty());
+    let s = service();
+    let mut hist = Vec::new();
+    for i in 0..8 {
+        s.push_history(&mut hist, h(i));
+    }
+    assert_eq!(hist.len(), s.history_depth());
+}
+
+#[test]
+fn secrets_are_redacted() {
+    let s = peppered("k1", &["k1"]);
+    let dbg = format!("{s:?}");
+    assert!(dbg.contains("k1") && !dbg.contains("49, 49"), "{dbg}");
+    let h = legacy_hash(STRONG, 8, 1);
+    assert!(!format!("{h:?}").contains("argon2id"));
+}

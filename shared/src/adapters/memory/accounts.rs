@@ -1,0 +1,177 @@
+//! Embedded account store: one lock over all account state makes every
+//! [`AccountChange`] atomic, as a DynamoDB transaction is.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::ports::accounts::{
+    AccountChange, AccountStore, ChangeRejected, InitSession, Mailer, OutboxMessage, ResetToken,
+    User,
+};
+use crate::ports::{PortResult, Unavailable};
+
+#[derive(Default)]
+struct State {
+    users: HashMap<String, User>,
+    emails: HashMap<String, String>,
+    inits: HashMap<String, InitSession>,
+    resets: HashMap<String, ResetToken>,
+    outbox: Vec<OutboxMessage>,
+    delivered: HashSet<String>,
+}
+
+#[derive(Default)]
+pub struct MemoryAccountStore {
+    state: Mutex<State>,
+}
+
+fn poisoned() -> Unavailable {
+    Unavailable(anyhow::anyhow!("in-memory account store lock poisoned"))
+}
+
+impl State {
+    fn check(&self, change: &AccountChange, now_ms: u64) -> Result<(), ChangeRejected> {
+        if let Some((user, expected)) = &change.user {
+            match expected {
+                None => {
+                    if self.emails.contains_key(&user.email)
+                        || self.users.contains_key(&user.biz_id)
+                    {
+                        return Err(ChangeRejected::EmailTaken);
+                    }
+                }
+                Some(v) => match self.users.get(&user.biz_id) {
+                    Some(stored) if stored.version == *v => {
+                        let owner = self.emails.get(&user.email);
+                        if owner.is_some_and(|b| *b != user.biz_id) {
+                            return Err(ChangeRejected::EmailTaken);
+                        }
+                    }
+                    _ => return Err(ChangeRejected::VersionConflict),
+                },
+            }
+        }
+        if let Some(sid) = &change.consume_init {
+            if self.inits.get(sid).is_none_or(|i| now_ms >= i.expires_at_ms)
+            {
+                return Err(ChangeRejected::InitInvalid);
+            }
+        }
+        if let Some(hash) = &change.consume_reset {
+            if self.resets.get(hash).is_none_or(|r| now_ms >= r.expires_at_ms)
+            {
+                return Err(ChangeRejected::ResetInvalid);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryAccountStore {
+    async fn user(&self, biz_id: &str) -> PortResult<Option<User>> {
+        Ok(self
+            .state
+            .lock()
+            .map_err(|_| poisoned())?
+            .users
+            .get(biz_id)
+            .cloned())
+    }
+
+    async fn user_by_email(&self, email: &str) -> PortResult<Option<User>> {
+        let s = self.state.lock().map_err(|_| poisoned())?;
+        Ok(s.emails.get(email).and_then(|id| s.users.get(id)).cloned())
+    }
+
+    async fn init_session(&self, sid: &str, now_ms: u64) -> PortResult<Option<InitSession>> {
+        let s = self.state.lock().map_err(|_| poisoned())?;
+        Ok(s.inits
+            .get(sid)
+            .filter(|i| now_ms < i.expires_at_ms)
+            .cloned())
+    }
+
+    async fn reset_token(&self, token_sha256: &str, now_ms: u64) -> PortResult<Option<ResetToken>> {
+        let s = self.state.lock().map_err(|_| poisoned())?;
+        Ok(s.resets
+            .get(token_sha256)
+            .filter(|r| now_ms < r.expires_at_ms)
+            .cloned())
+    }
+
+    async fn apply(
+        &self,
+        change: AccountChange,
+        now_ms: u64,
+    ) -> PortResult<Result<(), ChangeRejected>> {
+        let mut s = self.state.lock().map_err(|_| poisoned())?;
+        if let Err(rejected) = s.check(&change, now_ms) {
+            return Ok(Err(rejected));
+        }
+        if let Some(sid) = &change.consume_init {
+            s.inits.remove(sid);
+        }
+        if let Some(hash) = &change.consume_reset {
+            s.resets.remove(hash);
+        }
+        if let Some(biz_id) = &change.revoke_resets_of {
+            s.resets.retain(|_, r| &r.biz_id != biz_id);
+        }
+        if let Some(init) = change.new_init {
+            s.inits.insert(init.sid.clone(), init);
+        }
+        if let Some(reset) = change.new_reset {
+            s.resets.insert(reset.token_sha256.clone(), reset);
+        }
+        if let Some((user, _)) = change.user {
+            s.emails.insert(user.email.clone(), user.biz_id.clone());
+            s.users.insert(user.biz_id.clone(), user);
+        }
+        s.outbox.extend(change.outbox);
+        Ok(Ok(()))
+    }
+
+    async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>> {
+        let s = self.state.lock().map_err(|_| poisoned())?;
+        Ok(s.outbox
+            .iter()
+            .filter(|m| !s.delivered.contains(&m.id))
+            .cloned()
+            .collect())
+    }
+
+    async fn mark_delivered(&self, id: &str) -> PortResult<bool> {
+        Ok(self
+            .state
+            .lock()
+            .map_err(|_| poisoned())?
+            .delivered
+            .insert(id.to_owned()))
+    }
+}
+
+/// Keeps every delivered email in memory (local-api's `GET /_dev/outbox`).
+#[derive(Default)]
+pub struct MemoryMailer {
+    sent: Mutex<Vec<OutboxMessage>>,
+}
+
+impl MemoryMailer {
+    pub fn sent(&self) -> Vec<OutboxMessage> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Mailer for MemoryMailer {
+    async fn send(&self, message: &OutboxMessage) -> PortResult<()> {
+        self.sent
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(message.clone());
+        Ok(())
+    }
+}

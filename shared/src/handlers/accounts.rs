@@ -1,0 +1,157 @@
+//! Account creation (the internal `invite-user` function, and local-api's
+//! `/_dev/users`) and outbox delivery (the `send-mail` function, and
+//! local-api's in-process delivery).
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::mail;
+use super::password::new_token;
+use crate::app::App;
+use crate::channel::random_bytes;
+use crate::http::{ApiError, FieldIssue};
+use crate::i18n::Lang;
+use crate::ports::accounts::{
+    AccountChange, ChangeRejected, InitSession, MailKind, User, UserStatus,
+};
+
+/// What a trusted backend sends to invite a user.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invitation {
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// The result of an invitation or a seeded user.
+#[derive(Debug)]
+pub struct Created {
+    pub user: User,
+    /// The init `sid`, when the user has no password yet.
+    pub init_session_id: Option<String>,
+}
+
+fn invalid(field: &str) -> ApiError {
+    ApiError::Validation(vec![FieldIssue {
+        field: field.into(),
+        code: "INVALID_VALUE",
+    }])
+}
+
+/// `ACC_USR_` and 12 random hex digits.
+fn new_biz_id() -> String {
+    let b: [u8; 6] = random_bytes();
+    format!(
+        "ACC_USR_{}",
+        b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+    )
+}
+
+/// Creates a user: pending with an init link by email when `password` is
+/// `None`, active with that (already hashed) password otherwise.
+pub async fn create_user(
+    app: &App,
+    invitation: Invitation,
+    password: Option<password::PasswordHash>,
+) -> Result<Created, ApiError> {
+    let email = password::Email::parse(&invitation.email).map_err(|_| invalid("email"))?;
+    let name = invitation.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(invalid("name"));
+    }
+    if let Some(phone) = &invitation.phone {
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        if !(5..=20).contains(&digits) || phone.len() > 32 {
+            return Err(invalid("phone"));
+        }
+    }
+    let locale = match invitation.locale.as_deref() {
+        None => None,
+        Some(tag) => Some(
+            Lang::from_tag(tag)
+                .ok_or_else(|| invalid("locale"))?
+                .tag()
+                .to_owned(),
+        ),
+    };
+    let now = app.clock.now_ms();
+    let has_password = password.is_some();
+    let user = User {
+        biz_id: new_biz_id(),
+        email: email.as_str().to_owned(),
+        name,
+        phone: invitation.phone,
+        locale,
+        status: if has_password {
+            UserStatus::Active
+        } else {
+            UserStatus::PendingPassword
+        },
+        password,
+        history: Vec::new(),
+        password_changed_at_ms: has_password.then_some(now),
+        created_at_ms: now,
+        version: 1,
+    };
+    let mut change = AccountChange::default();
+    let mut init_session_id = None;
+    if !has_password {
+        let sid = new_token();
+        let mut params = Map::new();
+        params.insert("name".into(), Value::from(user.name.clone()));
+        let lang = user
+            .locale
+            .as_deref()
+            .and_then(Lang::from_tag)
+            .unwrap_or(Lang::En);
+        let link = format!("{}?sid={}", app.config.links.init_url, sid.as_str());
+        change.outbox.push(mail::render(
+            MailKind::Init,
+            lang,
+            &user.email,
+            &link,
+            params,
+            now,
+        ));
+        change.new_init = Some(InitSession {
+            sid: sid.to_string(),
+            biz_id: user.biz_id.clone(),
+            expires_at_ms: now + app.config.init_session_ttl_secs * 1000,
+        });
+        init_session_id = Some(sid.to_string());
+    }
+    change.user = Some((user.clone(), None));
+    match app.accounts.apply(change, now).await? {
+        Ok(()) => Ok(Created {
+            user,
+            init_session_id,
+        }),
+        Err(ChangeRejected::EmailTaken) => Err(ApiError::Domain {
+            status: http::StatusCode::CONFLICT,
+            code: "CONFLICT.CONCURRENT_UPDATE",
+            params: Map::new(),
+            details: Vec::new(),
+        }),
+        Err(other) => Err(ApiError::Internal(anyhow::anyhow!(
+            "unexpected rejection {other}"
+        ))),
+    }
+}
+
+/// Delivers every pending outbox message once: each is claimed before it is
+/// sent, so a retry never sends it twice; a failed send releases nothing and
+/// is reported (returned) for the caller to retry.
+pub async fn deliver_outbox(app: &App) -> Result<usize, ApiError> {
+    let mut sent = 0;
+    for message in app.accounts.pending_outbox().await? {
+        if !app.accounts.mark_delivered(&message.id).await? {
+            continue;
+        }
+        app.mailer.send(&message).await?;
+        tracing::info!(message_id = %message.id, kind = ?message.kind, "email delivered");
+        sent += 1;
+    }
+    Ok(sent)
+}

@@ -1,0 +1,523 @@
+//! The password use cases: change, status, init, forgot, reset.
+//!
+//! Each route counts the request against its per-IP limit, runs the SCv2
+//! checks (failures answer in plaintext), then answers everything sealed.
+
+use aws_lc_rs::digest::{digest, SHA256};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use http::StatusCode;
+use password::{Email, PasswordError, PasswordHash, PersonalInfo, PolicyContext};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use super::mail;
+use super::Ctx;
+use crate::auth::AuthError;
+use crate::channel::random_bytes;
+use crate::channel::server::{open_request, seal_response, OpenedRequest};
+use crate::http::json::{parse_strict, SecretText};
+use crate::http::{error_body, success_body, ApiError, ApiRequest, ApiResponse, FieldIssue};
+use crate::i18n;
+use crate::ports::accounts::{
+    AccountChange, ChangeRejected, MailKind, ResetToken, User, UserStatus,
+};
+use crate::routes::Route;
+use crate::time_fmt::rfc3339;
+
+/// A successful answer: status, message code, data.
+pub struct Done {
+    pub status: StatusCode,
+    pub message: &'static str,
+    pub data: Value,
+}
+
+fn ok(message: &'static str, data: Value) -> Result<Done, ApiError> {
+    Ok(Done {
+        status: StatusCode::OK,
+        message,
+        data,
+    })
+}
+
+pub fn domain(status: StatusCode, code: &'static str) -> ApiError {
+    ApiError::Domain {
+        status,
+        code,
+        params: Map::new(),
+        details: Vec::new(),
+    }
+}
+
+fn invalid_value(field: &str) -> ApiError {
+    ApiError::Validation(vec![FieldIssue {
+        field: field.into(),
+        code: "INVALID_VALUE",
+    }])
+}
+
+fn password_error(e: PasswordError) -> ApiError {
+    match e {
+        PasswordError::Policy(violations) => ApiError::Domain {
+            status: StatusCode::BAD_REQUEST,
+            code: "PASSWORD.POLICY_VIOLATION",
+            params: Map::new(),
+            details: violations.into_iter().map(|v| (v.code, v.params)).collect(),
+        },
+        PasswordError::Mismatch => {
+            domain(StatusCode::BAD_REQUEST, "AUTH.CURRENT_PASSWORD_INCORRECT")
+        }
+        PasswordError::Internal(cause) => ApiError::Internal(anyhow::anyhow!(cause)),
+    }
+}
+
+fn rejected(e: ChangeRejected) -> ApiError {
+    match e {
+        ChangeRejected::VersionConflict | ChangeRejected::EmailTaken => {
+            domain(StatusCode::CONFLICT, "CONFLICT.CONCURRENT_UPDATE")
+        }
+        ChangeRejected::InitInvalid => domain(StatusCode::BAD_REQUEST, "AUTH.INIT_SESSION_INVALID"),
+        ChangeRejected::ResetInvalid => domain(StatusCode::BAD_REQUEST, "AUTH.RESET_TOKEN_INVALID"),
+    }
+}
+
+/// SHA-256 (hex) of a reset token: the only form in which tokens are stored.
+pub fn token_sha256(token: &str) -> String {
+    digest(&SHA256, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A fresh 256-bit token, base64url.
+pub fn new_token() -> Zeroizing<String> {
+    Zeroizing::new(URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
+pub fn personal_info(user: &User) -> PersonalInfo {
+    PersonalInfo::new(
+        Email::parse(&user.email).ok(),
+        Some(&user.name),
+        user.phone.as_deref(),
+        Some(&user.biz_id),
+    )
+}
+
+fn user_lang(user: &User, fallback: i18n::Lang) -> i18n::Lang {
+    user.locale
+        .as_deref()
+        .and_then(i18n::Lang::from_tag)
+        .unwrap_or(fallback)
+}
+
+fn link(base: &str, param: &str, value: &str) -> String {
+    format!("{base}?{param}={value}")
+}
+
+impl Ctx<'_> {
+    fn ip(&self) -> String {
+        self.gw.client_ip.to_string()
+    }
+
+    async fn open(&self, route: Route, req: &ApiRequest) -> Result<OpenedRequest, ApiError> {
+        Ok(open_request(
+            self.app,
+            route.method().as_str(),
+            route.path(),
+            &req.headers,
+            &self.gw.client_hash,
+            &req.body,
+        )
+        .await?)
+    }
+
+    /// Seals the outcome of an opened request: success and failure alike.
+    fn seal(&self, opened: &OpenedRequest, result: Result<Done, ApiError>) -> ApiResponse {
+        let now = self.app.clock.now_ms();
+        let lang = self.gw.lang;
+        let (status, body, retry_after) = match result {
+            Ok(done) => (
+                done.status,
+                success_body(lang, now, self.request_id, done.message, done.data),
+                None,
+            ),
+            Err(e) => error_body(&e, lang, now, self.request_id),
+        };
+        let json = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
+        let mut resp = seal_response(opened, now, status, lang, &json);
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        resp
+    }
+
+    /// The bearer token's subject, if the token is valid.
+    fn token_claims(&self, req: &ApiRequest) -> Result<crate::auth::Claims, ApiError> {
+        let header = req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        self.app
+            .jwt
+            .verify(header, self.app.clock.now_ms() / 1000)
+            .map_err(|e| match e {
+                AuthError::Missing => domain(StatusCode::UNAUTHORIZED, "AUTH.TOKEN_MISSING"),
+                AuthError::Invalid => domain(StatusCode::UNAUTHORIZED, "AUTH.TOKEN_INVALID"),
+            })
+    }
+
+    /// The token's user: present, enabled, and not changed since the token was issued.
+    async fn token_user(&self, claims: &crate::auth::Claims) -> Result<User, ApiError> {
+        let user = self
+            .app
+            .accounts
+            .user(&claims.sub)
+            .await?
+            .ok_or_else(|| domain(StatusCode::NOT_FOUND, "AUTH.USER_NOT_FOUND"))?;
+        if user
+            .password_changed_at_ms
+            .is_some_and(|changed| claims.iat.saturating_mul(1000) < changed)
+        {
+            return Err(domain(StatusCode::UNAUTHORIZED, "AUTH.TOKEN_REVOKED"));
+        }
+        if matches!(user.status, UserStatus::Locked | UserStatus::Disabled) {
+            return Err(domain(StatusCode::FORBIDDEN, "AUTH.ACCOUNT_DISABLED"));
+        }
+        Ok(user)
+    }
+
+    /// The "your password was changed" notice, with a "not you?" link.
+    fn changed_notice(&self, user: &User, now: u64) -> crate::ports::accounts::OutboxMessage {
+        let mut params = Map::new();
+        params.insert("name".into(), Value::from(user.name.clone()));
+        mail::render(
+            MailKind::Changed,
+            user_lang(user, self.gw.lang),
+            &user.email,
+            &self.app.config.links.forgot_url,
+            params,
+            now,
+        )
+    }
+}
+
+/// The user after a new password: history pushed, timestamps and version moved.
+fn with_new_password(ctx: &Ctx<'_>, user: &User, hash: PasswordHash, now: u64) -> User {
+    let mut next = user.clone();
+    if let Some(old) = next.password.take() {
+        ctx.app.passwords.push_history(&mut next.history, old);
+    }
+    next.password = Some(hash);
+    next.password_changed_at_ms = Some(now);
+    next.version += 1;
+    if next.status == UserStatus::PendingPassword {
+        next.status = UserStatus::Active;
+    }
+    next
+}
+
+// ---- change ---------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ChangeBody {
+    current_password: Option<SecretText>,
+    new_password: SecretText,
+}
+
+pub async fn change(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let limits = &ctx.app.config.limits;
+    ctx.rate_limit("change-ip", &ctx.ip(), limits.change_per_ip)
+        .await?;
+    let opened = ctx.open(Route::Change, req).await?;
+    Ok(ctx.seal(&opened, change_opened(ctx, req, &opened).await))
+}
+
+async fn change_opened(
+    ctx: &Ctx<'_>,
+    req: &ApiRequest,
+    opened: &OpenedRequest,
+) -> Result<Done, ApiError> {
+    let app = ctx.app;
+    let claims = ctx.token_claims(req)?;
+    ctx.rate_limit(
+        "change-user",
+        &claims.sub,
+        app.config.limits.change_per_user,
+    )
+    .await?;
+    let body: ChangeBody = parse_strict(&opened.plaintext)?;
+    let user = ctx.token_user(&claims).await?;
+    if let Some(current) = &user.password {
+        let given = body
+            .current_password
+            .as_ref()
+            .ok_or_else(|| domain(StatusCode::BAD_REQUEST, "AUTH.CURRENT_PASSWORD_REQUIRED"))?;
+        app.passwords
+            .verify(given, Some(current))
+            .await
+            .map_err(password_error)?;
+    }
+    let personal = personal_info(&user);
+    let policy = PolicyContext {
+        personal: &personal,
+        current: user.password.as_ref(),
+        history: &user.history,
+    };
+    let new = app
+        .passwords
+        .evaluate_and_hash(&body.new_password, &policy)
+        .await
+        .map_err(password_error)?;
+    let now = app.clock.now_ms();
+    let next = with_new_password(ctx, &user, new.hash, now);
+    let change = AccountChange {
+        outbox: vec![ctx.changed_notice(&next, now)],
+        user: Some((next, Some(user.version))),
+        ..AccountChange::default()
+    };
+    app.accounts.apply(change, now).await?.map_err(rejected)?;
+    ok(
+        "PASSWORD.CHANGED",
+        json!({ "passwordChangedAt": rfc3339(now) }),
+    )
+}
+
+// ---- status ---------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmptyBody {}
+
+pub async fn status(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let opened = ctx.open(Route::Status, req).await?;
+    Ok(ctx.seal(&opened, status_opened(ctx, req, &opened).await))
+}
+
+async fn status_opened(
+    ctx: &Ctx<'_>,
+    req: &ApiRequest,
+    opened: &OpenedRequest,
+) -> Result<Done, ApiError> {
+    let claims = ctx.token_claims(req)?;
+    ctx.rate_limit(
+        "status-user",
+        &claims.sub,
+        ctx.app.config.limits.status_per_user,
+    )
+    .await?;
+    let _: EmptyBody = parse_strict(&opened.plaintext)?;
+    let user = ctx.token_user(&claims).await?;
+    ok(
+        "SUCCESS",
+        json!({
+            "passwordSet": user.password.is_some(),
+            "passwordChangedAt": user.password_changed_at_ms.map(rfc3339),
+        }),
+    )
+}
+
+// ---- init -----------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct InitBody {
+    session_id: String,
+    password: SecretText,
+}
+
+pub async fn init(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    ctx.rate_limit("init-ip", &ctx.ip(), ctx.app.config.limits.init_per_ip)
+        .await?;
+    let opened = ctx.open(Route::Init, req).await?;
+    Ok(ctx.seal(&opened, init_opened(ctx, &opened).await))
+}
+
+async fn init_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiError> {
+    let app = ctx.app;
+    let body: InitBody = parse_strict(&opened.plaintext)?;
+    if body.session_id.is_empty() || body.session_id.len() > 64 {
+        return Err(invalid_value("sessionId"));
+    }
+    ctx.rate_limit(
+        "init-sid",
+        &body.session_id,
+        app.config.limits.init_per_session,
+    )
+    .await?;
+    let now = app.clock.now_ms();
+    let invalid = || domain(StatusCode::BAD_REQUEST, "AUTH.INIT_SESSION_INVALID");
+    let init = app
+        .accounts
+        .init_session(&body.session_id, now)
+        .await?
+        .ok_or_else(invalid)?;
+    let user = app.accounts.user(&init.biz_id).await?.ok_or_else(invalid)?;
+    if user.password.is_some() {
+        return Err(domain(StatusCode::CONFLICT, "AUTH.PASSWORD_ALREADY_SET"));
+    }
+    if matches!(user.status, UserStatus::Locked | UserStatus::Disabled) {
+        return Err(domain(StatusCode::FORBIDDEN, "AUTH.ACCOUNT_DISABLED"));
+    }
+    let personal = personal_info(&user);
+    let policy = PolicyContext {
+        personal: &personal,
+        current: None,
+        history: &[],
+    };
+    let new = app
+        .passwords
+        .evaluate_and_hash(&body.password, &policy)
+        .await
+        .map_err(password_error)?;
+    let next = with_new_password(ctx, &user, new.hash, now);
+    let data = json!({
+        "bizId": next.biz_id,
+        "email": next.email,
+        "name": next.name,
+        "status": next.status.code(),
+        "createdAt": rfc3339(next.created_at_ms),
+    });
+    let change = AccountChange {
+        user: Some((next, Some(user.version))),
+        consume_init: Some(body.session_id.clone()),
+        ..AccountChange::default()
+    };
+    app.accounts.apply(change, now).await?.map_err(rejected)?;
+    Ok(Done {
+        status: StatusCode::CREATED,
+        message: "SUCCESS",
+        data,
+    })
+}
+
+// ---- forgot ---------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForgotBody {
+    email: String,
+}
+
+pub async fn forgot(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    ctx.rate_limit("forgot-ip", &ctx.ip(), ctx.app.config.limits.forgot_per_ip)
+        .await?;
+    let opened = ctx.open(Route::Forgot, req).await?;
+    Ok(ctx.seal(&opened, forgot_opened(ctx, &opened).await))
+}
+
+async fn forgot_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiError> {
+    let app = ctx.app;
+    let body: ForgotBody = parse_strict(&opened.plaintext)?;
+    if body.email.len() > 255 {
+        return Err(invalid_value("email"));
+    }
+    let email = Email::parse(&body.email).map_err(|_| invalid_value("email"))?;
+    // Counted per address whether or not it belongs to anyone.
+    ctx.rate_limit(
+        "forgot-email",
+        email.as_str(),
+        app.config.limits.forgot_per_email,
+    )
+    .await?;
+    let now = app.clock.now_ms();
+    // The token and email are made whatever the outcome, so every path costs the same.
+    let token = new_token();
+    let minutes = app.config.reset_token_ttl_secs / 60;
+    let user = app.accounts.user_by_email(email.as_str()).await?;
+    let change = match user.filter(|u| u.status == UserStatus::Active) {
+        Some(user) => {
+            let mut params = Map::new();
+            params.insert("minutes".into(), Value::from(minutes));
+            params.insert("name".into(), Value::from(user.name.clone()));
+            let url = link(&app.config.links.reset_url, "token", &token);
+            AccountChange {
+                new_reset: Some(ResetToken {
+                    token_sha256: token_sha256(&token),
+                    biz_id: user.biz_id.clone(),
+                    expires_at_ms: now + app.config.reset_token_ttl_secs * 1000,
+                }),
+                // Sent only to the stored address of the account.
+                outbox: vec![mail::render(
+                    MailKind::Reset,
+                    user_lang(&user, ctx.gw.lang),
+                    &user.email,
+                    &url,
+                    params,
+                    now,
+                )],
+                ..AccountChange::default()
+            }
+        }
+        None => AccountChange::default(),
+    };
+    app.accounts.apply(change, now).await?.map_err(rejected)?;
+    ok("PASSWORD.RESET_REQUESTED", json!({}))
+}
+
+// ---- reset ----------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ResetBody {
+    token: SecretText,
+    new_password: SecretText,
+}
+
+pub async fn reset(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    ctx.rate_limit("reset-ip", &ctx.ip(), ctx.app.config.limits.reset_per_ip)
+        .await?;
+    let opened = ctx.open(Route::Reset, req).await?;
+    Ok(ctx.seal(&opened, reset_opened(ctx, &opened).await))
+}
+
+async fn reset_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiError> {
+    let app = ctx.app;
+    let body: ResetBody = parse_strict(&opened.plaintext)?;
+    if body.token.is_empty() || body.token.len() > 128 {
+        return Err(invalid_value("token"));
+    }
+    let hash = token_sha256(&body.token);
+    ctx.rate_limit("reset-token", &hash, app.config.limits.reset_per_token)
+        .await?;
+    let now = app.clock.now_ms();
+    let invalid = || domain(StatusCode::BAD_REQUEST, "AUTH.RESET_TOKEN_INVALID");
+    let token = app
+        .accounts
+        .reset_token(&hash, now)
+        .await?
+        .ok_or_else(invalid)?;
+    let user = app
+        .accounts
+        .user(&token.biz_id)
+        .await?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(invalid)?;
+    let personal = personal_info(&user);
+    let policy = PolicyContext {
+        personal: &personal,
+        current: user.password.as_ref(),
+        history: &user.history,
+    };
+    let new = app
+        .passwords
+        .evaluate_and_hash(&body.new_password, &policy)
+        .await
+        .map_err(password_error)?;
+    let next = with_new_password(ctx, &user, new.hash, now);
+    let change = AccountChange {
+        outbox: vec![ctx.changed_notice(&next, now)],
+        consume_reset: Some(hash),
+        revoke_resets_of: Some(user.biz_id.clone()),
+        user: Some((next, Some(user.version))),
+        ..AccountChange::default()
+    };
+    app.accounts.apply(change, now).await?.map_err(rejected)?;
+    ok(
+        "PASSWORD.CHANGED",
+        json!({ "passwordChangedAt": rfc3339(now) }),
+    )
+}

@@ -1,0 +1,158 @@
+//! Accounts: users, init sessions, reset tokens and the outbox, changed
+//! together through one atomic [`AccountChange`] (DynamoDB: TransactWriteItems).
+
+use async_trait::async_trait;
+use password::PasswordHash;
+use serde::{Deserialize, Serialize};
+
+use super::PortResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserStatus {
+    PendingPassword,
+    Active,
+    Locked,
+    Disabled,
+}
+
+impl UserStatus {
+    /// The numeric code clients see.
+    pub fn code(self) -> u32 {
+        match self {
+            UserStatus::PendingPassword => 10_010_201,
+            UserStatus::Active => 10_010_202,
+            UserStatus::Locked => 10_010_203,
+            UserStatus::Disabled => 10_010_204,
+        }
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct User {
+    pub biz_id: String,
+    /// Normalized (trimmed, lower-cased domain) address; unique.
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub locale: Option<String>,
+    pub status: UserStatus,
+    pub password: Option<PasswordHash>,
+    /// Previous hashes, newest first.
+    pub history: Vec<PasswordHash>,
+    pub password_changed_at_ms: Option<u64>,
+    pub created_at_ms: u64,
+    /// Optimistic-locking version, bumped by every change.
+    pub version: u64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("biz_id", &self.biz_id)
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `sid` of an emailed "set your first password" link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitSession {
+    pub sid: String,
+    pub biz_id: String,
+    pub expires_at_ms: u64,
+}
+
+/// A reset token, known only by its SHA-256 (hex).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResetToken {
+    pub token_sha256: String,
+    pub biz_id: String,
+    pub expires_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailKind {
+    Init,
+    Reset,
+    Changed,
+}
+
+/// A rendered email waiting to be delivered by the mail function.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub kind: MailKind,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub link: String,
+    pub created_at_ms: u64,
+}
+
+impl std::fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything one use case changes, applied all or nothing.
+#[derive(Debug, Default)]
+pub struct AccountChange {
+    /// The new state of a user, written only if the stored version is `expected_version`
+    /// (`None` for a new user, written only if the email is free).
+    pub user: Option<(User, Option<u64>)>,
+    /// Consume this init session (it must exist, be unused and unexpired).
+    pub consume_init: Option<String>,
+    pub new_init: Option<InitSession>,
+    /// Consume this reset token (it must exist, be unused and unexpired).
+    pub consume_reset: Option<String>,
+    /// Revoke every other outstanding reset token of this user.
+    pub revoke_resets_of: Option<String>,
+    pub new_reset: Option<ResetToken>,
+    pub outbox: Vec<OutboxMessage>,
+}
+
+/// Why a change was not applied (nothing was written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeRejected {
+    #[error("user version changed concurrently")]
+    VersionConflict,
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("init session used, expired or unknown")]
+    InitInvalid,
+    #[error("reset token used, expired or unknown")]
+    ResetInvalid,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn user(&self, biz_id: &str) -> PortResult<Option<User>>;
+    async fn user_by_email(&self, email: &str) -> PortResult<Option<User>>;
+    /// An unused, unexpired init session.
+    async fn init_session(&self, sid: &str, now_ms: u64) -> PortResult<Option<InitSession>>;
+    /// An unused, unexpired reset token.
+    async fn reset_token(&self, token_sha256: &str, now_ms: u64) -> PortResult<Option<ResetToken>>;
+    /// Applies `change` atomically, or nothing.
+    async fn apply(
+        &self,
+        change: AccountChange,
+        now_ms: u64,
+    ) -> PortResult<Result<(), ChangeRejected>>;
+    /// Outbox messages not yet delivered, oldest first.
+    async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>>;
+    /// Marks a message delivered; false if it already was (so a retry never sends twice).
+    async fn mark_delivered(&self, id: &str) -> PortResult<bool>;
+}
+
+/// Sends one rendered email.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, message: &OutboxMessage) -> PortResult<()>;
+}
