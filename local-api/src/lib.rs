@@ -74,16 +74,18 @@ async fn route_any(
         Err(_) => Bytes::from(vec![0u8; shared::channel::wire::MAX_ENVELOPE_LEN + 1]),
     };
     let path = parts.uri.path().to_owned();
-    if let Some(resp) = dev::handle(&local, &parts.method, &path, &body).await {
-        return resp.map(axum::body::Body::from);
-    }
-    let api_req = ApiRequest {
-        method: parts.method,
-        headers: parts.headers,
-        body,
-        fallback_request_id: None,
+    let resp = match dev::handle(&local, &parts.method, &path, &body).await {
+        Some(resp) => resp,
+        None => {
+            let api_req = ApiRequest {
+                method: parts.method,
+                headers: parts.headers,
+                body,
+                fallback_request_id: None,
+            };
+            shared::routes::dispatch(&local.app, &path, api_req).await
+        }
     };
-    let resp = shared::routes::dispatch(&local.app, &path, api_req).await;
     // In AWS the table stream drives the mail function; here mail goes out in process.
     if let Err(e) = shared::handlers::accounts::deliver_outbox(&local.app).await {
         tracing::error!(error = %e, "local outbox delivery failed");

@@ -8,7 +8,7 @@ use serde_json::Value;
 use shared::channel::server::{open_request, seal_response};
 use shared::channel::wire::{response_context, EnvelopeType};
 use shared::channel::{BodyForm, SessionKey};
-use shared::http::ScError;
+use shared::http::{ApiError, ScError};
 use shared::ports::ScSession;
 
 const CHANGE: &str = "/web/v1/system/auth/password/change";
@@ -74,9 +74,11 @@ async fn open(
     body: &[u8],
 ) -> Result<Vec<u8>, ScError> {
     let hash = headers["x-client-hash"].to_str().unwrap().to_owned();
-    open_request(&t.app, "POST", route, headers, &hash, body)
-        .await
-        .map(|o| o.plaintext.to_vec())
+    match open_request(&t.app, "POST", route, headers, &hash, body).await {
+        Ok(o) => Ok(o.plaintext.to_vec()),
+        Err(ApiError::Sc(e)) => Err(e),
+        Err(other) => panic!("not an SC error: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -153,8 +155,8 @@ async fn every_rejected_vector_is_refused_by_the_server_with_its_code() {
         .err()
         .unwrap_or_else(|| panic!("{name} was accepted"));
         let code = match err {
-            ScError::Malformed => "SC.MALFORMED",
-            ScError::DecryptFailed => "SC.DECRYPT_FAILED",
+            ApiError::Sc(ScError::Malformed) => "SC.MALFORMED",
+            ApiError::Sc(ScError::DecryptFailed) => "SC.DECRYPT_FAILED",
             other => panic!("{name}: {other:?}"),
         };
         assert_eq!(code, r["expect"].as_str().unwrap(), "{name}");
@@ -188,22 +190,16 @@ async fn checks_run_in_the_documented_order() {
         open(&t, &h, CHANGE, &garbage).await.unwrap_err(),
         ScError::UnsupportedVersion
     );
-    h.remove("x-sc-version");
+    h.insert("x-sc-version", HeaderValue::from_static("3"));
     assert_eq!(
         open(&t, &h, CHANGE, &garbage).await.unwrap_err(),
         ScError::UnsupportedVersion
     );
 
-    // 2. session: unknown, missing, other client hash, expired -> all SESSION_INVALID, before the body
+    // 2. session: unknown, other client hash, expired -> all SESSION_INVALID, before the body
     let h = sc_headers("unknown", BodyForm::Raw);
     assert_eq!(
         open(&t, &h, CHANGE, &garbage).await.unwrap_err(),
-        ScError::SessionInvalid
-    );
-    let mut h = sc_headers(SID, BodyForm::Raw);
-    h.remove("x-sc-session-id");
-    assert_eq!(
-        open(&t, &h, CHANGE, &env).await.unwrap_err(),
         ScError::SessionInvalid
     );
     let mut h = sc_headers(SID, BodyForm::Raw);
@@ -367,4 +363,40 @@ async fn replay_guard_admits_a_nonce_exactly_once_under_concurrency() {
         ok += usize::from(task.await.unwrap());
     }
     assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn missing_or_malformed_sc_headers_are_gateway_errors() {
+    let t = app_with_session(SID).await;
+    let env = envelope("request-change");
+    for (name, value, code) in [
+        ("x-sc-session-id", None, "GATEWAY.HEADER_MISSING"),
+        ("x-sc-version", None, "GATEWAY.HEADER_MISSING"),
+        (
+            "x-sc-session-id",
+            Some("has space"),
+            "GATEWAY.HEADER_INVALID",
+        ),
+        ("x-sc-version", Some("two"), "GATEWAY.HEADER_INVALID"),
+    ] {
+        let mut h = sc_headers(SID, BodyForm::Raw);
+        match value {
+            None => {
+                h.remove(name);
+            }
+            Some(v) => {
+                h.insert(name, HeaderValue::from_static(v));
+            }
+        }
+        let err = open_request(&t.app, "POST", CHANGE, &h, "device-1", &env)
+            .await
+            .err()
+            .unwrap();
+        let parts = err.parts(shared::i18n::Lang::En);
+        assert_eq!(parts.code, code, "{name}={value:?}");
+    }
+    // nothing was consumed: the genuine request still opens
+    assert!(open(&t, &sc_headers(SID, BodyForm::Raw), CHANGE, &env)
+        .await
+        .is_ok());
 }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::wire::{request_context, response_context, EnvelopeType, Header, NONCE_LEN};
 use super::{random_bytes, BodyForm};
 use crate::app::App;
-use crate::http::{ApiResponse, ScError};
+use crate::http::{ApiError, ApiResponse, ScError};
 use crate::i18n::Lang;
 use crate::ports::ScSession;
 
@@ -42,7 +42,37 @@ pub fn body_form(headers: &HeaderMap) -> BodyForm {
     }
 }
 
+/// The SC headers must be present and well formed (gateway rules), before check 1.
+pub fn check_sc_headers(headers: &HeaderMap) -> Result<(), ApiError> {
+    let mut missing = Vec::new();
+    let mut invalid = Vec::new();
+    let version_ok = |v: &str| (1..=3).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit());
+    let session_ok = |v: &str| {
+        (1..=128).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    for (name, ok) in [
+        ("X-SC-Session-Id", &session_ok as &dyn Fn(&str) -> bool),
+        ("X-SC-Version", &version_ok),
+    ] {
+        match headers.get(name).map(|v| v.to_str()) {
+            None => missing.push(name),
+            Some(Ok(v)) if ok(v) => {}
+            Some(_) => invalid.push(name),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::HeaderMissing(missing));
+    }
+    if !invalid.is_empty() {
+        return Err(ApiError::HeaderInvalid(invalid));
+    }
+    Ok(())
+}
+
 /// Runs checks 1-6 of section 6 for the documented `route` path and `method`.
+/// Store failures surface as 503 `SYSTEM.UNAVAILABLE`, never as a protocol error.
 pub async fn open_request(
     app: &App,
     method: &str,
@@ -50,56 +80,62 @@ pub async fn open_request(
     headers: &HeaderMap,
     client_hash: &str,
     body: &[u8],
-) -> Result<OpenedRequest, ScError> {
-    // 1. version header
-    if headers.get("x-sc-version").and_then(|v| v.to_str().ok()) != Some("2") {
-        return Err(ScError::UnsupportedVersion);
+) -> Result<OpenedRequest, ApiError> {
+    check_sc_headers(headers)?;
+    let header_str = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    // 1. version
+    if header_str("x-sc-version") != "2" {
+        return Err(ScError::UnsupportedVersion.into());
     }
     // 2. session exists, not expired, same client hash (a mismatch looks unknown)
-    let session_id = headers
-        .get("x-sc-session-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| (1..=128).contains(&s.len()))
-        .ok_or(ScError::SessionInvalid)?;
+    let session_id = header_str("x-sc-session-id");
     let now = app.clock.now_ms();
     let session = app
         .sessions
         .get(session_id, now)
-        .await
-        .map_err(|_| ScError::SessionInvalid)?
+        .await?
         .filter(|s| {
             use subtle::ConstantTimeEq;
             bool::from(s.client_hash.as_bytes().ct_eq(client_hash.as_bytes()))
         })
-        .ok_or(ScError::SessionInvalid)?;
+        .ok_or(ApiError::Sc(ScError::SessionInvalid))?;
     // 3. well formed: decode the transport form, then length, version, type
     let form = body_form(headers);
     let decoded;
     let envelope: &[u8] = match form {
         BodyForm::Raw => body,
         BodyForm::Base64 => {
-            decoded = STANDARD.decode(body).map_err(|_| ScError::Malformed)?;
+            decoded = STANDARD
+                .decode(body)
+                .map_err(|_| ApiError::Sc(ScError::Malformed))?;
             &decoded
         }
     };
-    let header = Header::parse(envelope, EnvelopeType::Request)?;
+    let header = Header::parse(envelope, EnvelopeType::Request).map_err(ScError::from)?;
     // 4. timestamp within the window
     let skew_ms = app.config.max_clock_skew_secs * 1000;
     if now.abs_diff(header.timestamp_ms) > skew_ms {
-        return Err(ScError::Stale);
+        return Err(ScError::Stale.into());
     }
     // 5. AES-GCM opens under this session and route
     let context = request_context(&session.id, method, route);
-    let plaintext = session.key.open_parsed(&header, envelope, &context)?;
+    let plaintext = session
+        .key
+        .open_parsed(&header, envelope, &context)
+        .map_err(ScError::from)?;
     // 6. (session, nonce) not seen in the window; kept until the timestamp is stale anyway
     let keep_until = header.timestamp_ms.max(now) + skew_ms + 1000;
     let first = app
         .replay
         .first_use(&session.id, &header.nonce, keep_until, now)
-        .await
-        .map_err(|_| ScError::Replay)?;
+        .await?;
     if !first {
-        return Err(ScError::Replay);
+        return Err(ScError::Replay.into());
     }
     Ok(OpenedRequest {
         session,

@@ -40,6 +40,12 @@ fn invalid(field: &str) -> ApiError {
     }])
 }
 
+/// The stored, unique form of an address: lower case throughout (nobody can
+/// own `Ann@x` and `ann@x` as two accounts, and lookups ignore case).
+pub fn canonical_email(email: &password::Email) -> String {
+    email.as_str().to_lowercase()
+}
+
 /// `ACC_USR_` and 12 random hex digits.
 fn new_biz_id() -> String {
     let b: [u8; 6] = random_bytes();
@@ -80,7 +86,7 @@ pub async fn create_user(
     let has_password = password.is_some();
     let user = User {
         biz_id: new_biz_id(),
-        email: email.as_str().to_owned(),
+        email: canonical_email(&email),
         name,
         phone: invitation.phone,
         locale,

@@ -117,12 +117,8 @@ fn link(base: &str, param: &str, value: &str) -> String {
 }
 
 impl Ctx<'_> {
-    fn ip(&self) -> String {
-        self.gw.client_ip.to_string()
-    }
-
     async fn open(&self, route: Route, req: &ApiRequest) -> Result<OpenedRequest, ApiError> {
-        Ok(open_request(
+        open_request(
             self.app,
             route.method().as_str(),
             route.path(),
@@ -130,7 +126,7 @@ impl Ctx<'_> {
             &self.gw.client_hash,
             &req.body,
         )
-        .await?)
+        .await
     }
 
     /// Seals the outcome of an opened request: success and failure alike.
@@ -177,9 +173,11 @@ impl Ctx<'_> {
             .user(&claims.sub)
             .await?
             .ok_or_else(|| domain(StatusCode::NOT_FOUND, "AUTH.USER_NOT_FOUND"))?;
+        // `iat` has second precision: a token from the same second as the change stays
+        // valid (it may well have been issued right after it); every earlier one is refused.
         if user
             .password_changed_at_ms
-            .is_some_and(|changed| claims.iat.saturating_mul(1000) < changed)
+            .is_some_and(|changed| claims.iat < changed / 1000)
         {
             return Err(domain(StatusCode::UNAUTHORIZED, "AUTH.TOKEN_REVOKED"));
         }
@@ -230,7 +228,7 @@ struct ChangeBody {
 
 pub async fn change(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let limits = &ctx.app.config.limits;
-    ctx.rate_limit("change-ip", &ctx.ip(), limits.change_per_ip)
+    ctx.rate_limit("change-ip", &ctx.ip_key(), limits.change_per_ip)
         .await?;
     let opened = ctx.open(Route::Change, req).await?;
     Ok(ctx.seal(&opened, change_opened(ctx, req, &opened).await))
@@ -330,7 +328,7 @@ struct InitBody {
 }
 
 pub async fn init(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    ctx.rate_limit("init-ip", &ctx.ip(), ctx.app.config.limits.init_per_ip)
+    ctx.rate_limit("init-ip", &ctx.ip_key(), ctx.app.config.limits.init_per_ip)
         .await?;
     let opened = ctx.open(Route::Init, req).await?;
     Ok(ctx.seal(&opened, init_opened(ctx, &opened).await))
@@ -403,8 +401,12 @@ struct ForgotBody {
 }
 
 pub async fn forgot(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    ctx.rate_limit("forgot-ip", &ctx.ip(), ctx.app.config.limits.forgot_per_ip)
-        .await?;
+    ctx.rate_limit(
+        "forgot-ip",
+        &ctx.ip_key(),
+        ctx.app.config.limits.forgot_per_ip,
+    )
+    .await?;
     let opened = ctx.open(Route::Forgot, req).await?;
     Ok(ctx.seal(&opened, forgot_opened(ctx, &opened).await))
 }
@@ -416,10 +418,11 @@ async fn forgot_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Ap
         return Err(invalid_value("email"));
     }
     let email = Email::parse(&body.email).map_err(|_| invalid_value("email"))?;
+    let canonical = super::accounts::canonical_email(&email);
     // Counted per address whether or not it belongs to anyone.
     ctx.rate_limit(
         "forgot-email",
-        email.as_str(),
+        &canonical,
         app.config.limits.forgot_per_email,
     )
     .await?;
@@ -427,7 +430,7 @@ async fn forgot_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Ap
     // The token and email are made whatever the outcome, so every path costs the same.
     let token = new_token();
     let minutes = app.config.reset_token_ttl_secs / 60;
-    let user = app.accounts.user_by_email(email.as_str()).await?;
+    let user = app.accounts.user_by_email(&canonical).await?;
     let change = match user.filter(|u| u.status == UserStatus::Active) {
         Some(user) => {
             let mut params = Map::new();
@@ -468,8 +471,12 @@ struct ResetBody {
 }
 
 pub async fn reset(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    ctx.rate_limit("reset-ip", &ctx.ip(), ctx.app.config.limits.reset_per_ip)
-        .await?;
+    ctx.rate_limit(
+        "reset-ip",
+        &ctx.ip_key(),
+        ctx.app.config.limits.reset_per_ip,
+    )
+    .await?;
     let opened = ctx.open(Route::Reset, req).await?;
     Ok(ctx.seal(&opened, reset_opened(ctx, &opened).await))
 }

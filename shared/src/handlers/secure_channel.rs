@@ -18,7 +18,7 @@ pub async fn public_key(ctx: &Ctx<'_>) -> Result<ApiResponse, ApiError> {
     let app = ctx.app;
     ctx.rate_limit(
         "public-key",
-        &ctx.gw.client_ip.to_string(),
+        &ctx.ip_key(),
         app.config.limits.public_key_per_ip,
     )
     .await?;
@@ -53,12 +53,8 @@ struct CreateSessionBody {
 
 pub async fn create_session(ctx: &Ctx<'_>, body: &[u8]) -> Result<ApiResponse, ApiError> {
     let app = ctx.app;
-    ctx.rate_limit(
-        "session",
-        &ctx.gw.client_ip.to_string(),
-        app.config.limits.session_per_ip,
-    )
-    .await?;
+    ctx.rate_limit("session", &ctx.ip_key(), app.config.limits.session_per_ip)
+        .await?;
     let req: CreateSessionBody = parse_strict(body)?;
     let now = app.clock.now_ms();
     let server_key = app.keys.find(&req.key_id, now).map_err(ScError::from)?;

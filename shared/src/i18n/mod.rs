@@ -42,9 +42,14 @@ impl Lang {
             "ja" => Some(Lang::Ja),
             "vi" => Some(Lang::Vi),
             "zh" => {
-                let traditional = rest
-                    .iter()
-                    .any(|p| matches!(*p, "hant" | "tw" | "hk" | "mo"));
+                // An explicit script wins over the region (zh-Hans-HK is Simplified).
+                let traditional = if rest.contains(&"hant") {
+                    true
+                } else if rest.contains(&"hans") {
+                    false
+                } else {
+                    rest.iter().any(|p| matches!(*p, "tw" | "hk" | "mo"))
+                };
                 Some(if traditional { Lang::ZhHant } else { Lang::Zh })
             }
             _ => None,
@@ -182,6 +187,8 @@ mod tests {
         assert_eq!(negotiate(Some("zh-CN")), Lang::Zh);
         assert_eq!(negotiate(Some("zh-Hans")), Lang::Zh);
         assert_eq!(negotiate(Some("zh-SG")), Lang::Zh);
+        assert_eq!(negotiate(Some("zh-Hans-HK")), Lang::Zh);
+        assert_eq!(negotiate(Some("zh-Hant-CN")), Lang::ZhHant);
         assert_eq!(negotiate(Some("zh")), Lang::Zh);
         assert_eq!(negotiate(Some("fr-FR")), Lang::En);
         assert_eq!(negotiate(Some("fr, ja;q=0.4, vi;q=0.8")), Lang::Vi);

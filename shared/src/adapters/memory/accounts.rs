@@ -33,6 +33,25 @@ fn poisoned() -> Unavailable {
 
 impl State {
     fn check(&self, change: &AccountChange, now_ms: u64) -> Result<(), ChangeRejected> {
+        // Single-use items first: the loser of a race learns the token is spent.
+        if let Some(sid) = &change.consume_init {
+            if self
+                .inits
+                .get(sid)
+                .is_none_or(|i| now_ms >= i.expires_at_ms)
+            {
+                return Err(ChangeRejected::InitInvalid);
+            }
+        }
+        if let Some(hash) = &change.consume_reset {
+            if self
+                .resets
+                .get(hash)
+                .is_none_or(|r| now_ms >= r.expires_at_ms)
+            {
+                return Err(ChangeRejected::ResetInvalid);
+            }
+        }
         if let Some((user, expected)) = &change.user {
             match expected {
                 None => {
@@ -51,18 +70,6 @@ impl State {
                     }
                     _ => return Err(ChangeRejected::VersionConflict),
                 },
-            }
-        }
-        if let Some(sid) = &change.consume_init {
-            if self.inits.get(sid).is_none_or(|i| now_ms >= i.expires_at_ms)
-            {
-                return Err(ChangeRejected::InitInvalid);
-            }
-        }
-        if let Some(hash) = &change.consume_reset {
-            if self.resets.get(hash).is_none_or(|r| now_ms >= r.expires_at_ms)
-            {
-                return Err(ChangeRejected::ResetInvalid);
             }
         }
         Ok(())

@@ -1,0 +1,38 @@
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+
+use crate::config::AwsConfig;
+
+/// The SDK clients, built once per cold start with bounded connect and
+/// operation timeouts and at most two retries.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub ses: aws_sdk_sesv2::Client,
+}
+
+impl AwsClients {
+    /// Region, credentials and `AWS_ENDPOINT_URL` from the environment.
+    pub async fn from_env(cfg: &AwsConfig) -> Self {
+        Self::from_loader(cfg, aws_config::defaults(BehaviorVersion::latest())).await
+    }
+
+    /// Same, from a caller-prepared loader (tests pin endpoint and credentials);
+    /// the timeouts and retries of `cfg` are applied on top.
+    pub async fn from_loader(cfg: &AwsConfig, loader: ConfigLoader) -> Self {
+        let sdk = loader
+            .timeout_config(cfg.timeout_config())
+            .retry_config(cfg.retry_config())
+            .load()
+            .await;
+        Self::from_sdk_config(&sdk)
+    }
+
+    pub fn from_sdk_config(sdk: &SdkConfig) -> Self {
+        AwsClients {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            ses: aws_sdk_sesv2::Client::new(sdk),
+        }
+    }
+}

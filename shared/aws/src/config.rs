@@ -1,0 +1,148 @@
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+/// Typed settings of the AWS adapters, read from the environment.
+///
+/// `AWS_ENDPOINT_URL`, `AWS_REGION` and credentials are read by `aws-config`
+/// itself (the endpoint URL points every client at the emulator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// `TABLE_NAME`: the single DynamoDB table.
+    pub table_name: String,
+    /// `KMS_KEY_ID`: the symmetric KMS key sealing private keys and secrets.
+    pub kms_key_id: String,
+    /// `SES_FROM_ADDRESS`: verified sender identity.
+    pub ses_from_address: String,
+    /// `AWS_CONNECT_TIMEOUT_MS` (default 1000).
+    pub connect_timeout: Duration,
+    /// `AWS_OPERATION_TIMEOUT_MS` (default 3000): bound of one call, retries included.
+    pub operation_timeout: Duration,
+    /// Attempts per call: 1 + 2 retries.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {var} is malformed: {reason}")]
+    Malformed { var: &'static str, reason: String },
+}
+
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
+pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 3000;
+pub const MAX_RETRIES: u32 = 2;
+
+impl AwsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Same as [`AwsConfig::from_env`] over any lookup (tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |var: &'static str| -> Result<String, ConfigError> {
+            match get(var) {
+                None => Err(ConfigError::Missing(var)),
+                Some(v) if v.trim().is_empty() => Err(ConfigError::Malformed {
+                    var,
+                    reason: "empty".into(),
+                }),
+                Some(v) => Ok(v.trim().to_owned()),
+            }
+        };
+        let millis = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(var) {
+                None => Ok(Duration::from_millis(default)),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(ms) if (1..=600_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+                    _ => Err(ConfigError::Malformed {
+                        var,
+                        reason: "expected milliseconds in 1..=600000".into(),
+                    }),
+                },
+            }
+        };
+        let ses_from_address = required("SES_FROM_ADDRESS")?;
+        if !ses_from_address.contains('@') {
+            return Err(ConfigError::Malformed {
+                var: "SES_FROM_ADDRESS",
+                reason: "expected an email address".into(),
+            });
+        }
+        Ok(AwsConfig {
+            table_name: required("TABLE_NAME")?,
+            kms_key_id: required("KMS_KEY_ID")?,
+            ses_from_address,
+            connect_timeout: millis("AWS_CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_MS)?,
+            operation_timeout: millis("AWS_OPERATION_TIMEOUT_MS", DEFAULT_OPERATION_TIMEOUT_MS)?,
+            max_attempts: 1 + MAX_RETRIES,
+        })
+    }
+
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard().with_max_attempts(self.max_attempts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("TABLE_NAME", "t"),
+        ("KMS_KEY_ID", "alias/password-api"),
+        ("SES_FROM_ADDRESS", "noreply@example.com"),
+    ];
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = AwsConfig::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!(c.connect_timeout, Duration::from_millis(1000));
+        assert_eq!(c.operation_timeout, Duration::from_millis(3000));
+        assert_eq!(c.max_attempts, 3);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("AWS_OPERATION_TIMEOUT_MS", "2500"));
+        let c = AwsConfig::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(c.operation_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn missing_and_malformed_name_the_variable() {
+        for missing in ["TABLE_NAME", "KMS_KEY_ID", "SES_FROM_ADDRESS"] {
+            let pairs: Vec<_> = BASE
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
+            assert_eq!(err, ConfigError::Missing(missing));
+            assert!(err.to_string().contains(missing));
+        }
+        let mut pairs = BASE.to_vec();
+        pairs.push(("AWS_CONNECT_TIMEOUT_MS", "soon"));
+        let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("AWS_CONNECT_TIMEOUT_MS"));
+        let mut pairs = BASE.to_vec();
+        pairs[2] = ("SES_FROM_ADDRESS", "nobody");
+        let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("SES_FROM_ADDRESS"));
+    }
+}

@@ -1,0 +1,31 @@
+//! AWS adapters of the password API.
+//!
+//! - [`DynamoSessionStore`], [`DynamoReplayGuard`], [`DynamoRateLimiter`]:
+//!   the `shared::ports` traits over one DynamoDB table (see
+//!   `docs/data-model.md`), same contract as `shared::adapters::memory`.
+//! - [`KmsSealer`] / [`KmsKeyStore`]: secrets (SCv2 private keys, the session
+//!   data key, the password pepper) sealed by a KMS symmetric key under an
+//!   encryption context `{"purpose":..,"kid":..}`, stored in the table and
+//!   unsealed once per cold start.
+//! - [`SesMailer`]: the [`Mailer`] port over SES v2.
+//!
+//! Every SDK failure becomes [`shared::ports::Unavailable`] with context; no
+//! secret is ever logged or put in an error message.
+
+mod clients;
+mod config;
+mod dynamo;
+mod error;
+mod kms;
+mod mail;
+pub mod table;
+
+pub use clients::AwsClients;
+pub use config::{AwsConfig, ConfigError};
+pub use dynamo::{DynamoRateLimiter, DynamoReplayGuard, DynamoSessionStore, SessionSealer};
+pub use error::unavailable;
+pub use kms::{
+    KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, PURPOSE_PASSWORD_PEPPER,
+    PURPOSE_SCV2_PRIVATE_KEY, PURPOSE_SESSION_DATA_KEY,
+};
+pub use mail::{Email, Mailer, SesMailer};

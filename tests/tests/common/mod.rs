@@ -1,0 +1,147 @@
+//! A local-api on a loopback port and a client speaking real SCv2 to it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use client::{Client, Identity, Reply, SecureSession};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use serde_json::{json, Value};
+use shared::channel::{BodyForm, KeyRing, ServerKey};
+use shared::config::Config;
+
+pub const CHANGE: &str = "/web/v1/system/auth/password/change";
+pub const STATUS: &str = "/web/v1/system/auth/password/status";
+pub const INIT: &str = "/web/v1/system/auth/password/init";
+pub const FORGOT: &str = "/web/v1/system/auth/password/forgot";
+pub const RESET: &str = "/web/v1/system/auth/password/reset";
+
+pub const STRONG: &str = "velvet-Orbit-harbor-91";
+pub const STRONG_2: &str = "quartz lantern meadow 57";
+pub const STRONG_3: &str = "Copper!Falcon!Nimbus!3";
+
+pub struct Server {
+    pub url: String,
+    pub local: local_api::Local,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::start_with(Config::default()).await
+    }
+
+    pub async fn start_with(config: Config) -> Server {
+        let keys = KeyRing::single(ServerKey::generate("k-e2e", u64::MAX / 2).unwrap().0);
+        let local = local_api::Local::new(config, keys).unwrap();
+        let addr = local_api::spawn(local.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        Server {
+            url: format!("http://{addr}"),
+            local,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn client(&self, ip: &str) -> Client {
+        Client::new(
+            &self.url,
+            Identity {
+                ip: ip.into(),
+                ..Identity::default()
+            },
+        )
+    }
+
+    async fn dev(&self, path: &str, body: Option<Value>) -> Value {
+        let req = match body {
+            Some(b) => self.http.post(format!("{}{path}", self.url)).json(&b),
+            None => self.http.get(format!("{}{path}", self.url)),
+        };
+        let resp: Value = req.send().await.unwrap().json().await.unwrap();
+        assert_eq!(resp["success"], true, "{path}: {resp}");
+        resp["data"].clone()
+    }
+
+    /// An active user with a password; returns its bizId.
+    pub async fn user(&self, email: &str, password: &str) -> String {
+        let d = self
+            .dev(
+                "/_dev/users",
+                Some(json!({"email": email, "name": "Test User", "password": password})),
+            )
+            .await;
+        d["bizId"].as_str().unwrap().to_owned()
+    }
+
+    /// A pending user (no password); returns (bizId, initSessionId).
+    pub async fn pending_user(&self, email: &str, name: &str) -> (String, String) {
+        let d = self
+            .dev("/_dev/users", Some(json!({"email": email, "name": name})))
+            .await;
+        (
+            d["bizId"].as_str().unwrap().to_owned(),
+            d["initSessionId"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn token(&self, biz_id: &str) -> String {
+        let d = self
+            .dev("/_dev/token", Some(json!({"bizId": biz_id})))
+            .await;
+        d["accessToken"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn token_at(&self, biz_id: &str, iat: u64) -> String {
+        let d = self
+            .dev("/_dev/token", Some(json!({"bizId": biz_id, "iat": iat})))
+            .await;
+        d["accessToken"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn outbox(&self) -> Vec<Value> {
+        self.dev("/_dev/outbox", None)
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+pub fn bearer(token: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    h
+}
+
+pub async fn call(
+    client: &Client,
+    session: &SecureSession,
+    route: &str,
+    body: Value,
+    extra: HeaderMap,
+) -> Reply {
+    client
+        .call(session, "POST", route, &body, BodyForm::Raw, extra)
+        .await
+        .unwrap()
+}
+
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The query value `name` of a link.
+pub fn query(link: &str, name: &str) -> String {
+    let q = link.split_once('?').unwrap().1;
+    q.split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap()
+        .to_owned()
+}

@@ -1,0 +1,744 @@
+//! The password routes end to end: local-api over real HTTP, real SCv2 crypto.
+
+mod common;
+
+use common::*;
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+use shared::channel::BodyForm;
+
+#[tokio::test]
+async fn forgot_reset_story_revokes_the_old_password_and_tokens() {
+    let s = Server::start().await;
+    let biz = s.user("ann@example.com", STRONG).await;
+    let old_token = s.token_at(&biz, now_secs() - 5).await;
+    let c = s.client("198.51.100.10");
+    let sess = c.handshake().await.unwrap();
+
+    let r = call(
+        &c,
+        &sess,
+        FORGOT,
+        json!({"email": "Ann@Example.com"}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.encrypted);
+    assert_eq!(
+        r.body["message"],
+        "If the email exists, a reset link will be sent"
+    );
+    let mail = s.outbox().await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0]["kind"], "reset");
+    assert_eq!(mail[0]["to"], "ann@example.com");
+    let link = mail[0]["link"].as_str().unwrap();
+    assert!(
+        link.starts_with("http://localhost:3000/password/reset?token="),
+        "{link}"
+    );
+    let token = query(link, "token");
+    assert!(token.len() >= 43, "256-bit token");
+    assert!(mail[0]["text"].as_str().unwrap().contains(link));
+
+    let r = call(
+        &c,
+        &sess,
+        RESET,
+        json!({"token": token, "newPassword": STRONG_2}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["message"], "Password changed successfully");
+
+    // the token works once
+    let r = call(
+        &c,
+        &sess,
+        RESET,
+        json!({"token": token, "newPassword": STRONG_3}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID");
+
+    // the old access token is revoked
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&old_token)).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["code"], "AUTH.TOKEN_REVOKED");
+
+    // the old password no longer verifies, the new one does
+    let fresh = s.token_at(&biz, now_secs() + 1).await;
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": STRONG_3}),
+        bearer(&fresh),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], "AUTH.CURRENT_PASSWORD_INCORRECT");
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&fresh)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"]["passwordSet"], true);
+    assert!(r.body["data"]["passwordChangedAt"].is_string());
+
+    // the "password changed" notice went out, with a "not you?" link
+    let mail = s.outbox().await;
+    let notice = mail
+        .iter()
+        .find(|m| m["kind"] == "changed")
+        .expect("changed notice");
+    assert_eq!(notice["to"], "ann@example.com");
+    assert_eq!(notice["link"], "http://localhost:3000/password/forgot");
+}
+
+#[tokio::test]
+async fn a_new_reset_token_does_not_void_older_ones_but_using_one_revokes_the_rest() {
+    let s = Server::start().await;
+    s.user("bo@example.com", STRONG).await;
+    let c = s.client("198.51.100.11");
+    let sess = c.handshake().await.unwrap();
+    for _ in 0..2 {
+        let r = call(
+            &c,
+            &sess,
+            FORGOT,
+            json!({"email": "bo@example.com"}),
+            HeaderMap::new(),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    }
+    let mail = s.outbox().await;
+    let first = query(mail[0]["link"].as_str().unwrap(), "token");
+    let second = query(mail[1]["link"].as_str().unwrap(), "token");
+    assert_ne!(first, second);
+    let r = call(
+        &c,
+        &sess,
+        RESET,
+        json!({"token": first, "newPassword": STRONG_2}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        &c,
+        &sess,
+        RESET,
+        json!({"token": second, "newPassword": STRONG_3}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn init_story_sets_the_first_password_once() {
+    let s = Server::start().await;
+    let (biz, sid) = s.pending_user("cy@example.com", "Cy Young").await;
+    // the invitation email carries the init link
+    let mail = s.outbox().await;
+    assert_eq!(mail[0]["kind"], "init");
+    assert_eq!(query(mail[0]["link"].as_str().unwrap(), "sid"), sid);
+    let c = s.client("198.51.100.12");
+    let sess = c.handshake().await.unwrap();
+
+    let token = s.token(&biz).await;
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&token)).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"passwordSet": false, "passwordChangedAt": null})
+    );
+
+    let r = call(
+        &c,
+        &sess,
+        INIT,
+        json!({"sessionId": sid, "password": STRONG}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["bizId"], biz.as_str());
+    assert_eq!(r.body["data"]["email"], "cy@example.com");
+    assert_eq!(r.body["data"]["name"], "Cy Young");
+    assert_eq!(r.body["data"]["status"], 10010202);
+    assert!(r.body["data"]["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    let r = call(
+        &c,
+        &sess,
+        INIT,
+        json!({"sessionId": sid, "password": STRONG_2}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], "AUTH.INIT_SESSION_INVALID");
+    // no "password changed" notice for init
+    assert!(s.outbox().await.iter().all(|m| m["kind"] != "changed"));
+}
+
+#[tokio::test]
+async fn change_requires_current_password_only_when_one_exists() {
+    let s = Server::start().await;
+    let c = s.client("198.51.100.13");
+    let sess = c.handshake().await.unwrap();
+    // an account without a password may set one with change
+    let (pending, _) = s.pending_user("dee@example.com", "Dee").await;
+    let t = s.token(&pending).await;
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"newPassword": STRONG}),
+        bearer(&t),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let biz = s.user("eve@example.com", STRONG).await;
+    let t = s.token(&biz).await;
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"newPassword": STRONG_2}),
+        bearer(&t),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], "AUTH.CURRENT_PASSWORD_REQUIRED");
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": "wrong-password-1", "newPassword": STRONG_2}),
+        bearer(&t),
+    )
+    .await;
+    assert_eq!(r.body["code"], "AUTH.CURRENT_PASSWORD_INCORRECT");
+    // policy: all failures at once, localized, with params
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": "eve"}),
+        bearer(&t),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], "PASSWORD.POLICY_VIOLATION");
+    let codes: Vec<&str> = r.body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"PASSWORD.TOO_SHORT"), "{codes:?}");
+    assert!(
+        codes.contains(&"PASSWORD.CONTAINS_PERSONAL_INFO"),
+        "{codes:?}"
+    );
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": STRONG}),
+        bearer(&t),
+    )
+    .await;
+    assert_eq!(r.body["code"], "PASSWORD.POLICY_VIOLATION");
+    assert!(r.body["details"]
+        .to_string()
+        .contains("PASSWORD.SAME_AS_CURRENT"));
+    // wrong attempts counted: 5 per user per window, the 6th is limited
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
+        bearer(&t),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.body["code"], "REQUEST.RATE_LIMITED");
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn token_and_user_errors() {
+    let s = Server::start().await;
+    let c = s.client("198.51.100.14");
+    let sess = c.handshake().await.unwrap();
+    let r = call(&c, &sess, STATUS, json!({}), HeaderMap::new()).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str().unwrap()),
+        (401, "AUTH.TOKEN_MISSING")
+    );
+    let r = call(&c, &sess, STATUS, json!({}), bearer("not.a.jwt")).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str().unwrap()),
+        (401, "AUTH.TOKEN_INVALID")
+    );
+    let ghost = s.token("ACC_USR_NOBODY").await;
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&ghost)).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str().unwrap()),
+        (404, "AUTH.USER_NOT_FOUND")
+    );
+    // a locked account
+    let biz = s.user("fay@example.com", STRONG).await;
+    let mut user = s.local.app.accounts.user(&biz).await.unwrap().unwrap();
+    let version = user.version;
+    user.status = shared::ports::accounts::UserStatus::Locked;
+    user.version += 1;
+    let change = shared::ports::accounts::AccountChange {
+        user: Some((user, Some(version))),
+        ..Default::default()
+    };
+    s.local
+        .app
+        .accounts
+        .apply(change, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    let t = s.token(&biz).await;
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&t)).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str().unwrap()),
+        (403, "AUTH.ACCOUNT_DISABLED")
+    );
+}
+
+#[tokio::test]
+async fn init_errors_and_already_set() {
+    let s = Server::start().await;
+    let c = s.client("198.51.100.15");
+    let sess = c.handshake().await.unwrap();
+    let r = call(
+        &c,
+        &sess,
+        INIT,
+        json!({"sessionId": "unknown-sid", "password": STRONG}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str().unwrap()),
+        (400, "AUTH.INIT_SESSION_INVALID")
+    );
+    let r = call(
+        &c,
+        &sess,
+        INIT,
+        json!({"sessionId": "x".repeat(65), "password": STRONG}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.body["code"], "VALIDATION.INVALID_PARAMETER");
+    // the password was set another way meanwhile
+    let (biz, sid) = s.pending_user("gus@example.com", "Gus").await;
+    let t = s.token(&biz).await;
+    assert_eq!(
+        call(
+            &c,
+            &sess,
+            CHANGE,
+            json!({"newPassword": STRONG}),
+            bearer(&t)
+        )
+        .await
+        .status,
+        200
+    );
+    let r = call(
+        &c,
+        &sess,
+        INIT,
+        json!({"sessionId": sid, "password": STRONG_2}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str().unwrap()),
+        (409, "AUTH.PASSWORD_ALREADY_SET")
+    );
+}
+
+/// Status, body (minus timestamp and requestId) of a decrypted forgot answer.
+fn comparable(r: &client::Reply) -> (u16, Value) {
+    let mut b = r.body.clone();
+    b["timestamp"] = json!(0);
+    b["requestId"] = json!("");
+    (r.status, b)
+}
+
+#[tokio::test]
+async fn forgot_answers_alike_for_existing_unknown_and_inactive_accounts() {
+    let s = Server::start().await;
+    s.user("hal@example.com", STRONG).await;
+    s.pending_user("ivy@example.com", "Ivy").await;
+    let before = s.outbox().await.len();
+    let mut answers = Vec::new();
+    for (i, email) in ["hal@example.com", "nobody@example.com", "ivy@example.com"]
+        .iter()
+        .enumerate()
+    {
+        let c = s.client(&format!("198.51.100.{}", 20 + i));
+        let sess = c.handshake().await.unwrap();
+        let r = call(&c, &sess, FORGOT, json!({"email": email}), HeaderMap::new()).await;
+        answers.push(comparable(&r));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], answers[2]);
+    // only the active account got an email
+    let mail = s.outbox().await;
+    assert_eq!(mail.len(), before + 1);
+    assert_eq!(mail.last().unwrap()["to"], "hal@example.com");
+}
+
+#[tokio::test]
+async fn forgot_is_limited_per_email_whether_or_not_it_exists() {
+    let s = Server::start().await;
+    s.user("jo@example.com", STRONG).await;
+    for email in ["jo@example.com", "ghost@example.com"] {
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            // a new IP each time: only the per-email limit applies
+            let c = s.client(&format!(
+                "203.0.113.{}",
+                if email.starts_with('j') {
+                    10 + i
+                } else {
+                    20 + i
+                }
+            ));
+            let sess = c.handshake().await.unwrap();
+            statuses.push(
+                call(&c, &sess, FORGOT, json!({"email": email}), HeaderMap::new())
+                    .await
+                    .status,
+            );
+        }
+        assert_eq!(statuses, vec![200, 200, 200, 429], "{email}");
+    }
+}
+
+#[tokio::test]
+async fn parallel_resets_with_one_token_succeed_exactly_once() {
+    let s = Server::start().await;
+    s.user("kim@example.com", STRONG).await;
+    let c = s.client("198.51.100.30");
+    let sess = c.handshake().await.unwrap();
+    call(
+        &c,
+        &sess,
+        FORGOT,
+        json!({"email": "kim@example.com"}),
+        HeaderMap::new(),
+    )
+    .await;
+    let token = query(s.outbox().await[0]["link"].as_str().unwrap(), "token");
+    let mut tasks = Vec::new();
+    for (i, pw) in [
+        STRONG_2,
+        STRONG_3,
+        "tidal-Sparrow-ember-44",
+        "north Quill garnet 12",
+        "Saffron#Delta#Kite#8",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let c = s.client(&format!("198.51.100.{}", 31 + i));
+        let (token, pw) = (token.clone(), pw.to_string());
+        tasks.push(tokio::spawn(async move {
+            let sess = c.handshake().await.unwrap();
+            call(
+                &c,
+                &sess,
+                RESET,
+                json!({"token": token, "newPassword": pw}),
+                HeaderMap::new(),
+            )
+            .await
+            .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    // the losers learn the token is spent
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 400),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        s.outbox()
+            .await
+            .iter()
+            .filter(|m| m["kind"] == "changed")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn parallel_changes_never_lose_an_update() {
+    let s = Server::start().await;
+    let biz = s.user("lee@example.com", STRONG).await;
+    let token = s.token(&biz).await;
+    let mut tasks = Vec::new();
+    for (i, pw) in [STRONG_2, STRONG_3].iter().enumerate() {
+        let c = s.client(&format!("198.51.100.{}", 40 + i));
+        let (token, pw) = (token.clone(), pw.to_string());
+        tasks.push(tokio::spawn(async move {
+            let sess = c.handshake().await.unwrap();
+            let r = call(
+                &c,
+                &sess,
+                CHANGE,
+                json!({"currentPassword": STRONG, "newPassword": pw}),
+                bearer(&token),
+            )
+            .await;
+            (
+                r.status,
+                r.body["code"].as_str().unwrap_or("").to_owned(),
+                pw,
+            )
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let winners: Vec<_> = results.iter().filter(|r| r.0 == 200).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let loser = results.iter().find(|r| r.0 != 200).unwrap();
+    // the loser either saw the concurrent update, or its token was already revoked
+    assert!(
+        [
+            "CONFLICT.CONCURRENT_UPDATE",
+            "AUTH.TOKEN_REVOKED",
+            "AUTH.CURRENT_PASSWORD_INCORRECT"
+        ]
+        .contains(&loser.1.as_str()),
+        "{results:?}"
+    );
+    // the stored password is the winner's, and the loser's is not history either
+    let user = s.local.app.accounts.user(&biz).await.unwrap().unwrap();
+    let stored = user.password.unwrap();
+    assert!(s
+        .local
+        .app
+        .passwords
+        .verify(&winners[0].2, Some(&stored))
+        .await
+        .is_ok());
+    assert!(s
+        .local
+        .app
+        .passwords
+        .verify(&loser.2, Some(&stored))
+        .await
+        .is_err());
+    assert_eq!(user.history.len(), 1);
+}
+
+#[tokio::test]
+async fn replayed_change_is_refused_and_changes_nothing_twice() {
+    let s = Server::start().await;
+    let biz = s.user("max@example.com", STRONG).await;
+    let token = s.token(&biz).await;
+    let c = s.client("198.51.100.50");
+    let sess = c.handshake().await.unwrap();
+    let body =
+        serde_json::to_vec(&json!({"currentPassword": STRONG, "newPassword": STRONG_2})).unwrap();
+    let (header, envelope) = client::Client::seal_request(&sess, "POST", CHANGE, &body);
+    let req = || client::SealedRequest {
+        method: "POST",
+        route: CHANGE,
+        request_nonce: header.nonce,
+        envelope: &envelope,
+        form: BodyForm::Raw,
+        extra: bearer(&token),
+    };
+    let first = c.send_envelope(&sess, req()).await.unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    let version = s
+        .local
+        .app
+        .accounts
+        .user(&biz)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    let again = c.send_envelope(&sess, req()).await.unwrap();
+    assert_eq!(
+        (again.status, again.body["code"].as_str().unwrap()),
+        (400, "SC.REPLAY")
+    );
+    assert!(!again.encrypted, "SC failures answer in plaintext");
+    assert_eq!(
+        s.local
+            .app
+            .accounts
+            .user(&biz)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        version
+    );
+    assert_eq!(
+        s.outbox()
+            .await
+            .iter()
+            .filter(|m| m["kind"] == "changed")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_body_sealed_for_forgot_does_not_open_on_reset() {
+    let s = Server::start().await;
+    let c = s.client("198.51.100.51");
+    let sess = c.handshake().await.unwrap();
+    let body = serde_json::to_vec(&json!({"email": "a@example.com"})).unwrap();
+    let (header, envelope) = client::Client::seal_request(&sess, "POST", FORGOT, &body);
+    let r = c
+        .send_envelope(
+            &sess,
+            client::SealedRequest {
+                method: "POST",
+                route: RESET,
+                request_nonce: header.nonce,
+                envelope: &envelope,
+                form: BodyForm::Base64,
+                extra: HeaderMap::new(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.body["code"].as_str().unwrap()),
+        (400, "SC.DECRYPT_FAILED")
+    );
+}
+
+#[tokio::test]
+async fn strict_bodies_refuse_arrays_duplicates_and_unknown_fields_without_email() {
+    let s = Server::start().await;
+    s.user("ned@example.com", STRONG).await;
+    let c = s.client("198.51.100.52");
+    let sess = c.handshake().await.unwrap();
+    let cases: [(&[u8], &str, &str); 4] = [
+        (br#"{"email":["ned@example.com"]}"#, "email", "INVALID_TYPE"),
+        (
+            br#"{"email":"ned@example.com","email":"x@example.com"}"#,
+            "email",
+            "DUPLICATE_FIELD",
+        ),
+        (
+            br#"{"email":"ned@example.com","cc":"evil@example.com"}"#,
+            "cc",
+            "UNKNOWN_FIELD",
+        ),
+        (br#"["ned@example.com"]"#, "body", "INVALID_TYPE"),
+    ];
+    for (i, (body, field, code)) in cases.iter().enumerate() {
+        // a new session and IP each time, so the forgot limit never interferes
+        let c = s.client(&format!("198.51.100.{}", 60 + i));
+        let sess = c.handshake().await.unwrap();
+        let (header, envelope) = client::Client::seal_request(&sess, "POST", FORGOT, body);
+        let r = c
+            .send_envelope(
+                &sess,
+                client::SealedRequest {
+                    method: "POST",
+                    route: FORGOT,
+                    request_nonce: header.nonce,
+                    envelope: &envelope,
+                    form: BodyForm::Raw,
+                    extra: HeaderMap::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 400);
+        assert!(r.encrypted, "step 7 failures answer encrypted");
+        assert_eq!(r.body["code"], "VALIDATION.INVALID_PARAMETER");
+        assert_eq!(r.body["details"][0]["field"], *field);
+        assert_eq!(r.body["details"][0]["code"], *code);
+    }
+    let _ = sess;
+    assert!(s.outbox().await.is_empty(), "no email for a refused body");
+}
+
+#[tokio::test]
+async fn forwarded_host_headers_never_reach_a_link() {
+    let s = Server::start().await;
+    s.user("ola@example.com", STRONG).await;
+    let c = s.client("198.51.100.70");
+    let sess = c.handshake().await.unwrap();
+    let mut extra = HeaderMap::new();
+    extra.insert("x-forwarded-host", "evil.example".parse().unwrap());
+    extra.insert("forwarded", "host=evil.example".parse().unwrap());
+    let r = call(
+        &c,
+        &sess,
+        FORGOT,
+        json!({"email": "ola@example.com"}),
+        extra,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let mail = s.outbox().await;
+    let link = mail[0]["link"].as_str().unwrap();
+    assert!(link.starts_with("http://localhost:3000/password/reset?token="));
+    assert!(!mail[0].to_string().contains("evil.example"));
+}
+
+#[tokio::test]
+async fn answers_are_localized_and_sealed_in_the_form_asked() {
+    let s = Server::start().await;
+    let mut c = s.client("198.51.100.71");
+    c.identity.accept_language = "ja-JP".into();
+    let sess = c.handshake().await.unwrap();
+    let r = c
+        .call(
+            &sess,
+            "POST",
+            FORGOT,
+            &json!({"email": "nobody@example.com"}),
+            BodyForm::Base64,
+            HeaderMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.encrypted);
+    assert_eq!(r.headers["content-type"], "text/plain;charset=UTF-8");
+    assert_eq!(r.headers["content-language"], "ja");
+    assert_ne!(
+        r.body["message"],
+        "If the email exists, a reset link will be sent"
+    );
+}
