@@ -84,7 +84,17 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::Forgot => handlers::password::forgot(&ctx, &req).await,
         Route::Reset => handlers::password::reset(&ctx, &req).await,
     };
-    result.unwrap_or_else(|e| error_response(&e, gw.lang, app.clock.now_ms(), &request_id))
+    let resp =
+        result.unwrap_or_else(|e| error_response(&e, gw.lang, app.clock.now_ms(), &request_id));
+    // One line per request: route, status and timing only, never a header value or body.
+    tracing::info!(
+        request_id = %request_id,
+        route = route.path(),
+        status = resp.status().as_u16(),
+        elapsed_ms = app.clock.now_ms().saturating_sub(now_ms),
+        "request"
+    );
+    resp
 }
 
 /// Routes by path (local-api): unknown paths get 404 `REQUEST.NOT_FOUND`.

@@ -29,6 +29,8 @@ Secrets from the environment:
 Exit status: 0 on success (2xx), 1 on an API error (4xx/5xx),
 2 on a transport or protocol error.";
 
+// Global options take display orders from 100 so that, in a subcommand's
+// help, its own options come first.
 #[derive(Parser)]
 #[command(
     about = "Client of the password API (Secure Channel v2)",
@@ -39,6 +41,7 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        display_order = 100,
         default_value = "http://127.0.0.1:9000",
         env = "PWCTL_URL"
     )]
@@ -47,18 +50,25 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        display_order = 101,
         default_value = "pwctl-device",
         env = "PWCTL_CLIENT_HASH"
     )]
     client_hash: String,
     /// Accept-Language to ask for.
-    #[arg(long, global = true, default_value = "en", env = "PWCTL_LANG")]
+    #[arg(
+        long,
+        global = true,
+        display_order = 102,
+        default_value = "en",
+        env = "PWCTL_LANG"
+    )]
     lang: String,
     /// Print machine-readable JSON: `{"status":<http>,"body":<envelope>}` for API calls.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 103)]
     json: bool,
     /// Send sealed calls as base64 text instead of raw application/octet-stream bytes.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 104)]
     base64: bool,
     #[command(subcommand)]
     command: Command,
@@ -67,7 +77,7 @@ struct Cli {
 /// The access token of the JWT-protected commands.
 #[derive(Args)]
 struct AccessToken {
-    /// Access token (JWT), sent as `Authorization: Bearer`. Prefer env PWCTL_TOKEN.
+    /// Access token (JWT), sent as `Authorization: Bearer`.
     #[arg(
         long = "token",
         value_name = "JWT",
@@ -88,7 +98,7 @@ enum Command {
     Change {
         #[command(flatten)]
         auth: AccessToken,
-        /// New password. Prefer env PWCTL_NEW_PASSWORD.
+        /// New password.
         #[arg(
             long,
             value_name = "P",
@@ -96,7 +106,7 @@ enum Command {
             hide_env_values = true
         )]
         new_password: String,
-        /// Current password (required when the account has one). Prefer env PWCTL_CURRENT_PASSWORD.
+        /// Current password (required when the account has one).
         #[arg(
             long,
             value_name = "P",
@@ -117,7 +127,7 @@ enum Command {
         /// The `sid` of the link emailed at registration.
         #[arg(long, value_name = "SID")]
         session_id: String,
-        /// The password to set. Prefer env PWCTL_PASSWORD.
+        /// The password to set.
         #[arg(long, value_name = "P", env = "PWCTL_PASSWORD", hide_env_values = true)]
         password: String,
     },
@@ -130,7 +140,7 @@ enum Command {
     /// Set a new password with the token of a reset link (SC).
     #[command(after_help = SECRETS_HELP)]
     Reset {
-        /// Reset token from the emailed link (not the access token). Prefer env PWCTL_RESET_TOKEN.
+        /// Reset token from the emailed link (not the access token).
         #[arg(
             long = "token",
             value_name = "T",
@@ -138,7 +148,7 @@ enum Command {
             hide_env_values = true
         )]
         reset_token: String,
-        /// New password. Prefer env PWCTL_NEW_PASSWORD.
+        /// New password.
         #[arg(
             long,
             value_name = "P",

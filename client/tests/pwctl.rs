@@ -1,0 +1,142 @@
+//! The `pwctl` binary against a local-api on a loopback port.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use serde_json::Value;
+use shared::channel::{KeyRing, ServerKey};
+use shared::config::Config;
+
+async fn start() -> (String, local_api::Local) {
+    let keys = KeyRing::single(ServerKey::generate("k-cli", u64::MAX / 2).unwrap().0);
+    let local = local_api::Local::new(Config::default(), keys).unwrap();
+    let addr = local_api::spawn(local.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    (format!("http://{addr}"), local)
+}
+
+/// Runs pwctl off the async runtime; returns (exit code, stdout, stderr).
+async fn pwctl(args: Vec<String>, env: Vec<(&'static str, String)>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_pwctl"))
+            .args(&args)
+            .envs(env)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn args(url: &str, rest: &[&str]) -> Vec<String> {
+    let mut v = vec!["--url".to_owned(), url.to_owned()];
+    v.extend(rest.iter().map(|s| s.to_string()));
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pwctl_runs_every_flow_and_never_prints_secrets() {
+    let (url, local) = start().await;
+    let seeded = local_api::dev::seed_user(
+        &local.app,
+        "cli@example.com",
+        "Cli User",
+        None,
+        Some("ember-Kestrel-tundra-64"),
+    )
+    .await
+    .unwrap();
+    let biz = seeded["bizId"].as_str().unwrap();
+    let token = local
+        .signer
+        .token(biz, local.app.clock.now_ms() / 1000)
+        .unwrap();
+
+    let (code, out, _) = pwctl(args(&url, &["handshake"]), vec![]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("key confirmed"), "{out}");
+
+    let (code, out, _) = pwctl(
+        args(&url, &["--json", "status"]),
+        vec![("PWCTL_TOKEN", token.clone())],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["body"]["data"]["passwordSet"], true);
+
+    // a policy failure: exit 1, details listed, secrets never echoed
+    let (code, out, err) = pwctl(
+        args(&url, &["change"]),
+        vec![
+            ("PWCTL_TOKEN", token.clone()),
+            ("PWCTL_CURRENT_PASSWORD", "ember-Kestrel-tundra-64".into()),
+            ("PWCTL_NEW_PASSWORD", "cli".into()),
+        ],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("PASSWORD.POLICY_VIOLATION") && err.contains("PASSWORD.TOO_SHORT"),
+        "{err}"
+    );
+    for text in [&out, &err] {
+        assert!(!text.contains("ember-Kestrel-tundra-64") && !text.contains(&token));
+    }
+
+    let (code, out, err) = pwctl(
+        args(&url, &["change"]),
+        vec![
+            ("PWCTL_TOKEN", token.clone()),
+            ("PWCTL_CURRENT_PASSWORD", "ember-Kestrel-tundra-64".into()),
+            ("PWCTL_NEW_PASSWORD", "harbor Violet summit 29".into()),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("password changed"), "{out}");
+
+    let (code, _, _) = pwctl(
+        args(&url, &["forgot", "--email", "cli@example.com"]),
+        vec![],
+    )
+    .await;
+    assert_eq!(code, 0);
+    let link = local
+        .mailbox
+        .sent()
+        .into_iter()
+        .find(|m| m.link.contains("token="))
+        .unwrap()
+        .link;
+    let reset_token = link.split("token=").nth(1).unwrap().to_owned();
+    let (code, out, err) = pwctl(
+        args(&url, &["reset"]),
+        vec![
+            ("PWCTL_RESET_TOKEN", reset_token.clone()),
+            ("PWCTL_NEW_PASSWORD", "Opal?River?Cinder?40".into()),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains(&reset_token) && !err.contains(&reset_token));
+
+    // unreachable server: transport error, exit 2
+    let (code, _, _) = pwctl(
+        vec![
+            "--url".into(),
+            "http://127.0.0.1:1".into(),
+            "handshake".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(code, 2);
+}

@@ -1,0 +1,6 @@
+//! Lambda for `init-password`: all logic lives in `shared`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::bootstrap::run_function(shared::Route::Init).await
+}

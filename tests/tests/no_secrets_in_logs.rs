@@ -1,0 +1,135 @@
+//! Runs the password stories with every log line captured (all levels, every
+//! crate) and proves no password, token, session key or decrypted body leaks.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use common::*;
+use reqwest::header::HeaderMap;
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_hold_no_password_token_key_or_body() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let s = Server::start().await;
+    let biz = s.user("pat@example.com", STRONG).await;
+    let access = s.token(&biz).await;
+    let c = s.client("198.51.100.90");
+    let sess = c.handshake().await.unwrap();
+    let mut secrets: Vec<String> = vec![
+        STRONG.into(),
+        STRONG_2.into(),
+        STRONG_3.into(),
+        access.clone(),
+        "wrong-password-7".into(),
+        hex(sess.key.expose_bytes()),
+        STANDARD.encode(sess.key.expose_bytes()),
+        URL_SAFE_NO_PAD.encode(sess.key.expose_bytes()),
+    ];
+    // failures and successes on every route
+    call(&c, &sess, STATUS, json!({}), bearer(&access)).await;
+    call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": "wrong-password-7", "newPassword": STRONG_2}),
+        bearer(&access),
+    )
+    .await;
+    call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": "pat"}),
+        bearer(&access),
+    )
+    .await;
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
+        bearer(&access),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    call(
+        &c,
+        &sess,
+        FORGOT,
+        json!({"email": "pat@example.com"}),
+        HeaderMap::new(),
+    )
+    .await;
+    let mail = s.outbox().await;
+    let link = mail.iter().find(|m| m["kind"] == "reset").unwrap()["link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = query(&link, "token");
+    secrets.push(token.clone());
+    secrets.push(link);
+    let r = call(
+        &c,
+        &sess,
+        RESET,
+        json!({"token": token, "newPassword": STRONG_3}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (_, sid) = s.pending_user("quin@example.com", "Quin").await;
+    secrets.push(sid.clone());
+    call(
+        &c,
+        &sess,
+        INIT,
+        json!({"sessionId": sid, "password": "Init-Password-Secret-77"}),
+        HeaderMap::new(),
+    )
+    .await;
+    secrets.push("Init-Password-Secret-77".into());
+    // a decrypted body fragment that only exists inside the envelopes
+    secrets.push("currentPassword".into());
+    secrets.push("newPassword".into());
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // the capture works: every request left its line
+    assert!(logs.matches("\"request\"").count() >= 9, "{logs}");
+    assert!(logs.contains(CHANGE) && logs.contains(RESET) && logs.contains(INIT));
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret leaked into the logs: {}...",
+            &secret[..4]
+        );
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
