@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local AWS stack without an account: moto server + idempotent bootstrap.
 #   infra/emulator.sh up     start (creating .venv if needed) and bootstrap
+#   infra/emulator.sh venv   only create .venv (moto, boto3, cryptography)
 #   infra/emulator.sh down   stop
 #   infra/emulator.sh env    print export lines for the adapters and the CLI
 #   infra/emulator.sh status
@@ -91,8 +92,9 @@ EOT
 
 case "${1:-}" in
     up) up ;;
+    venv) mkdir -p "$STATE"; exec 9>"$STATE/lock"; flock 9; ensure_venv ;;
     down) down ;;
     env) env_lines ;;
     status) if running && answers; then echo "running on $ENDPOINT"; else echo "stopped"; exit 1; fi ;;
-    *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
+    *) echo "usage: $0 up|venv|down|env|status" >&2; exit 2 ;;
 esac

@@ -1,0 +1,113 @@
+//! `forgot` timing for an existing, an unknown and an inactive email, over
+//! real HTTP and SCv2 against local-api: medians of N requests each,
+//! interleaved so drift hits all three alike. A report, not a pass/fail test.
+//!
+//! `cargo bench -p e2e-tests --bench enumeration` (N = 100; under
+//! `cargo test` it runs N = 5 as a smoke check).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use client::{Client, Identity};
+use reqwest::header::HeaderMap;
+use serde_json::json;
+use shared::channel::{BodyForm, KeyRing, ServerKey};
+use shared::config::Config;
+use shared::ports::Limit;
+
+const FORGOT: &str = "/web/v1/system/auth/password/forgot";
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let n = if full { 100 } else { 5 };
+    let mut config = Config::default();
+    let wide = Limit {
+        max: u32::MAX,
+        window_secs: 1,
+    };
+    config.limits.forgot_per_ip = wide;
+    config.limits.forgot_per_email = wide;
+    let keys = KeyRing::single(ServerKey::generate("k-bench", u64::MAX / 2).unwrap().0);
+    let local = local_api::Local::new(config, keys).unwrap();
+    local_api::dev::seed_user(
+        &local.app,
+        "active@example.com",
+        "Active User",
+        None,
+        Some("granite-Meadow-lark-93"),
+    )
+    .await
+    .unwrap();
+    local_api::dev::seed_user(
+        &local.app,
+        "pending@example.com",
+        "Pending User",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let addr = local_api::spawn(local, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let client = Client::new(&format!("http://{addr}"), Identity::default());
+    let session = client.handshake().await.unwrap();
+
+    let emails = [
+        "active@example.com",
+        "unknown@example.com",
+        "pending@example.com",
+    ];
+    let mut times: [Vec<f64>; 3] = Default::default();
+    let mut bodies: Vec<serde_json::Value> = Vec::new();
+    // warm-up
+    for email in emails {
+        client
+            .call(
+                &session,
+                "POST",
+                FORGOT,
+                &json!({"email": email}),
+                BodyForm::Raw,
+                HeaderMap::new(),
+            )
+            .await
+            .unwrap();
+    }
+    for _ in 0..n {
+        for (i, email) in emails.iter().enumerate() {
+            let start = Instant::now();
+            let r = client
+                .call(
+                    &session,
+                    "POST",
+                    FORGOT,
+                    &json!({"email": email}),
+                    BodyForm::Raw,
+                    HeaderMap::new(),
+                )
+                .await
+                .unwrap();
+            times[i].push(start.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(r.status, 200);
+            let mut b = r.body;
+            b["timestamp"] = json!(0);
+            b["requestId"] = json!("");
+            bodies.push(b);
+        }
+    }
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "answers differ between accounts"
+    );
+    let m: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+    let spread =
+        m.iter().cloned().fold(f64::MIN, f64::max) - m.iter().cloned().fold(f64::MAX, f64::min);
+    println!("forgot medians over {n} requests each (ms): existing {:.3}, unknown {:.3}, inactive {:.3}; max difference {:.3} ms (target < 5 ms); bodies identical", m[0], m[1], m[2], spread);
+}
