@@ -1,0 +1,212 @@
+//! Forged and unacceptable access tokens are refused with 401 and change nothing.
+
+mod common;
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use common::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use shared::config::Config;
+
+struct Signer {
+    key: EncodingKey,
+    public_x: String,
+    kid: &'static str,
+}
+
+fn signer(kid: &'static str) -> Signer {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    Signer {
+        key: EncodingKey::from_ed_der(pkcs8.as_ref()),
+        public_x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+        kid,
+    }
+}
+
+impl Signer {
+    fn jwk(&self) -> Value {
+        json!({"kty": "OKP", "crv": "Ed25519", "x": self.public_x, "kid": self.kid, "alg": "EdDSA"})
+    }
+    fn sign(&self, claims: &Value) -> String {
+        let mut h = Header::new(Algorithm::EdDSA);
+        h.kid = Some(self.kid.into());
+        jsonwebtoken::encode(&h, claims, &self.key).unwrap()
+    }
+}
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+const HS_SECRET: &str = "an-explicitly-configured-hs256-secret-0123456789";
+
+#[tokio::test]
+async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
+    let trusted = signer("trusted");
+    let mut config = Config::default();
+    config.jwt.jwks_json = Some(json!({"keys": [trusted.jwk()]}).to_string());
+    config.jwt.issuer = Some("https://id.example.com".into());
+    config.jwt.audience = Some("password-api".into());
+    let s = Server::start_with(config).await;
+    let biz = s.user("rae@example.com", STRONG).await;
+    let now = now_secs();
+    let good = json!({"sub": biz, "iat": now, "exp": now + 600, "iss": "https://id.example.com", "aud": "password-api"});
+
+    let c = s.client("198.51.100.80");
+    let sess = c.handshake().await.unwrap();
+    let ok = call(&c, &sess, STATUS, json!({}), bearer(&trusted.sign(&good))).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    let with = |k: &str, v: Value| {
+        let mut c = good.clone();
+        c[k] = v;
+        c
+    };
+    let without = |k: &str| {
+        let mut c = good.clone();
+        c.as_object_mut().unwrap().remove(k);
+        c
+    };
+    // HS256 "signed" with the trusted public key: the classic confusion attack
+    let hs_with_public = {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some("trusted".into());
+        jsonwebtoken::encode(
+            &h,
+            &good,
+            &EncodingKey::from_secret(trusted.public_x.as_bytes()),
+        )
+        .unwrap()
+    };
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": "trusted"})),
+        b64(&good)
+    );
+    let stranger = signer("stranger");
+    let unknown_kid_same_name = {
+        // right kid, wrong key
+        let impostor = Signer {
+            kid: "trusted",
+            ..signer("x")
+        };
+        impostor.sign(&good)
+    };
+    let tampered = {
+        let t = trusted.sign(&good);
+        let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
+        parts[1] = b64(&with("sub", json!("ACC_USR_SOMEONE_ELSE")));
+        parts.join(".")
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("alg none", alg_none),
+        ("HS256 with the public key", hs_with_public),
+        ("unknown kid", stranger.sign(&good)),
+        ("kid of a trusted key, other key", unknown_kid_same_name),
+        ("tampered payload", tampered),
+        (
+            "expired beyond leeway",
+            trusted.sign(&with("exp", json!(now - 31))),
+        ),
+        (
+            "issued in the future",
+            trusted.sign(&with("iat", json!(now + 120))),
+        ),
+        (
+            "wrong audience",
+            trusted.sign(&with("aud", json!("another-api"))),
+        ),
+        (
+            "wrong issuer",
+            trusted.sign(&with("iss", json!("https://evil.example.com"))),
+        ),
+        ("no sub", trusted.sign(&without("sub"))),
+        ("no iat", trusted.sign(&without("iat"))),
+        ("no exp", trusted.sign(&without("exp"))),
+        ("garbage", "a.b.c".into()),
+    ];
+    let before = s
+        .local
+        .app
+        .accounts
+        .user(&biz)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    for (name, token) in cases {
+        // a fresh session per attempt keeps the per-IP change limit out of the way
+        let c = s.client(&format!("203.0.113.{}", 100 + name.len()));
+        let sess = c.handshake().await.unwrap();
+        let r = call(
+            &c,
+            &sess,
+            CHANGE,
+            json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
+            bearer(&token),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str().unwrap()),
+            (401, "AUTH.TOKEN_INVALID"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        s.local
+            .app
+            .accounts
+            .user(&biz)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        before,
+        "nothing changed"
+    );
+    assert!(s.outbox().await.is_empty());
+
+    // within the 30 s leeway an expired token still passes
+    let r = call(
+        &c,
+        &sess,
+        STATUS,
+        json!({}),
+        bearer(&trusted.sign(&with("exp", json!(now - 20)))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn hs256_only_when_explicitly_configured() {
+    let claims = |biz: &str| json!({"sub": biz, "iat": now_secs(), "exp": now_secs() + 600});
+    let hs = |biz: &str| {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims(biz),
+            &EncodingKey::from_secret(HS_SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+
+    let s = Server::start().await;
+    let biz = s.user("sam@example.com", STRONG).await;
+    let c = s.client("198.51.100.81");
+    let sess = c.handshake().await.unwrap();
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&hs(&biz))).await;
+    assert_eq!(r.status, 401, "HS256 is off by default");
+
+    let mut config = Config::default();
+    config.jwt.hs256_secret = Some(HS_SECRET.into());
+    let s = Server::start_with(config).await;
+    let biz = s.user("sam@example.com", STRONG).await;
+    let c = s.client("198.51.100.82");
+    let sess = c.handshake().await.unwrap();
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&hs(&biz))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
