@@ -1,7 +1,13 @@
 # One entry point for people and CI.
-.PHONY: run test lint fmt bench build check
+.PHONY: run test lint fmt bench build check tools validate deploy bench-cold-start
 
 CARGO ?= cargo
+# Lambda instruction set: arm64 (deployed default) or x86_64.
+ARCH ?= arm64
+FUNCTIONS := $(sort $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.toml))))
+TOOLS_VENV := .venv-tools
+TOOLS_BIN := $(CURDIR)/$(TOOLS_VENV)/bin
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 ## Run every route locally on 127.0.0.1:9000 (embedded adapters, no AWS).
 run:
@@ -26,7 +32,31 @@ check:
 bench:
 	$(CARGO) bench --workspace
 
-## Release binaries of every function (LTO), with sizes.
-build:
-	$(CARGO) build --release --workspace --bins
-	@ls -l target/release | awk '$$1 ~ /^-..x/ {print $$5, $$9}'
+## Lambda packages of every crate in functions/ (release, LTO) for ARCH
+## (arm64, the template's default, or x86_64): target/lambda/<fn>/bootstrap, with sizes.
+build: $(TOOLS_STAMP)
+	PATH="$(TOOLS_BIN):$$PATH" $(CARGO) lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
+		$(foreach f,$(FUNCTIONS),-p $(f))
+	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap | awk -v f=$$f '{printf "%-16s %10d bytes  %5.2f MiB\n", f, $$5, $$5/1048576}'; done
+
+## Build and deployment tools (infra/tools-requirements.txt) in .venv-tools:
+## sam (aws-sam-cli), cargo-lambda, zig (cross-linking).
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): infra/tools-requirements.txt
+	@[ -x $(TOOLS_VENV)/bin/python ] || python3 -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/tools-requirements.txt
+	@touch $@
+
+## SAM translation and cfn-lint of template.yaml (offline; any region will do).
+validate: $(TOOLS_STAMP)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate --lint
+
+## Build with SAM (cargo-lambda) and deploy, asking for the parameters (docs/deployment.md).
+deploy: $(TOOLS_STAMP)
+	PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --parameter-overrides Architecture=$(ARCH)
+	PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided
+
+## Cold start of each release bootstrap under a local Lambda Runtime API (run `make build ARCH=x86_64` first).
+bench-cold-start:
+	python3 bench/cold_start.py $(ARGS)

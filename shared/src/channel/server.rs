@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use zeroize::Zeroizing;
 
-use super::wire::{request_context, response_context, EnvelopeType, Header, NONCE_LEN};
+use super::wire::{request_context, response_context, EnvelopeType, Header, HEADER_LEN, NONCE_LEN};
 use super::{random_bytes, BodyForm};
 use crate::app::App;
 use crate::http::{ApiError, ApiResponse, ScError};
@@ -104,19 +104,16 @@ pub async fn open_request(
             bool::from(s.client_hash.as_bytes().ct_eq(client_hash.as_bytes()))
         })
         .ok_or(ApiError::Sc(ScError::SessionInvalid))?;
-    // 3. well formed: decode the transport form, then length, version, type
+    // 3. well formed: decode the transport form, then length, version, type.
+    // The buffer is ours to decrypt in place, and is wiped when dropped.
     let form = body_form(headers);
-    let decoded;
-    let envelope: &[u8] = match form {
-        BodyForm::Raw => body,
-        BodyForm::Base64 => {
-            decoded = STANDARD
-                .decode(body)
-                .map_err(|_| ApiError::Sc(ScError::Malformed))?;
-            &decoded
-        }
-    };
-    let header = Header::parse(envelope, EnvelopeType::Request).map_err(ScError::from)?;
+    let mut envelope = Zeroizing::new(match form {
+        BodyForm::Raw => body.to_vec(),
+        BodyForm::Base64 => STANDARD
+            .decode(body)
+            .map_err(|_| ApiError::Sc(ScError::Malformed))?,
+    });
+    let header = Header::parse(&envelope, EnvelopeType::Request).map_err(ScError::from)?;
     // 4. timestamp within the window
     let skew_ms = app.config.max_clock_skew_secs * 1000;
     if now.abs_diff(header.timestamp_ms) > skew_ms {
@@ -124,10 +121,15 @@ pub async fn open_request(
     }
     // 5. AES-GCM opens under this session and route
     let context = request_context(&session.id, method, route);
-    let plaintext = session
+    let plain_len = session
         .key
-        .open_parsed(&header, envelope, &context)
-        .map_err(ScError::from)?;
+        .open_in_place(&mut envelope, EnvelopeType::Request, &context)
+        .map_err(ScError::from)?
+        .1
+        .len();
+    envelope.copy_within(HEADER_LEN..HEADER_LEN + plain_len, 0);
+    envelope.truncate(plain_len);
+    let plaintext = envelope;
     // 6. (session, nonce) not seen in the window; kept until the timestamp is stale anyway
     let keep_until = header.timestamp_ms.max(now) + skew_ms + 1000;
     let first = app

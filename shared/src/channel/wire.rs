@@ -125,40 +125,45 @@ impl SessionKey {
         out
     }
 
-    /// Parses and opens an envelope of the `expected` type under `context`.
+    /// Parses and opens an envelope of the `expected` type under `context`,
+    /// returning a wiped-on-drop copy of the plaintext.
     pub fn open(
         &self,
         envelope: &[u8],
         expected: EnvelopeType,
         context: &[u8],
     ) -> Result<(Header, Zeroizing<Vec<u8>>), WireError> {
-        let header = Header::parse(envelope, expected)?;
-        let plaintext = self.open_parsed(&header, envelope, context)?;
-        Ok((header, plaintext))
+        let mut buf = Zeroizing::new(envelope.to_vec());
+        let (header, len) = {
+            let (header, plain) = self.open_in_place(&mut buf, expected, context)?;
+            (header, plain.len())
+        };
+        buf.copy_within(HEADER_LEN..HEADER_LEN + len, 0);
+        buf.truncate(len);
+        Ok((header, buf))
     }
 
-    /// Opens an envelope whose header was already parsed from it.
-    pub fn open_parsed(
+    /// Opens an envelope in its own buffer: on success the plaintext is the
+    /// returned slice of `envelope` (the caller decides how the buffer is wiped).
+    pub fn open_in_place<'a>(
         &self,
-        header: &Header,
-        envelope: &[u8],
+        envelope: &'a mut [u8],
+        expected: EnvelopeType,
         context: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, WireError> {
+    ) -> Result<(Header, &'a [u8]), WireError> {
+        let header = Header::parse(envelope, expected)?;
         let mut aad = Vec::with_capacity(HEADER_LEN + context.len());
         aad.extend_from_slice(&envelope[..HEADER_LEN]);
         aad.extend_from_slice(context);
-        let mut buf = Zeroizing::new(envelope[HEADER_LEN..].to_vec());
-        let len = self
+        let plain = self
             .aead
             .open_in_place(
                 Nonce::assume_unique_for_key(header.nonce),
                 Aad::from(&aad),
-                buf.as_mut_slice(),
+                &mut envelope[HEADER_LEN..],
             )
-            .map_err(|_| WireError::DecryptFailed)?
-            .len();
-        buf.truncate(len);
-        Ok(buf)
+            .map_err(|_| WireError::DecryptFailed)?;
+        Ok((header, plain))
     }
 }
 

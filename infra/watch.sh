@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make watch: every function as its own process under `cargo lambda watch`
+# (the Lambda runtime API emulator) on 127.0.0.1:$WATCH_PORT, against the
+# local AWS emulator, with a stream pump feeding the table's stream to
+# send-mail. Routes come from [workspace.metadata.lambda.watch.router].
+#
+# Extra variables for the functions (JWT_JWKS, limits ...) are taken from the
+# environment of this script.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PORT="${WATCH_PORT:-9000}"
+STATE="$ROOT/.emulator"
+CARGO_LAMBDA="$ROOT/.venv-tools/bin/cargo-lambda"
+
+bash "$ROOT/infra/emulator.sh" up >&2
+eval "$(bash "$ROOT/infra/emulator.sh" env)"
+[[ -x "$CARGO_LAMBDA" ]] || make -C "$ROOT" tools >&2
+
+# Everything the functions read, in one env file (never committed: .emulator/).
+ENV_FILE="$STATE/watch.env"
+{
+    bash "$ROOT/infra/emulator.sh" env | sed -e 's/^export //'
+    for var in JWT_JWKS JWT_ISSUER JWT_AUDIENCE JWT_HS256_SECRET PASSWORD_CONFIG RUST_LOG \
+        INIT_PASSWORD_URL RESET_PASSWORD_URL FORGOT_PASSWORD_URL $(compgen -e | grep '^RATE_LIMIT_' || true); do
+        if [[ -n "${!var:-}" ]]; then printf "%s='%s'\n" "$var" "${!var}"; fi
+    done
+} >"$ENV_FILE"
+
+"$ROOT/.venv/bin/python" "$ROOT/infra/stream_pump.py" "$AWS_ENDPOINT_URL" "$TABLE_NAME" \
+    "http://127.0.0.1:$PORT/2015-03-31/functions/send-mail/invocations" &
+PUMP=$!
+trap 'kill $PUMP 2>/dev/null || true' EXIT INT TERM
+
+cd "$ROOT"
+"$CARGO_LAMBDA" lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE"
