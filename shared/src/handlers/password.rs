@@ -7,7 +7,7 @@ use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::StatusCode;
-use password::{Email, PasswordError, PasswordHash, PersonalInfo, PolicyContext};
+use password::{Email, PasswordError, PersonalInfo, PolicyContext};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
@@ -202,8 +202,28 @@ impl Ctx<'_> {
     }
 }
 
-/// The user after a new password: history pushed, timestamps and version moved.
-fn with_new_password(ctx: &Ctx<'_>, user: &User, hash: PasswordHash, now: u64) -> User {
+/// The user after `candidate` passes the whole policy (against the user's own
+/// data, current password and history): hashed, history pushed, timestamps
+/// and version moved. The one path by which change, init and reset set a password.
+async fn with_new_password(
+    ctx: &Ctx<'_>,
+    user: &User,
+    candidate: &str,
+    now: u64,
+) -> Result<User, ApiError> {
+    let personal = personal_info(user);
+    let policy = PolicyContext {
+        personal: &personal,
+        current: user.password.as_ref(),
+        history: &user.history,
+    };
+    let hash = ctx
+        .app
+        .passwords
+        .evaluate_and_hash(candidate, &policy)
+        .await
+        .map_err(password_error)?
+        .hash;
     let mut next = user.clone();
     if let Some(old) = next.password.take() {
         ctx.app.passwords.push_history(&mut next.history, old);
@@ -214,7 +234,7 @@ fn with_new_password(ctx: &Ctx<'_>, user: &User, hash: PasswordHash, now: u64) -
     if next.status == UserStatus::PendingPassword {
         next.status = UserStatus::Active;
     }
-    next
+    Ok(next)
 }
 
 // ---- change ---------------------------------------------------------------
@@ -259,19 +279,8 @@ async fn change_opened(
             .await
             .map_err(password_error)?;
     }
-    let personal = personal_info(&user);
-    let policy = PolicyContext {
-        personal: &personal,
-        current: user.password.as_ref(),
-        history: &user.history,
-    };
-    let new = app
-        .passwords
-        .evaluate_and_hash(&body.new_password, &policy)
-        .await
-        .map_err(password_error)?;
     let now = app.clock.now_ms();
-    let next = with_new_password(ctx, &user, new.hash, now);
+    let next = with_new_password(ctx, &user, &body.new_password, now).await?;
     let change = AccountChange {
         outbox: vec![ctx.changed_notice(&next, now)],
         user: Some((next, Some(user.version))),
@@ -360,18 +369,7 @@ async fn init_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiE
     if matches!(user.status, UserStatus::Locked | UserStatus::Disabled) {
         return Err(domain(StatusCode::FORBIDDEN, "AUTH.ACCOUNT_DISABLED"));
     }
-    let personal = personal_info(&user);
-    let policy = PolicyContext {
-        personal: &personal,
-        current: None,
-        history: &[],
-    };
-    let new = app
-        .passwords
-        .evaluate_and_hash(&body.password, &policy)
-        .await
-        .map_err(password_error)?;
-    let next = with_new_password(ctx, &user, new.hash, now);
+    let next = with_new_password(ctx, &user, &body.password, now).await?;
     let data = json!({
         "bizId": next.biz_id,
         "email": next.email,
@@ -503,18 +501,7 @@ async fn reset_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Api
         .await?
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(invalid)?;
-    let personal = personal_info(&user);
-    let policy = PolicyContext {
-        personal: &personal,
-        current: user.password.as_ref(),
-        history: &user.history,
-    };
-    let new = app
-        .passwords
-        .evaluate_and_hash(&body.new_password, &policy)
-        .await
-        .map_err(password_error)?;
-    let next = with_new_password(ctx, &user, new.hash, now);
+    let next = with_new_password(ctx, &user, &body.new_password, now).await?;
     let change = AccountChange {
         outbox: vec![ctx.changed_notice(&next, now)],
         consume_reset: Some(hash),
