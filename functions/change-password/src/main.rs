@@ -1,6 +1,6 @@
-//! Lambda for `change-password`: all logic lives in `shared`.
+//! Lambda for `change-password`: all logic lives in `shared`, wired to AWS by `aws-adapters`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::bootstrap::run_function(shared::Route::Change).await
+    aws_adapters::bootstrap::run_http(shared::Route::Change).await
 }

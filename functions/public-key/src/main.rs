@@ -1,6 +1,6 @@
-//! Lambda for `public-key`: all logic lives in `shared`.
+//! Lambda for `public-key`: all logic lives in `shared`, wired to AWS by `aws-adapters`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::bootstrap::run_function(shared::Route::PublicKey).await
+    aws_adapters::bootstrap::run_http(shared::Route::PublicKey).await
 }

@@ -1,6 +1,6 @@
-//! Lambda for `reset-password`: all logic lives in `shared`.
+//! Lambda for `reset-password`: all logic lives in `shared`, wired to AWS by `aws-adapters`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::bootstrap::run_function(shared::Route::Reset).await
+    aws_adapters::bootstrap::run_http(shared::Route::Reset).await
 }

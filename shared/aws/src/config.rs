@@ -21,6 +21,13 @@ pub struct AwsConfig {
     pub operation_timeout: Duration,
     /// Attempts per call: 1 + 2 retries.
     pub max_attempts: u32,
+    /// `SESSION_DATA_KEY_ID` (default `d1`): data key sealing session keys.
+    pub session_data_key_id: String,
+    /// `OUTBOX_DATA_KEY_ID` (default `o1`): data key sealing outbox messages.
+    pub outbox_data_key_id: String,
+    /// `PASSWORD_PEPPER_ID` (optional): id of the KMS-sealed password pepper;
+    /// unset means hashes without a pepper.
+    pub pepper_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +41,8 @@ pub enum ConfigError {
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
 pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 3000;
 pub const MAX_RETRIES: u32 = 2;
+pub const DEFAULT_SESSION_DATA_KEY_ID: &str = "d1";
+pub const DEFAULT_OUTBOX_DATA_KEY_ID: &str = "o1";
 
 impl AwsConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -64,6 +73,25 @@ impl AwsConfig {
                 },
             }
         };
+        let key_id = |var: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(var) {
+                None => Ok(None),
+                Some(v) => {
+                    let v = v.trim();
+                    let ok = (1..=64).contains(&v.len())
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                    if ok {
+                        Ok(Some(v.to_owned()))
+                    } else {
+                        Err(ConfigError::Malformed {
+                            var,
+                            reason: "expected 1-64 characters of [A-Za-z0-9._-]".into(),
+                        })
+                    }
+                }
+            }
+        };
         let ses_from_address = required("SES_FROM_ADDRESS")?;
         if !ses_from_address.contains('@') {
             return Err(ConfigError::Malformed {
@@ -78,6 +106,11 @@ impl AwsConfig {
             connect_timeout: millis("AWS_CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_MS)?,
             operation_timeout: millis("AWS_OPERATION_TIMEOUT_MS", DEFAULT_OPERATION_TIMEOUT_MS)?,
             max_attempts: 1 + MAX_RETRIES,
+            session_data_key_id: key_id("SESSION_DATA_KEY_ID")?
+                .unwrap_or_else(|| DEFAULT_SESSION_DATA_KEY_ID.into()),
+            outbox_data_key_id: key_id("OUTBOX_DATA_KEY_ID")?
+                .unwrap_or_else(|| DEFAULT_OUTBOX_DATA_KEY_ID.into()),
+            pepper_id: key_id("PASSWORD_PEPPER_ID")?,
         })
     }
 
@@ -118,6 +151,9 @@ mod tests {
         assert_eq!(c.connect_timeout, Duration::from_millis(1000));
         assert_eq!(c.operation_timeout, Duration::from_millis(3000));
         assert_eq!(c.max_attempts, 3);
+        assert_eq!(c.session_data_key_id, "d1");
+        assert_eq!(c.outbox_data_key_id, "o1");
+        assert_eq!(c.pepper_id, None);
         let mut pairs = BASE.to_vec();
         pairs.push(("AWS_OPERATION_TIMEOUT_MS", "2500"));
         let c = AwsConfig::from_lookup(lookup(&pairs)).unwrap();
@@ -140,6 +176,10 @@ mod tests {
         pairs.push(("AWS_CONNECT_TIMEOUT_MS", "soon"));
         let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
         assert!(err.to_string().contains("AWS_CONNECT_TIMEOUT_MS"));
+        let mut pairs = BASE.to_vec();
+        pairs.push(("PASSWORD_PEPPER_ID", "p#1"));
+        let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("PASSWORD_PEPPER_ID"));
         let mut pairs = BASE.to_vec();
         pairs[2] = ("SES_FROM_ADDRESS", "nobody");
         let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();

@@ -19,7 +19,8 @@ use crate::table::{get_b, get_n, get_s, n, s, ttl_secs, EXPIRES_MS, PK, SK, TTL_
 const SEALED_VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
 
-/// Seals session keys K before they reach the table: AES-256-GCM under a
+/// Seals session keys K (and, under its own data key, outbox messages)
+/// before they reach the table: AES-256-GCM under a
 /// 32-byte data key that is itself KMS-sealed in the table and unsealed once
 /// per cold start (see [`crate::KmsKeyStore::load_or_create_secret`]), so a
 /// request costs no KMS call. The AAD binds the sealed K to its session id,
@@ -60,18 +61,19 @@ impl SessionSealer {
         .into_bytes()
     }
 
-    fn seal(&self, session: &ScSession) -> PortResult<Vec<u8>> {
+    /// `0x01 || nonce(12) || AES-256-GCM(plain, aad) || tag(16)`.
+    pub(crate) fn seal_bytes(&self, aad: &[u8], plain: &[u8]) -> PortResult<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| corrupt("random nonce"))?;
-        let mut body = Zeroizing::new(session.key.expose_bytes().to_vec());
+        let mut body = Zeroizing::new(plain.to_vec());
         let tag = self
             .key
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad(session)),
+                Aad::from(aad),
                 &mut body,
             )
-            .map_err(|_| corrupt("session key seal"))?;
+            .map_err(|_| corrupt("seal"))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len() + TAG_LEN);
         out.push(SEALED_VERSION);
         out.extend_from_slice(&nonce);
@@ -80,21 +82,36 @@ impl SessionSealer {
         Ok(out)
     }
 
-    fn open(&self, sealed: &[u8], session: &ScSession) -> PortResult<SessionKey> {
-        if sealed.len() != 1 + NONCE_LEN + 32 + TAG_LEN || sealed[0] != SEALED_VERSION {
-            return Err(corrupt("sealed session key has a bad layout"));
+    /// Opens what [`Self::seal_bytes`] sealed under the same `aad`.
+    pub(crate) fn open_bytes(&self, aad: &[u8], sealed: &[u8]) -> PortResult<Zeroizing<Vec<u8>>> {
+        if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != SEALED_VERSION {
+            return Err(corrupt("sealed value has a bad layout"));
         }
         let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN].try_into().expect("length");
         let mut buf = Zeroizing::new(sealed[1 + NONCE_LEN..].to_vec());
-        let plain = self
+        let len = self
             .key
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad(session)),
+                Aad::from(aad),
                 &mut buf,
             )
-            .map_err(|_| corrupt("sealed session key failed authentication"))?;
-        SessionKey::from_slice(plain).ok_or_else(|| corrupt("session key length"))
+            .map_err(|_| corrupt("sealed value failed authentication"))?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+
+    fn seal(&self, session: &ScSession) -> PortResult<Vec<u8>> {
+        self.seal_bytes(&self.aad(session), session.key.expose_bytes())
+    }
+
+    fn open(&self, sealed: &[u8], session: &ScSession) -> PortResult<SessionKey> {
+        if sealed.len() != 1 + NONCE_LEN + 32 + TAG_LEN {
+            return Err(corrupt("sealed session key has a bad layout"));
+        }
+        let plain = self.open_bytes(&self.aad(session), sealed)?;
+        SessionKey::from_slice(&plain).ok_or_else(|| corrupt("session key length"))
     }
 }
 

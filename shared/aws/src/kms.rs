@@ -21,6 +21,8 @@ pub const PURPOSE_SCV2_PRIVATE_KEY: &str = "scv2-private-key";
 pub const PURPOSE_PASSWORD_PEPPER: &str = "password-pepper";
 /// The AES-256 data key sealing session keys K at rest.
 pub const PURPOSE_SESSION_DATA_KEY: &str = "scv2-session-data-key";
+/// The AES-256 data key sealing outbox messages (their links carry raw tokens).
+pub const PURPOSE_OUTBOX_DATA_KEY: &str = "outbox-data-key";
 
 const KEYRING_PK: &str = "KEYRING#scv2";
 const ACTIVE_SK: &str = "ACTIVE";
@@ -437,6 +439,14 @@ impl KmsKeyStore {
     pub async fn session_sealer(&self, kid: &str) -> Result<SessionSealer, KeyStoreError> {
         let key = self
             .load_or_create_secret(PURPOSE_SESSION_DATA_KEY, kid, 32)
+            .await?;
+        Ok(SessionSealer::new(kid, &key)?)
+    }
+
+    /// The outbox sealer over the data key `kid` (loaded or created once).
+    pub async fn outbox_sealer(&self, kid: &str) -> Result<SessionSealer, KeyStoreError> {
+        let key = self
+            .load_or_create_secret(PURPOSE_OUTBOX_DATA_KEY, kid, 32)
             .await?;
         Ok(SessionSealer::new(kid, &key)?)
     }

@@ -7,25 +7,34 @@
 //!   data key, the password pepper) sealed by a KMS symmetric key under an
 //!   encryption context `{"purpose":..,"kid":..}`, stored in the table and
 //!   unsealed once per cold start.
+//! - [`DynamoAccountStore`]: users, email claims, init sessions, reset
+//!   tokens and the sealed outbox; every change is one `TransactWriteItems`.
 //! - [`SesMailer`]: the [`Mailer`] port over SES v2.
+//! - [`bootstrap`]: the cold start of every function over these adapters;
+//!   [`invite_fn`] and [`mail_fn`]: the non-HTTP functions.
 //!
 //! Every SDK failure becomes [`shared::ports::Unavailable`] with context; no
 //! secret is ever logged or put in an error message.
 
+mod accounts;
+pub mod bootstrap;
 mod clients;
 mod config;
 mod dynamo;
 mod error;
+pub mod invite_fn;
 mod kms;
 mod mail;
+pub mod mail_fn;
 pub mod table;
 
+pub use accounts::{sha256_hex, Claim, DynamoAccountStore, StoredOutbox, OUTBOX_TTL_MS};
 pub use clients::AwsClients;
 pub use config::{AwsConfig, ConfigError};
 pub use dynamo::{DynamoRateLimiter, DynamoReplayGuard, DynamoSessionStore, SessionSealer};
 pub use error::unavailable;
 pub use kms::{
-    KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, PURPOSE_PASSWORD_PEPPER,
-    PURPOSE_SCV2_PRIVATE_KEY, PURPOSE_SESSION_DATA_KEY,
+    KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, PURPOSE_OUTBOX_DATA_KEY,
+    PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY, PURPOSE_SESSION_DATA_KEY,
 };
 pub use mail::{Email, Mailer, SesMailer};

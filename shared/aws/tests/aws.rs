@@ -703,3 +703,847 @@ async fn ses_sends_outbox_messages_through_the_accounts_port() {
     let data = http_get(&emu.endpoint, "/moto-api/data.json").await;
     assert!(data.contains(&to));
 }
+
+// --------------------------------------------------------- accounts
+
+mod accounts {
+    use super::*;
+    use aws_adapters::bootstrap::app_with;
+    use aws_adapters::{mail_fn, sha256_hex, DynamoAccountStore};
+    use aws_lambda_events::dynamodb::Event;
+    use password::{PasswordHash, PepperId};
+    use serde_json::{json, Value};
+    use shared::adapters::memory::accounts::MemoryAccountStore;
+    use shared::ports::accounts::{
+        AccountChange, AccountStore, ChangeRejected, InitSession, MailKind, OutboxMessage,
+        ResetToken, User, UserStatus,
+    };
+
+    fn phc(tag: u8) -> PasswordHash {
+        let salt = base64::engine::general_purpose::STANDARD_NO_PAD.encode([tag; 16]);
+        let out = base64::engine::general_purpose::STANDARD_NO_PAD.encode([tag ^ 0x5a; 32]);
+        PasswordHash::parse(
+            &format!("$argon2id$v=19$m=19456,t=2,p=1${salt}${out}"),
+            Some(PepperId::new("p1")),
+        )
+        .unwrap()
+    }
+
+    fn user(email: &str, now: u64) -> User {
+        User {
+            biz_id: unique("ACC_USR"),
+            email: email.to_owned(),
+            name: "Ann Example".into(),
+            phone: Some("+33 6 12 34 56 78".into()),
+            locale: None,
+            status: UserStatus::Active,
+            password: Some(phc(1)),
+            history: vec![phc(2), phc(3)],
+            password_changed_at_ms: Some(now),
+            created_at_ms: now,
+            version: 1,
+        }
+    }
+
+    fn next(u: &User) -> User {
+        let mut n = u.clone();
+        n.version += 1;
+        n
+    }
+
+    fn email() -> String {
+        format!("{}@example.com", unique("u").to_lowercase())
+    }
+
+    fn token() -> String {
+        let mut b = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut b).unwrap();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    }
+
+    fn message(kind: MailKind, to: &str, link: &str, now: u64) -> OutboxMessage {
+        OutboxMessage {
+            id: unique("m"),
+            kind,
+            to: to.to_owned(),
+            subject: "Your link".into(),
+            text: format!("Open {link}"),
+            html: format!("<a href=\"{link}\">{link}</a>"),
+            link: link.to_owned(),
+            created_at_ms: now,
+        }
+    }
+
+    fn create(u: &User) -> AccountChange {
+        AccountChange {
+            user: Some((u.clone(), None)),
+            ..AccountChange::default()
+        }
+    }
+
+    async fn apply(
+        store: &dyn AccountStore,
+        c: AccountChange,
+        now: u64,
+    ) -> Result<(), ChangeRejected> {
+        store.apply(c, now).await.unwrap()
+    }
+
+    /// Runs the account contract; returns the raw single-use secrets and
+    /// links it handed to the store (none may be at rest in clear).
+    pub(super) async fn check_account_store(store: Arc<dyn AccountStore>) -> Vec<String> {
+        let mut secrets = Vec::new();
+        let now = now_ms();
+
+        // -- users and email uniqueness
+        let ann = user(&email(), now);
+        let sid = token();
+        let link = format!("https://app.example.com/password/init?sid={sid}");
+        secrets.extend([sid.clone(), link.clone()]);
+        let init_mail = message(MailKind::Init, &ann.email, &link, now);
+        let mut pending_ann = ann.clone();
+        pending_ann.status = UserStatus::PendingPassword;
+        pending_ann.password = None;
+        pending_ann.history.clear();
+        pending_ann.password_changed_at_ms = None;
+        let change = AccountChange {
+            user: Some((pending_ann.clone(), None)),
+            new_init: Some(InitSession {
+                sid: sid.clone(),
+                biz_id: ann.biz_id.clone(),
+                expires_at_ms: now + 60_000,
+            }),
+            outbox: vec![init_mail.clone()],
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(&*store, change, now).await, Ok(()));
+        let got = store.user(&ann.biz_id).await.unwrap().expect("stored");
+        assert_eq!(got.email, ann.email);
+        assert_eq!(got.status, UserStatus::PendingPassword);
+        assert!(got.password.is_none() && got.history.is_empty());
+        assert_eq!(got.phone, ann.phone);
+        assert_eq!(got.locale, None);
+        let by_email = store.user_by_email(&ann.email).await.unwrap().unwrap();
+        assert_eq!(by_email.biz_id, ann.biz_id);
+        assert!(store.user_by_email(&email()).await.unwrap().is_none());
+        assert!(store.user(&unique("ACC_USR")).await.unwrap().is_none());
+        // Another user with the same address is refused.
+        let twin = user(&ann.email, now);
+        assert_eq!(
+            apply(&*store, create(&twin), now).await,
+            Err(ChangeRejected::EmailTaken)
+        );
+        assert!(store.user(&twin.biz_id).await.unwrap().is_none());
+
+        // Concurrent creations of one address: exactly one wins.
+        let contested = email();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (store, u) = (store.clone(), user(&contested, now));
+            tasks.spawn(async move { store.apply(create(&u), now).await.unwrap() });
+        }
+        let mut results = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            results.push(r.unwrap());
+        }
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(ChangeRejected::EmailTaken))));
+
+        // -- init sessions: single use, expiry decided at `now`
+        let found = store.init_session(&sid, now).await.unwrap().expect("init");
+        assert_eq!(found.biz_id, ann.biz_id);
+        assert!(store
+            .init_session(&sid, now + 60_000)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store.init_session(&token(), now).await.unwrap().is_none());
+        // Single-use items are checked first: a stale version still reads InitInvalid.
+        let stale = AccountChange {
+            user: Some((next(&ann), Some(99))),
+            consume_init: Some(sid.clone()),
+            ..AccountChange::default()
+        };
+        assert_eq!(
+            apply(&*store, stale, now + 60_000).await,
+            Err(ChangeRejected::InitInvalid),
+            "expired init refused while still present"
+        );
+        let mut active = next(&pending_ann);
+        active.status = UserStatus::Active;
+        active.password = Some(phc(4));
+        let first = AccountChange {
+            user: Some((active.clone(), Some(1))),
+            consume_init: Some(sid.clone()),
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(&*store, first, now).await, Ok(()));
+        assert!(store.init_session(&sid, now).await.unwrap().is_none());
+        let again = AccountChange {
+            user: Some((next(&active), Some(2))),
+            consume_init: Some(sid.clone()),
+            ..AccountChange::default()
+        };
+        assert_eq!(
+            apply(&*store, again, now).await,
+            Err(ChangeRejected::InitInvalid)
+        );
+        let got = store.user(&ann.biz_id).await.unwrap().unwrap();
+        assert_eq!(got.version, 2);
+        assert_eq!(got.password, Some(phc(4)));
+        assert_eq!(got.status, UserStatus::Active);
+
+        // -- optimistic versions: the stale writer loses, nothing is written
+        let v3 = next(&active);
+        assert_eq!(
+            apply(
+                &*store,
+                AccountChange {
+                    user: Some((v3.clone(), Some(2))),
+                    ..Default::default()
+                },
+                now
+            )
+            .await,
+            Ok(())
+        );
+        let mut stale_write = next(&active);
+        stale_write.name = "Stale".into();
+        let lost = AccountChange {
+            user: Some((stale_write, Some(2))),
+            outbox: vec![message(MailKind::Changed, &ann.email, "https://x", now)],
+            ..AccountChange::default()
+        };
+        assert_eq!(
+            apply(&*store, lost, now).await,
+            Err(ChangeRejected::VersionConflict)
+        );
+        let got = store.user(&ann.biz_id).await.unwrap().unwrap();
+        assert_eq!((got.version, got.name.as_str()), (3, "Ann Example"));
+        // Moving to an address someone else owns is refused.
+        let mut grab = next(&v3);
+        grab.email = contested.clone();
+        assert_eq!(
+            apply(
+                &*store,
+                AccountChange {
+                    user: Some((grab, Some(3))),
+                    ..Default::default()
+                },
+                now
+            )
+            .await,
+            Err(ChangeRejected::EmailTaken)
+        );
+        // Moving to a free address moves the claim.
+        let mut moved = next(&v3);
+        moved.email = email();
+        assert_eq!(
+            apply(
+                &*store,
+                AccountChange {
+                    user: Some((moved.clone(), Some(3))),
+                    ..Default::default()
+                },
+                now
+            )
+            .await,
+            Ok(())
+        );
+        assert_eq!(
+            store
+                .user_by_email(&moved.email)
+                .await
+                .unwrap()
+                .unwrap()
+                .biz_id,
+            ann.biz_id
+        );
+
+        // -- reset tokens
+        let bob = user(&email(), now);
+        assert_eq!(apply(&*store, create(&bob), now).await, Ok(()));
+        let issue = |u: &User, raw: &str, expires: u64| AccountChange {
+            new_reset: Some(ResetToken {
+                token_sha256: sha256_hex(raw),
+                biz_id: u.biz_id.clone(),
+                expires_at_ms: expires,
+            }),
+            outbox: vec![message(
+                MailKind::Reset,
+                &u.email,
+                &format!("https://app.example.com/password/reset?token={raw}"),
+                now,
+            )],
+            ..AccountChange::default()
+        };
+        let consume = |u: &User, raw: &str| AccountChange {
+            consume_reset: Some(sha256_hex(raw)),
+            revoke_resets_of: Some(u.biz_id.clone()),
+            user: Some((next(u), Some(u.version))),
+            ..AccountChange::default()
+        };
+        let t1 = token();
+        secrets.extend([
+            t1.clone(),
+            format!("https://app.example.com/password/reset?token={t1}"),
+        ]);
+        assert_eq!(
+            apply(&*store, issue(&bob, &t1, now + 60_000), now).await,
+            Ok(())
+        );
+        let found = store
+            .reset_token(&sha256_hex(&t1), now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.biz_id, bob.biz_id);
+        // 20 concurrent consumptions of one token: exactly one succeeds.
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (store, c) = (store.clone(), consume(&bob, &t1));
+            tasks.spawn(async move { store.apply(c, now).await.unwrap() });
+        }
+        let mut results = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            results.push(r.unwrap());
+        }
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(ChangeRejected::ResetInvalid))));
+        assert!(store
+            .reset_token(&sha256_hex(&t1), now)
+            .await
+            .unwrap()
+            .is_none());
+        let bob = store.user(&bob.biz_id).await.unwrap().unwrap();
+        assert_eq!(bob.version, 2);
+
+        // Expired: refused while the item is still present.
+        let t2 = token();
+        secrets.push(t2.clone());
+        assert_eq!(
+            apply(&*store, issue(&bob, &t2, now + 1_000), now).await,
+            Ok(())
+        );
+        assert!(store
+            .reset_token(&sha256_hex(&t2), now + 999)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(store
+            .reset_token(&sha256_hex(&t2), now + 1_000)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            apply(&*store, consume(&bob, &t2), now + 1_000).await,
+            Err(ChangeRejected::ResetInvalid)
+        );
+
+        // Revocation: using one token revokes the user's others, not another user's.
+        let (t3, t4, t5) = (token(), token(), token());
+        secrets.extend([t3.clone(), t4.clone(), t5.clone()]);
+        assert_eq!(
+            apply(&*store, issue(&bob, &t3, now + 60_000), now).await,
+            Ok(())
+        );
+        assert_eq!(
+            apply(&*store, issue(&bob, &t4, now + 60_000), now).await,
+            Ok(())
+        );
+        let carl = user(&email(), now);
+        assert_eq!(apply(&*store, create(&carl), now).await, Ok(()));
+        assert_eq!(
+            apply(&*store, issue(&carl, &t5, now + 60_000), now).await,
+            Ok(())
+        );
+        assert!(store
+            .reset_token(&sha256_hex(&t4), now)
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(apply(&*store, consume(&bob, &t3), now).await, Ok(()));
+        assert!(store
+            .reset_token(&sha256_hex(&t3), now)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .reset_token(&sha256_hex(&t4), now)
+            .await
+            .unwrap()
+            .is_none());
+        let bob = store.user(&bob.biz_id).await.unwrap().unwrap();
+        assert_eq!(
+            apply(&*store, consume(&bob, &t4), now).await,
+            Err(ChangeRejected::ResetInvalid)
+        );
+        assert!(store
+            .reset_token(&sha256_hex(&t5), now)
+            .await
+            .unwrap()
+            .is_some());
+        // A token issued after the revocation is valid.
+        let t6 = token();
+        secrets.push(t6.clone());
+        assert_eq!(
+            apply(&*store, issue(&bob, &t6, now + 60_000), now).await,
+            Ok(())
+        );
+        assert_eq!(apply(&*store, consume(&bob, &t6), now).await, Ok(()));
+
+        // An empty change is a successful no-op.
+        assert_eq!(apply(&*store, AccountChange::default(), now).await, Ok(()));
+
+        // -- outbox: pending oldest first, delivery marked once
+        let pending = store.pending_outbox().await.unwrap();
+        let ids: Vec<&str> = pending.iter().map(|m| m.id.as_str()).collect();
+        assert!(ids.contains(&init_mail.id.as_str()));
+        assert!(pending
+            .windows(2)
+            .all(|w| w[0].created_at_ms <= w[1].created_at_ms));
+        let first = pending.iter().find(|m| m.id == init_mail.id).unwrap();
+        assert_eq!(first.link, init_mail.link);
+        assert_eq!(first.to, init_mail.to);
+        assert_eq!(first.text, init_mail.text);
+        assert_eq!(first.html, init_mail.html);
+        assert_eq!(first.subject, init_mail.subject);
+        assert_eq!(first.kind, MailKind::Init);
+        // The refused changes above left no message behind.
+        assert!(!pending.iter().any(|m| m.link == "https://x"));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (store, id) = (store.clone(), init_mail.id.clone());
+            tasks.spawn(async move { store.mark_delivered(&id).await.unwrap() });
+        }
+        let mut wins = 0;
+        while let Some(r) = tasks.join_next().await {
+            wins += usize::from(r.unwrap());
+        }
+        assert_eq!(wins, 1, "exactly one delivery claim wins");
+        assert!(!store.mark_delivered(&init_mail.id).await.unwrap());
+        let after = store.pending_outbox().await.unwrap();
+        assert!(!after.iter().any(|m| m.id == init_mail.id));
+        assert_eq!(after.len(), pending.len() - 1);
+        secrets
+    }
+
+    #[tokio::test]
+    async fn conformance_memory_account_store() {
+        check_account_store(Arc::new(MemoryAccountStore::default())).await;
+    }
+
+    async fn dynamo_account_store(cfg: &AwsConfig, clients: &AwsClients) -> DynamoAccountStore {
+        let keys = KmsKeyStore::from_clients(clients, cfg);
+        let sealer = keys.outbox_sealer("o1").await.unwrap();
+        DynamoAccountStore::new(clients.dynamodb.clone(), &cfg.table_name, sealer)
+    }
+
+    async fn scan_values(cfg: &AwsConfig, clients: &AwsClients) -> (usize, Vec<Vec<u8>>) {
+        let mut values = Vec::new();
+        let mut start = None;
+        let mut items = 0;
+        loop {
+            let out = clients
+                .dynamodb
+                .scan()
+                .table_name(&cfg.table_name)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .unwrap();
+            for item in out.items() {
+                items += 1;
+                item.values().for_each(|v| collect(v, &mut values));
+                item.keys().for_each(|k| values.push(k.as_bytes().to_vec()));
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        (items, values)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conformance_dynamo_account_store_and_no_token_at_rest() {
+        let (cfg, clients) = fresh("acct").await;
+        let store = Arc::new(dynamo_account_store(&cfg, &clients).await);
+        let secrets = check_account_store(store.clone()).await;
+        let (items, values) = scan_values(&cfg, &clients).await;
+        assert!(items > 20, "{items}");
+        for secret in &secrets {
+            for enc in encodings(secret.as_bytes()) {
+                assert!(
+                    !values.iter().any(|v| contains(v, &enc)),
+                    "a raw token, sid or link is stored in clear"
+                );
+            }
+        }
+        for v in &values {
+            let text = String::from_utf8_lossy(v);
+            assert!(!text.contains("token=") && !text.contains("sid="));
+        }
+    }
+
+    fn stored(
+        out: &aws_sdk_dynamodb::operation::get_item::GetItemOutput,
+    ) -> &HashMap<String, AttributeValue> {
+        out.item().expect("item present")
+    }
+
+    #[tokio::test]
+    async fn dynamo_account_items_follow_the_data_model() {
+        let (cfg, clients) = fresh("acctmodel").await;
+        let store = dynamo_account_store(&cfg, &clients).await;
+        let now = now_ms();
+        let ann = user(&email(), now);
+        assert_eq!(apply(&store, create(&ann), now).await, Ok(()));
+        let get = |pk: String, sk: &'static str| {
+            clients
+                .dynamodb
+                .get_item()
+                .table_name(&cfg.table_name)
+                .key("PK", AttributeValue::S(pk))
+                .key("SK", AttributeValue::S(sk.into()))
+                .send()
+        };
+        let out = get(format!("USER#{}", ann.biz_id), "PROFILE")
+            .await
+            .unwrap();
+        let item = stored(&out);
+        assert_eq!(item["version"], AttributeValue::N("1".into()));
+        assert_eq!(item["status"], AttributeValue::S("Active".into()));
+        let AttributeValue::M(pw) = &item["password"] else {
+            panic!("password is a map")
+        };
+        assert_eq!(pw["pepperId"], AttributeValue::S("p1".into()));
+        assert!(matches!(&pw["phc"], AttributeValue::S(p) if p.starts_with("$argon2id$")));
+        let out = get(format!("EMAIL#{}", ann.email), "EMAIL").await.unwrap();
+        assert_eq!(stored(&out)["bizId"], AttributeValue::S(ann.biz_id.clone()));
+
+        // An email change moves the claim: the old address is free again.
+        let mut moved = next(&ann);
+        moved.email = email();
+        assert_eq!(
+            apply(
+                &store,
+                AccountChange {
+                    user: Some((moved.clone(), Some(1))),
+                    ..Default::default()
+                },
+                now
+            )
+            .await,
+            Ok(())
+        );
+        assert!(get(format!("EMAIL#{}", ann.email), "EMAIL")
+            .await
+            .unwrap()
+            .item()
+            .is_none());
+        assert!(store.user_by_email(&ann.email).await.unwrap().is_none());
+        let newcomer = user(&ann.email, now);
+        assert_eq!(apply(&store, create(&newcomer), now).await, Ok(()));
+
+        // The outbox item holds only sealed content, with a 7-day TTL.
+        let raw = token();
+        let m = message(
+            MailKind::Reset,
+            &ann.email,
+            &format!("https://r?token={raw}"),
+            now,
+        );
+        let change = AccountChange {
+            new_reset: Some(ResetToken {
+                token_sha256: sha256_hex(&raw),
+                biz_id: ann.biz_id.clone(),
+                expires_at_ms: now + 60_000,
+            }),
+            outbox: vec![m.clone()],
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(&store, change, now).await, Ok(()));
+        let out = get(format!("OUTBOX#{}", m.id), "OUTBOX").await.unwrap();
+        let item = stored(&out);
+        assert!(!item.contains_key("to") && !item.contains_key("link"));
+        assert_eq!(item["kind"], AttributeValue::S("reset".into()));
+        assert_eq!(
+            item["expiresAt"],
+            AttributeValue::N((now + 7 * 24 * 3_600_000).div_ceil(1000).to_string())
+        );
+        let out = get(format!("RESET#{}", sha256_hex(&raw)), "RESET")
+            .await
+            .unwrap();
+        assert_eq!(stored(&out)["bizId"], AttributeValue::S(ann.biz_id.clone()));
+        // A tampered sealed body fails to open rather than yielding text.
+        clients
+            .dynamodb
+            .update_item()
+            .table_name(&cfg.table_name)
+            .key("PK", AttributeValue::S(format!("OUTBOX#{}", m.id)))
+            .key("SK", AttributeValue::S("OUTBOX".into()))
+            .update_expression("SET kind = :k")
+            .expression_attribute_values(":k", AttributeValue::S("init".into()))
+            .send()
+            .await
+            .unwrap();
+        assert!(store.outbox_message(&m.id).await.is_err());
+    }
+
+    // ------------------------------------------------ send-mail stream
+
+    /// DynamoDB JSON of an SDK attribute value, as a stream record carries it.
+    fn ddb_json(v: &AttributeValue) -> Value {
+        match v {
+            AttributeValue::S(s) => json!({ "S": s }),
+            AttributeValue::N(n) => json!({ "N": n }),
+            AttributeValue::B(b) => {
+                json!({ "B": base64::engine::general_purpose::STANDARD.encode(b.as_ref()) })
+            }
+            AttributeValue::Bool(b) => json!({ "BOOL": b }),
+            AttributeValue::Null(_) => json!({ "NULL": true }),
+            AttributeValue::L(l) => json!({ "L": l.iter().map(ddb_json).collect::<Vec<_>>() }),
+            AttributeValue::M(m) => json!({
+                "M": m.iter().map(|(k, v)| (k.clone(), ddb_json(v))).collect::<serde_json::Map<_, _>>()
+            }),
+            other => panic!("unexpected attribute {other:?}"),
+        }
+    }
+
+    fn record(seq: &str, name: &str, item: &HashMap<String, AttributeValue>) -> Value {
+        let image: serde_json::Map<String, Value> =
+            item.iter().map(|(k, v)| (k.clone(), ddb_json(v))).collect();
+        json!({
+            "eventID": format!("ev-{seq}"),
+            "eventName": name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1_700_000_000.0,
+                "Keys": { "PK": ddb_json(&item["PK"]), "SK": ddb_json(&item["SK"]) },
+                "NewImage": image,
+                "SequenceNumber": seq,
+                "SizeBytes": 512,
+                "StreamViewType": "NEW_IMAGE"
+            }
+        })
+    }
+
+    async fn raw_item(
+        cfg: &AwsConfig,
+        clients: &AwsClients,
+        pk: &str,
+        sk: &str,
+    ) -> HashMap<String, AttributeValue> {
+        clients
+            .dynamodb
+            .get_item()
+            .table_name(&cfg.table_name)
+            .key("PK", AttributeValue::S(pk.into()))
+            .key("SK", AttributeValue::S(sk.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("item")
+    }
+
+    async fn sent_to(endpoint: &str, to: &str) -> Vec<Value> {
+        let data = http_get(endpoint, "/moto-api/data.json").await;
+        let body = data.split_once("\r\n\r\n").unwrap().1;
+        let json: Value = serde_json::from_str(body).unwrap();
+        json["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["destinations"]["ToAddresses"][0] == to)
+            .collect()
+    }
+
+    fn failures(resp: &aws_lambda_events::streams::DynamoDbEventResponse) -> Vec<String> {
+        resp.batch_item_failures
+            .iter()
+            .filter_map(|f| f.item_identifier.clone())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn send_mail_stream_sends_each_message_once_and_reports_failures() {
+        let emu = emulator();
+        let (cfg, clients) = fresh("mailfn").await;
+        let store = dynamo_account_store(&cfg, &clients).await;
+        let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
+        let now = now_ms();
+        let (to1, to2) = (email(), email());
+        let m1 = message(
+            MailKind::Reset,
+            &to1,
+            &format!("https://r?token={}", token()),
+            now,
+        );
+        let m2 = message(
+            MailKind::Changed,
+            &to2,
+            "https://app.example.com/forgot",
+            now + 1,
+        );
+        let change = AccountChange {
+            outbox: vec![m1.clone(), m2.clone()],
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(&store, change, now).await, Ok(()));
+        let item1 = raw_item(&cfg, &clients, &format!("OUTBOX#{}", m1.id), "OUTBOX").await;
+        let item2 = raw_item(&cfg, &clients, &format!("OUTBOX#{}", m2.id), "OUTBOX").await;
+        let marker = raw_item(
+            &cfg,
+            &clients,
+            "OUTBOX#PENDING",
+            &format!("{now:013}#{}", m1.id),
+        )
+        .await;
+        let mut unknown = item1.clone();
+        unknown.insert("PK".into(), AttributeValue::S("OUTBOX#m-unknown".into()));
+        let batch: Event = serde_json::from_value(json!({ "Records": [
+            record("100", "INSERT", &item1),
+            record("101", "INSERT", &marker),
+            record("102", "INSERT", &item2),
+            record("103", "INSERT", &unknown),
+            record("104", "MODIFY", &item1),
+        ]}))
+        .unwrap();
+
+        let resp = mail_fn::handle(&store, &mailer, batch.clone()).await;
+        assert_eq!(failures(&resp), vec!["103".to_owned()]);
+        let sent = sent_to(&emu.endpoint, &to1).await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["subject"], "Your link");
+        assert_eq!(sent_to(&emu.endpoint, &to2).await.len(), 1);
+        assert!(store
+            .outbox_message(&m1.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .delivered_at_ms
+            .is_some());
+        let pending = store.pending_outbox().await.unwrap();
+        assert!(pending.is_empty(), "{pending:?}");
+
+        // The same batch retried sends nothing new.
+        let resp = mail_fn::handle(&store, &mailer, batch).await;
+        assert_eq!(failures(&resp), vec!["103".to_owned()]);
+        assert_eq!(sent_to(&emu.endpoint, &to1).await.len(), 1);
+        assert_eq!(sent_to(&emu.endpoint, &to2).await.len(), 1);
+
+        // An SES failure is reported and releases the claim; the retry sends once.
+        let to3 = email();
+        let m3 = message(
+            MailKind::Init,
+            &to3,
+            &format!("https://i?sid={}", token()),
+            now,
+        );
+        let change = AccountChange {
+            outbox: vec![m3.clone()],
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(&store, change, now).await, Ok(()));
+        let item3 = raw_item(&cfg, &clients, &format!("OUTBOX#{}", m3.id), "OUTBOX").await;
+        let batch: Event =
+            serde_json::from_value(json!({ "Records": [record("200", "INSERT", &item3)] }))
+                .unwrap();
+        let broken = SesMailer::new(clients.ses.clone(), "nobody@unverified.test");
+        let resp = mail_fn::handle(&store, &broken, batch.clone()).await;
+        assert_eq!(failures(&resp), vec!["200".to_owned()]);
+        assert!(sent_to(&emu.endpoint, &to3).await.is_empty());
+        assert!(store
+            .outbox_message(&m3.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .delivered_at_ms
+            .is_none());
+        assert_eq!(store.pending_outbox().await.unwrap().len(), 1);
+        let resp = mail_fn::handle(&store, &mailer, batch.clone()).await;
+        assert!(failures(&resp).is_empty());
+        let resp = mail_fn::handle(&store, &mailer, batch).await;
+        assert!(failures(&resp).is_empty());
+        assert_eq!(sent_to(&emu.endpoint, &to3).await.len(), 1);
+    }
+
+    // ------------------------------------------------ bootstrap + invite
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invite_function_over_the_aws_app() {
+        let emu = emulator();
+        let (cfg, clients) = fresh("invite").await;
+        let keys = KmsKeyStore::from_clients(&clients, &cfg);
+        keys.rotate(
+            "k1",
+            Duration::from_secs(3600),
+            Duration::from_secs(60),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        let app = app_with(shared::config::Config::default(), &cfg, &clients)
+            .await
+            .unwrap();
+        assert_eq!(app.keys.active().kid(), "k1");
+        let to = email();
+        let out = aws_adapters::invite_fn::handle(
+            &app,
+            json!({ "email": to, "name": "Ann", "locale": "ja" }),
+        )
+        .await;
+        assert_eq!(out["email"], to.as_str(), "{out}");
+        assert_eq!(out["status"], "PendingPassword");
+        let biz_id = out["bizId"].as_str().expect("bizId").to_owned();
+        let user = app.accounts.user(&biz_id).await.unwrap().unwrap();
+        assert_eq!(user.locale.as_deref(), Some("ja"));
+
+        let dup =
+            aws_adapters::invite_fn::handle(&app, json!({ "email": to, "name": "Bob" })).await;
+        assert_eq!(dup["error"]["code"], "CONFLICT.CONCURRENT_UPDATE");
+        let bad = aws_adapters::invite_fn::handle(
+            &app,
+            json!({ "email": email(), "name": "Eve", "role": "admin" }),
+        )
+        .await;
+        assert_eq!(bad["error"]["code"], "VALIDATION.INVALID_PARAMETER");
+        assert!(bad.get("bizId").is_none());
+
+        // The init email waits in the outbox and is delivered by send-mail.
+        let pending = app.accounts.pending_outbox().await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].to, to);
+        let store = aws_adapters::bootstrap::account_store(&cfg, &clients, &keys)
+            .await
+            .unwrap();
+        let item = raw_item(
+            &cfg,
+            &clients,
+            &format!("OUTBOX#{}", pending[0].id),
+            "OUTBOX",
+        )
+        .await;
+        let batch: Event =
+            serde_json::from_value(json!({ "Records": [record("1", "INSERT", &item)] })).unwrap();
+        let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
+        assert!(failures(&mail_fn::handle(&store, &mailer, batch).await).is_empty());
+        let sent = sent_to(&emu.endpoint, &to).await;
+        assert_eq!(sent.len(), 1);
+        assert!(app.accounts.pending_outbox().await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,6 @@
+//! Lambda for `invite-user` (internal, invoked by a trusted backend).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    aws_adapters::invite_fn::run().await
+}

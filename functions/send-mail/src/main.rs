@@ -1,0 +1,6 @@
+//! Lambda for `send-mail` (DynamoDB stream of the table).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    aws_adapters::mail_fn::run().await
+}

@@ -1,0 +1,128 @@
+//! The `send-mail` function: consumes the table stream and sends each new
+//! outbox message through SES exactly once.
+//!
+//! Per `INSERT` record of an `OUTBOX#<id>` / `OUTBOX` item: load and unseal
+//! the message, claim it (`deliveredAtMs` under `attribute_not_exists`), send
+//! it, then drop its pending marker. A record whose message was already
+//! delivered is skipped, so a retried batch never sends twice. A failed
+//! record is reported in `batchItemFailures` (its sequence number) and its
+//! claim given back, so only it (and what follows it in the shard) is
+//! retried. Every other record is ignored.
+
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use lambda_runtime::{service_fn, LambdaEvent};
+use shared::ports::accounts::Mailer;
+use shared::ports::{PortResult, Unavailable};
+
+use crate::bootstrap::{account_store, cold_start_failed};
+use crate::{AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer};
+
+/// What became of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// Already delivered (a retried record).
+    AlreadyDelivered,
+    /// Not an outbox insertion.
+    Ignored,
+}
+
+/// The outbox message id of an `INSERT` record of an outbox item.
+pub fn outbox_id(record: &EventRecord) -> Option<String> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let keys = serde_json::to_value(&record.change.keys).ok()?;
+    let pk = keys.get("PK")?.get("S")?.as_str()?;
+    let sk = keys.get("SK")?.get("S")?.as_str()?;
+    if sk != "OUTBOX" {
+        return None;
+    }
+    pk.strip_prefix("OUTBOX#").map(str::to_owned)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Delivers the message of one record.
+pub async fn deliver(
+    store: &DynamoAccountStore,
+    mailer: &dyn Mailer,
+    record: &EventRecord,
+) -> PortResult<Delivery> {
+    let Some(id) = outbox_id(record) else {
+        return Ok(Delivery::Ignored);
+    };
+    let stored = store
+        .outbox_message(&id)
+        .await?
+        .ok_or_else(|| Unavailable(anyhow::anyhow!("outbox message unknown or expired")))?;
+    if stored.delivered_at_ms.is_some() {
+        return Ok(Delivery::AlreadyDelivered);
+    }
+    let Some(claim) = store.claim(&id, now_ms()).await? else {
+        return Ok(Delivery::AlreadyDelivered);
+    };
+    if let Err(err) = mailer.send(&stored.message).await {
+        if let Err(release) = store.release(&claim).await {
+            tracing::error!(message_id = %id, error = %format!("{:#}", release.0), "outbox claim not released");
+        }
+        return Err(err);
+    }
+    if let Err(err) = store.finish(&claim).await {
+        // Delivered all the same; the sweep skips delivered messages.
+        tracing::warn!(message_id = %id, error = %format!("{:#}", err.0), "pending marker left");
+    }
+    tracing::info!(message_id = %id, kind = ?stored.message.kind, "email delivered");
+    Ok(Delivery::Sent)
+}
+
+/// Handles one stream batch; failed records are reported by sequence number.
+pub async fn handle(
+    store: &DynamoAccountStore,
+    mailer: &dyn Mailer,
+    event: Event,
+) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in &event.records {
+        if let Err(err) = deliver(store, mailer, record).await {
+            tracing::error!(event_id = %record.event_id, error = %format!("{:#}", err.0), "outbox record failed");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(
+                record
+                    .change
+                    .sequence_number
+                    .clone()
+                    .unwrap_or_else(|| record.event_id.clone()),
+            );
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// Everything the function's `main` does: only the table, the outbox data
+/// key and SES (no SCv2 keys).
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let (store, mailer) = async {
+        let aws = AwsConfig::from_env()?;
+        let clients = AwsClients::from_env(&aws).await;
+        let keys = KmsKeyStore::from_clients(&clients, &aws);
+        let store = account_store(&aws, &clients, &keys).await?;
+        let mailer = SesMailer::new(clients.ses.clone(), &aws.ses_from_address);
+        anyhow::Ok((store, mailer))
+    }
+    .await
+    .map_err(cold_start_failed)?;
+    let (store, mailer) = (&store, &mailer);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, lambda_runtime::Error>(handle(store, mailer, event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,396 @@
+//! The deployment template, the contract's routes and the function crates
+//! must never drift apart:
+//!
+//! - the HTTP API of `template.yaml` serves exactly `shared::Route::ALL`
+//!   (method and path), and, when the contract's `api.md` sits beside the
+//!   repository (`../shared/spec/api.md`), exactly the routes of its table;
+//! - every crate in `functions/` is one `AWS::Serverless::Function` whose
+//!   `BuildProperties.Binary` is the crate name, and the other way round;
+//! - each HTTP function is bound to the route its `main.rs` serves, and only
+//!   to it; `invite-user` and `send-mail` have no HTTP event, and `send-mail`
+//!   consumes the table stream.
+//!
+//! CloudFormation short tags (`!Ref`, `!GetAtt`, ...) trip YAML libraries, so
+//! the template is read line by line: the layout it relies on (two-space
+//! indentation, one key per line for the keys read here) is the template's own
+//! and is asserted as it is read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use shared::Route;
+
+/// The functions that have no HTTP route.
+const NON_HTTP: [&str; 2] = ["invite-user", "send-mail"];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+#[derive(Debug, Default)]
+struct Function {
+    binary: Option<String>,
+    build_method: Option<String>,
+    /// (method, path) of each `HttpApi` event.
+    http: Vec<(String, String)>,
+    /// `Type` of every event, HTTP ones included.
+    event_types: Vec<String>,
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+fn value(line: &str, key: &str) -> Option<String> {
+    let rest = line.trim().strip_prefix(key)?.strip_prefix(':')?;
+    let v = rest.split(" #").next().unwrap_or("").trim();
+    Some(v.trim_matches(|c| c == '\'' || c == '"').to_owned())
+}
+
+/// Every `AWS::Serverless::Function` of the template, by logical id.
+fn template_functions(text: &str) -> BTreeMap<String, Function> {
+    let mut in_resources = false;
+    let mut resources: Vec<(String, Vec<&str>)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        if indent(line) == 0 {
+            in_resources = line.trim_end() == "Resources:";
+            continue;
+        }
+        if !in_resources {
+            continue;
+        }
+        if indent(line) == 2 {
+            let id = line.trim().strip_suffix(':').unwrap_or_else(|| {
+                panic!("template.yaml: a resource is `  LogicalId:` on its own line, got {line:?}")
+            });
+            resources.push((id.to_owned(), Vec::new()));
+        } else if let Some((_, body)) = resources.last_mut() {
+            body.push(line);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (id, body) in resources {
+        let is_function = body.iter().any(|l| {
+            indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::Serverless::Function")
+        });
+        if !is_function {
+            continue;
+        }
+        let mut f = Function::default();
+        // Events live under `Properties: Events:`; each event's own keys at +2.
+        let mut events_indent: Option<usize> = None;
+        let mut current_http: Option<(Option<String>, Option<String>)> = None;
+        let flush = |cur: &mut Option<(Option<String>, Option<String>)>, f: &mut Function| {
+            if let Some((m, p)) = cur.take() {
+                f.http.push((
+                    m.expect("HttpApi event without Method"),
+                    p.expect("HttpApi event without Path"),
+                ));
+            }
+        };
+        for l in &body {
+            let ind = indent(l);
+            if let Some(v) = value(l, "Binary") {
+                f.binary = Some(v);
+            }
+            if let Some(v) = value(l, "BuildMethod") {
+                f.build_method = Some(v);
+            }
+            if ind == 6 && l.trim() == "Events:" {
+                events_indent = Some(ind);
+                continue;
+            }
+            let Some(ev) = events_indent else { continue };
+            if ind <= ev {
+                flush(&mut current_http, &mut f);
+                events_indent = None;
+                continue;
+            }
+            if ind == ev + 2 {
+                // a new event
+                flush(&mut current_http, &mut f);
+            } else if ind == ev + 4 {
+                if let Some(t) = value(l, "Type") {
+                    if t == "HttpApi" {
+                        current_http = Some((None, None));
+                    }
+                    f.event_types.push(t);
+                }
+            } else if ind == ev + 6 {
+                if let Some(http) = current_http.as_mut() {
+                    if let Some(m) = value(l, "Method") {
+                        http.0 = Some(m.to_ascii_uppercase());
+                    }
+                    if let Some(p) = value(l, "Path") {
+                        http.1 = Some(p);
+                    }
+                }
+            }
+        }
+        flush(&mut current_http, &mut f);
+        out.insert(id, f);
+    }
+    out
+}
+
+/// `(method, path)` of every route in the table of api.md's `## Routes`
+/// section (the development-only `/_dev` table lives in another section).
+fn api_md_routes(text: &str) -> BTreeSet<(String, String)> {
+    let mut in_routes = false;
+    text.lines()
+        .filter(|l| {
+            if let Some(h) = l.strip_prefix("## ") {
+                in_routes = h.trim() == "Routes";
+            }
+            in_routes
+        })
+        .filter_map(|l| {
+            let cell = l.strip_prefix("| `")?;
+            let (route, _) = cell.split_once('`')?;
+            let (method, path) = route.split_once(' ')?;
+            ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                .contains(&method)
+                .then(|| (method.to_owned(), path.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Crate name of every directory of `functions/`, checked against its `Cargo.toml`.
+fn function_crates() -> BTreeSet<String> {
+    let dir = repo().join("functions");
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("functions/") {
+        let path = entry.unwrap().path();
+        let manifest = path.join("Cargo.toml");
+        if !manifest.is_file() {
+            continue;
+        }
+        let dir_name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let name = text
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == "name").then(|| v.trim().trim_matches('"').to_owned())
+            })
+            .unwrap_or_else(|| panic!("{} has no package name", manifest.display()));
+        assert_eq!(
+            name, dir_name,
+            "functions/{dir_name}: crate name differs from its directory"
+        );
+        out.insert(name);
+    }
+    out
+}
+
+/// The route a function crate serves, read from its `main.rs` (`Route::X`).
+fn served_route(krate: &str) -> Option<Route> {
+    let main = repo().join("functions").join(krate).join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap_or_default();
+    let served: Vec<Route> = Route::ALL
+        .into_iter()
+        .filter(|r| {
+            let name = format!("Route::{r:?}");
+            text.match_indices(&name).any(|(i, _)| {
+                !text[i + name.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
+        })
+        .collect();
+    assert!(
+        served.len() <= 1,
+        "functions/{krate} names several routes: {served:?}"
+    );
+    served.first().copied()
+}
+
+fn contract_routes() -> BTreeSet<(String, String)> {
+    Route::ALL
+        .into_iter()
+        .map(|r| (r.method().to_string(), r.path().to_owned()))
+        .collect()
+}
+
+fn template() -> BTreeMap<String, Function> {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    assert!(
+        text.contains("Transform: AWS::Serverless-2016-10-31"),
+        "template.yaml is not a SAM template"
+    );
+    template_functions(&text)
+}
+
+#[test]
+fn the_http_api_serves_exactly_the_contract_routes() {
+    let functions = template();
+    let mut served = BTreeSet::new();
+    for (id, f) in &functions {
+        for route in &f.http {
+            assert!(
+                served.insert(route.clone()),
+                "{id}: route {route:?} bound twice"
+            );
+        }
+    }
+    assert_eq!(
+        served,
+        contract_routes(),
+        "template.yaml routes vs shared::Route::ALL"
+    );
+}
+
+#[test]
+fn api_md_routes_match_the_code_when_the_contract_is_present() {
+    let spec = repo().join("../shared/spec/api.md");
+    let Ok(text) = std::fs::read_to_string(&spec) else {
+        eprintln!(
+            "{} not present: only the code's routes are checked",
+            spec.display()
+        );
+        return;
+    };
+    let documented = api_md_routes(&text);
+    assert_eq!(
+        documented.len(),
+        Route::ALL.len(),
+        "api.md routes table: {documented:?}"
+    );
+    assert_eq!(
+        documented,
+        contract_routes(),
+        "api.md routes vs shared::Route::ALL"
+    );
+}
+
+#[test]
+fn every_function_crate_is_one_template_function() {
+    let functions = template();
+    let mut binaries = BTreeSet::new();
+    for (id, f) in &functions {
+        let binary = f
+            .binary
+            .clone()
+            .unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary"));
+        assert_eq!(
+            f.build_method.as_deref(),
+            Some("rust-cargolambda"),
+            "{id}: BuildMethod"
+        );
+        assert!(
+            binaries.insert(binary.clone()),
+            "binary {binary} deployed twice"
+        );
+    }
+    assert_eq!(
+        binaries,
+        function_crates(),
+        "template Binary properties vs functions/ crates"
+    );
+}
+
+#[test]
+fn http_functions_serve_their_route_and_the_others_none() {
+    let functions = template();
+    for f in functions.values() {
+        let krate = f.binary.as_deref().expect("Binary");
+        if NON_HTTP.contains(&krate) {
+            assert!(
+                f.http.is_empty(),
+                "{krate} must have no HTTP route: {:?}",
+                f.http
+            );
+            assert_eq!(
+                served_route(krate),
+                None,
+                "{krate} names a route in main.rs"
+            );
+            if krate == "send-mail" {
+                assert_eq!(
+                    f.event_types,
+                    ["DynamoDB"],
+                    "send-mail consumes the table stream only"
+                );
+            } else {
+                assert!(
+                    f.event_types.is_empty(),
+                    "{krate} is invoked directly: {:?}",
+                    f.event_types
+                );
+            }
+        } else {
+            let route = served_route(krate)
+                .unwrap_or_else(|| panic!("{krate}: HTTP function whose main.rs names no route"));
+            assert_eq!(
+                f.http,
+                [(route.method().to_string(), route.path().to_owned())],
+                "{krate} is bound to its own route only"
+            );
+            assert_eq!(f.event_types, ["HttpApi"], "{krate} events");
+        }
+    }
+    let http = functions.values().filter(|f| !f.http.is_empty()).count();
+    assert_eq!(http, Route::ALL.len(), "one HTTP function per route");
+}
+
+#[test]
+fn the_line_reader_understands_the_layout_it_relies_on() {
+    let text = "\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  # a comment
+  Api:
+    Type: AWS::Serverless::HttpApi
+  A:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: rust-cargolambda
+      BuildProperties:
+        Binary: a
+    Properties:
+      Role: !GetAtt R.Arn
+      Events:
+        Http:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref Api
+            Method: get
+            Path: '/x'
+        Other:
+          Type: Schedule
+          Properties:
+            Schedule: rate(1 hour)
+      Timeout: 3
+  B:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: \"b\"   # quoted
+Outputs:
+  X:
+    Value: 1
+";
+    let fns = template_functions(text);
+    assert_eq!(fns.len(), 2);
+    assert_eq!(fns["A"].binary.as_deref(), Some("a"));
+    assert_eq!(fns["A"].http, [("GET".to_owned(), "/x".to_owned())]);
+    assert_eq!(fns["A"].event_types, ["HttpApi", "Schedule"]);
+    assert_eq!(fns["B"].binary.as_deref(), Some("b"));
+    assert!(fns["B"].http.is_empty());
+    let md = "## Routes\n| route | auth |\n|---|---|\n| `GET /a` | none |\n| `POST /b/c` | SC |\n\
+              | `x` | y |\n### change\n| `GET /still-routes` | x |\n## Local\n| `POST /_dev/x` | y |\n";
+    assert_eq!(
+        api_md_routes(md),
+        [
+            ("GET".to_owned(), "/a".to_owned()),
+            ("POST".to_owned(), "/b/c".to_owned()),
+            ("GET".to_owned(), "/still-routes".to_owned())
+        ]
+        .into_iter()
+        .collect()
+    );
+}
