@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: run test lint fmt bench build check tools validate deploy bench-cold-start
+.PHONY: run test lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -60,3 +60,16 @@ deploy: $(TOOLS_STAMP)
 ## Cold start of each release bootstrap under a local Lambda Runtime API (run `make build ARCH=x86_64` first).
 bench-cold-start:
 	python3 bench/cold_start.py $(ARGS)
+
+## Local AWS emulator (moto: DynamoDB, KMS, SES) on 127.0.0.1:$(AWS_EMULATOR_PORT), bootstrapped (table, key, identity, first SC key).
+AWS_EMULATOR_PORT ?= 4566
+WATCH_PORT ?= 9000
+emulator:
+	AWS_EMULATOR_PORT=$(AWS_EMULATOR_PORT) bash infra/emulator.sh up
+
+emulator-stop:
+	AWS_EMULATOR_PORT=$(AWS_EMULATOR_PORT) bash infra/emulator.sh down
+
+## Every function as its own process (cargo lambda watch) on 127.0.0.1:$(WATCH_PORT), against the emulator.
+watch: $(TOOLS_STAMP)
+	AWS_EMULATOR_PORT=$(AWS_EMULATOR_PORT) WATCH_PORT=$(WATCH_PORT) bash infra/watch.sh
