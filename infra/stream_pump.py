@@ -9,6 +9,7 @@ MAX_ATTEMPTS, then dropped with a log line, like an on-failure destination).
 usage: stream_pump.py ENDPOINT_URL TABLE INVOKE_URL
   INVOKE_URL e.g. http://127.0.0.1:9000/2015-03-31/functions/send-mail/invocations
 """
+import base64
 import json
 import sys
 import time
@@ -20,8 +21,15 @@ MAX_ATTEMPTS = 3
 BATCH = 10
 
 
+def encode(value):
+    """Binary attributes travel as base64 in Lambda events, as in DynamoDB JSON."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    return str(value)
+
+
 def invoke(url, records):
-    body = json.dumps({"Records": records}, default=str).encode()
+    body = json.dumps({"Records": records}, default=encode).encode()
     req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=120) as resp:
         return json.loads(resp.read() or b"{}")
