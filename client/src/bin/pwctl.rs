@@ -91,6 +91,11 @@ struct AccessToken {
 enum Command {
     /// Fetch the public key, create a session and check its key confirmation.
     Handshake,
+    /// Operator commands against the AWS table and KMS key (TABLE_NAME, KMS_KEY_ID, AWS_*).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Show the server's active public key.
     PublicKey,
     /// Change the password of the token's user (JWT + SC).
@@ -189,6 +194,7 @@ async fn main() -> ExitCode {
     };
     let call = match &cli.command {
         Command::Handshake => return handshake(&client, out).await,
+        Command::Admin { command } => return admin(command).await,
         Command::PublicKey => return public_key(&client, out).await,
         Command::Change {
             auth,
@@ -456,4 +462,64 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     out
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// SCv2 key ring: `list`, `rotate`, `check`.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Every stored key, its expiry and which one is active.
+    List,
+    /// Create a new RSA-3072 key, seal it with KMS, store it and make it active;
+    /// the previous key stays accepted for the grace period.
+    Rotate {
+        /// Key id of the new key (1-64 of [A-Za-z0-9._-]).
+        #[arg(long)]
+        kid: String,
+        /// Lifetime of the new key, in days.
+        #[arg(long, default_value_t = 90)]
+        days: u64,
+        /// How long the previous key stays accepted, in seconds (covers the public-key cache).
+        #[arg(long, default_value_t = 900)]
+        grace_secs: u64,
+    },
+    /// Unseal the key ring as a cold start would.
+    Check,
+}
+
+async fn admin(command: &AdminCommand) -> ExitCode {
+    let AdminCommand::Keys { command } = command;
+    let result = match command {
+        KeysCommand::List => aws_adapters::admin::list_keys().await.map(|l| l.join("\n")),
+        KeysCommand::Rotate {
+            kid,
+            days,
+            grace_secs,
+        } => {
+            aws_adapters::admin::rotate_key(
+                kid,
+                std::time::Duration::from_secs(days * 86_400),
+                std::time::Duration::from_secs(*grace_secs),
+            )
+            .await
+        }
+        KeysCommand::Check => aws_adapters::admin::check_keys().await,
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

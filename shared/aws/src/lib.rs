@@ -17,6 +17,7 @@
 //! secret is ever logged or put in an error message.
 
 mod accounts;
+pub mod admin;
 pub mod bootstrap;
 mod clients;
 mod config;
