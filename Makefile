@@ -35,6 +35,7 @@ bench:
 ## Lambda packages of every crate in functions/ (release, LTO) for ARCH
 ## (arm64, the template's default, or x86_64): target/lambda/<fn>/bootstrap, with sizes.
 build: $(TOOLS_STAMP)
+	rustup target add $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 	PATH="$(TOOLS_BIN):$$PATH" $(CARGO) lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
 		$(foreach f,$(FUNCTIONS),-p $(f))
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap | awk -v f=$$f '{printf "%-16s %10d bytes  %5.2f MiB\n", f, $$5, $$5/1048576}'; done

@@ -5,7 +5,6 @@
 mod common;
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,13 +17,6 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
 /// `make watch`, stopped (with its children) when dropped.
 struct Watch(Child);
 
@@ -36,20 +28,6 @@ impl Drop for Watch {
             .status();
         let _ = self.0.wait();
     }
-}
-
-fn emulator_env() -> Vec<(String, String)> {
-    let out = Command::new("bash")
-        .arg(root().join("infra/emulator.sh"))
-        .arg("env")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 /// Every email the emulated SES accepted for `to`, as JSON text.
@@ -93,19 +71,8 @@ async fn wait_link(endpoint: &str, to: &str, marker: &str, seen: usize) -> Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stories_run_against_the_functions_as_separate_processes() {
     let root = root();
-    let status = Command::new("bash")
-        .arg(root.join("infra/emulator.sh"))
-        .arg("up")
-        .status()
-        .unwrap();
-    assert!(status.success());
     let env = emulator_env();
-    let endpoint = env
-        .iter()
-        .find(|(k, _)| k == "AWS_ENDPOINT_URL")
-        .unwrap()
-        .1
-        .clone();
+    let endpoint = env["AWS_ENDPOINT_URL"].clone();
 
     // access tokens signed by a key the functions trust through JWT_JWKS
     let rng = aws_lc_rs::rand::SystemRandom::new();

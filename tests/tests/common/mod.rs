@@ -1,7 +1,10 @@
 //! A local-api on a loopback port and a client speaking real SCv2 to it.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use client::{Client, Identity, Reply, SecureSession};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
@@ -32,7 +35,11 @@ impl Server {
 
     pub async fn start_with(config: Config) -> Server {
         let keys = KeyRing::single(ServerKey::generate("k-e2e", u64::MAX / 2).unwrap().0);
-        let local = local_api::Local::new(config, keys).unwrap();
+        Self::serve(local_api::Local::new(config, keys).unwrap()).await
+    }
+
+    /// Serves a prepared app (any adapters) on a loopback port.
+    pub async fn serve(local: local_api::Local) -> Server {
         let addr = local_api::spawn(local.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .unwrap();
@@ -144,4 +151,36 @@ pub fn query(link: &str, name: &str) -> String {
         .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
         .unwrap()
         .to_owned()
+}
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// Starts and bootstraps the local AWS emulator (`infra/emulator.sh up`,
+/// idempotent) and returns the variables of `infra/emulator.sh env`.
+pub fn emulator_env() -> HashMap<String, String> {
+    let emulator = |verb: &str| {
+        Command::new("bash")
+            .arg(root().join("infra/emulator.sh"))
+            .arg(verb)
+            .output()
+            .unwrap()
+    };
+    let up = emulator("up");
+    assert!(
+        up.status.success(),
+        "emulator.sh up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    String::from_utf8(emulator("env").stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
