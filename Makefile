@@ -4,6 +4,9 @@
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
 ARCH ?= arm64
+# Lambda binaries are not position independent: no dynamic relocation table
+# (about 0.8 MiB less per bootstrap, nothing to apply at start).
+LAMBDA_RUSTFLAGS ?= -C relocation-model=static
 FUNCTIONS := $(sort $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.toml))))
 TOOLS_VENV := .venv-tools
 TOOLS_BIN := $(CURDIR)/$(TOOLS_VENV)/bin
@@ -36,7 +39,7 @@ bench:
 ## (arm64, the template's default, or x86_64): target/lambda/<fn>/bootstrap, with sizes.
 build: $(TOOLS_STAMP)
 	rustup target add $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
-	PATH="$(TOOLS_BIN):$$PATH" $(CARGO) lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
+	RUSTFLAGS="$(LAMBDA_RUSTFLAGS)" PATH="$(TOOLS_BIN):$$PATH" $(CARGO) lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
 		$(foreach f,$(FUNCTIONS),-p $(f))
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap | awk -v f=$$f '{printf "%-16s %10d bytes  %5.2f MiB\n", f, $$5, $$5/1048576}'; done
 
@@ -55,7 +58,7 @@ validate: $(TOOLS_STAMP)
 
 ## Build with SAM (cargo-lambda) and deploy, asking for the parameters (docs/deployment.md).
 deploy: $(TOOLS_STAMP)
-	PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --parameter-overrides Architecture=$(ARCH)
+	RUSTFLAGS="$(LAMBDA_RUSTFLAGS)" PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --parameter-overrides Architecture=$(ARCH)
 	PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided
 
 ## Cold start of each release bootstrap under a local Lambda Runtime API (run `make build ARCH=x86_64` first).
