@@ -6,7 +6,7 @@ use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
 
 use crate::app::App;
 use crate::http::ApiRequest;
-use crate::routes::{handle, Route};
+use crate::routes::{serve_endpoint, Endpoint};
 
 pub fn to_api_request(req: Request) -> ApiRequest {
     let fallback_request_id = Some(
@@ -45,11 +45,11 @@ pub fn to_lambda_response(resp: crate::http::ApiResponse) -> Response<Body> {
     Response::from_parts(parts, body)
 }
 
-/// Serves `route` forever under the Lambda runtime.
-pub async fn serve(app: App, route: Route) -> Result<(), Error> {
+/// Serves `endpoint` forever under the Lambda runtime.
+pub async fn serve(app: App, endpoint: Endpoint) -> Result<(), Error> {
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
-        let resp = handle(app, route, to_api_request(req)).await;
+        let resp = serve_endpoint(app, endpoint, to_api_request(req)).await;
         Ok::<_, Error>(to_lambda_response(resp))
     }))
     .await

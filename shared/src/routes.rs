@@ -1,9 +1,12 @@
 //! The routes of the contract and the one dispatcher every runtime calls.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use http::Method;
 
 use crate::app::App;
-use crate::handlers;
+use crate::handlers::{self, Ctx};
 use crate::http::{error_response, gateway, request_id, ApiError, ApiRequest, ApiResponse};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,9 +56,74 @@ impl Route {
     }
 }
 
-/// Answers one request for a known route. Size, method, gateway headers and
-/// errors are handled here so every handler starts from checked input.
+/// The future of one handler call.
+pub type HandlerFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ApiResponse, ApiError>> + Send + 'a>>;
+
+/// A route's handler as a plain function pointer.
+pub type Handler = for<'a> fn(&'a Ctx<'a>, &'a ApiRequest) -> HandlerFuture<'a>;
+
+/// A route and its handler. Each Lambda binary names its one endpoint
+/// constant, so it links only that handler and what it uses (the password
+/// strength estimator stays out of the routes that never check a password).
+#[derive(Clone, Copy)]
+pub struct Endpoint {
+    pub route: Route,
+    pub handler: Handler,
+}
+
+pub const PUBLIC_KEY: Endpoint = Endpoint {
+    route: Route::PublicKey,
+    handler: |ctx, _| Box::pin(handlers::secure_channel::public_key(ctx)),
+};
+pub const CREATE_SESSION: Endpoint = Endpoint {
+    route: Route::CreateSession,
+    handler: |ctx, req| Box::pin(handlers::secure_channel::create_session(ctx, &req.body)),
+};
+pub const CHANGE: Endpoint = Endpoint {
+    route: Route::Change,
+    handler: |ctx, req| Box::pin(handlers::password::change(ctx, req)),
+};
+pub const STATUS: Endpoint = Endpoint {
+    route: Route::Status,
+    handler: |ctx, req| Box::pin(handlers::password::status(ctx, req)),
+};
+pub const INIT: Endpoint = Endpoint {
+    route: Route::Init,
+    handler: |ctx, req| Box::pin(handlers::password::init(ctx, req)),
+};
+pub const FORGOT: Endpoint = Endpoint {
+    route: Route::Forgot,
+    handler: |ctx, req| Box::pin(handlers::password::forgot(ctx, req)),
+};
+pub const RESET: Endpoint = Endpoint {
+    route: Route::Reset,
+    handler: |ctx, req| Box::pin(handlers::password::reset(ctx, req)),
+};
+
+impl Route {
+    pub fn endpoint(self) -> Endpoint {
+        match self {
+            Route::PublicKey => PUBLIC_KEY,
+            Route::CreateSession => CREATE_SESSION,
+            Route::Change => CHANGE,
+            Route::Status => STATUS,
+            Route::Init => INIT,
+            Route::Forgot => FORGOT,
+            Route::Reset => RESET,
+        }
+    }
+}
+
+/// Answers one request for a known route (see [`serve_endpoint`]).
 pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
+    serve_endpoint(app, route.endpoint(), req).await
+}
+
+/// Answers one request for `endpoint`. Size, method, gateway headers and
+/// errors are handled here so every handler starts from checked input.
+pub async fn serve_endpoint(app: &App, endpoint: Endpoint, req: ApiRequest) -> ApiResponse {
+    let route = endpoint.route;
     let now_ms = app.clock.now_ms();
     let lang = gateway::language(&req.headers);
     let request_id = request_id(&req);
@@ -75,15 +143,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         gw: &gw,
         request_id: &request_id,
     };
-    let result = match route {
-        Route::PublicKey => handlers::secure_channel::public_key(&ctx).await,
-        Route::CreateSession => handlers::secure_channel::create_session(&ctx, &req.body).await,
-        Route::Change => handlers::password::change(&ctx, &req).await,
-        Route::Status => handlers::password::status(&ctx, &req).await,
-        Route::Init => handlers::password::init(&ctx, &req).await,
-        Route::Forgot => handlers::password::forgot(&ctx, &req).await,
-        Route::Reset => handlers::password::reset(&ctx, &req).await,
-    };
+    let result = (endpoint.handler)(&ctx, &req).await;
     let resp =
         result.unwrap_or_else(|e| error_response(&e, gw.lang, app.clock.now_ms(), &request_id));
     // One line per request: route, status and timing only, never a header value or body.
@@ -107,5 +167,18 @@ pub async fn dispatch(app: &App, path: &str, req: ApiRequest) -> ApiResponse {
             app.clock.now_ms(),
             &request_id(&req),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_the_endpoint_of_its_own_handler() {
+        for route in Route::ALL {
+            assert_eq!(route.endpoint().route, route);
+            assert_eq!(Route::from_path(route.path()), Some(route));
+        }
     }
 }

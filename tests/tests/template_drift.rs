@@ -189,14 +189,26 @@ fn function_crates() -> BTreeSet<String> {
     out
 }
 
-/// The route a function crate serves, read from its `main.rs` (`Route::X`).
+/// The name of a route's endpoint constant: `Route::PublicKey` -> `routes::PUBLIC_KEY`.
+fn endpoint_const(r: Route) -> String {
+    let mut name = String::from("routes::");
+    for (i, c) in format!("{r:?}").chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
+/// The route a function crate serves, read from its `main.rs` (`routes::X`).
 fn served_route(krate: &str) -> Option<Route> {
     let main = repo().join("functions").join(krate).join("src/main.rs");
     let text = std::fs::read_to_string(&main).unwrap_or_default();
     let served: Vec<Route> = Route::ALL
         .into_iter()
         .filter(|r| {
-            let name = format!("Route::{r:?}");
+            let name = endpoint_const(*r);
             text.match_indices(&name).any(|(i, _)| {
                 !text[i + name.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
             })

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    aws_adapters::bootstrap::run_http(shared::Route::CreateSession).await
+    aws_adapters::bootstrap::run_http(shared::routes::CREATE_SESSION).await
 }

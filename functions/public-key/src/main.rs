@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    aws_adapters::bootstrap::run_http(shared::Route::PublicKey).await
+    aws_adapters::bootstrap::run_http(shared::routes::PUBLIC_KEY).await
 }

@@ -11,7 +11,8 @@ use shared::adapters::memory::SystemClock;
 use shared::app::{jwt_verifier, password_service};
 use shared::config::Config;
 use shared::ports::Clock;
-use shared::{App, Route};
+use shared::routes::Endpoint;
+use shared::App;
 
 use crate::{
     AwsClients, AwsConfig, DynamoAccountStore, DynamoRateLimiter, DynamoReplayGuard,
@@ -116,8 +117,8 @@ pub(crate) fn cold_start_failed(err: anyhow::Error) -> lambda_runtime::Error {
 }
 
 /// Everything an HTTP function's `main` does.
-pub async fn run_http(route: Route) -> Result<(), lambda_http::Error> {
+pub async fn run_http(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let app = app_from_env().await.map_err(cold_start_failed)?;
-    shared::lambda::serve(app, route).await
+    shared::lambda::serve(app, endpoint).await
 }
