@@ -5,6 +5,7 @@
 use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use std::sync::Arc;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde_json::Value;
 use shared::channel::wire::{
@@ -84,11 +85,25 @@ pub struct SealedRequest<'a> {
     pub extra: HeaderMap,
 }
 
-#[derive(Debug, Clone)]
+/// Sees every answer the client receives, opened: `(method, route, reply)`.
+/// Tests use it to hold each answer against the contract; an application may log.
+pub type Observer = Arc<dyn Fn(&str, &str, &Reply) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base_url: String,
     pub identity: Identity,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.base_url)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
 }
 
 fn header(name: &'static str, value: &str) -> Option<(HeaderName, HeaderValue)> {
@@ -124,7 +139,21 @@ impl Client {
             http: reqwest::Client::new(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             identity,
+            observer: None,
         }
+    }
+
+    /// The same client, with `observer` shown every answer.
+    pub fn with_observer(mut self, observer: Observer) -> Client {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observed(&self, method: &str, route: &str, reply: Reply) -> Reply {
+        if let Some(observe) = &self.observer {
+            observe(method, route, &reply);
+        }
+        reply
     }
 
     pub fn url(&self, route: &str) -> String {
@@ -175,7 +204,7 @@ impl Client {
             .headers(self.gateway_headers())
             .send()
             .await?;
-        let reply = Self::plain_reply(resp).await?;
+        let reply = self.observed("GET", PUBLIC_KEY_ROUTE, Self::plain_reply(resp).await?);
         if reply.status != 200 {
             return Err(Self::api_error(reply));
         }
@@ -206,7 +235,7 @@ impl Client {
             .body(serde_json::to_vec(body).unwrap_or_default())
             .send()
             .await?;
-        Self::plain_reply(resp).await
+        Ok(self.observed("POST", SESSION_ROUTE, Self::plain_reply(resp).await?))
     }
 
     /// The whole handshake of section 7, steps 1-2, key confirmation checked.
@@ -274,6 +303,16 @@ impl Client {
 
     /// Sends an already-sealed envelope and decodes the answer.
     pub async fn send_envelope(
+        &self,
+        session: &SecureSession,
+        req: SealedRequest<'_>,
+    ) -> Result<Reply, ClientError> {
+        let (method, route) = (req.method, req.route);
+        let reply = self.exchange(session, req).await?;
+        Ok(self.observed(method, route, reply))
+    }
+
+    async fn exchange(
         &self,
         session: &SecureSession,
         req: SealedRequest<'_>,

@@ -12,11 +12,22 @@ use axum::http::{Request, Response};
 use shared::adapters::memory::accounts::MemoryMailer;
 use shared::channel::KeyRing;
 use shared::config::Config;
-use shared::http::ApiRequest;
+use shared::http::{ApiRequest, ClientIpSource, CorsPolicy};
 use shared::App;
 use tokio::net::TcpListener;
 
 pub use dev::DevSigner;
+
+/// Origins a front-end dev server uses (Vite's default port), allowed when
+/// `CORS_ALLOWED_ORIGINS` is not set.
+pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:5173,http://127.0.0.1:5173";
+
+/// The CORS policy of local-api: `CORS_ALLOWED_ORIGINS` when given, else
+/// [`DEFAULT_CORS_ORIGINS`].
+pub fn local_cors(configured: Option<&str>) -> anyhow::Result<CorsPolicy> {
+    CorsPolicy::parse(configured.unwrap_or(DEFAULT_CORS_ORIGINS))
+        .map_err(|problem| anyhow::anyhow!("configuration variable CORS_ALLOWED_ORIGINS: {problem}"))
+}
 
 /// Bodies above this never reach the core (which answers 413 above 64 KiB itself).
 const TRANSPORT_BODY_LIMIT: usize = 1024 * 1024;
@@ -32,6 +43,10 @@ pub struct Local {
 impl Local {
     /// Embedded app whose JWKS is the local signer's key and whose mail stays in memory.
     pub fn new(mut config: Config, keys: KeyRing) -> anyhow::Result<Local> {
+        // Local and test clients simulate the edge's headers (the contract
+        // asks them to), so they are believed, and a browser may send them.
+        config.client_ip = ClientIpSource::SimulationHeader;
+        config.cors = config.cors.with_simulation_headers();
         let signer = DevSigner::generate()?;
         if config.jwt.jwks_json.is_none() {
             config.jwt.jwks_json = Some(signer.jwks().to_owned());
@@ -82,6 +97,7 @@ async fn route_any(
                 headers: parts.headers,
                 body,
                 fallback_request_id: None,
+                source_ip: None,
             };
             shared::routes::dispatch(&local.app, &path, api_req).await
         }

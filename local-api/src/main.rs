@@ -30,7 +30,8 @@ const DEMO_EMAIL: &str = "demo@example.com";
 async fn main() -> anyhow::Result<()> {
     shared::telemetry::init();
     let args = Args::parse();
-    let config = shared::config::Config::from_env()?;
+    let mut config = shared::config::Config::from_env()?;
+    config.cors = local_api::local_cors(std::env::var("CORS_ALLOWED_ORIGINS").ok().as_deref())?;
     let keys = match &args.key_file {
         Some(path) => shared::bootstrap::key_ring_from_pem_file(path, &args.key_id)?,
         None => {

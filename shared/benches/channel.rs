@@ -136,6 +136,7 @@ fn session_creation(c: &mut Criterion) {
                 headers: headers.clone(),
                 body: body.clone(),
                 fallback_request_id: None,
+                source_ip: None,
             },
             |req| {
                 let resp = rt.block_on(shared::routes::handle(&app, Route::CreateSession, req));

@@ -1,6 +1,7 @@
 //! All configuration, from environment variables only, in one typed struct.
 //! Missing or malformed values fail at start with the variable's name.
 
+use crate::http::{ClientIpSource, CorsPolicy};
 use crate::ports::Limit;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +30,25 @@ pub struct RateLimits {
 /// Where emailed links point; only these configured bases ever reach a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Links {
-    /// `INIT_PASSWORD_URL`: page that sets the first password (`?sid=` is appended).
+    /// `INIT_PASSWORD_URL`: page that sets the first password (`#sid=` is appended).
     pub init_url: String,
-    /// `RESET_PASSWORD_URL`: page that resets a password (`?token=` is appended).
+    /// `RESET_PASSWORD_URL`: page that resets a password (`#token=` is appended).
     pub reset_url: String,
     /// `FORGOT_PASSWORD_URL`: "not you? reset your password" page.
     pub forgot_url: String,
+}
+
+impl Links {
+    /// The emailed init link. The secret rides in the fragment, which a browser
+    /// never sends: it reaches no server log and no `Referer`.
+    pub fn init(&self, sid: &str) -> String {
+        format!("{}#sid={sid}", self.init_url)
+    }
+
+    /// The emailed reset link, the token in the fragment (see [`Links::init`]).
+    pub fn reset(&self, token: &str) -> String {
+        format!("{}#token={token}", self.reset_url)
+    }
 }
 
 /// Access-token settings.
@@ -76,6 +90,11 @@ pub struct Config {
     pub jwt: JwtSettings,
     /// `PASSWORD_CONFIG`: JSON `{"policy": {...}, "hashing": {...}}`, missing fields default.
     pub password: password::PasswordConfig,
+    /// `CORS_ALLOWED_ORIGINS`: exact origins, comma-separated (default: none, CORS off).
+    pub cors: CorsPolicy,
+    /// `TRUSTED_PROXY_CIDRS`: the proxies whose `CF-Connecting-IP` is believed
+    /// (default: Cloudflare's published ranges).
+    pub client_ip: ClientIpSource,
 }
 
 impl Default for Config {
@@ -106,6 +125,8 @@ impl Default for Config {
             },
             jwt: JwtSettings::default(),
             password: password::PasswordConfig::default(),
+            cors: CorsPolicy::default(),
+            client_ip: ClientIpSource::default(),
         }
     }
 }
@@ -220,6 +241,20 @@ impl Config {
                     cfg
                 }
             },
+            cors: match lookup("CORS_ALLOWED_ORIGINS") {
+                None => d.cors,
+                Some(raw) => CorsPolicy::parse(&raw).map_err(|problem| ConfigError {
+                    variable: "CORS_ALLOWED_ORIGINS",
+                    problem,
+                })?,
+            },
+            client_ip: match lookup("TRUSTED_PROXY_CIDRS") {
+                None => d.client_ip,
+                Some(raw) => ClientIpSource::parse_cidrs(&raw).map_err(|problem| ConfigError {
+                    variable: "TRUSTED_PROXY_CIDRS",
+                    problem,
+                })?,
+            },
         })
     }
 }
@@ -327,6 +362,21 @@ mod tests {
             with(&[("JWT_HS256_SECRET", "short")]).unwrap_err().variable,
             "JWT_HS256_SECRET"
         );
+    }
+
+    #[test]
+    fn cors_origins_and_trusted_proxies_are_checked_at_start() {
+        let c = with(&[("CORS_ALLOWED_ORIGINS", "https://a.example.com,https://b.example.com")])
+            .unwrap();
+        assert_eq!(c.cors.origins(), ["https://a.example.com", "https://b.example.com"]);
+        for bad in ["*", "https://a.example.com,*", "https://a.example.com/app"] {
+            let e = with(&[("CORS_ALLOWED_ORIGINS", bad)]).unwrap_err();
+            assert_eq!(e.variable, "CORS_ALLOWED_ORIGINS", "{bad}");
+        }
+        let c = with(&[("TRUSTED_PROXY_CIDRS", "10.0.0.0/8")]).unwrap();
+        assert_eq!(c.client_ip, ClientIpSource::parse_cidrs("10.0.0.0/8").unwrap());
+        let e = with(&[("TRUSTED_PROXY_CIDRS", "10.0.0.0/8,nope")]).unwrap_err();
+        assert_eq!(e.variable, "TRUSTED_PROXY_CIDRS");
     }
 
     #[test]

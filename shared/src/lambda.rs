@@ -2,6 +2,7 @@
 //! core's answer back. Every function's `main.rs` calls [`serve`].
 
 use bytes::Bytes;
+use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
 
 use crate::app::App;
@@ -15,6 +16,17 @@ pub fn to_api_request(req: Request) -> ApiRequest {
             .unwrap_or_default(),
     )
     .filter(|id| !id.is_empty());
+    // API Gateway always names the peer; an event without one shares a single
+    // bucket rather than letting a header choose it.
+    let source_ip = Some(
+        req.request_context_ref()
+            .and_then(|c| match c {
+                RequestContext::ApiGatewayV2(c) => c.http.source_ip.as_deref()?.parse().ok(),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            })
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+    );
     let (parts, body) = req.into_parts();
     let body = match body {
         Body::Empty => Bytes::new(),
@@ -27,6 +39,7 @@ pub fn to_api_request(req: Request) -> ApiRequest {
         headers: parts.headers,
         body,
         fallback_request_id,
+        source_ip,
     }
 }
 

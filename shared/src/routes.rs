@@ -120,13 +120,24 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
     serve_endpoint(app, route.endpoint(), req).await
 }
 
-/// Answers one request for `endpoint`. Size, method, gateway headers and
-/// errors are handled here so every handler starts from checked input.
+/// Answers one request for `endpoint`. CORS, size, method, gateway headers
+/// and errors are handled here so every handler starts from checked input.
 pub async fn serve_endpoint(app: &App, endpoint: Endpoint, req: ApiRequest) -> ApiResponse {
+    let cors = &app.config.cors;
+    // A preflight is answered before anything is counted or parsed.
+    if req.method == Method::OPTIONS {
+        return cors.preflight(&req.headers);
+    }
+    let mut resp = answer(app, endpoint, &req).await;
+    cors.decorate(&req.headers, &mut resp);
+    resp
+}
+
+async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse {
     let route = endpoint.route;
     let now_ms = app.clock.now_ms();
     let lang = gateway::language(&req.headers);
-    let request_id = request_id(&req);
+    let request_id = request_id(req);
     // Size first: nothing is parsed or decrypted for an oversized body.
     if req.body.len() > crate::channel::wire::MAX_ENVELOPE_LEN {
         return error_response(&ApiError::PayloadTooLarge, lang, now_ms, &request_id);
@@ -134,7 +145,12 @@ pub async fn serve_endpoint(app: &App, endpoint: Endpoint, req: ApiRequest) -> A
     if req.method != route.method() {
         return error_response(&ApiError::MethodNotAllowed, lang, now_ms, &request_id);
     }
-    let gw = match gateway::check(&req.headers, route.method() == Method::POST) {
+    let gw = match gateway::check(
+        &req.headers,
+        route.method() == Method::POST,
+        req.source_ip,
+        &app.config.client_ip,
+    ) {
         Ok(gw) => gw,
         Err(e) => return error_response(&e, lang, now_ms, &request_id),
     };
@@ -143,7 +159,7 @@ pub async fn serve_endpoint(app: &App, endpoint: Endpoint, req: ApiRequest) -> A
         gw: &gw,
         request_id: &request_id,
     };
-    let result = (endpoint.handler)(&ctx, &req).await;
+    let result = (endpoint.handler)(&ctx, req).await;
     let resp =
         result.unwrap_or_else(|e| error_response(&e, gw.lang, app.clock.now_ms(), &request_id));
     // One line per request: route, status and timing only, never a header value or body.
@@ -161,12 +177,16 @@ pub async fn serve_endpoint(app: &App, endpoint: Endpoint, req: ApiRequest) -> A
 pub async fn dispatch(app: &App, path: &str, req: ApiRequest) -> ApiResponse {
     match Route::from_path(path) {
         Some(route) => handle(app, route, req).await,
-        None => error_response(
-            &ApiError::NotFound,
-            gateway::language(&req.headers),
-            app.clock.now_ms(),
-            &request_id(&req),
-        ),
+        None => {
+            let mut resp = error_response(
+                &ApiError::NotFound,
+                gateway::language(&req.headers),
+                app.clock.now_ms(),
+                &request_id(&req),
+            );
+            app.config.cors.decorate(&req.headers, &mut resp);
+            resp
+        }
     }
 }
 

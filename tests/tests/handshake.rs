@@ -1,8 +1,11 @@
 //! End to end over real HTTP: local-api on a loopback port, the client library's real SCv2 crypto.
 
+mod common;
+
 use std::net::SocketAddr;
 
 use client::{Client, Identity};
+use common::contract;
 use serde_json::json;
 use shared::channel::{KeyRing, ServerKey};
 use shared::config::Config;
@@ -19,7 +22,7 @@ async fn start() -> String {
 #[tokio::test]
 async fn a_client_completes_the_handshake_over_http() {
     let url = start().await;
-    let client = Client::new(&url, Identity::default());
+    let client = contract::checked(Client::new(&url, Identity::default()));
     let pk = client.public_key().await.unwrap();
     assert_eq!(pk.key_id, "k-e2e");
     let session = client.handshake().await.unwrap();
@@ -32,32 +35,31 @@ async fn a_client_completes_the_handshake_over_http() {
 #[tokio::test]
 async fn public_key_headers_over_http() {
     let url = start().await;
-    let client = Client::new(&url, Identity::default());
+    let client = contract::checked(Client::new(&url, Identity::default()));
     let resp = reqwest::Client::new()
         .get(client.url(client::PUBLIC_KEY_ROUTE))
         .headers(client.gateway_headers())
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
-    assert_eq!(
-        resp.headers()["content-type"],
-        "application/json;charset=UTF-8"
-    );
-    assert_eq!(resp.headers()["content-language"], "en");
+    let (status, headers, _) =
+        contract::checked_response("GET", client::PUBLIC_KEY_ROUTE, resp).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert_eq!(headers["content-type"], "application/json;charset=UTF-8");
+    assert_eq!(headers["content-language"], "en");
 }
 
 #[tokio::test]
 async fn bad_input_over_http_gets_clear_4xx() {
     let url = start().await;
-    let client = Client::new(
+    let client = contract::checked(Client::new(
         &url,
         Identity {
             accept_language: "zh-TW".into(),
             ..Identity::default()
         },
-    );
+    ));
     let http = reqwest::Client::new();
 
     // unknown route
@@ -75,8 +77,8 @@ async fn bad_input_over_http_gets_clear_4xx() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 413);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let (status, _, body) = contract::checked_response("POST", client::SESSION_ROUTE, r).await;
+    assert_eq!(status, 413);
     assert_eq!(body["code"], "REQUEST.PAYLOAD_TOO_LARGE");
 
     // forged key exchange, localized
@@ -95,21 +97,21 @@ async fn bad_input_over_http_gets_clear_4xx() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let (status, _, body) = contract::checked_response("GET", client::PUBLIC_KEY_ROUTE, r).await;
+    assert_eq!(status, 400);
     assert_eq!(body["code"], "GATEWAY.HEADER_MISSING");
 }
 
 #[tokio::test]
 async fn session_creation_is_rate_limited_per_ip_over_http() {
     let url = start().await;
-    let client = Client::new(
+    let client = contract::checked(Client::new(
         &url,
         Identity {
             ip: "192.0.2.55".into(),
             ..Identity::default()
         },
-    );
+    ));
     for _ in 0..20 {
         let r = client
             .create_session_raw(&json!({"keyId": "k-e2e", "encryptedKey": "AAAA"}))

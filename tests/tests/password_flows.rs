@@ -35,7 +35,7 @@ async fn forgot_reset_story_revokes_the_old_password_and_tokens() {
     assert_eq!(mail[0]["to"], "ann@example.com");
     let link = mail[0]["link"].as_str().unwrap();
     assert!(
-        link.starts_with("http://localhost:3000/password/reset?token="),
+        link.starts_with("http://localhost:3000/password/reset#token="),
         "{link}"
     );
     let token = query(link, "token");
@@ -712,7 +712,7 @@ async fn forwarded_host_headers_never_reach_a_link() {
     assert_eq!(r.status, 200);
     let mail = s.outbox().await;
     let link = mail[0]["link"].as_str().unwrap();
-    assert!(link.starts_with("http://localhost:3000/password/reset?token="));
+    assert!(link.starts_with("http://localhost:3000/password/reset#token="));
     assert!(!mail[0].to_string().contains("evil.example"));
 }
 
@@ -741,4 +741,77 @@ async fn answers_are_localized_and_sealed_in_the_form_asked() {
         r.body["message"],
         "If the email exists, a reset link will be sent"
     );
+}
+
+#[tokio::test]
+async fn the_token_that_changed_the_password_is_revoked_even_in_the_same_second() {
+    let s = Server::start().await;
+    let biz = s.user("gus@example.com", STRONG).await;
+    let c = s.client("198.51.100.80");
+    let sess = c.handshake().await.unwrap();
+    // Issued "now": the change lands in the same second as `iat`.
+    let token = s.token(&biz).await;
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
+        bearer(&token),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&token)).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str().unwrap()),
+        (401, "AUTH.TOKEN_REVOKED")
+    );
+    // A token issued after the change's second works.
+    let fresh = s.token_at(&biz, now_secs() + 1).await;
+    let r = call(&c, &sess, STATUS, json!({}), bearer(&fresh)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_revoked_or_foreign_token_does_not_use_up_the_owners_change_limit() {
+    let s = Server::start().await;
+    let biz = s.user("hal@example.com", STRONG).await;
+    let old = s.token_at(&biz, now_secs() - 10).await;
+    // The owner changes the password: `old` is revoked from now on.
+    let owner = s.client("198.51.100.81");
+    let sess = owner.handshake().await.unwrap();
+    let t = s.token_at(&biz, now_secs() - 5).await;
+    let r = call(
+        &owner,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
+        bearer(&t),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // An attacker with the revoked token, from many addresses (per-IP limits aside).
+    for i in 0..8 {
+        let a = s.client(&format!("203.0.113.{}", 100 + i));
+        let sess = a.handshake().await.unwrap();
+        let r = call(
+            &a,
+            &sess,
+            CHANGE,
+            json!({"currentPassword": "guess-guess-guess", "newPassword": STRONG_3}),
+            bearer(&old),
+        )
+        .await;
+        assert_eq!(r.body["code"], "AUTH.TOKEN_REVOKED");
+    }
+    // The owner's own attempts are untouched.
+    let fresh = s.token_at(&biz, now_secs() + 1).await;
+    let r = call(
+        &owner,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG_2, "newPassword": STRONG_3}),
+        bearer(&fresh),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -112,13 +112,13 @@ async fn stories_run_against_the_functions_as_separate_processes() {
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let client = Client::new(
+    let client = common::contract::checked(Client::new(
         &base,
         Identity {
             ip: "192.0.2.77".into(),
             ..Identity::default()
         },
-    );
+    ));
 
     // the first call builds and starts the function: allow for compilation
     let deadline = Instant::now() + Duration::from_secs(900);
@@ -157,7 +157,7 @@ async fn stories_run_against_the_functions_as_separate_processes() {
         .as_str()
         .unwrap_or_else(|| panic!("invite failed: {invited}"))
         .to_owned();
-    let sid = wait_link(&endpoint, &email, "?sid=", 0).await;
+    let sid = wait_link(&endpoint, &email, "#sid=", 0).await;
     let r = call(
         &client,
         &session,
@@ -194,7 +194,7 @@ async fn stories_run_against_the_functions_as_separate_processes() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let reset_token = wait_link(&endpoint, &email, "?token=", before).await;
+    let reset_token = wait_link(&endpoint, &email, "#token=", before).await;
     let r = call(
         &client,
         &session,

@@ -112,7 +112,7 @@ pub async fn create_user(
             .as_deref()
             .and_then(Lang::from_tag)
             .unwrap_or(Lang::En);
-        let link = format!("{}?sid={}", app.config.links.init_url, sid.as_str());
+        let link = app.config.links.init(sid.as_str());
         change.outbox.push(mail::render(
             MailKind::Init,
             lang,

@@ -31,6 +31,9 @@ pub struct Done {
     pub status: StatusCode,
     pub message: &'static str,
     pub data: Value,
+    /// The contract's confirmation shape: `data` also carries `"success": true`
+    /// and `message` localized (change, forgot, reset).
+    pub confirmation: bool,
 }
 
 fn ok(message: &'static str, data: Value) -> Result<Done, ApiError> {
@@ -38,6 +41,15 @@ fn ok(message: &'static str, data: Value) -> Result<Done, ApiError> {
         status: StatusCode::OK,
         message,
         data,
+        confirmation: false,
+    })
+}
+
+/// `200 {"success": true, "message": <message localized>, ...extra}`.
+fn confirmed(message: &'static str, extra: Value) -> Result<Done, ApiError> {
+    Ok(Done {
+        confirmation: true,
+        ..ok(message, extra)?
     })
 }
 
@@ -112,10 +124,6 @@ fn user_lang(user: &User, fallback: i18n::Lang) -> i18n::Lang {
         .unwrap_or(fallback)
 }
 
-fn link(base: &str, param: &str, value: &str) -> String {
-    format!("{base}?{param}={value}")
-}
-
 impl Ctx<'_> {
     async fn open(&self, route: Route, req: &ApiRequest) -> Result<OpenedRequest, ApiError> {
         open_request(
@@ -134,11 +142,17 @@ impl Ctx<'_> {
         let now = self.app.clock.now_ms();
         let lang = self.gw.lang;
         let (status, body, retry_after) = match result {
-            Ok(done) => (
-                done.status,
-                success_body(lang, now, self.request_id, done.message, done.data),
-                None,
-            ),
+            Ok(mut done) => {
+                if done.confirmation {
+                    done.data["success"] = Value::Bool(true);
+                    done.data["message"] = Value::from(i18n::message(lang, done.message, &Map::new()));
+                }
+                (
+                    done.status,
+                    success_body(lang, now, self.request_id, done.message, done.data),
+                    None,
+                )
+            }
             Err(e) => error_body(&e, lang, now, self.request_id),
         };
         let json = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
@@ -173,11 +187,12 @@ impl Ctx<'_> {
             .user(&claims.sub)
             .await?
             .ok_or_else(|| domain(StatusCode::NOT_FOUND, "AUTH.USER_NOT_FOUND"))?;
-        // `iat` has second precision: a token from the same second as the change stays
-        // valid (it may well have been issued right after it); every earlier one is refused.
+        // `iat` has second precision, so a token from the same second as the change
+        // cannot be told from one issued just before it: both are refused. The very
+        // token that changed the password is revoked; clients fetch a new one.
         if user
             .password_changed_at_ms
-            .is_some_and(|changed| claims.iat < changed / 1000)
+            .is_some_and(|changed| claims.iat <= changed / 1000)
         {
             return Err(domain(StatusCode::UNAUTHORIZED, "AUTH.TOKEN_REVOKED"));
         }
@@ -260,15 +275,16 @@ async fn change_opened(
     opened: &OpenedRequest,
 ) -> Result<Done, ApiError> {
     let app = ctx.app;
-    let claims = ctx.token_claims(req)?;
+    // The per-user bucket counts only requests that prove to be that user:
+    // a stolen or revoked token cannot use up the owner's attempts.
+    let user = ctx.token_user(&ctx.token_claims(req)?).await?;
     ctx.rate_limit(
         "change-user",
-        &claims.sub,
+        &user.biz_id,
         app.config.limits.change_per_user,
     )
     .await?;
     let body: ChangeBody = parse_strict(&opened.plaintext)?;
-    let user = ctx.token_user(&claims).await?;
     if let Some(current) = &user.password {
         let given = body
             .current_password
@@ -287,7 +303,7 @@ async fn change_opened(
         ..AccountChange::default()
     };
     app.accounts.apply(change, now).await?.map_err(rejected)?;
-    ok(
+    confirmed(
         "PASSWORD.CHANGED",
         json!({ "passwordChangedAt": rfc3339(now) }),
     )
@@ -309,15 +325,14 @@ async fn status_opened(
     req: &ApiRequest,
     opened: &OpenedRequest,
 ) -> Result<Done, ApiError> {
-    let claims = ctx.token_claims(req)?;
+    let user = ctx.token_user(&ctx.token_claims(req)?).await?;
     ctx.rate_limit(
         "status-user",
-        &claims.sub,
+        &user.biz_id,
         ctx.app.config.limits.status_per_user,
     )
     .await?;
     let _: EmptyBody = parse_strict(&opened.plaintext)?;
-    let user = ctx.token_user(&claims).await?;
     ok(
         "SUCCESS",
         json!({
@@ -385,8 +400,7 @@ async fn init_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiE
     app.accounts.apply(change, now).await?.map_err(rejected)?;
     Ok(Done {
         status: StatusCode::CREATED,
-        message: "SUCCESS",
-        data,
+        ..ok("SUCCESS", data)?
     })
 }
 
@@ -434,7 +448,7 @@ async fn forgot_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Ap
             let mut params = Map::new();
             params.insert("minutes".into(), Value::from(minutes));
             params.insert("name".into(), Value::from(user.name.clone()));
-            let url = link(&app.config.links.reset_url, "token", &token);
+            let url = app.config.links.reset(&token);
             AccountChange {
                 new_reset: Some(ResetToken {
                     token_sha256: token_sha256(&token),
@@ -456,7 +470,7 @@ async fn forgot_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Ap
         None => AccountChange::default(),
     };
     app.accounts.apply(change, now).await?.map_err(rejected)?;
-    ok("PASSWORD.RESET_REQUESTED", json!({}))
+    confirmed("PASSWORD.RESET_REQUESTED", json!({}))
 }
 
 // ---- reset ----------------------------------------------------------------
@@ -510,7 +524,7 @@ async fn reset_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Api
         ..AccountChange::default()
     };
     app.accounts.apply(change, now).await?.map_err(rejected)?;
-    ok(
+    confirmed(
         "PASSWORD.CHANGED",
         json!({ "passwordChangedAt": rfc3339(now) }),
     )

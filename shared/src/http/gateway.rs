@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use http::HeaderMap;
+use ipnet::IpNet;
 
 use super::ApiError;
 use crate::i18n::{negotiate, Lang};
@@ -27,11 +28,89 @@ pub fn language(headers: &HeaderMap) -> Lang {
     negotiate(headers.get("accept-language").and_then(|v| v.to_str().ok()))
 }
 
+/// Cloudflare's published edge ranges: the default `TRUSTED_PROXY_CIDRS`.
+pub const CLOUDFLARE_RANGES: [&str; 22] = [
+    "173.245.48.0/20",
+    "103.21.244.0/22",
+    "103.22.200.0/22",
+    "103.31.4.0/22",
+    "141.101.64.0/18",
+    "108.162.192.0/18",
+    "190.93.240.0/20",
+    "188.114.96.0/20",
+    "197.234.240.0/22",
+    "198.41.128.0/17",
+    "162.158.0.0/15",
+    "104.16.0.0/13",
+    "104.24.0.0/14",
+    "172.64.0.0/13",
+    "131.0.72.0/22",
+    "2400:cb00::/32",
+    "2606:4700::/32",
+    "2803:f800::/32",
+    "2405:b500::/32",
+    "2405:8100::/32",
+    "2a06:98c0::/29",
+    "2c0f:f248::/32",
+];
+
+/// Which address the per-IP limits count by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientIpSource {
+    /// `CF-Connecting-IP` is believed only when the connection comes from one
+    /// of these proxies (`TRUSTED_PROXY_CIDRS`); any other caller is counted
+    /// by its own address, whatever header it sends.
+    TrustedProxies(Vec<IpNet>),
+    /// local-api and tests: the simulation header is the client IP, as the
+    /// contract says for local and test clients.
+    SimulationHeader,
+}
+
+impl Default for ClientIpSource {
+    fn default() -> Self {
+        ClientIpSource::TrustedProxies(CLOUDFLARE_RANGES.iter().map(|c| c.parse().expect("static CIDR")).collect())
+    }
+}
+
+impl ClientIpSource {
+    /// Comma-separated CIDRs; an empty list trusts no proxy.
+    pub fn parse_cidrs(list: &str) -> Result<ClientIpSource, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| c.parse::<IpNet>().map_err(|_| format!("{c:?} is not a CIDR")))
+            .collect::<Result<_, _>>()
+            .map(ClientIpSource::TrustedProxies)
+    }
+
+    /// The address to count by. `source` is the network peer the runtime saw
+    /// (API Gateway's `sourceIp`); in-process callers have none.
+    pub fn client_ip(&self, source: Option<IpAddr>, header: IpAddr) -> IpAddr {
+        match (self, source) {
+            (ClientIpSource::SimulationHeader, _) | (_, None) => header,
+            (ClientIpSource::TrustedProxies(proxies), Some(peer)) => {
+                let peer = peer.to_canonical();
+                if proxies.iter().any(|net| net.contains(&peer)) {
+                    header
+                } else {
+                    peer
+                }
+            }
+        }
+    }
+}
+
 type Check = fn(&str) -> bool;
 
 /// Checks every gateway header and reports all missing, then all malformed ones.
-/// `Content-Type` is required only when the route takes a body.
-pub fn check(headers: &HeaderMap, has_body: bool) -> Result<Gateway, ApiError> {
+/// `Content-Type` is required only when the route takes a body. The client IP
+/// comes from `CF-Connecting-IP` only where `ip_source` trusts the caller.
+pub fn check(
+    headers: &HeaderMap,
+    has_body: bool,
+    source_ip: Option<IpAddr>,
+    ip_source: &ClientIpSource,
+) -> Result<Gateway, ApiError> {
     let printable: Check = |v| is_printable_ascii(v, 256);
     let mut rules: Vec<(&'static str, Check)> = vec![
         ("Accept", printable),
@@ -70,12 +149,13 @@ pub fn check(headers: &HeaderMap, has_body: bool) -> Result<Gateway, ApiError> {
             .unwrap_or_default()
             .to_owned()
     };
+    let header_ip = get("cf-connecting-ip")
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::HeaderInvalid(vec!["CF-Connecting-IP"]))?;
     Ok(Gateway {
         client_hash: get("x-client-hash"),
-        client_ip: get("cf-connecting-ip")
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::HeaderInvalid(vec!["CF-Connecting-IP"]))?,
+        client_ip: ip_source.client_ip(source_ip, header_ip),
         ray: get("cf-ray"),
         country: get("cf-ipcountry").to_ascii_uppercase(),
         lang: language(headers),
@@ -102,9 +182,39 @@ mod tests {
         h
     }
 
+    fn sim() -> ClientIpSource {
+        ClientIpSource::SimulationHeader
+    }
+
+    #[test]
+    fn the_header_ip_is_believed_only_from_a_trusted_proxy() {
+        let cloudflare = ClientIpSource::default();
+        let edge: IpAddr = "172.64.1.9".parse().unwrap();
+        let g = check(&full(), true, Some(edge), &cloudflare).unwrap();
+        assert_eq!(g.client_ip.to_string(), "2001:db8::1");
+        // Straight to the origin, bypassing the edge: counted by its own address.
+        let direct: IpAddr = "203.0.113.7".parse().unwrap();
+        let g = check(&full(), true, Some(direct), &cloudflare).unwrap();
+        assert_eq!(g.client_ip, direct);
+        let g = check(&full(), true, Some("::ffff:203.0.113.7".parse().unwrap()), &cloudflare).unwrap();
+        assert_eq!(g.client_ip, direct);
+        let edge6: IpAddr = "2606:4700::1".parse().unwrap();
+        assert_eq!(
+            check(&full(), true, Some(edge6), &cloudflare).unwrap().client_ip.to_string(),
+            "2001:db8::1"
+        );
+        let none = ClientIpSource::parse_cidrs("").unwrap();
+        assert_eq!(check(&full(), true, Some(edge), &none).unwrap().client_ip, edge);
+        let g = check(&full(), true, Some(direct), &sim()).unwrap();
+        assert_eq!(g.client_ip.to_string(), "2001:db8::1");
+        assert!(ClientIpSource::parse_cidrs("10.0.0.0/8, 2001:db8::/32").is_ok());
+        assert!(ClientIpSource::parse_cidrs("10.0.0.0/33").is_err());
+        assert!(ClientIpSource::parse_cidrs("example.com").is_err());
+    }
+
     #[test]
     fn complete_headers_pass() {
-        let g = check(&full(), true).unwrap();
+        let g = check(&full(), true, None, &sim()).unwrap();
         assert_eq!(g.client_ip.to_string(), "2001:db8::1");
         assert_eq!(g.lang, Lang::Ja);
         assert_eq!(g.client_hash, "device-1");
@@ -115,15 +225,15 @@ mod tests {
         let mut h = full();
         h.remove("x-client-hash");
         h.remove("cf-ray");
-        match check(&h, true) {
+        match check(&h, true, None, &sim()) {
             Err(ApiError::HeaderMissing(n)) => assert_eq!(n, vec!["X-Client-Hash", "Cf-Ray"]),
             other => panic!("{other:?}"),
         }
         let mut h = full();
         h.remove("content-type");
-        assert!(check(&h, false).is_ok());
+        assert!(check(&h, false, None, &sim()).is_ok());
         assert!(
-            matches!(check(&h, true), Err(ApiError::HeaderMissing(n)) if n == vec!["Content-Type"])
+            matches!(check(&h, true, None, &sim()), Err(ApiError::HeaderMissing(n)) if n == vec!["Content-Type"])
         );
     }
 
@@ -132,7 +242,7 @@ mod tests {
         let mut h = full();
         h.insert("cf-connecting-ip", "not-an-ip".parse().unwrap());
         h.insert("x-client-hash", "a".repeat(129).parse().unwrap());
-        match check(&h, true) {
+        match check(&h, true, None, &sim()) {
             Err(ApiError::HeaderInvalid(n)) => {
                 assert_eq!(n, vec!["X-Client-Hash", "CF-Connecting-IP"])
             }
@@ -144,7 +254,7 @@ mod tests {
             http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
         );
         assert!(
-            matches!(check(&h, true), Err(ApiError::HeaderInvalid(n)) if n == vec!["X-Client-Hash"])
+            matches!(check(&h, true, None, &sim()), Err(ApiError::HeaderInvalid(n)) if n == vec!["X-Client-Hash"])
         );
     }
 }

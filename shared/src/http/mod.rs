@@ -1,6 +1,7 @@
 //! The HTTP layer, in one place: gateway headers, the standard envelope,
 //! error rendering, strict JSON bodies.
 
+pub mod cors;
 pub mod error;
 pub mod gateway;
 pub mod json;
@@ -10,7 +11,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value};
 
 pub use error::{ApiError, FieldIssue, ScError};
-pub use gateway::Gateway;
+pub use cors::CorsPolicy;
+pub use gateway::{ClientIpSource, Gateway};
 
 use crate::i18n::{self, Lang};
 
@@ -22,6 +24,9 @@ pub struct ApiRequest {
     pub body: Bytes,
     /// Lambda's request id, used when `Cf-Ray` is absent.
     pub fallback_request_id: Option<String>,
+    /// The network peer as the runtime saw it (API Gateway's `sourceIp`);
+    /// `None` for in-process callers.
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 pub type ApiResponse = http::Response<Bytes>;

@@ -50,11 +50,24 @@ impl TestApp {
         headers: HeaderMap,
         body: &[u8],
     ) -> ApiResponse {
+        self.call_from(None, route, method, headers, body).await
+    }
+
+    /// A call whose network peer (API Gateway's `sourceIp`) is `source_ip`.
+    pub async fn call_from(
+        &self,
+        source_ip: Option<std::net::IpAddr>,
+        route: Route,
+        method: Method,
+        headers: HeaderMap,
+        body: &[u8],
+    ) -> ApiResponse {
         let req = ApiRequest {
             method,
             headers,
             body: Bytes::copy_from_slice(body),
             fallback_request_id: None,
+            source_ip,
         };
         shared::routes::handle(&self.app, route, req).await
     }

@@ -1,5 +1,8 @@
 //! A local-api on a loopback port and a client speaking real SCv2 to it.
+//! Every answer a client made here receives is held against docs/openapi.yaml.
 #![allow(dead_code)]
+
+pub mod contract;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,21 +54,21 @@ impl Server {
     }
 
     pub fn client(&self, ip: &str) -> Client {
-        Client::new(
+        contract::checked(Client::new(
             &self.url,
             Identity {
                 ip: ip.into(),
                 ..Identity::default()
             },
-        )
+        ))
     }
 
     async fn dev(&self, path: &str, body: Option<Value>) -> Value {
-        let req = match body {
-            Some(b) => self.http.post(format!("{}{path}", self.url)).json(&b),
-            None => self.http.get(format!("{}{path}", self.url)),
+        let (method, req) = match body {
+            Some(b) => ("POST", self.http.post(format!("{}{path}", self.url)).json(&b)),
+            None => ("GET", self.http.get(format!("{}{path}", self.url))),
         };
-        let resp: Value = req.send().await.unwrap().json().await.unwrap();
+        let (_, _, resp) = contract::checked_response(method, path, req.send().await.unwrap()).await;
         assert_eq!(resp["success"], true, "{path}: {resp}");
         resp["data"].clone()
     }
@@ -144,13 +147,25 @@ pub fn now_secs() -> u64 {
         .as_secs()
 }
 
-/// The query value `name` of a link.
+/// The parameter `name` of an emailed link (its fragment, or its query).
 pub fn query(link: &str, name: &str) -> String {
-    let q = link.split_once('?').unwrap().1;
+    let q = link.split_once(['#', '?']).unwrap().1;
     q.split('&')
         .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
         .unwrap()
         .to_owned()
+}
+
+/// The newest emailed link of `kind` (`reset`, `init`, `changed`), waiting
+/// a bounded time for the outbox to deliver it.
+pub async fn wait_for_link(s: &Server, kind: &str) -> String {
+    for _ in 0..100 {
+        if let Some(m) = s.outbox().await.iter().rev().find(|m| m["kind"] == kind) {
+            return m["link"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no {kind} email was delivered");
 }
 
 /// The repository's root.

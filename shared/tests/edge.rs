@@ -1,0 +1,180 @@
+//! In process: what the edge decides before any handler runs: CORS, and the
+//! client IP that every per-IP limit counts by.
+
+mod common;
+
+use std::net::IpAddr;
+
+use common::*;
+use http::{HeaderMap, HeaderValue, Method};
+use serde_json::json;
+use shared::channel::KeyRing;
+use shared::config::Config;
+use shared::http::{ClientIpSource, CorsPolicy};
+use shared::Route;
+
+const APP_ORIGIN: &str = "https://app.example.com";
+
+fn with_origin(mut headers: HeaderMap, origin: &str) -> HeaderMap {
+    headers.insert("origin", HeaderValue::from_str(origin).unwrap());
+    headers
+}
+
+fn cors_app() -> TestApp {
+    let config = Config {
+        cors: CorsPolicy::parse(APP_ORIGIN).unwrap(),
+        ..Config::default()
+    };
+    TestApp::with(config, KeyRing::single(vector_key()))
+}
+
+fn cors_headers(resp: &shared::http::ApiResponse) -> Vec<String> {
+    resp.headers()
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .filter(|k| k.starts_with("access-control-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn preflight_from_an_allowed_origin_on_every_route_and_never_counted() {
+    let t = cors_app();
+    for route in Route::ALL {
+        let mut h = with_origin(HeaderMap::new(), APP_ORIGIN);
+        h.insert("access-control-request-method", route.method().as_str().parse().unwrap());
+        let resp = t.call(route, Method::OPTIONS, h, b"").await;
+        assert_eq!(resp.status(), 204, "{route:?}");
+        let h = resp.headers();
+        assert_eq!(h["access-control-allow-origin"], APP_ORIGIN);
+        assert_eq!(h["access-control-allow-methods"], "GET, POST");
+        assert_eq!(
+            h["access-control-allow-headers"],
+            "Content-Type, Authorization, X-SC-Session-Id, X-SC-Version, X-Client-Hash, Accept-Language"
+        );
+        assert!(h.contains_key("access-control-max-age"));
+        assert_eq!(h["vary"], "Origin");
+        assert!(resp.body().is_empty());
+    }
+    // 100 preflights leave the per-IP session limit (20) untouched.
+    for _ in 0..100 {
+        let h = with_origin(gateway_headers("device-1"), APP_ORIGIN);
+        t.call(Route::CreateSession, Method::OPTIONS, h, b"").await;
+    }
+    let r = t
+        .create_session(&json!({"keyId": "k2026-11", "encryptedKey": "AAAA"}))
+        .await;
+    assert_eq!(r.status(), 400, "the first real request is not rate limited");
+}
+
+#[tokio::test]
+async fn other_origins_get_no_cors_headers_and_the_same_answer() {
+    let t = cors_app();
+    let pre = t
+        .call(
+            Route::Change,
+            Method::OPTIONS,
+            with_origin(HeaderMap::new(), "https://evil.example.com"),
+            b"",
+        )
+        .await;
+    assert_eq!(pre.status(), 204);
+    assert!(cors_headers(&pre).is_empty());
+
+    let plain = t
+        .call(Route::PublicKey, Method::GET, gateway_headers("d"), b"")
+        .await;
+    let other = t
+        .call(
+            Route::PublicKey,
+            Method::GET,
+            with_origin(gateway_headers("d"), "https://evil.example.com"),
+            b"",
+        )
+        .await;
+    assert!(cors_headers(&other).is_empty());
+    assert_eq!(other.status(), plain.status());
+    assert_eq!(other.headers(), plain.headers());
+    assert_eq!(json_of(&other)["data"], json_of(&plain)["data"]);
+
+    let allowed = t
+        .call(
+            Route::PublicKey,
+            Method::GET,
+            with_origin(gateway_headers("d"), APP_ORIGIN),
+            b"",
+        )
+        .await;
+    assert_eq!(allowed.headers()["access-control-allow-origin"], APP_ORIGIN);
+    assert_eq!(
+        allowed.headers()["access-control-expose-headers"],
+        "Retry-After, Content-Language"
+    );
+    // Errors carry them too, so a browser can read the code.
+    let mut no_headers = with_origin(HeaderMap::new(), APP_ORIGIN);
+    no_headers.insert("content-type", "application/json".parse().unwrap());
+    let err = t.call(Route::CreateSession, Method::POST, no_headers, b"{}").await;
+    assert_eq!(err.status(), 400);
+    assert_eq!(err.headers()["access-control-allow-origin"], APP_ORIGIN);
+}
+
+#[tokio::test]
+async fn without_a_list_nothing_is_added() {
+    let t = TestApp::new();
+    let resp = t
+        .call(
+            Route::PublicKey,
+            Method::GET,
+            with_origin(gateway_headers("d"), APP_ORIGIN),
+            b"",
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert!(cors_headers(&resp).is_empty());
+    assert!(resp.headers().get("vary").is_none());
+}
+
+/// 25 session creations, each with a new `CF-Connecting-IP`, from `source`.
+async fn sessions_with_rotating_header(t: &TestApp, source: IpAddr) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        let mut h = gateway_headers("device-1");
+        h.insert("cf-connecting-ip", format!("198.51.100.{i}").parse().unwrap());
+        let body = serde_json::to_vec(&json!({"keyId": "k2026-11", "encryptedKey": "AAAA"})).unwrap();
+        let r = t
+            .call_from(Some(source), Route::CreateSession, Method::POST, h, &body)
+            .await;
+        statuses.push(r.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn a_caller_off_the_edge_cannot_choose_its_rate_limit_key() {
+    // Default: only Cloudflare's ranges are trusted to name the client.
+    let t = TestApp::new();
+    let direct: IpAddr = "203.0.113.99".parse().unwrap();
+    let statuses = sessions_with_rotating_header(&t, direct).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5, "{statuses:?}");
+    assert!(statuses[..20].iter().all(|s| *s == 400));
+
+    // Through the edge, each client is its own bucket.
+    let t = TestApp::new();
+    let edge: IpAddr = "172.64.10.1".parse().unwrap();
+    let statuses = sessions_with_rotating_header(&t, edge).await;
+    assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn trusted_proxies_come_from_the_configuration() {
+    let config = Config {
+        client_ip: ClientIpSource::parse_cidrs("10.0.0.0/8").unwrap(),
+        ..Config::default()
+    };
+    let t = TestApp::with(config, KeyRing::single(vector_key()));
+    let cloudflare_edge: IpAddr = "172.64.10.1".parse().unwrap();
+    let statuses = sessions_with_rotating_header(&t, cloudflare_edge).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5);
+    let own_proxy: IpAddr = "10.1.2.3".parse().unwrap();
+    let statuses = sessions_with_rotating_header(&t, own_proxy).await;
+    assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+}

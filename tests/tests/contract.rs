@@ -1,0 +1,217 @@
+//! The documented contract over HTTP: docs/openapi.yaml against the routes,
+//! the confirmation shapes, and CORS on local-api.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use common::*;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::http::CorsPolicy;
+use shared::Route;
+
+#[test]
+fn the_document_describes_exactly_the_routes() {
+    let documented: BTreeSet<String> = contract::deployed_paths().into_iter().collect();
+    let routes: BTreeSet<String> = Route::ALL.iter().map(|r| r.path().to_owned()).collect();
+    assert_eq!(documented, routes, "docs/openapi.yaml paths vs Route::ALL");
+    let doc = contract::document();
+    for route in Route::ALL {
+        let item = &doc["paths"][route.path()];
+        let method = route.method().as_str().to_ascii_lowercase();
+        assert!(item.get(&method).is_some(), "{route:?}: {method} not documented");
+        assert!(item.get("options").is_some(), "{route:?}: preflight not documented");
+        let other = if method == "get" { "post" } else { "get" };
+        assert!(item.get(other).is_none(), "{route:?}: {other} documented");
+    }
+    let local: Vec<&String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| !documented.contains(*p))
+        .collect();
+    assert_eq!(local, ["/_dev/users", "/_dev/token", "/_dev/outbox"]);
+}
+
+fn rejects(f: impl FnOnce()) -> bool {
+    catch_unwind(AssertUnwindSafe(f)).is_err()
+}
+
+#[test]
+fn the_check_refuses_what_the_document_does_not_list() {
+    let sealed = {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "application/octet-stream".parse().unwrap());
+        h
+    };
+    let error = |code: &str| {
+        json!({"version": "2.0.0", "timestamp": 1, "success": false, "code": code,
+               "message": "m", "requestId": "r"})
+    };
+    // A documented answer passes ...
+    contract::check("POST", FORGOT, 400, &sealed, &error("VALIDATION.INVALID_PARAMETER"), true);
+    // ... a code the route does not list for that status does not,
+    assert!(rejects(|| contract::check("POST", FORGOT, 400, &sealed, &error("AUTH.RESET_TOKEN_INVALID"), true)));
+    // nor an unlisted status, a wrong shape, or plaintext where only sealed is documented.
+    assert!(rejects(|| contract::check("POST", FORGOT, 403, &sealed, &error("AUTH.ACCOUNT_DISABLED"), true)));
+    let confirmed = json!({"version": "2.0.0", "timestamp": 1, "success": true, "code": "2000",
+                           "message": "m", "requestId": "r", "data": {}});
+    assert!(rejects(|| contract::check("POST", FORGOT, 200, &sealed, &confirmed, true)));
+    let mut plain = HeaderMap::new();
+    plain.insert("content-type", "application/json;charset=UTF-8".parse().unwrap());
+    assert!(rejects(|| contract::check("POST", FORGOT, 409, &plain, &error("CONFLICT.CONCURRENT_UPDATE"), false)));
+    // 429 requires Retry-After.
+    assert!(rejects(|| contract::check("POST", FORGOT, 429, &plain, &error("REQUEST.RATE_LIMITED"), false)));
+    let mut limited = plain.clone();
+    limited.insert("retry-after", "10".parse().unwrap());
+    contract::check("POST", FORGOT, 429, &limited, &error("REQUEST.RATE_LIMITED"), false);
+}
+
+#[tokio::test]
+async fn change_forgot_and_reset_confirm_in_the_documented_shape_localized() {
+    let s = Server::start().await;
+    let biz = s.user("kim@example.com", STRONG).await;
+    let mut c = s.client("198.51.100.60");
+    c.identity.accept_language = "ja".into();
+    let sess = c.handshake().await.unwrap();
+
+    let token = s.token_at(&biz, now_secs() - 5).await;
+    let r = call(&c, &sess, CHANGE, json!({"currentPassword": STRONG, "newPassword": STRONG_2}), bearer(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["success"], true);
+    assert_eq!(r.body["data"]["message"], "パスワードを変更しました");
+    assert!(r.body["data"]["passwordChangedAt"].is_string());
+
+    let known = call(&c, &sess, FORGOT, json!({"email": "kim@example.com"}), HeaderMap::new()).await;
+    let unknown = call(&c, &sess, FORGOT, json!({"email": "nobody@example.com"}), HeaderMap::new()).await;
+    for r in [&known, &unknown] {
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.body["data"],
+            json!({"success": true, "message": "メールアドレスが登録されている場合、リセット用のリンクを送信します"})
+        );
+    }
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v["timestamp"] = Value::Null;
+        v["requestId"] = Value::Null;
+        serde_json::to_vec(&v).unwrap()
+    };
+    assert_eq!(strip(&known.body), strip(&unknown.body), "byte-identical forgot answers");
+
+    let link = wait_for_link(&s, "reset").await;
+    let reset_token = query(&link, "token");
+    let mut en = s.client("198.51.100.61");
+    en.identity.accept_language = "en".into();
+    let sess = en.handshake().await.unwrap();
+    let r = call(&en, &sess, RESET, json!({"token": reset_token, "newPassword": STRONG_3}), HeaderMap::new()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["success"], true);
+    assert_eq!(r.body["data"]["message"], "Password changed successfully");
+    assert!(r.body["data"]["passwordChangedAt"].is_string());
+}
+
+const APP_ORIGIN: &str = "https://app.example.com";
+
+async fn preflight(s: &Server, path: &str, origin: &str) -> reqwest::Response {
+    s.http
+        .request(Method::OPTIONS, format!("{}{path}", s.url))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,x-sc-session-id")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn cors_names(h: &HeaderMap) -> Vec<String> {
+    h.keys()
+        .map(|k| k.as_str().to_owned())
+        .filter(|k| k.starts_with("access-control-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn cors_on_local_api_for_allowed_and_other_origins() {
+    let config = Config {
+        cors: CorsPolicy::parse(APP_ORIGIN).unwrap(),
+        ..Config::default()
+    };
+    let s = Server::start_with(config).await;
+
+    let (status, h, _) = contract::checked_response("OPTIONS", FORGOT, preflight(&s, FORGOT, APP_ORIGIN).await).await;
+    assert_eq!(status, 204);
+    assert_eq!(h["access-control-allow-origin"], APP_ORIGIN);
+    assert_eq!(h["access-control-allow-methods"], "GET, POST");
+    // local-api also lets a browser send the simulation headers the contract asks for.
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "Content-Type, Authorization, X-SC-Session-Id, X-SC-Version, X-Client-Hash, Accept-Language, CF-Connecting-IP, Cf-Ray, cf-ipcountry"
+    );
+    assert_eq!(h["access-control-max-age"], "600");
+    assert_eq!(h["vary"], "Origin");
+
+    let (status, h, _) = contract::checked_response(
+        "OPTIONS",
+        FORGOT,
+        preflight(&s, FORGOT, "https://evil.example.com").await,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(cors_names(&h).is_empty(), "{h:?}");
+
+    // Preflights are never counted: 20 of them, then the 3 forgot calls the per-IP limit allows.
+    for _ in 0..20 {
+        preflight(&s, FORGOT, APP_ORIGIN).await;
+    }
+    let mut c = s.client("198.51.100.70");
+    c.identity.ip = "198.51.100.70".into();
+    let sess = c.handshake().await.unwrap();
+    for i in 0..3 {
+        let r = call(&c, &sess, FORGOT, json!({"email": format!("p{i}@example.com")}), origin(APP_ORIGIN)).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.headers["access-control-allow-origin"], APP_ORIGIN);
+        assert_eq!(r.headers["access-control-expose-headers"], "Retry-After, Content-Language");
+    }
+    // The 429 a browser must read carries them too, with Retry-After exposed.
+    let r = call(&c, &sess, FORGOT, json!({"email": "p9@example.com"}), origin(APP_ORIGIN)).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.headers["access-control-allow-origin"], APP_ORIGIN);
+    assert!(r.headers.contains_key("retry-after"));
+
+    // Another origin: same status and body, no CORS header.
+    let r = call(&c, &sess, FORGOT, json!({"email": "p9@example.com"}), origin("https://evil.example.com")).await;
+    assert_eq!(r.status, 429);
+    assert!(cors_names(&r.headers).is_empty());
+}
+
+#[tokio::test]
+async fn local_api_allows_the_dev_server_origins_unless_told_otherwise() {
+    let mut config = Config::default();
+    config.cors = local_api::local_cors(None).unwrap();
+    let s = Server::start_with(config).await;
+    for o in ["http://localhost:5173", "http://127.0.0.1:5173"] {
+        let r = preflight(&s, CHANGE, o).await;
+        assert_eq!(r.status(), 204);
+        assert_eq!(r.headers()["access-control-allow-origin"], o);
+    }
+    let r = preflight(&s, CHANGE, "http://localhost:3000").await;
+    assert!(cors_names(r.headers()).is_empty());
+
+    assert_eq!(
+        local_api::local_cors(Some("https://a.example.com")).unwrap().origins(),
+        ["https://a.example.com"]
+    );
+    let e = local_api::local_cors(Some("*")).unwrap_err().to_string();
+    assert!(e.contains("CORS_ALLOWED_ORIGINS"), "{e}");
+}
+
+fn origin(o: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("origin", o.parse().unwrap());
+    h
+}
