@@ -30,7 +30,15 @@ const DEMO_EMAIL: &str = "demo@example.com";
 async fn main() -> anyhow::Result<()> {
     shared::telemetry::init();
     let args = Args::parse();
-    let config = shared::config::Config::from_env()?;
+    let mut config = shared::config::Config::from_env()?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
+        .await
+        .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
+    let addr = listener.local_addr()?;
+    // Emailed links open the /demo pages unless configured otherwise.
+    local_api::demo::point_links_here(&mut config.links, &format!("http://{addr}"), |var| {
+        std::env::var_os(var).is_some()
+    });
     let keys = match &args.key_file {
         Some(path) => shared::bootstrap::key_ring_from_pem_file(path, &args.key_id)?,
         None => {
@@ -54,10 +62,9 @@ async fn main() -> anyhow::Result<()> {
     let token = local
         .signer
         .token(&biz_id, local.app.clock.now_ms() / 1000)?;
-    let addr = local_api::spawn(local, SocketAddr::new(args.bind, args.port))
-        .await
-        .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
+    local_api::serve(local, listener)?;
     println!("local-api listening on http://{addr}");
+    println!("browser demo: http://{addr}{}", local_api::demo::PREFIX);
     println!("demo user: {DEMO_EMAIL} ({biz_id}), password: {demo_password}");
     println!("demo access token (1 h): {token}");
     println!("try: cargo run -p client --bin pwctl -- --url http://{addr} status --token <token>");
