@@ -56,7 +56,7 @@ pub fn point_links_here(links: &mut Links, origin: &str, is_set: impl Fn(&str) -
 }
 
 /// Answers a `/demo` path, or `None` when `path` is not one.
-pub async fn handle(method: &Method, path: &str) -> Option<ApiResponse> {
+pub fn handle(method: &Method, path: &str) -> Option<ApiResponse> {
     if path == "/demo" {
         return Some(respond(
             StatusCode::PERMANENT_REDIRECT,
@@ -83,7 +83,8 @@ pub async fn handle(method: &Method, path: &str) -> Option<ApiResponse> {
             None,
         ));
     };
-    Some(match tokio::fs::read(web_dir().join(file)).await {
+    // A few small local files, read per request so a rebuild shows at once.
+    Some(match std::fs::read(web_dir().join(file)) {
         Ok(body) => respond(StatusCode::OK, content_type, Bytes::from(body), None),
         Err(_) => respond(
             StatusCode::NOT_FOUND,
@@ -115,7 +116,10 @@ fn respond(
         HeaderValue::from_static("nosniff"),
     );
     // The reset token and init sid arrive in the page URL: never pass it on.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if let Some(to) = location {

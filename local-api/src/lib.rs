@@ -79,7 +79,7 @@ async fn route_any(
         Err(_) => Bytes::from(vec![0u8; shared::channel::wire::MAX_ENVELOPE_LEN + 1]),
     };
     let path = parts.uri.path().to_owned();
-    if let Some(page) = demo::handle(&parts.method, &path).await {
+    if let Some(page) = demo::handle(&parts.method, &path) {
         return page.map(axum::body::Body::from);
     }
     let resp = match dev::handle(&local, &parts.method, &path, &body).await {

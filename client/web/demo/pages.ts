@@ -99,7 +99,7 @@ function describeFailure(e: unknown): Node[] {
     nodes.push(list);
   }
   if (e.retryAfter !== undefined) {
-    nodes.push(el("p", `Too many attempts: try again in ${e.retryAfter} seconds.`, "wait"));
+    nodes.push(el("p", `Wait ${e.retryAfter} seconds before trying again.`, "wait"));
   }
   return nodes;
 }
