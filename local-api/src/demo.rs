@@ -12,15 +12,20 @@ use shared::http::ApiResponse;
 
 pub const PREFIX: &str = "/demo/";
 
-/// `/demo/<name>` -> file under the web client's directory, and its type.
-const FILES: &[(&str, &str, &str)] = &[
-    ("", "demo/index.html", HTML),
-    ("index.html", "demo/index.html", HTML),
-    ("change.html", "demo/change.html", HTML),
-    ("status.html", "demo/status.html", HTML),
-    ("init.html", "demo/init.html", HTML),
-    ("reset.html", "demo/reset.html", HTML),
-    ("forgot.html", "demo/forgot.html", HTML),
+/// Screens: `/demo/<name>` -> (page id, title). Each is `demo/layout.html`
+/// around `demo/screens/<id>.html`.
+const SCREENS: &[(&str, &str, &str)] = &[
+    ("", "index", "Screens"),
+    ("index.html", "index", "Screens"),
+    ("change.html", "change", "Change password"),
+    ("status.html", "status", "Password status"),
+    ("init.html", "init", "Set your first password"),
+    ("reset.html", "reset", "Reset your password"),
+    ("forgot.html", "forgot", "Forgot your password?"),
+];
+
+/// Assets: `/demo/<name>` -> file under the web client's directory, and its type.
+const ASSETS: &[(&str, &str, &str)] = &[
     ("demo.css", "demo/demo.css", CSS),
     ("pages.js", "dist/demo/pages.js", JS),
     ("password-api.js", "dist/index.js", JS),
@@ -75,7 +80,11 @@ pub fn handle(method: &Method, path: &str) -> Option<ApiResponse> {
             None,
         ));
     }
-    let Some((_, file, content_type)) = FILES.iter().find(|(n, _, _)| *n == name) else {
+    let body = if let Some((_, id, title)) = SCREENS.iter().find(|(n, _, _)| *n == name) {
+        screen(id, title).map(|html| (Bytes::from(html), HTML))
+    } else if let Some((_, file, kind)) = ASSETS.iter().find(|(n, _, _)| *n == name) {
+        read(file).map(|bytes| (Bytes::from(bytes), *kind))
+    } else {
         return Some(respond(
             StatusCode::NOT_FOUND,
             plain,
@@ -83,10 +92,9 @@ pub fn handle(method: &Method, path: &str) -> Option<ApiResponse> {
             None,
         ));
     };
-    // A few small local files, read per request so a rebuild shows at once.
-    Some(match std::fs::read(web_dir().join(file)) {
-        Ok(body) => respond(StatusCode::OK, content_type, Bytes::from(body), None),
-        Err(_) => respond(
+    Some(match body {
+        Ok((body, kind)) => respond(StatusCode::OK, kind, body, None),
+        Err(file) => respond(
             StatusCode::NOT_FOUND,
             plain,
             Bytes::from(format!(
@@ -95,6 +103,24 @@ pub fn handle(method: &Method, path: &str) -> Option<ApiResponse> {
             None,
         ),
     })
+}
+
+/// A few small local files, read per request so that an edit or rebuild shows at once.
+fn read(file: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(web_dir().join(file)).map_err(|_| file.to_owned())
+}
+
+/// The layout around one screen, its own link in the navigation marked current.
+fn screen(id: &str, title: &str) -> Result<String, String> {
+    let text = |file: String| read(&file).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let layout = text("demo/layout.html".into())?;
+    let main = text(format!("demo/screens/{id}.html"))?;
+    let own_link = format!("href=\"{id}.html\"");
+    Ok(layout
+        .replace(&own_link, &format!("{own_link} aria-current=\"page\""))
+        .replace("{{title}}", title)
+        .replace("{{page}}", id)
+        .replace("{{main}}", &main))
 }
 
 fn respond(
@@ -126,4 +152,61 @@ fn respond(
         h.insert(header::LOCATION, HeaderValue::from_static(to));
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_point_here_unless_configured() {
+        let mut links = shared::config::Config::default().links;
+        point_links_here(&mut links, "http://127.0.0.1:9", |v| {
+            v == "RESET_PASSWORD_URL"
+        });
+        assert_eq!(links.init_url, "http://127.0.0.1:9/demo/init.html");
+        assert_eq!(links.forgot_url, "http://127.0.0.1:9/demo/forgot.html");
+        assert_eq!(
+            links.reset_url,
+            shared::config::Config::default().links.reset_url
+        );
+    }
+
+    #[test]
+    fn screens_carry_the_policy_and_mark_their_own_link() {
+        let page = handle(&Method::GET, "/demo/reset.html").unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(
+            page.headers()[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
+        let html = String::from_utf8_lossy(page.body());
+        assert!(html.contains(r#"href="reset.html" aria-current="page""#));
+        assert!(!html.contains(r#"href="change.html" aria-current"#));
+        assert!(html.contains(r#"<form data-action="reset">"#));
+        assert!(!html.contains("{{"));
+        assert!(!html.contains("<script>"), "no inline script");
+    }
+
+    #[test]
+    fn other_paths_and_methods_are_refused() {
+        let status = |m: Method, p: &str| handle(&m, p).map(|r| r.status());
+        assert_eq!(
+            status(Method::GET, "/demo/../Cargo.toml"),
+            Some(StatusCode::NOT_FOUND)
+        );
+        assert_eq!(
+            status(Method::GET, "/demo/layout.html"),
+            Some(StatusCode::NOT_FOUND)
+        );
+        assert_eq!(
+            status(Method::POST, "/demo/"),
+            Some(StatusCode::METHOD_NOT_ALLOWED)
+        );
+        assert_eq!(
+            status(Method::GET, "/demo"),
+            Some(StatusCode::PERMANENT_REDIRECT)
+        );
+        assert_eq!(status(Method::GET, "/web/v1/x"), None);
+    }
 }

@@ -145,7 +145,8 @@ function wire(form: HTMLFormElement): void {
       .then((data) => {
         show(region, "success", ...describeSuccess(action, data));
         // A used password or secret has no business staying on screen.
-        for (const input of form.querySelectorAll<HTMLInputElement>('input[type="password"]')) input.value = "";
+        const used = 'input[type="password"], input[name="token"], input[name="sessionId"]';
+        for (const input of form.querySelectorAll<HTMLInputElement>(used)) input.value = "";
       })
       .catch((e: unknown) => show(region, "failure", ...describeFailure(e)))
       .finally(() => {
