@@ -34,8 +34,12 @@ export async function newUser(password) {
   return { ...data, email };
 }
 
-/** An access token issued `delaySecs` after now (a token from before a password change is refused). */
-export async function token(bizId, delaySecs = 0) {
+/**
+ * An access token issued `delaySecs` after now. Tokens issued before (or in
+ * the same second as) the last password change are refused, and a new user's
+ * password was set just now: by default the token is one second ahead.
+ */
+export async function token(bizId, delaySecs = 1) {
   return (await dev("/_dev/token", { bizId, iat: Math.floor(Date.now() / 1000) + delaySecs })).accessToken;
 }
 
