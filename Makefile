@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: run test lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch
+.PHONY: run test lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch web
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -12,13 +12,23 @@ TOOLS_VENV := .venv-tools
 TOOLS_BIN := $(CURDIR)/$(TOOLS_VENV)/bin
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-## Run every route locally on 127.0.0.1:9000 (embedded adapters, no AWS).
-run:
+## Run every route locally on 127.0.0.1:9000 (embedded adapters, no AWS),
+## with the browser client's reference pages at http://127.0.0.1:9000/demo/.
+run: web
 	$(CARGO) run -p local-api --bin local-api -- $(ARGS)
 
 ## The whole test suite: unit, in-process handler, vector and end-to-end tests.
 test:
 	$(CARGO) test --workspace --all-targets
+
+## The browser client (client/web): npm ci when its lock file changed, then tsc into dist/.
+## `make test` runs its node and Chromium tests (tests/tests/web_client.rs).
+WEB := client/web
+web: $(WEB)/node_modules/.package-lock.json
+	cd $(WEB) && npm run --silent build
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
 
 ## Formatting and lints, as CI runs them.
 lint:

@@ -1,6 +1,7 @@
 //! Every route in one process over the embedded adapters, plus the `/_dev`
 //! routes, for local use and end-to-end tests. Never deployed.
 
+pub mod demo;
 pub mod dev;
 
 use std::net::SocketAddr;
@@ -64,7 +65,11 @@ impl Local {
 
 /// Binds `addr` and serves in a background task; returns the bound address.
 pub async fn spawn(local: Local, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await?;
+    serve(local, TcpListener::bind(addr).await?)
+}
+
+/// Serves on a bound listener in a background task; returns its address.
+pub fn serve(local: Local, listener: TcpListener) -> std::io::Result<SocketAddr> {
     let bound = listener.local_addr()?;
     let router = axum::Router::new()
         .fallback(route_any)
@@ -89,6 +94,9 @@ async fn route_any(
         Err(_) => Bytes::from(vec![0u8; shared::channel::wire::MAX_ENVELOPE_LEN + 1]),
     };
     let path = parts.uri.path().to_owned();
+    if let Some(page) = demo::handle(&parts.method, &path) {
+        return page.map(axum::body::Body::from);
+    }
     let resp = match dev::handle(&local, &parts.method, &path, &body).await {
         Some(resp) => resp,
         None => {

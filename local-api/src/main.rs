@@ -32,6 +32,14 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut config = shared::config::Config::from_env()?;
     config.cors = local_api::local_cors(std::env::var("CORS_ALLOWED_ORIGINS").ok().as_deref())?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
+        .await
+        .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
+    let addr = listener.local_addr()?;
+    // Emailed links open the /demo pages unless configured otherwise.
+    local_api::demo::point_links_here(&mut config.links, &format!("http://{addr}"), |var| {
+        std::env::var_os(var).is_some()
+    });
     let keys = match &args.key_file {
         Some(path) => shared::bootstrap::key_ring_from_pem_file(path, &args.key_id)?,
         None => {
@@ -52,13 +60,14 @@ async fn main() -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("seeding the demo user: {e}"))?;
     let biz_id = demo["bizId"].as_str().unwrap_or_default().to_owned();
+    // Issued the second after the seed: a token from the second of the last
+    // password change counts as issued before it, and is revoked.
     let token = local
         .signer
-        .token(&biz_id, local.app.clock.now_ms() / 1000)?;
-    let addr = local_api::spawn(local, SocketAddr::new(args.bind, args.port))
-        .await
-        .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
+        .token(&biz_id, local.app.clock.now_ms() / 1000 + 1)?;
+    local_api::serve(local, listener)?;
     println!("local-api listening on http://{addr}");
+    println!("browser demo: http://{addr}{}", local_api::demo::PREFIX);
     println!("demo user: {DEMO_EMAIL} ({biz_id}), password: {demo_password}");
     println!("demo access token (1 h): {token}");
     println!("try: cargo run -p client --bin pwctl -- --url http://{addr} status --token <token>");

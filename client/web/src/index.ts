@@ -1,0 +1,491 @@
+/**
+ * Client of the password API for browsers and Node >= 20.
+ *
+ * Every call travels inside Secure Channel v2: a session key K drawn here,
+ * wrapped with the server's RSA-OAEP-256 key, kept as a non-extractable
+ * AES-256-GCM CryptoKey; each body sealed with a fresh 96-bit nonce.
+ * WebCrypto only, no dependencies.
+ */
+
+import {
+  EnvelopeType,
+  confirmationContext,
+  createSessionKey,
+  freshHeader,
+  fromBase64,
+  open,
+  requestContext,
+  responseContext,
+  seal,
+  toBase64,
+  toHex,
+  randomBytes,
+} from "./channel.js";
+
+export const ROUTES = {
+  publicKey: "/web/v1/secure-channel/public-key",
+  session: "/web/v1/secure-channel/session",
+  change: "/web/v1/system/auth/password/change",
+  status: "/web/v1/system/auth/password/status",
+  init: "/web/v1/system/auth/password/init",
+  forgot: "/web/v1/system/auth/password/forgot",
+  reset: "/web/v1/system/auth/password/reset",
+} as const;
+
+/** One item of an error's `details`: a policy violation or a field problem. */
+export interface ErrorDetail {
+  code: string;
+  message?: string;
+  field?: string;
+  params?: Record<string, unknown>;
+  [extra: string]: unknown;
+}
+
+/**
+ * Every failure: the server's answer (`status`, `code`, localized `message`,
+ * `details`, `Retry-After` in seconds, `requestId`), or one found here, with
+ * `status` 0 and a `CLIENT.*` code. Its text never carries a request body.
+ */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: ErrorDetail[];
+  readonly retryAfter: number | undefined;
+  readonly requestId: string | undefined;
+
+  constructor(init: {
+    status: number;
+    code: string;
+    message: string;
+    details?: ErrorDetail[];
+    retryAfter?: number | undefined;
+    requestId?: string | undefined;
+  }) {
+    super(init.message);
+    this.name = "ApiError";
+    this.status = init.status;
+    this.code = init.code;
+    this.details = init.details ?? [];
+    this.retryAfter = init.retryAfter;
+    this.requestId = init.requestId;
+  }
+}
+
+/** Codes of failures found by the client itself (`status` 0). */
+export const ClientCodes = {
+  network: "CLIENT.NETWORK",
+  timeout: "CLIENT.TIMEOUT",
+  aborted: "CLIENT.ABORTED",
+  keyConfirmation: "CLIENT.KEY_CONFIRMATION_FAILED",
+  unreadable: "CLIENT.RESPONSE_UNREADABLE",
+} as const;
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface ConnectOptions {
+  /** Origin (and optional path prefix) of the API, e.g. `https://api.example.com`. */
+  baseUrl: string;
+  /** `Accept-Language`; defaults to `navigator.languages`, else `en`. */
+  language?: string;
+  /** Raw envelope bytes (default) or base64 text bodies. */
+  transport?: "binary" | "base64";
+  fetch?: FetchLike;
+  /** Deadline of each method call, connection and renewal included (default 30000; 0: none). */
+  timeoutMs?: number;
+  /** `X-Client-Hash`; defaults to one derived from a random installation id. */
+  clientHash?: string;
+  /** Added to every request (local and test environments: `CF-Connecting-IP`, `Cf-Ray`, `cf-ipcountry`). */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface AuthOptions extends CallOptions {
+  /** The user's access token (JWT), sent as `Authorization: Bearer`. */
+  accessToken: string;
+}
+
+export interface StatusData {
+  passwordSet: boolean;
+  passwordChangedAt: string | null;
+}
+
+export interface InitData {
+  bizId: string;
+  email: string;
+  name: string;
+  status: number;
+  createdAt: string;
+}
+
+/** Data of change, forgot and reset: a localized `message` where the server gives one. */
+export interface MessageData {
+  success?: boolean;
+  message?: string;
+  passwordChangedAt?: string;
+  [extra: string]: unknown;
+}
+
+interface Session {
+  id: string;
+  key: CryptoKey;
+  expiresAt: string;
+  /** Server clock minus ours, applied when it is far off (else 0). */
+  clockOffsetMs: number;
+}
+
+interface StandardEnvelope {
+  success?: boolean;
+  code?: string;
+  message?: string;
+  data?: unknown;
+  details?: ErrorDetail[];
+  requestId?: string;
+  timestamp?: number;
+}
+
+interface Settings {
+  baseUrl: string;
+  fetch: FetchLike;
+  timeoutMs: number;
+  transport: "binary" | "base64";
+  headers: Record<string, string>;
+}
+
+/** Clocks further apart than this are corrected (the server accepts 300 s). */
+const CLOCK_CORRECTION_THRESHOLD_MS = 30_000;
+const INSTALLATION_ID_KEY = "password-api.installation-id";
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** A call's deadline and cancellation, turned into {@link ApiError}s. */
+class Guard {
+  readonly signal: AbortSignal;
+  private timedOut = false;
+  private readonly controller = new AbortController();
+  private readonly timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly outer: AbortSignal | undefined;
+  private readonly onAbort = () => this.controller.abort();
+
+  constructor(timeoutMs: number, outer: AbortSignal | undefined) {
+    this.signal = this.controller.signal;
+    this.outer = outer;
+    if (outer?.aborted) this.controller.abort();
+    outer?.addEventListener("abort", this.onAbort, { once: true });
+    this.timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            this.timedOut = true;
+            this.controller.abort();
+          }, timeoutMs)
+        : undefined;
+  }
+
+  /** The ApiError for a failed fetch or body read. */
+  failure(): ApiError {
+    if (this.timedOut) return clientError(ClientCodes.timeout, "The request timed out");
+    if (this.outer?.aborted) return clientError(ClientCodes.aborted, "The request was aborted");
+    return clientError(ClientCodes.network, "The server could not be reached");
+  }
+
+  throwIfAborted(): void {
+    if (this.signal.aborted) throw this.failure();
+  }
+
+  async run<T>(work: (guard: Guard) => Promise<T>): Promise<T> {
+    try {
+      this.throwIfAborted();
+      return await work(this);
+    } finally {
+      clearTimeout(this.timer);
+      this.outer?.removeEventListener("abort", this.onAbort);
+    }
+  }
+}
+
+function clientError(code: string, message: string, status = 0): ApiError {
+  return new ApiError({ status, code, message });
+}
+
+function errorFromEnvelope(status: number, env: StandardEnvelope | undefined, headers: Headers): ApiError {
+  const retry = headers.get("retry-after");
+  const retryAfter = retry !== null && /^\d+$/.test(retry.trim()) ? Number(retry.trim()) : undefined;
+  if (!env || typeof env.code !== "string") {
+    return new ApiError({ status, code: ClientCodes.unreadable, message: `Unexpected answer (HTTP ${status})`, retryAfter });
+  }
+  return new ApiError({
+    status,
+    code: env.code,
+    message: typeof env.message === "string" ? env.message : env.code,
+    details: Array.isArray(env.details) ? env.details : [],
+    retryAfter,
+    requestId: typeof env.requestId === "string" ? env.requestId : undefined,
+  });
+}
+
+function parseJson(bytes: Uint8Array): StandardEnvelope | undefined {
+  try {
+    const v: unknown = JSON.parse(fromUtf8.decode(bytes));
+    return v !== null && typeof v === "object" ? (v as StandardEnvelope) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `navigator.languages` as an `Accept-Language` value with falling q-values. */
+export function browserLanguages(): string {
+  const nav = (globalThis as { navigator?: { languages?: readonly string[]; language?: string } }).navigator;
+  const list = nav?.languages?.length ? nav.languages : nav?.language ? [nav.language] : [];
+  const tags = list.filter((t) => /^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$/.test(t)).slice(0, 10);
+  if (tags.length === 0) return "en";
+  return tags.map((t, i) => (i === 0 ? t : `${t};q=${((10 - i) / 10).toFixed(1)}`)).join(",");
+}
+
+let memoryInstallationId: string | undefined;
+
+function storage(): Storage | undefined {
+  try {
+    return (globalThis as { localStorage?: Storage }).localStorage;
+  } catch {
+    return undefined; // access denied (sandboxed frame, privacy settings)
+  }
+}
+
+/** A random id for this installation: in `localStorage` in a browser, in memory elsewhere. */
+function installationId(): string {
+  const store = storage();
+  try {
+    const kept = store?.getItem(INSTALLATION_ID_KEY);
+    if (kept) return kept;
+  } catch {
+    // unreadable storage: fall back to memory
+  }
+  memoryInstallationId ??= toHex(randomBytes(16));
+  try {
+    store?.setItem(INSTALLATION_ID_KEY, memoryInstallationId);
+  } catch {
+    // full or denied: memory it is
+  }
+  return memoryInstallationId;
+}
+
+/** `X-Client-Hash` derived from the installation id (SHA-256, hex). */
+export async function defaultClientHash(): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest("SHA-256", utf8.encode(`password-api-client:${installationId()}`));
+  return toHex(new Uint8Array(digest));
+}
+
+export class PasswordApi {
+  #settings: Settings;
+  #session: Session;
+
+  private constructor(settings: Settings, session: Session) {
+    this.#settings = settings;
+    this.#session = session;
+  }
+
+  /** Opens a secure-channel session (key confirmation checked) and returns a client bound to it. */
+  static async connect(options: ConnectOptions): Promise<PasswordApi> {
+    const fetchFn: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const headers: Record<string, string> = {
+      ...(options.headers ?? {}),
+      Accept: "application/json",
+      "Accept-Language": options.language ?? browserLanguages(),
+      "X-Client-Hash": options.clientHash ?? (await defaultClientHash()),
+    };
+    const settings: Settings = {
+      baseUrl: options.baseUrl.replace(/\/+$/, ""),
+      fetch: fetchFn,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      transport: options.transport ?? "binary",
+      headers,
+    };
+    const session = await new Guard(settings.timeoutMs, options.signal).run((g) => handshake(settings, g));
+    return new PasswordApi(settings, session);
+  }
+
+  get sessionId(): string {
+    return this.#session.id;
+  }
+
+  get expiresAt(): string {
+    return this.#session.expiresAt;
+  }
+
+  /** Whether the account has a password, and since when. */
+  status(options: AuthOptions): Promise<StatusData> {
+    return this.#call<StatusData>(ROUTES.status, {}, options, options.accessToken);
+  }
+
+  /** Changes the password of the token's user; `currentPassword` may be omitted while none is set. */
+  changePassword(body: { currentPassword?: string; newPassword: string }, options: AuthOptions): Promise<MessageData> {
+    const plain: Record<string, string> = { newPassword: body.newPassword };
+    if (body.currentPassword !== undefined) plain.currentPassword = body.currentPassword;
+    return this.#call<MessageData>(ROUTES.change, plain, options, options.accessToken);
+  }
+
+  /** Sets the first password with the `sid` of the registration link; resolves to the 201's data. */
+  initPassword(body: { sessionId: string; password: string }, options: CallOptions = {}): Promise<InitData> {
+    return this.#call<InitData>(ROUTES.init, { sessionId: body.sessionId, password: body.password }, options);
+  }
+
+  /** Asks for a reset link; answers the same whether or not the email is known. */
+  forgotPassword(body: { email: string }, options: CallOptions = {}): Promise<MessageData> {
+    return this.#call<MessageData>(ROUTES.forgot, { email: body.email }, options);
+  }
+
+  /** Sets a new password with the token of the reset link. */
+  resetPassword(body: { token: string; newPassword: string }, options: CallOptions = {}): Promise<MessageData> {
+    return this.#call<MessageData>(ROUTES.reset, { token: body.token, newPassword: body.newPassword }, options);
+  }
+
+  #call<T>(route: string, body: Record<string, unknown>, options: CallOptions, accessToken?: string): Promise<T> {
+    return new Guard(this.#settings.timeoutMs, options.signal).run(async (guard) => {
+      let renewed = false;
+      for (;;) {
+        const session = this.#session;
+        const answer = await sealedCall(this.#settings, session, route, body, accessToken, guard);
+        // An unknown or expired session is refused before anything is opened:
+        // nothing happened, so a new session and one more try are safe.
+        if (answer.kind === "session-invalid" && !renewed) {
+          renewed = true;
+          if (this.#session === session) this.#session = await handshake(this.#settings, guard);
+          continue;
+        }
+        if (answer.kind !== "ok") throw answer.error;
+        return answer.data as T;
+      }
+    });
+  }
+}
+
+type Answer = { kind: "ok"; data: unknown } | { kind: "failed"; error: ApiError } | { kind: "session-invalid"; error: ApiError };
+
+async function send(
+  settings: Settings,
+  route: string,
+  init: { method: string; headers: Record<string, string>; body?: BodyInit },
+  guard: Guard,
+): Promise<{ status: number; headers: Headers; bytes: Uint8Array }> {
+  guard.throwIfAborted();
+  try {
+    const resp = await settings.fetch(settings.baseUrl + route, {
+      method: init.method,
+      headers: { ...settings.headers, ...init.headers },
+      body: init.body ?? null,
+      signal: guard.signal,
+      credentials: "omit",
+      cache: "no-store",
+    });
+    const bytes = new Uint8Array(await resp.arrayBuffer());
+    return { status: resp.status, headers: resp.headers, bytes };
+  } catch {
+    throw guard.failure();
+  }
+}
+
+async function plainJson(
+  settings: Settings,
+  method: string,
+  route: string,
+  guard: Guard,
+  body?: unknown,
+): Promise<{ status: number; env: StandardEnvelope; headers: Headers }> {
+  const headers: Record<string, string> = body === undefined ? {} : { "Content-Type": "application/json" };
+  const init = body === undefined ? { method, headers } : { method, headers, body: JSON.stringify(body) };
+  const r = await send(settings, route, init, guard);
+  const env = parseJson(r.bytes);
+  if (!env || r.status >= 300 || env.success !== true) throw errorFromEnvelope(r.status, env, r.headers);
+  return { status: r.status, env, headers: r.headers };
+}
+
+function field(data: unknown, name: string): string {
+  const v = (data as Record<string, unknown> | null | undefined)?.[name];
+  if (typeof v !== "string") throw clientError(ClientCodes.unreadable, `The server's answer lacks ${name}`);
+  return v;
+}
+
+/** Public key, then session; a key retired meanwhile (SC.UNKNOWN_KEY) is fetched anew once. */
+async function handshake(settings: Settings, guard: Guard): Promise<Session> {
+  for (let attempt = 0; ; attempt++) {
+    const pk = (await plainJson(settings, "GET", ROUTES.publicKey, guard)).env.data;
+    const { key, encryptedKey } = await createSessionKey(fromBase64(field(pk, "publicKey")));
+    let created;
+    try {
+      created = await plainJson(settings, "POST", ROUTES.session, guard, {
+        keyId: field(pk, "keyId"),
+        encryptedKey: toBase64(encryptedKey),
+      });
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "SC.UNKNOWN_KEY" && attempt === 0) continue;
+      throw e;
+    }
+    const data = created.env.data;
+    const id = field(data, "sessionId");
+    let confirmed = false;
+    try {
+      const opened = await open(key, fromBase64(field(data, "keyConfirmation")), EnvelopeType.KeyConfirmation, confirmationContext(id));
+      confirmed = opened.plaintext.length === 0;
+    } catch {
+      confirmed = false;
+    }
+    if (!confirmed) throw clientError(ClientCodes.keyConfirmation, "The server did not prove it holds the session key");
+    const serverNow = typeof created.env.timestamp === "number" ? created.env.timestamp : Date.now();
+    const offset = serverNow - Date.now();
+    return {
+      id,
+      key,
+      expiresAt: field(data, "expiresAt"),
+      clockOffsetMs: Math.abs(offset) > CLOCK_CORRECTION_THRESHOLD_MS ? offset : 0,
+    };
+  }
+}
+
+async function sealedCall(
+  settings: Settings,
+  session: Session,
+  route: string,
+  body: Record<string, unknown>,
+  accessToken: string | undefined,
+  guard: Guard,
+): Promise<Answer> {
+  const plaintext = utf8.encode(JSON.stringify(body));
+  const header = freshHeader(EnvelopeType.Request, session.clockOffsetMs);
+  let envelope: Uint8Array;
+  try {
+    envelope = await seal(session.key, header, requestContext(session.id, "POST", route), plaintext);
+  } finally {
+    plaintext.fill(0);
+  }
+  const binary = settings.transport === "binary";
+  const headers: Record<string, string> = {
+    "Content-Type": binary ? "application/octet-stream" : "text/plain;charset=UTF-8",
+    "X-SC-Session-Id": session.id,
+    "X-SC-Version": "2",
+  };
+  if (accessToken !== undefined) headers.Authorization = `Bearer ${accessToken}`;
+  const r = await send(settings, route, { method: "POST", headers, body: binary ? (envelope as Uint8Array<ArrayBuffer>) : toBase64(envelope) }, guard);
+
+  const contentType = (r.headers.get("content-type") ?? "").toLowerCase();
+  if (contentType.startsWith("application/json")) {
+    // Refused before decryption: a plaintext envelope.
+    const error = errorFromEnvelope(r.status, parseJson(r.bytes), r.headers);
+    return { kind: error.code === "SC.SESSION_INVALID" ? "session-invalid" : "failed", error };
+  }
+  let env: StandardEnvelope | undefined;
+  try {
+    const sealed = contentType.startsWith("application/octet-stream") ? r.bytes : fromBase64(fromUtf8.decode(r.bytes).trim());
+    const opened = await open(session.key, sealed, EnvelopeType.Response, responseContext(session.id, header.nonce));
+    env = parseJson(opened.plaintext);
+  } catch {
+    env = undefined;
+  }
+  if (!env) {
+    return { kind: "failed", error: clientError(ClientCodes.unreadable, `The answer does not open (HTTP ${r.status})`, r.status) };
+  }
+  if (r.status >= 300 || env.success !== true) return { kind: "failed", error: errorFromEnvelope(r.status, env, r.headers) };
+  return { kind: "ok", data: env.data };
+}

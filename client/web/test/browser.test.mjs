@@ -1,0 +1,222 @@
+// The /demo/ pages in headless Chromium (Debian's, driven by playwright-core)
+// against a running local-api (PASSWORD_API_URL): what a person sees on each
+// screen, from the emailed links to the errors, and no password anywhere
+// outside a sealed body. A screenshot of each screen goes to SCREENSHOT_DIR.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+import { BASE_URL, linkSecret, newUser, strongPassword, token } from "./helpers.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SHOTS = process.env.SCREENSHOT_DIR ?? fileURLToPath(new URL("../../../target/screenshots/", import.meta.url));
+const DEMO = `${BASE_URL}/demo/`;
+
+let browser;
+/** Everything the pages did, for the leak checks at the end. */
+const seen = { console: [], requests: [], pageErrors: [] };
+const passwords = [];
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does)`);
+  }
+  mkdirSync(SHOTS, { recursive: true });
+  // launch() starts from a fresh temporary --user-data-dir of its own.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A new browser profile (own storage, so its own simulated IP) with every request and console line recorded. */
+async function freshPage(locale = "en-US") {
+  const context = await browser.newContext({ locale, viewport: { width: 900, height: 760 } });
+  const page = await context.newPage();
+  page.on("console", (m) => seen.console.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => seen.pageErrors.push(String(e)));
+  page.on("request", (r) => seen.requests.push({ url: r.url(), headers: r.headers(), body: r.postDataBuffer() }));
+  return page;
+}
+
+async function open(page, url) {
+  const resp = await page.goto(url);
+  assert.equal(resp.status(), 200, url);
+  const csp = resp.headers()["content-security-policy"] ?? "";
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /default-src 'none'/);
+  if ((await page.locator("form").count()) > 0) {
+    assert.equal(await page.getByRole("status").count(), 1, "one live region per form");
+  }
+}
+
+/** Submits with the keyboard (Enter in `field`) and waits for the live region to settle. */
+async function submitWithEnter(page, field) {
+  await page.getByLabel(field, { exact: true }).press("Enter");
+  return settled(page);
+}
+
+async function settled(page) {
+  const region = page.getByRole("status");
+  await page.waitForFunction(() => {
+    const r = document.querySelector('[role="status"]');
+    return r?.dataset.outcome === "success" || r?.dataset.outcome === "failure";
+  });
+  return { outcome: await region.getAttribute("data-outcome"), text: (await region.innerText()).trim(), region };
+}
+
+const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+test("forgot -> emailed link -> reset -> change -> status, as a person sees it", async () => {
+  const [p1, p2, p3] = [strongPassword(), strongPassword(), strongPassword()];
+  passwords.push(p1, p2, p3);
+  const user = await newUser(p1);
+  const page = await freshPage();
+
+  await open(page, DEMO);
+  await shot(page, "index");
+  await page.getByRole("link", { name: "Forgot password" }).first().click();
+  await page.waitForURL(/forgot\.html$/);
+  await page.getByLabel("Email address").fill(user.email);
+  const forgot = await submitWithEnter(page, "Email address");
+  assert.equal(forgot.outcome, "success", forgot.text);
+  assert.match(forgot.text, /reset link/i);
+  await shot(page, "forgot");
+
+  // The emailed link opens the reset page with its token already in the form.
+  const { value: resetToken, link } = await linkSecret(user.email, "reset", "token");
+  assert.ok(link.startsWith(`${DEMO}reset.html`), link);
+  await open(page, link);
+  assert.equal(await page.getByLabel("Reset code").inputValue(), resetToken);
+  assert.ok(!page.url().includes(resetToken), "the token leaves the address bar");
+  assert.equal(await page.getByLabel("New password").getAttribute("autocomplete"), "new-password");
+  await page.getByLabel("New password").fill(p2);
+  await page.getByRole("button", { name: "Reset password" }).click();
+  const reset = await settled(page);
+  assert.equal(reset.outcome, "success", reset.text);
+  assert.match(reset.text, /password/i);
+  assert.equal(await page.getByLabel("New password").inputValue(), "", "the password field is cleared");
+  await shot(page, "reset");
+
+  // A token issued after the reset (same-second tokens are refused).
+  await open(page, `${DEMO}change.html`);
+  assert.equal(await page.getByLabel("Current password").getAttribute("autocomplete"), "current-password");
+  await page.getByLabel("Access token (JWT)").fill(await token(user.bizId, 1));
+  await page.getByLabel("Current password").fill(p2);
+  await page.getByLabel("New password").fill(p3);
+  const change = await submitWithEnter(page, "New password");
+  assert.equal(change.outcome, "success", change.text);
+  assert.match(change.text, /password/i);
+  await shot(page, "change");
+
+  await open(page, `${DEMO}status.html`);
+  await page.getByLabel("Access token (JWT)").fill(await token(user.bizId, 1));
+  const status = await submitWithEnter(page, "Access token (JWT)");
+  assert.equal(status.outcome, "success", status.text);
+  assert.match(status.text, /Password set\s+Yes/);
+  assert.match(status.text, /Last changed\s+\S+/);
+  assert.doesNotMatch(status.text, /Never/);
+  await shot(page, "status");
+  await page.context().close();
+});
+
+test("the invitation link sets the first password", async () => {
+  const password = strongPassword();
+  passwords.push(password);
+  const user = await newUser();
+  const { value: sid, link } = await linkSecret(user.email, "init", "sid");
+  assert.ok(link.startsWith(`${DEMO}init.html`), link);
+  const page = await freshPage();
+  await open(page, link);
+  assert.equal(await page.getByLabel("Invitation code").inputValue(), sid);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  const init = await submitWithEnter(page, "Password");
+  assert.equal(init.outcome, "success", init.text);
+  assert.ok(init.text.includes(user.email), init.text);
+  await shot(page, "init");
+
+  // The same link again (the query form of older links): refused, with its code and message.
+  await page.goto("about:blank");
+  await open(page, `${DEMO}init.html?sid=${encodeURIComponent(sid)}`);
+  assert.equal(await page.getByLabel("Invitation code").inputValue(), sid);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  const again = await submitWithEnter(page, "Password");
+  assert.equal(again.outcome, "failure");
+  assert.match(again.text, /AUTH\.(INIT_SESSION_INVALID|PASSWORD_ALREADY_SET)/);
+  await page.context().close();
+});
+
+test("a policy failure shows its code, message and every violation", async () => {
+  const current = strongPassword();
+  passwords.push(current);
+  const user = await newUser(current);
+  const page = await freshPage();
+  await open(page, `${DEMO}change.html`);
+  await page.getByLabel("Access token (JWT)").fill(await token(user.bizId));
+  await page.getByLabel("Current password").fill(current);
+  await page.getByLabel("New password").fill("ääää");
+  const failed = await submitWithEnter(page, "New password");
+  assert.equal(failed.outcome, "failure");
+  assert.match(failed.text, /PASSWORD\.POLICY_VIOLATION/);
+  const items = failed.region.locator("li");
+  assert.ok((await items.count()) >= 2, failed.text);
+  assert.match(failed.text, /PASSWORD\.TOO_SHORT/);
+  for (const text of await items.allInnerTexts()) assert.match(text, /\S+ PASSWORD\.[A-Z_]+$/, text);
+  await shot(page, "change-policy-violation");
+  await page.context().close();
+});
+
+test("the fourth forgot request from one browser shows the wait", async () => {
+  const page = await freshPage();
+  await open(page, `${DEMO}forgot.html`);
+  let last;
+  for (let i = 0; i < 4; i++) {
+    await page.getByLabel("Email address").fill(`someone-${i}@example.com`);
+    last = await submitWithEnter(page, "Email address");
+    if (i < 3) assert.equal(last.outcome, "success", last.text);
+  }
+  assert.equal(last.outcome, "failure");
+  assert.match(last.text, /REQUEST\.RATE_LIMITED/);
+  const wait = Number(/Wait (\d+) seconds before trying again/.exec(last.text)?.[1]);
+  assert.ok(wait > 0 && wait <= 300, last.text);
+  await shot(page, "forgot-rate-limited");
+  await page.context().close();
+});
+
+test("no password in the console or in any request that is not sealed", () => {
+  assert.ok(passwords.length >= 5 && seen.requests.length > 20);
+  assert.deepEqual(seen.pageErrors, []);
+  assert.deepEqual(seen.console.filter((l) => /Content Security Policy|Refused to/i.test(l)), []);
+  let sealed = 0;
+  for (const r of seen.requests) {
+    const isSealed = r.headers["x-sc-session-id"] !== undefined;
+    if (isSealed) {
+      sealed++;
+      assert.equal(r.body?.[0], 0x02, `${r.url} carries a raw envelope`);
+    }
+    const visible = [r.url, ...Object.values(r.headers), isSealed ? "" : (r.body?.toString("utf8") ?? "")].join("\n");
+    for (const p of [...passwords, "ääää"]) {
+      assert.ok(!visible.includes(p), `a password in ${r.url}`);
+    }
+  }
+  assert.ok(sealed >= 9, `sealed calls seen: ${sealed}`);
+  for (const line of seen.console) for (const p of passwords) assert.ok(!line.includes(p), "a password in the console");
+});

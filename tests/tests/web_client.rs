@@ -1,0 +1,76 @@
+//! The browser client (client/web) against a local-api on a loopback port:
+//! its node tests reproduce every SCv2 vector, run the SDK over HTTP, and
+//! drive the /demo pages in headless Chromium. Any failing node test fails
+//! this test; none is skipped.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use shared::channel::{KeyRing, ServerKey};
+use shared::config::Config;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_client_passes_its_node_and_browser_tests() {
+    let root = repo_root();
+    // npm ci when the lock file changed, then tsc.
+    let build = tokio::task::spawn_blocking({
+        let root = root.clone();
+        move || {
+            Command::new("make")
+                .args(["-s", "web"])
+                .current_dir(&root)
+                .status()
+        }
+    })
+    .await
+    .unwrap()
+    .expect("make is needed to build client/web");
+    assert!(build.success(), "make web failed");
+
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config::default();
+    local_api::demo::point_links_here(&mut config.links, &url, |_| false);
+    let keys = KeyRing::single(ServerKey::generate("k-web", u64::MAX / 2).unwrap().0);
+    local_api::serve(local_api::Local::new(config, keys).unwrap(), listener).unwrap();
+
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("npm")
+            .args(["test", "--silent"])
+            .current_dir(root.join("client/web"))
+            .env("PASSWORD_API_URL", &url)
+            .env("SCREENSHOT_DIR", &screenshots)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("npm (Node.js >= 20) is needed for the web client tests");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let count = |label: &str| -> u32 {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# {label} ")))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no '# {label}' line in the node test report:\n{stdout}"))
+    };
+    assert_eq!(count("fail"), 0, "{stdout}");
+    assert_eq!(count("skipped"), 0, "{stdout}");
+    assert_eq!(count("cancelled"), 0, "{stdout}");
+    assert!(count("pass") >= 40, "{stdout}");
+}
