@@ -60,11 +60,9 @@ async fn main() -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("seeding the demo user: {e}"))?;
     let biz_id = demo["bizId"].as_str().unwrap_or_default().to_owned();
-    // Issued the second after the seed: a token from the second of the last
-    // password change counts as issued before it, and is revoked.
     let token = local
         .signer
-        .token(&biz_id, local.app.clock.now_ms() / 1000 + 1)?;
+        .token(&biz_id, local.app.clock.now_ms() / 1000)?;
     local_api::serve(local, listener)?;
     println!("local-api listening on http://{addr}");
     println!("browser demo: http://{addr}{}", local_api::demo::PREFIX);

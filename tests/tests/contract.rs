@@ -34,7 +34,7 @@ fn the_document_describes_exactly_the_routes() {
         .keys()
         .filter(|p| !documented.contains(*p))
         .collect();
-    assert_eq!(local, ["/_dev/users", "/_dev/token", "/_dev/outbox"]);
+    assert_eq!(local, ["/_dev/outbox", "/_dev/token", "/_dev/users"]);
 }
 
 fn rejects(f: impl FnOnce()) -> bool {

@@ -97,7 +97,9 @@ pub async fn create_user(
         },
         password,
         history: Vec::new(),
-        password_changed_at_ms: has_password.then_some(now),
+        // Only a change through the API moves it: a password given at
+        // creation (local seeding) revokes no token issued before it.
+        password_changed_at_ms: None,
         created_at_ms: now,
         version: 1,
     };
