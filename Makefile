@@ -96,7 +96,7 @@ fuzz:
 		printf '%-16s %s\n' $$t "$$(grep -E '^#[0-9]+[[:space:]]+DONE' logs/$$t.log | tail -n 1)"; \
 	done
 
-## The hostile-input sweep at its large size (make test runs 3000 requests).
+## The hostile-input sweep at its large size (make test runs 5000 requests).
 SWEEP_REQUESTS ?= 50000
 SWEEP_SECONDS ?= 1200
 sweep:

@@ -3,10 +3,11 @@
 //! oversized and malformed requests, bounded in count and time.
 //!
 //! Holds: no 5xx, no panic in the child, the child stays up, its peak
-//! resident memory stays under [`PEAK_RSS_BOUND_KIB`], and a valid flow
-//! (handshake, status, password change) works at the end.
+//! resident memory stays under [`PEAK_RSS_BOUND_KIB`] and its growth under
+//! 16 MiB + 4 KiB per request, and a valid flow (handshake, status,
+//! password change, the old token refused) works at the end.
 //!
-//! Size: `HOSTILE_SWEEP_REQUESTS` (default 3000), `HOSTILE_SWEEP_SECONDS`
+//! Size: `HOSTILE_SWEEP_REQUESTS` (default 5000), `HOSTILE_SWEEP_SECONDS`
 //! (default 120), `HOSTILE_SWEEP_SEED`; `make sweep` runs the large size.
 //! Each caller IP is simulated with a fresh `CF-Connecting-IP`, so the per-IP
 //! rate limits do not stop the sweep before the deeper checks; the per-user
@@ -27,10 +28,16 @@ use shared::channel::wire::{request_context, EnvelopeType, Header};
 use shared::channel::BodyForm;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The child's peak resident set (VmHWM) must stay below this.
-const PEAK_RSS_BOUND_KIB: u64 = 192 * 1024;
-/// Growth of the resident set from warm-up to the end of the sweep.
-const RSS_GROWTH_BOUND_KIB: u64 = 64 * 1024;
+/// The child's peak resident set (VmHWM) must stay below this, at any size
+/// up to the large sweep (50,000 requests).
+const PEAK_RSS_BOUND_KIB: u64 = 256 * 1024;
+/// Growth of the resident set from warm-up to the end: a fixed allowance plus
+/// a little per request. The memory adapters keep each simulated caller's
+/// rate-limit counters and each accepted nonce for its 300 s window, so
+/// state grows with the callers seen in a window (in AWS it lives in
+/// DynamoDB); a leaked body or envelope per request would exceed this.
+const RSS_GROWTH_BASE_KIB: u64 = 16 * 1024;
+const RSS_GROWTH_PER_REQUEST_KIB: u64 = 4;
 
 const STATUS: &str = "/web/v1/system/auth/password/status";
 const CHANGE: &str = "/web/v1/system/auth/password/change";
@@ -63,6 +70,11 @@ impl Rng {
     }
     fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
+    }
+    /// Between `min` and `max - 1` random bytes.
+    fn some_bytes(&mut self, min: usize, max: usize) -> Vec<u8> {
+        let n = min + self.below(max - min);
+        self.bytes(n)
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -190,7 +202,7 @@ fn damage_json(rng: &mut Rng, text: &[u8]) -> Vec<u8> {
         }
         1 => {
             let i = rng.below(out.len() + 1);
-            let junk = rng.bytes(1 + rng.below(8));
+            let junk = rng.some_bytes(1, 9);
             out.splice(i..i, junk);
         }
         2 => {
@@ -286,8 +298,8 @@ fn shot(ctx: &Ctx, rng: &mut Rng, i: usize) -> Shot {
                     }
                 }
                 1 => env.truncate(rng.below(env.len())),
-                2 => env.extend(rng.bytes(1 + rng.below(64))),
-                3 => env = rng.bytes(rng.below(200)),
+                2 => env.extend(rng.some_bytes(1, 65)),
+                3 => env = rng.some_bytes(0, 200),
                 4 => env = sealed(&session, CHANGE, now_ms(), nonce, b"{}"),
                 5 => env = sealed(&session, STATUS, now_ms() - 600_000, nonce, b"{}"),
                 6 => {
@@ -314,7 +326,7 @@ fn shot(ctx: &Ctx, rng: &mut Rng, i: usize) -> Shot {
                 1 => json!({"keyId": ctx.key_id, "encryptedKey": "not base64!"}),
                 2 => json!({"keyId": "unknown", "encryptedKey": STANDARD.encode(rng.bytes(384))}),
                 3 => {
-                    json!({"keyId": ctx.key_id, "encryptedKey": STANDARD.encode(rng.bytes(rng.below(600)))})
+                    json!({"keyId": ctx.key_id, "encryptedKey": STANDARD.encode(rng.some_bytes(0, 600))})
                 }
                 _ => json!({"keyId": [], "encryptedKey": {}, "more": 1}),
             };
@@ -348,7 +360,7 @@ fn shot(ctx: &Ctx, rng: &mut Rng, i: usize) -> Shot {
                     continue;
                 }
                 let long = "a".repeat(300 + rng.below(5000));
-                let junk = STANDARD.encode(rng.bytes(1 + rng.below(48)));
+                let junk = STANDARD.encode(rng.some_bytes(1, 49));
                 let values: [&[u8]; 14] = [
                     b"",
                     b" ",
@@ -367,7 +379,7 @@ fn shot(ctx: &Ctx, rng: &mut Rng, i: usize) -> Shot {
                 ];
                 headers.insert(
                     HeaderName::from_static(name),
-                    HeaderValue::from_bytes(rng.pick(&values)).unwrap(),
+                    HeaderValue::from_bytes(*rng.pick(&values)).unwrap(),
                 );
             }
             if rng.below(4) == 0 {
@@ -395,7 +407,7 @@ fn shot(ctx: &Ctx, rng: &mut Rng, i: usize) -> Shot {
             let body = match rng.below(4) {
                 0 => vec![0x02; 65_537],
                 1 => vec![b'A'; 1 << 20],
-                _ => rng.bytes(rng.below(256)),
+                _ => rng.some_bytes(0, 256),
             };
             Shot {
                 kind: "method-path-size",
@@ -493,7 +505,7 @@ async fn dev_user_token(http: &reqwest::Client, url: &str, email: &str) -> Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_inputs_get_no_5xx_no_panic_bounded_memory_and_a_valid_flow_still_works() {
-    let requests: usize = env_or("HOSTILE_SWEEP_REQUESTS", 3000);
+    let requests: usize = env_or("HOSTILE_SWEEP_REQUESTS", 5000);
     let budget = Duration::from_secs(env_or("HOSTILE_SWEEP_SECONDS", 120));
     let seed: u64 = env_or("HOSTILE_SWEEP_SEED", 0x5eed_2026);
     let mut api = Api::start();
@@ -587,6 +599,14 @@ async fn hostile_inputs_get_no_5xx_no_panic_bounded_memory_and_a_valid_flow_stil
         outcome.server_errors
     );
     assert_eq!(outcome.transport_errors, 0, "requests without an answer");
+    // The simulated callers keep the per-IP limits from answering for the checks.
+    let limited: usize = outcome
+        .statuses
+        .iter()
+        .filter(|((_, status), _)| *status == 429)
+        .map(|(_, n)| n)
+        .sum();
+    assert!(limited * 20 < sent, "{limited} of {sent} answers were 429");
     let stderr = api.stderr();
     assert!(
         !stderr.contains("panicked"),
@@ -597,9 +617,10 @@ async fn hostile_inputs_get_no_5xx_no_panic_bounded_memory_and_a_valid_flow_stil
         peak < PEAK_RSS_BOUND_KIB,
         "peak RSS {peak} KiB over the bound"
     );
+    let growth_bound = RSS_GROWTH_BASE_KIB + RSS_GROWTH_PER_REQUEST_KIB * sent as u64;
     assert!(
-        rss.saturating_sub(warm_rss) < RSS_GROWTH_BOUND_KIB,
-        "RSS grew from {warm_rss} to {rss} KiB"
+        rss.saturating_sub(warm_rss) < growth_bound,
+        "RSS grew from {warm_rss} to {rss} KiB (bound {growth_bound} KiB of growth)"
     );
 
     // A valid flow still works: handshake, status, change, status.
@@ -640,10 +661,11 @@ async fn hostile_inputs_get_no_5xx_no_panic_bounded_memory_and_a_valid_flow_stil
         .await
         .unwrap();
     assert_eq!(change.status, 200, "{:?}", change.body);
+    // The change revoked every token issued before it, this one included.
     let after = client
         .call(&session, "POST", STATUS, &json!({}), BodyForm::Raw, bearer)
         .await
         .unwrap();
-    assert!(after.body["data"]["passwordChangedAt"].is_string());
+    assert_eq!(after.status, 401, "{:?}", after.body);
     assert!(api.alive());
 }
