@@ -247,10 +247,9 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
 fn shot(ctx: &Ctx, rng: &mut Rng, i: usize) -> Shot {
     let mut headers = ctx.base.clone();
     // A fresh simulated caller per request (10.x.y.z or a 2001:db8 /64).
-    let ip = if i % 3 == 0 {
-        format!("2001:db8:{:x}:{:x}::1", i >> 16, i & 0xffff)
-    } else {
-        format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff)
+    let ip = match i % 3 {
+        0 => format!("2001:db8:{:x}:{:x}::1", i >> 16, i & 0xffff),
+        _ => format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff),
     };
     set(&mut headers, "cf-connecting-ip", &ip);
     let session = rng.pick(&ctx.sessions).clone();
@@ -377,9 +376,10 @@ fn shot(ctx: &Ctx, rng: &mut Rng, i: usize) -> Shot {
                     b"*;q=0,xx-YY;q=2",
                     b"text/plain; charset=\"",
                 ];
+                let value: &[u8] = values[rng.below(values.len())];
                 headers.insert(
                     HeaderName::from_static(name),
-                    HeaderValue::from_bytes(*rng.pick(&values)).unwrap(),
+                    HeaderValue::from_bytes(value).unwrap(),
                 );
             }
             if rng.below(4) == 0 {
