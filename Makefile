@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: run test lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch web
+.PHONY: run test lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch web fuzz sweep deny
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -87,3 +87,33 @@ emulator-stop:
 ## Every function as its own process (cargo lambda watch) on 127.0.0.1:$(WATCH_PORT), against the emulator.
 watch: $(TOOLS_STAMP)
 	AWS_EMULATOR_PORT=$(AWS_EMULATOR_PORT) WATCH_PORT=$(WATCH_PORT) bash infra/watch.sh
+
+## Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of every target in fuzz/ for
+## FUZZ_SECONDS each; stable toolchain, so no sanitizer (docs/security.md).
+## New inputs go to fuzz/corpus, crashes to fuzz/artifacts, logs to fuzz/logs.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := envelope session_body route_bodies password_policy jwt gateway
+FUZZ_FLAGS := --sanitizer none --codegen-units 16 --target-dir $(CURDIR)/fuzz/target
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && $(CARGO) fuzz build $(FUZZ_FLAGS)
+	@mkdir -p fuzz/logs
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t; \
+		$(CARGO) fuzz run $(FUZZ_FLAGS) $$t corpus/$$t seeds/$$t regressions/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+			> logs/$$t.log 2>&1 || { tail -n 60 logs/$$t.log; echo "fuzz target $$t failed: input in fuzz/artifacts/$$t"; exit 1; }; \
+		printf '%-16s %s\n' $$t "$$(grep -E '^#[0-9]+[[:space:]]+DONE' logs/$$t.log | tail -n 1)"; \
+	done
+
+## The hostile-input sweep at its large size (make test runs 5000 requests).
+SWEEP_REQUESTS ?= 50000
+SWEEP_SECONDS ?= 1200
+sweep:
+	HOSTILE_SWEEP_REQUESTS=$(SWEEP_REQUESTS) HOSTILE_SWEEP_SECONDS=$(SWEEP_SECONDS) \
+		$(CARGO) test -p local-api --test hostile_sweep -- --nocapture
+
+## Supply-chain policy (deny.toml): licenses, banned crates, sources. Offline.
+deny:
+	@command -v cargo-deny >/dev/null || $(CARGO) install --locked cargo-deny
+	$(CARGO) deny check licenses bans sources

@@ -4,6 +4,7 @@
 //! call. Exit codes: 0 on 2xx, 1 on an API error (4xx/5xx), 2 on a
 //! transport or protocol error (and on bad command-line usage, as clap does).
 //! Secrets (access token, passwords, reset token) are never printed.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -1,4 +1,5 @@
 //! Lambda for `change-password`: all logic lives in `shared`, wired to AWS by `aws-adapters`.
+#![forbid(unsafe_code)]
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

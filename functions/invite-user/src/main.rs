@@ -1,4 +1,5 @@
 //! Lambda for `invite-user` (internal, invoked by a trusted backend).
+#![forbid(unsafe_code)]
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

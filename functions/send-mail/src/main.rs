@@ -1,4 +1,5 @@
 //! Lambda for `send-mail` (DynamoDB stream of the table).
+#![forbid(unsafe_code)]
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

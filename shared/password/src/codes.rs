@@ -3,14 +3,23 @@
 
 use zxcvbn::feedback::{Suggestion, Warning};
 
+/// Fewer code points than `minLength`.
 pub const TOO_SHORT: &str = "PASSWORD.TOO_SHORT";
+/// More code points than `maxLength`, or raw input over 1 KiB.
 pub const TOO_LONG: &str = "PASSWORD.TOO_LONG";
+/// The new password verifies against the current hash.
 pub const SAME_AS_CURRENT: &str = "PASSWORD.SAME_AS_CURRENT";
+/// The new password verifies against a recent previous hash.
 pub const REUSED: &str = "PASSWORD.REUSED";
+/// The password contains the user's own data.
 pub const CONTAINS_PERSONAL_INFO: &str = "PASSWORD.CONTAINS_PERSONAL_INFO";
+/// The password contains the user's own data written backwards.
 pub const REVERSED_PERSONAL_INFO: &str = "PASSWORD.REVERSED_PERSONAL_INFO";
+/// One character repeated more than `maxRepeats` times in a row.
 pub const TOO_MANY_REPEATS: &str = "PASSWORD.TOO_MANY_REPEATS";
+/// Fewer character classes than `requiredClasses`.
 pub const LOW_COMPLEXITY: &str = "PASSWORD.LOW_COMPLEXITY";
+/// zxcvbn score below `minScore`.
 pub const WEAK: &str = "PASSWORD.WEAK";
 /// Umbrella code for a [`crate::PasswordError::Policy`] response.
 pub const POLICY_VIOLATION: &str = "PASSWORD.POLICY_VIOLATION";

@@ -13,22 +13,31 @@ pub const MAX_HISTORY_DEPTH: usize = 24;
 
 /// Argon2id floor (OWASP minimum): m = 19 MiB, t = 2, p = 1.
 pub const ARGON2_MIN_MEMORY_KIB: u32 = 19_456;
+/// Argon2id floor: iterations (t).
 pub const ARGON2_MIN_ITERATIONS: u32 = 2;
+/// Argon2id floor: lanes (p).
 pub const ARGON2_MIN_PARALLELISM: u32 = 1;
 /// Ceilings, so a typo cannot make every login take seconds or exhaust memory.
 pub const ARGON2_MAX_MEMORY_KIB: u32 = 1_048_576;
+/// Argon2id ceiling: iterations (t).
 pub const ARGON2_MAX_ITERATIONS: u32 = 64;
+/// Argon2id ceiling: lanes (p).
 pub const ARGON2_MAX_PARALLELISM: u32 = 16;
 
 /// A configuration value out of its allowed range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A value outside its documented range.
     #[error("invalid password configuration: {field} = {value} (allowed {allowed})")]
     OutOfRange {
+        /// The configuration key, e.g. `minLength`.
         field: &'static str,
+        /// The value given.
         value: String,
+        /// The allowed range, as text.
         allowed: String,
     },
+    /// An unusable pepper ring (the reason names the problem, never a secret).
     #[error("invalid pepper ring: {0}")]
     Pepper(&'static str),
 }
@@ -89,6 +98,7 @@ impl Default for PolicyConfig {
 }
 
 impl PolicyConfig {
+    /// Checks every value against its allowed range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check(
             "minLength",
@@ -198,12 +208,15 @@ impl HashingConfig {
         })
     }
 
+    /// Argon2 memory cost in KiB (m).
     pub fn memory_kib(&self) -> u32 {
         self.memory_kib
     }
+    /// Argon2 iterations (t).
     pub fn iterations(&self) -> u32 {
         self.iterations
     }
+    /// Argon2 lanes (p).
     pub fn parallelism(&self) -> u32 {
         self.parallelism
     }
@@ -218,11 +231,14 @@ impl HashingConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasswordConfig {
+    /// The hash-free rules.
     pub policy: PolicyConfig,
+    /// Argon2id parameters.
     pub hashing: HashingConfig,
 }
 
 impl PasswordConfig {
+    /// Checks the policy values (hashing values are checked when built).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.policy.validate()
     }

@@ -9,6 +9,8 @@
 //!   [`Email`], [`PersonalInfo`]. Secrets never appear in `Debug`/`Display`.
 //!
 //! See `docs/password-policy.md` for the rules and their rationale.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod codes;
 mod config;

@@ -17,9 +17,11 @@ pub const MIN_PEPPER_BYTES: usize = 16;
 pub struct PepperId(String);
 
 impl PepperId {
+    /// Wraps an identifier as stored beside a hash.
     pub fn new(id: impl Into<String>) -> Self {
         Self(id.into())
     }
+    /// The identifier as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -66,6 +68,7 @@ impl PepperRing {
         Ok(Self { active, secrets })
     }
 
+    /// The pepper new hashes are made with, if any.
     pub fn active(&self) -> Option<&PepperId> {
         self.active.as_ref()
     }

@@ -11,11 +11,14 @@ use crate::types::{normalize, PersonalInfo};
 /// One failed rule: a catalogue code and the params its template uses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Violation {
+    /// Catalogue code, e.g. `PASSWORD.TOO_SHORT`.
     pub code: &'static str,
+    /// Parameters of the code's message template.
     pub params: Map<String, Value>,
 }
 
 impl Violation {
+    /// A violation of `code` without parameters.
     pub fn new(code: &'static str) -> Self {
         Self {
             code,
@@ -23,6 +26,7 @@ impl Violation {
         }
     }
 
+    /// Adds the template parameter `key`.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.params.insert(key.to_owned(), value.into());
         self
@@ -32,6 +36,7 @@ impl Violation {
 /// Result of the pure rules on one candidate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
+    /// Every failed rule, in rule order; empty when the candidate passes.
     pub violations: Vec<Violation>,
     /// zxcvbn score (0-4) when the strength rule ran.
     pub score: Option<u8>,
@@ -44,11 +49,13 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Validates `config` and builds the policy.
     pub fn new(config: PolicyConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self { config })
     }
 
+    /// The rules in force.
     pub fn config(&self) -> &PolicyConfig {
         &self.config
     }

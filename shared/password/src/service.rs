@@ -58,6 +58,7 @@ fn internal(e: impl std::fmt::Display) -> PasswordError {
 /// What the policy check needs besides the candidate.
 #[derive(Debug, Clone, Copy)]
 pub struct PolicyContext<'a> {
+    /// The user's own data (`CONTAINS_PERSONAL_INFO`).
     pub personal: &'a PersonalInfo,
     /// The hash being replaced, if any (`SAME_AS_CURRENT`).
     pub current: Option<&'a PasswordHash>,
@@ -68,6 +69,7 @@ pub struct PolicyContext<'a> {
 /// A new hash that passed every rule.
 #[derive(Debug, Clone)]
 pub struct NewHash {
+    /// The Argon2id hash to store.
     pub hash: PasswordHash,
     /// zxcvbn score of the accepted password, when the strength rule is on.
     pub score: Option<u8>,
@@ -77,6 +79,7 @@ pub struct NewHash {
 /// than the configured parameters or uses a retired pepper: store it.
 #[derive(Debug, Clone)]
 pub struct Verified {
+    /// A stronger hash of the same password to store, when due.
     pub rehash: Option<PasswordHash>,
 }
 
@@ -104,6 +107,7 @@ impl std::fmt::Debug for PasswordService {
 }
 
 impl PasswordService {
+    /// Validates `config` and builds the service.
     pub fn new(config: PasswordConfig, peppers: PepperRing) -> Result<Self, ConfigError> {
         config.validate()?;
         // Re-check the hashing floor even though the type guarantees it.
@@ -119,10 +123,12 @@ impl PasswordService {
         })
     }
 
+    /// The hash-free rules.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
     }
 
+    /// The Argon2id parameters new hashes get.
     pub fn hashing(&self) -> &HashingConfig {
         &self.inner.hashing
     }

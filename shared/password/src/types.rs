@@ -95,6 +95,7 @@ impl TryFrom<RawPasswordHash> for PasswordHash {
 pub struct InvalidHash;
 
 impl PasswordHash {
+    /// Checks that `phc` is an Argon2 PHC string with salt and output.
     pub fn parse(phc: &str, pepper_id: Option<PepperId>) -> Result<Self, InvalidHash> {
         let parsed = argon2::PasswordHash::new(phc).map_err(|_| InvalidHash)?;
         argon2::Algorithm::try_from(parsed.algorithm).map_err(|_| InvalidHash)?;
@@ -117,6 +118,7 @@ impl PasswordHash {
         &self.phc
     }
 
+    /// The pepper the hash was made with, if any.
     pub fn pepper_id(&self) -> Option<&PepperId> {
         self.pepper_id.as_ref()
     }
@@ -150,6 +152,7 @@ pub struct Email {
 }
 
 impl Email {
+    /// Trims and checks `raw` (see the type).
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         let s = raw.trim();
         if s.is_empty() || s.len() > MAX_EMAIL_BYTES {
@@ -176,12 +179,15 @@ impl Email {
         })
     }
 
+    /// The address, domain lowercased.
     pub fn as_str(&self) -> &str {
         &self.value
     }
+    /// The part before `@`, as given.
     pub fn local_part(&self) -> &str {
         &self.value[..self.at]
     }
+    /// The part after `@`, lowercased.
     pub fn domain(&self) -> &str {
         &self.value[self.at + 1..]
     }
@@ -216,9 +222,13 @@ impl fmt::Debug for Email {
 
 /// Field names used in the `{field}` param of personal-info violations.
 pub mod field {
+    /// The e-mail address (its local part).
     pub const EMAIL: &str = "email";
+    /// The user's name.
     pub const NAME: &str = "name";
+    /// The phone number.
     pub const PHONE: &str = "phone";
+    /// The business id.
     pub const BIZ_ID: &str = "bizId";
 }
 
@@ -265,6 +275,7 @@ fn split_digit_runs(s: &str) -> Vec<&str> {
 }
 
 impl PersonalInfo {
+    /// Builds the fragments to look for from whichever fields are known.
     pub fn new(
         email: Option<Email>,
         name: Option<&str>,
@@ -323,15 +334,19 @@ impl PersonalInfo {
         }
     }
 
+    /// The e-mail address, if known.
     pub fn email(&self) -> Option<&Email> {
         self.email.as_ref()
     }
+    /// The name, if known.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
+    /// The phone number, if known.
     pub fn phone(&self) -> Option<&str> {
         self.phone.as_deref()
     }
+    /// The business id, if known.
     pub fn biz_id(&self) -> Option<&str> {
         self.biz_id.as_deref()
     }

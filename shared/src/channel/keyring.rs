@@ -113,15 +113,24 @@ impl ServerKey {
     /// RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) of exactly 32 bytes.
     /// Every failure is the same opaque error.
     pub fn unwrap_session_key(&self, ciphertext: &[u8]) -> Result<SessionKey, KeyExchangeError> {
-        let mut out = Zeroizing::new(vec![0u8; self.decrypting.min_output_size()]);
-        let plain = self
-            .decrypting
-            .decrypt(&OAEP_SHA256_MGF1SHA256, ciphertext, &mut out, None)
-            .map_err(|_| KeyExchangeError::Failed)?;
+        let plain = self.oaep_decrypt(ciphertext)?;
         if plain.len() != KEY_LEN {
             return Err(KeyExchangeError::Failed);
         }
-        SessionKey::from_slice(plain).ok_or(KeyExchangeError::Failed)
+        SessionKey::from_slice(&plain).ok_or(KeyExchangeError::Failed)
+    }
+
+    /// RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) of any length: the
+    /// decryption [`Self::unwrap_session_key`] runs before its length check.
+    pub fn oaep_decrypt(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyExchangeError> {
+        let mut out = Zeroizing::new(vec![0u8; self.decrypting.min_output_size()]);
+        let len = self
+            .decrypting
+            .decrypt(&OAEP_SHA256_MGF1SHA256, ciphertext, &mut out, None)
+            .map_err(|_| KeyExchangeError::Failed)?
+            .len();
+        out.truncate(len);
+        Ok(out)
     }
 }
 

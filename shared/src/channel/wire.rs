@@ -113,16 +113,40 @@ impl SessionKey {
         aad.extend_from_slice(&head);
         aad.extend_from_slice(context);
         let (_, body) = out.split_at_mut(HEADER_LEN);
+        let tag = self.seal_detached(header.nonce, &aad, body);
+        out.extend_from_slice(&tag);
+        out
+    }
+
+    /// AES-256-GCM of `body` in place under `nonce` and `aad`, returning the
+    /// tag: the one sealing call of the channel (envelopes build on it).
+    pub fn seal_detached(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        body: &mut [u8],
+    ) -> [u8; TAG_LEN] {
         let tag = self
             .aead
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(header.nonce),
-                Aad::from(&aad),
-                body,
-            )
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
             .expect("AES-GCM seal of an in-range plaintext");
-        out.extend_from_slice(tag.as_ref());
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(tag.as_ref());
         out
+    }
+
+    /// Opens `ciphertext || tag` in place under `nonce` and `aad`: the one
+    /// opening call of the channel. On success the plaintext is the returned
+    /// prefix of `sealed`; every failure is [`WireError::DecryptFailed`].
+    pub fn open_detached<'a>(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        sealed: &'a mut [u8],
+    ) -> Result<&'a mut [u8], WireError> {
+        self.aead
+            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), sealed)
+            .map_err(|_| WireError::DecryptFailed)
     }
 
     /// Parses and opens an envelope of the `expected` type under `context`,
@@ -155,14 +179,7 @@ impl SessionKey {
         let mut aad = Vec::with_capacity(HEADER_LEN + context.len());
         aad.extend_from_slice(&envelope[..HEADER_LEN]);
         aad.extend_from_slice(context);
-        let plain = self
-            .aead
-            .open_in_place(
-                Nonce::assume_unique_for_key(header.nonce),
-                Aad::from(&aad),
-                &mut envelope[HEADER_LEN..],
-            )
-            .map_err(|_| WireError::DecryptFailed)?;
+        let plain = self.open_detached(header.nonce, &aad, &mut envelope[HEADER_LEN..])?;
         Ok((header, plain))
     }
 }

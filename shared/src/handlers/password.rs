@@ -529,3 +529,17 @@ async fn reset_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Api
         json!({ "passwordChangedAt": rfc3339(now) }),
     )
 }
+
+/// Parses `plaintext` as the strict JSON body of `route` and drops it: the
+/// parse each handler runs on its opened plaintext, reachable for fuzzing.
+/// Routes without a password body answer `Ok`.
+pub fn check_body(route: Route, plaintext: &[u8]) -> Result<(), ApiError> {
+    match route {
+        Route::Change => parse_strict::<ChangeBody>(plaintext).map(drop),
+        Route::Status => parse_strict::<EmptyBody>(plaintext).map(drop),
+        Route::Init => parse_strict::<InitBody>(plaintext).map(drop),
+        Route::Forgot => parse_strict::<ForgotBody>(plaintext).map(drop),
+        Route::Reset => parse_strict::<ResetBody>(plaintext).map(drop),
+        Route::PublicKey | Route::CreateSession => Ok(()),
+    }
+}

@@ -1,0 +1,6 @@
+//! Fuzz target `gateway`: the checks live in `src/checks.rs`, shared with the
+//! regression test that replays the committed corpus (shared/tests/fuzz_corpus.rs).
+#![no_main]
+#![forbid(unsafe_code)]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz::checks::gateway(data));
