@@ -168,8 +168,7 @@ async fn cors_on_local_api_for_allowed_and_other_origins() {
     for _ in 0..20 {
         preflight(&s, FORGOT, APP_ORIGIN).await;
     }
-    let mut c = s.client("198.51.100.70");
-    c.identity.ip = "198.51.100.70".into();
+    let c = s.client("198.51.100.70");
     let sess = c.handshake().await.unwrap();
     for i in 0..3 {
         let r = call(&c, &sess, FORGOT, json!({"email": format!("p{i}@example.com")}), origin(APP_ORIGIN)).await;
@@ -191,8 +190,10 @@ async fn cors_on_local_api_for_allowed_and_other_origins() {
 
 #[tokio::test]
 async fn local_api_allows_the_dev_server_origins_unless_told_otherwise() {
-    let mut config = Config::default();
-    config.cors = local_api::local_cors(None).unwrap();
+    let config = Config {
+        cors: local_api::local_cors(None).unwrap(),
+        ..Config::default()
+    };
     let s = Server::start_with(config).await;
     for o in ["http://localhost:5173", "http://127.0.0.1:5173"] {
         let r = preflight(&s, CHANGE, o).await;

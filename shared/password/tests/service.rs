@@ -305,24 +305,8 @@ async fn unknown_user_verifies_against_dummy() {
         Err(PasswordError::Mismatch)
     ));
 
-    // The dummy path costs about the same as a real verification.
-    let real = s.hash_unchecked(STRONG).await.unwrap();
-    let time = |stored: Option<PasswordHash>| {
-        let s = s.clone();
-        async move {
-            let mut best = Duration::MAX;
-            for _ in 0..3 {
-                let t = Instant::now();
-                let _ = s.verify(STRONG2, stored.as_ref()).await;
-                best = best.min(t.elapsed());
-            }
-            best
-        }
-    };
-    let known = time(Some(real)).await;
-    let unknown = time(None).await;
-    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
-    assert!((0.4..2.5).contains(&ratio), "{unknown:?} vs {known:?}");
+    // That the dummy path costs what a real verification costs is measured,
+    // not asserted on a shared machine: `cargo bench -p e2e-tests --bench enumeration`.
 }
 
 #[test]
