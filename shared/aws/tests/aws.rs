@@ -571,11 +571,14 @@ async fn table_scan_finds_no_secret_in_clear() {
             );
         }
     }
-    // No PKCS#8 RSA key at all: the rsaEncryption AlgorithmIdentifier never
-    // appears, raw or in a base64/hex string.
+    // No PKCS#8 RSA key at all: its version 0 followed by the rsaEncryption
+    // AlgorithmIdentifier never appears, raw or in a base64/hex string (the
+    // public keys stored in clear are SubjectPublicKeyInfo: no version).
     let rsa_oid = [
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+        0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+        0x01,
     ];
+    assert!(contains(&der, &rsa_oid), "the marker is the PKCS#8 one");
     for v in &values {
         assert!(!contains(v, &rsa_oid));
         let text = String::from_utf8_lossy(v);
