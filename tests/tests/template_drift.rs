@@ -635,6 +635,38 @@ Outputs:
     assert_eq!(fns["A"].event_types, ["HttpApi", "Schedule"]);
     assert_eq!(fns["B"].binary.as_deref(), Some("b"));
     assert!(fns["B"].http.is_empty());
+    let policy = [
+        "        Statement:",
+        "          - Sid: A",
+        "            Effect: Allow",
+        "            Action: [dynamodb:GetItem, dynamodb:Query]",
+        "            Condition:",
+        "              ForAllValues:StringLike:",
+        "                dynamodb:LeadingKeys: ['SECRET#x', 'USER#*']",
+        "          - Sid: B",
+        "            Principal:",
+        "              AWS: [!GetAtt ARole.Arn, !GetAtt BRole.Arn]",
+        "            Action: kms:Decrypt",
+        "            Condition:",
+        "              StringEquals:",
+        "                kms:EncryptionContext:purpose: [p1, p2]",
+    ];
+    let st = statements(&policy);
+    assert_eq!(st.len(), 2);
+    assert_eq!(st[0].actions, ["dynamodb:GetItem", "dynamodb:Query"]);
+    assert_eq!(st[0].leading_keys, ["SECRET#x", "USER#*"]);
+    assert_eq!(st[1].principals, ["ARole", "BRole"]);
+    assert_eq!(st[1].actions, ["kms:Decrypt"]);
+    assert_eq!(st[1].purposes, ["p1", "p2"]);
+    let (items, purposes) = key_grants(&st, "t");
+    assert_eq!(
+        items.into_iter().collect::<Vec<_>>(),
+        [
+            ("dynamodb:GetItem".to_owned(), "SECRET#x".to_owned()),
+            ("dynamodb:Query".to_owned(), "SECRET#x".to_owned())
+        ]
+    );
+    assert_eq!(purposes.into_iter().collect::<Vec<_>>(), ["p1", "p2"]);
     let md = "## Routes\n| route | auth |\n|---|---|\n| `GET /a` | none |\n| `POST /b/c` | SC |\n\
               | `x` | y |\n### change\n| `GET /still-routes` | x |\n## Local\n| `POST /_dev/x` | y |\n";
     assert_eq!(
