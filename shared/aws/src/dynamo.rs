@@ -22,7 +22,7 @@ const TAG_LEN: usize = 16;
 /// Seals session keys K (and, under its own data key, outbox messages)
 /// before they reach the table: AES-256-GCM under a
 /// 32-byte data key that is itself KMS-sealed in the table and unsealed once
-/// per cold start (see [`crate::KmsKeyStore::load_or_create_secret`]), so a
+/// per cold start (see [`crate::KmsKeyStore::load_secret`]), so a
 /// request costs no KMS call. The AAD binds the sealed K to its session id,
 /// client hash and lifetime, so an edited item fails to open.
 pub struct SessionSealer {
