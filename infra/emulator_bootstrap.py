@@ -1,5 +1,8 @@
 """Idempotent bootstrap of the local AWS stack (moto): table, KMS key + alias,
-SES identity, first sealed SCv2 private key. Layout: docs/data-model.md."""
+SES identity, and what `pwctl admin keys init` creates in a deployed stack:
+the sealed data keys (session, outbox; the pepper when PASSWORD_PEPPER_ID is
+set), the first sealed SCv2 private key with its public key in clear, and the
+public key of any older key item that lacks it. Layout: docs/data-model.md."""
 
 import os
 import sys
@@ -67,6 +70,71 @@ with open(key_id_file, "w") as f:
 # SES sender identity.
 ses.verify_email_identity(EmailAddress=sender)
 
+# Sealed secrets (functions never create them): 32 random bytes, KMS context
+# {"purpose": purpose, "kid": id}.
+secrets = [
+    ("scv2-session-data-key", os.environ.get("SESSION_DATA_KEY_ID", "d1")),
+    ("outbox-data-key", os.environ.get("OUTBOX_DATA_KEY_ID", "o1")),
+]
+if os.environ.get("PASSWORD_PEPPER_ID"):
+    secrets.append(("password-pepper", os.environ["PASSWORD_PEPPER_ID"]))
+for purpose, sid in secrets:
+    pk = {"PK": {"S": "SECRET#" + purpose}, "SK": {"S": sid}}
+    if ddb.get_item(TableName=table, Key=pk, ConsistentRead=True).get("Item"):
+        continue
+    sealed = kms.encrypt(
+        KeyId=key_id,
+        Plaintext=os.urandom(32),
+        EncryptionContext={"purpose": purpose, "kid": sid},
+    )["CiphertextBlob"]
+    try:
+        ddb.put_item(
+            TableName=table,
+            Item=dict(
+                pk,
+                type={"S": "SealedSecret"},
+                purpose={"S": purpose},
+                sealedValue={"B": sealed},
+            ),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+        print("bootstrap: sealed secret %s/%s stored" % (purpose, sid), file=sys.stderr)
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def spki_of(pkcs8_der):
+    return serialization.load_der_private_key(pkcs8_der, password=None).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+# Public keys of key items written before they were kept in clear.
+items = ddb.query(
+    TableName=table,
+    KeyConditionExpression="PK = :pk",
+    ExpressionAttributeValues={":pk": {"S": "KEYRING#scv2"}},
+    ConsistentRead=True,
+)["Items"]
+for item in items:
+    if not item["SK"]["S"].startswith("KEY#") or "publicKey" in item:
+        continue
+    kid = item["kid"]["S"]
+    der = kms.decrypt(
+        KeyId=key_id,
+        CiphertextBlob=item["sealedKey"]["B"],
+        EncryptionContext={"purpose": "scv2-private-key", "kid": kid},
+    )["Plaintext"]
+    ddb.update_item(
+        TableName=table,
+        Key={"PK": item["PK"], "SK": item["SK"]},
+        UpdateExpression="SET publicKey = :pub",
+        ExpressionAttributeValues={":pub": {"B": spki_of(der)}},
+    )
+    del der
+    print("bootstrap: public key of %s stored" % kid, file=sys.stderr)
+
 # First SCv2 key, if no active unexpired one: RSA-3072 PKCS#8 DER sealed by
 # KMS with context {"purpose":"scv2-private-key","kid":kid}.
 now_ms = int(time.time() * 1000)
@@ -98,7 +166,6 @@ if not usable:
         Plaintext=der,
         EncryptionContext={"purpose": "scv2-private-key", "kid": kid},
     )["CiphertextBlob"]
-    del der
     ddb.put_item(
         TableName=table,
         Item={
@@ -107,12 +174,14 @@ if not usable:
             "type": {"S": "ScKey"},
             "kid": {"S": kid},
             "sealedKey": {"B": sealed},
+            "publicKey": {"B": spki_of(der)},
             "createdAtMs": {"N": str(now_ms)},
             "expiresAtMs": {"N": str(expires_ms)},
             "expiresAt": {"N": str(-(-expires_ms // 1000))},
         },
         ConditionExpression="attribute_not_exists(PK)",
     )
+    del der
     ddb.put_item(
         TableName=table,
         Item={

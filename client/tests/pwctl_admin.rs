@@ -1,5 +1,6 @@
 //! `pwctl admin keys` against the local AWS emulator: rotate makes the new
-//! key active and keeps the previous one listed; check unseals the ring.
+//! key active and keeps the previous one listed; check unseals the ring;
+//! init creates the missing secrets once and leaves present ones alone.
 
 use std::path::Path;
 use std::process::Command;
@@ -82,4 +83,34 @@ fn rotate_list_and_check_the_key_ring() {
     // a second rotation to the same kid is refused
     let (ok, _) = pwctl(&env, &["admin", "keys", "rotate", "--kid", &kid]);
     assert!(!ok);
+}
+
+#[test]
+fn init_creates_missing_secrets_once() {
+    let mut env = emulator_env();
+    let pepper = format!(
+        "p-test-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    env.push(("PASSWORD_PEPPER_ID".into(), pepper.clone()));
+    let (ok, out) = pwctl(&env, &["admin", "keys", "init"]);
+    assert!(ok, "{out}");
+    // The emulator bootstrap made the data keys and an active SCv2 key.
+    assert!(out.contains("scv2-session-data-key d1: present"), "{out}");
+    assert!(out.contains("outbox-data-key o1: present"), "{out}");
+    assert!(
+        out.contains(&format!("password-pepper {pepper}: created")),
+        "{out}"
+    );
+    assert!(out.contains(": active"), "{out}");
+    let (ok, out) = pwctl(&env, &["admin", "keys", "init"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("password-pepper {pepper}: present")),
+        "{out}"
+    );
+    assert!(!out.contains("created"), "{out}");
 }

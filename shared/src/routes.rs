@@ -56,6 +56,91 @@ impl Route {
     }
 }
 
+/// How much of the SCv2 key ring a function holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScKeys {
+    None,
+    /// The active key's public half only: nothing is unsealed.
+    Public,
+    /// Every accepted private key, unsealed.
+    Private,
+}
+
+/// The secrets a function unseals at its cold start. The one table that the
+/// AWS bootstrap loads from and that the template's grants are tested
+/// against (`tests/tests/template_drift.rs`): a function holds nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    pub sc_keys: ScKeys,
+    /// Seals and opens session keys K at rest.
+    pub session_data_key: bool,
+    /// Seals outbox messages (and forgot requests); opens them for delivery.
+    pub outbox_data_key: bool,
+    /// The password pepper, where passwords are hashed or verified (when one is configured).
+    pub pepper: bool,
+}
+
+impl Needs {
+    pub const NOTHING: Needs = Needs {
+        sc_keys: ScKeys::None,
+        session_data_key: false,
+        outbox_data_key: false,
+        pepper: false,
+    };
+    /// Every secret: a process that serves every route (local-api over AWS).
+    pub const ALL: Needs = Needs {
+        sc_keys: ScKeys::Private,
+        session_data_key: true,
+        outbox_data_key: true,
+        pepper: true,
+    };
+    /// The internal `invite-user` function: writes the init email.
+    pub const INVITE_USER: Needs = Needs {
+        outbox_data_key: true,
+        ..Needs::NOTHING
+    };
+    /// The `send-mail` stream consumer: opens what the routes sealed.
+    pub const SEND_MAIL: Needs = Needs {
+        outbox_data_key: true,
+        ..Needs::NOTHING
+    };
+}
+
+impl Route {
+    /// What this route's function may unseal (see [`Needs`]).
+    pub const fn needs(self) -> Needs {
+        // An SCv2 request route opens its session (session data key).
+        const SC: Needs = Needs {
+            session_data_key: true,
+            ..Needs::NOTHING
+        };
+        match self {
+            Route::PublicKey => Needs {
+                sc_keys: ScKeys::Public,
+                ..Needs::NOTHING
+            },
+            // Unwraps K with a private key and stores the session sealed.
+            Route::CreateSession => Needs {
+                sc_keys: ScKeys::Private,
+                ..SC
+            },
+            Route::Status => SC,
+            Route::Init => Needs { pepper: true, ..SC },
+            // Writes the sealed forgot request that send-mail turns into an email.
+            Route::Forgot => Needs {
+                outbox_data_key: true,
+                ..SC
+            },
+            // Hash a password and write the "password changed" email.
+            Route::Change | Route::Reset => Needs {
+                outbox_data_key: true,
+                pepper: true,
+                ..SC
+            },
+        }
+    }
+}
+
 /// The future of one handler call.
 pub type HandlerFuture<'a> =
     Pin<Box<dyn Future<Output = Result<ApiResponse, ApiError>> + Send + 'a>>;

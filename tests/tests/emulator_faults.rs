@@ -20,6 +20,7 @@ use reqwest::header::HeaderMap;
 use serde_json::json;
 use shared::config::Config;
 use shared::ports::accounts::User;
+use shared::routes::Needs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -136,20 +137,25 @@ async fn aws_server(proxy: &Proxy) -> Server {
     aws_adapters::table::ensure_table(&clients.dynamodb, &table)
         .await
         .unwrap();
-    KmsKeyStore::from_clients(&clients, &aws)
-        .rotate(
-            "k-faults",
-            Duration::from_secs(3600),
-            Duration::from_secs(60),
-            now_secs() * 1000,
-        )
-        .await
-        .unwrap();
+    // What `pwctl admin keys init --kid k-faults` does after a deploy.
+    let first = aws_adapters::admin::FirstKey {
+        kid: "k-faults".into(),
+        lifetime: Duration::from_secs(3600),
+    };
+    aws_adapters::admin::init_keys_with(
+        &KmsKeyStore::from_clients(&clients, &aws),
+        &aws,
+        Some(first),
+        now_secs() * 1000,
+    )
+    .await
+    .unwrap();
 
     let signer = local_api::DevSigner::generate().unwrap();
     let mut config = Config::default();
     config.jwt.jwks_json = Some(signer.jwks().to_owned());
-    let mut app = aws_adapters::bootstrap::app_with(config, &aws, &clients)
+    // local-api serves every route from one process: it holds every key.
+    let mut app = aws_adapters::bootstrap::app_with(Needs::ALL, config, &aws, &clients)
         .await
         .unwrap();
     let mailbox = Arc::new(shared::adapters::memory::accounts::MemoryMailer::default());

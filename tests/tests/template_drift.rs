@@ -8,7 +8,13 @@
 //!   `BuildProperties.Binary` is the crate name, and the other way round;
 //! - each HTTP function is bound to the route its `main.rs` serves, and only
 //!   to it; `invite-user` and `send-mail` have no HTTP event, and `send-mail`
-//!   consumes the table stream.
+//!   consumes the table stream;
+//! - each function's role is granted exactly the keys its cold start loads,
+//!   derived from `shared::routes::Needs` (`Route::needs`, `Needs::INVITE_USER`,
+//!   `Needs::SEND_MAIL`) by `ColdStartAccess`: `kms:Decrypt` with exactly
+//!   those encryption-context purposes (in its policy and in the key policy),
+//!   never `kms:Encrypt`, and on `SECRET#`/`KEYRING#` items only the reads
+//!   a cold start makes, never a write.
 //!
 //! CloudFormation short tags (`!Ref`, `!GetAtt`, ...) trip YAML libraries, so
 //! the template is read line by line: the layout it relies on (two-space
@@ -18,10 +24,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use aws_adapters::bootstrap::ColdStartAccess;
+use shared::routes::Needs;
 use shared::Route;
 
 /// The functions that have no HTTP route.
 const NON_HTTP: [&str; 2] = ["invite-user", "send-mail"];
+
+/// What each function without a route holds (the HTTP ones: `Route::needs`).
+fn non_http_needs(krate: &str) -> Needs {
+    match krate {
+        "invite-user" => Needs::INVITE_USER,
+        "send-mail" => Needs::SEND_MAIL,
+        other => panic!("{other}: no Needs declared for this function"),
+    }
+}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,6 +49,8 @@ fn repo() -> PathBuf {
 
 #[derive(Debug, Default)]
 struct Function {
+    /// `Role: !GetAtt <Role>.Arn`.
+    role: Option<String>,
     binary: Option<String>,
     build_method: Option<String>,
     /// (method, path) of each `HttpApi` event.
@@ -50,8 +69,8 @@ fn value(line: &str, key: &str) -> Option<String> {
     Some(v.trim_matches(|c| c == '\'' || c == '"').to_owned())
 }
 
-/// Every `AWS::Serverless::Function` of the template, by logical id.
-fn template_functions(text: &str) -> BTreeMap<String, Function> {
+/// Every resource of the template: logical id and the lines below it.
+fn resources(text: &str) -> Vec<(String, Vec<&str>)> {
     let mut in_resources = false;
     let mut resources: Vec<(String, Vec<&str>)> = Vec::new();
     for line in text.lines() {
@@ -74,8 +93,13 @@ fn template_functions(text: &str) -> BTreeMap<String, Function> {
             body.push(line);
         }
     }
+    resources
+}
+
+/// Every `AWS::Serverless::Function` of the template, by logical id.
+fn template_functions(text: &str) -> BTreeMap<String, Function> {
     let mut out = BTreeMap::new();
-    for (id, body) in resources {
+    for (id, body) in resources(text) {
         let is_function = body.iter().any(|l| {
             indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::Serverless::Function")
         });
@@ -101,6 +125,14 @@ fn template_functions(text: &str) -> BTreeMap<String, Function> {
             }
             if let Some(v) = value(l, "BuildMethod") {
                 f.build_method = Some(v);
+            }
+            if ind == 6 {
+                if let Some(v) = value(l, "Role") {
+                    f.role = v
+                        .strip_prefix("!GetAtt ")
+                        .and_then(|r| r.strip_suffix(".Arn"))
+                        .map(str::to_owned);
+                }
             }
             if ind == 6 && l.trim() == "Events:" {
                 events_indent = Some(ind);
@@ -349,6 +381,216 @@ fn http_functions_serve_their_route_and_the_others_none() {
     assert_eq!(http, Route::ALL.len(), "one HTTP function per route");
 }
 
+/// One `Allow` statement of a policy, as far as the key checks need it.
+#[derive(Debug, Default, Clone)]
+struct Statement {
+    sid: String,
+    actions: Vec<String>,
+    /// `!GetAtt <Role>.Arn` principals (key policy only), as role ids.
+    principals: Vec<String>,
+    leading_keys: Vec<String>,
+    purposes: Vec<String>,
+}
+
+/// `[a, 'b', !GetAtt C.Arn]` or a scalar, as a list.
+fn list(v: &str) -> Vec<String> {
+    let v = v.trim();
+    let inner = v
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(v);
+    inner
+        .split(',')
+        .map(|x| x.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+/// The statements under `Statement:` in a resource body (`- Sid:` starts one).
+fn statements(body: &[&str]) -> Vec<Statement> {
+    let mut out: Vec<Statement> = Vec::new();
+    for l in body {
+        let t = l.trim();
+        if let Some(sid) = t.strip_prefix("- Sid:") {
+            out.push(Statement {
+                sid: sid.trim().to_owned(),
+                ..Statement::default()
+            });
+            continue;
+        }
+        let Some(st) = out.last_mut() else { continue };
+        if let Some(v) = value(l, "Effect") {
+            assert_eq!(v, "Allow", "{}: only Allow statements are expected", st.sid);
+        } else if let Some(v) = value(l, "Action") {
+            st.actions = list(&v);
+        } else if let Some(v) = value(l, "AWS") {
+            st.principals = list(&v)
+                .iter()
+                .filter_map(|p| p.strip_prefix("!GetAtt ")?.strip_suffix(".Arn"))
+                .map(str::to_owned)
+                .collect();
+        } else if let Some(v) = value(l, "dynamodb:LeadingKeys") {
+            st.leading_keys = list(&v);
+        } else if let Some(v) = value(l, "kms:EncryptionContext:purpose") {
+            st.purposes = list(&v);
+        }
+    }
+    out
+}
+
+/// The statements of the `AWS::IAM::Policy` attached to each role.
+fn role_policies(text: &str) -> BTreeMap<String, Vec<Statement>> {
+    let mut out = BTreeMap::new();
+    for (id, body) in resources(text) {
+        let is_policy = body
+            .iter()
+            .any(|l| indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::IAM::Policy"));
+        if !is_policy {
+            continue;
+        }
+        let roles = body
+            .iter()
+            .find_map(|l| value(l, "Roles"))
+            .unwrap_or_else(|| panic!("{id}: a policy names its Roles"));
+        let roles: Vec<String> = list(&roles)
+            .iter()
+            .filter_map(|r| r.strip_prefix("!Ref ").map(str::to_owned))
+            .collect();
+        assert_eq!(roles.len(), 1, "{id}: one role per policy");
+        out.insert(roles[0].clone(), statements(&body));
+    }
+    out
+}
+
+/// The key items of the key ring and of sealed secrets.
+fn is_key_item(prefix: &str) -> bool {
+    prefix.starts_with("SECRET#") || prefix.starts_with("KEYRING#") || prefix == "*"
+}
+
+/// `(action, item prefix)` of every DynamoDB grant on key items, and the
+/// `kms:Decrypt` purposes, of one role's statements.
+fn key_grants(
+    statements: &[Statement],
+    what: &str,
+) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+    let mut items = BTreeSet::new();
+    let mut purposes = BTreeSet::new();
+    for st in statements {
+        for action in &st.actions {
+            if action.starts_with("kms:") {
+                assert_eq!(
+                    action, "kms:Decrypt",
+                    "{what} {}: a function only unseals (keys are sealed by pwctl admin keys init)",
+                    st.sid
+                );
+                assert!(
+                    !st.purposes.is_empty(),
+                    "{what} {}: kms:Decrypt without an encryption-context purpose",
+                    st.sid
+                );
+                purposes.extend(st.purposes.iter().cloned());
+            }
+            if action.starts_with("dynamodb:") {
+                for key in st.leading_keys.iter().filter(|k| is_key_item(k)) {
+                    items.insert((action.clone(), key.clone()));
+                }
+            }
+        }
+    }
+    (items, purposes)
+}
+
+fn expected_key_grants(needs: Needs) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+    let access = ColdStartAccess::of(needs);
+    let mut items: BTreeSet<(String, String)> = access
+        .secret_items
+        .iter()
+        .map(|p| ("dynamodb:GetItem".to_owned(), p.clone()))
+        .collect();
+    if access.keyring_query {
+        items.insert(("dynamodb:Query".to_owned(), "KEYRING#scv2".to_owned()));
+    }
+    let purposes = access
+        .decrypt_purposes
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    (items, purposes)
+}
+
+/// The needs of the function a template function deploys.
+fn needs_of(f: &Function) -> Needs {
+    let krate = f.binary.as_deref().expect("Binary");
+    if NON_HTTP.contains(&krate) {
+        non_http_needs(krate)
+    } else {
+        served_route(krate)
+            .unwrap_or_else(|| panic!("{krate}: HTTP function whose main.rs names no route"))
+            .needs()
+    }
+}
+
+#[test]
+fn each_role_holds_exactly_the_keys_its_function_loads() {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    let functions = template_functions(&text);
+    let policies = role_policies(&text);
+    for f in functions.values() {
+        let krate = f.binary.as_deref().expect("Binary");
+        let role = f.role.as_deref().unwrap_or_else(|| panic!("{krate}: Role"));
+        let statements = policies
+            .get(role)
+            .unwrap_or_else(|| panic!("{krate}: no policy for {role}"));
+        assert_eq!(
+            key_grants(statements, krate),
+            expected_key_grants(needs_of(f)),
+            "{krate}: ({role}) key-item grants and kms:Decrypt purposes vs its Needs"
+        );
+    }
+}
+
+#[test]
+fn the_key_policy_grants_each_role_exactly_its_purposes() {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    let functions = template_functions(&text);
+    let key = resources(&text)
+        .into_iter()
+        .find(|(_, body)| {
+            body.iter()
+                .any(|l| indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::KMS::Key"))
+        })
+        .expect("the KMS key");
+    let mut granted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for st in statements(&key.1) {
+        if st.principals.is_empty() {
+            continue;
+        }
+        assert_eq!(
+            st.actions,
+            ["kms:Decrypt"],
+            "key policy {}: a function role only unseals",
+            st.sid
+        );
+        assert!(!st.purposes.is_empty(), "key policy {}: purpose", st.sid);
+        for role in &st.principals {
+            granted
+                .entry(role.clone())
+                .or_default()
+                .extend(st.purposes.iter().cloned());
+        }
+    }
+    for f in functions.values() {
+        let role = f.role.clone().expect("Role");
+        let want = expected_key_grants(needs_of(f)).1;
+        let got = granted.remove(&role).unwrap_or_default();
+        assert_eq!(got, want, "key policy purposes of {role}");
+    }
+    assert!(
+        granted.is_empty(),
+        "key policy names unknown roles: {granted:?}"
+    );
+}
+
 #[test]
 fn the_line_reader_understands_the_layout_it_relies_on() {
     let text = "\
@@ -393,6 +635,38 @@ Outputs:
     assert_eq!(fns["A"].event_types, ["HttpApi", "Schedule"]);
     assert_eq!(fns["B"].binary.as_deref(), Some("b"));
     assert!(fns["B"].http.is_empty());
+    let policy = [
+        "        Statement:",
+        "          - Sid: A",
+        "            Effect: Allow",
+        "            Action: [dynamodb:GetItem, dynamodb:Query]",
+        "            Condition:",
+        "              ForAllValues:StringLike:",
+        "                dynamodb:LeadingKeys: ['SECRET#x', 'USER#*']",
+        "          - Sid: B",
+        "            Principal:",
+        "              AWS: [!GetAtt ARole.Arn, !GetAtt BRole.Arn]",
+        "            Action: kms:Decrypt",
+        "            Condition:",
+        "              StringEquals:",
+        "                kms:EncryptionContext:purpose: [p1, p2]",
+    ];
+    let st = statements(&policy);
+    assert_eq!(st.len(), 2);
+    assert_eq!(st[0].actions, ["dynamodb:GetItem", "dynamodb:Query"]);
+    assert_eq!(st[0].leading_keys, ["SECRET#x", "USER#*"]);
+    assert_eq!(st[1].principals, ["ARole", "BRole"]);
+    assert_eq!(st[1].actions, ["kms:Decrypt"]);
+    assert_eq!(st[1].purposes, ["p1", "p2"]);
+    let (items, purposes) = key_grants(&st, "t");
+    assert_eq!(
+        items.into_iter().collect::<Vec<_>>(),
+        [
+            ("dynamodb:GetItem".to_owned(), "SECRET#x".to_owned()),
+            ("dynamodb:Query".to_owned(), "SECRET#x".to_owned())
+        ]
+    );
+    assert_eq!(purposes.into_iter().collect::<Vec<_>>(), ["p1", "p2"]);
     let md = "## Routes\n| route | auth |\n|---|---|\n| `GET /a` | none |\n| `POST /b/c` | SC |\n\
               | `x` | y |\n### change\n| `GET /still-routes` | x |\n## Local\n| `POST /_dev/x` | y |\n";
     assert_eq!(

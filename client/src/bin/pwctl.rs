@@ -467,7 +467,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// SCv2 key ring: `list`, `rotate`, `check`.
+    /// Keys: `init` (deploy time), `list`, `rotate`, `check`.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -476,6 +476,17 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
+    /// Deploy time, idempotent: create the missing data keys (session, outbox)
+    /// and pepper (when PASSWORD_PEPPER_ID is set), store the public key of
+    /// SCv2 keys that lack it, and create the first SCv2 key if none is active.
+    Init {
+        /// Key id of the first SCv2 key, used only when none is active.
+        #[arg(long)]
+        kid: Option<String>,
+        /// Lifetime of that key, in days.
+        #[arg(long, default_value_t = 90)]
+        days: u64,
+    },
     /// Every stored key, its expiry and which one is active.
     List,
     /// Create a new RSA-3072 key, seal it with KMS, store it and make it active;
@@ -498,6 +509,15 @@ enum KeysCommand {
 async fn admin(command: &AdminCommand) -> ExitCode {
     let AdminCommand::Keys { command } = command;
     let result = match command {
+        KeysCommand::Init { kid, days } => {
+            let first = kid.clone().map(|kid| aws_adapters::admin::FirstKey {
+                kid,
+                lifetime: std::time::Duration::from_secs(days * 86_400),
+            });
+            aws_adapters::admin::init_keys(first)
+                .await
+                .map(|l| l.join("\n"))
+        }
         KeysCommand::List => aws_adapters::admin::list_keys().await.map(|l| l.join("\n")),
         KeysCommand::Rotate {
             kid,

@@ -1,9 +1,20 @@
-//! SCv2 key administration against the configured table and KMS key
-//! (`TABLE_NAME`, `KMS_KEY_ID`, `AWS_*` from the environment), for `pwctl admin keys`.
+//! Key administration against the configured table and KMS key
+//! (`TABLE_NAME`, `KMS_KEY_ID`, `AWS_*` from the environment), for `pwctl
+//! admin keys`: the only place that seals a key. Functions only unseal.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{AwsClients, AwsConfig, KmsKeyStore};
+use crate::{
+    AwsClients, AwsConfig, Ensured, KeyStoreError, KmsKeyStore, DATA_KEY_BYTES, PEPPER_BYTES,
+    PURPOSE_OUTBOX_DATA_KEY, PURPOSE_PASSWORD_PEPPER, PURPOSE_SESSION_DATA_KEY,
+};
+
+/// The first SCv2 key `init` creates when the table has no usable one.
+#[derive(Debug, Clone)]
+pub struct FirstKey {
+    pub kid: String,
+    pub lifetime: Duration,
+}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -47,6 +58,72 @@ pub async fn rotate_key(kid: &str, lifetime: Duration, grace: Duration) -> anyho
         info.kid,
         shared::time_fmt::rfc3339(info.expires_at_ms)
     ))
+}
+
+/// Deploy time, idempotent: creates the data keys (session, outbox) and the
+/// pepper (if `PASSWORD_PEPPER_ID` is set) that are missing, stores the
+/// public key beside every SCv2 key that lacks it, and creates `first` as
+/// the active SCv2 key if none is usable. One line per step.
+pub async fn init_keys(first: Option<FirstKey>) -> anyhow::Result<Vec<String>> {
+    let cfg = AwsConfig::from_env()?;
+    let clients = AwsClients::from_env(&cfg).await;
+    let store = KmsKeyStore::from_clients(&clients, &cfg);
+    init_keys_with(&store, &cfg, first, now_ms()).await
+}
+
+/// [`init_keys`] over a given store and settings (tests, emulator stacks).
+pub async fn init_keys_with(
+    store: &KmsKeyStore,
+    cfg: &AwsConfig,
+    first: Option<FirstKey>,
+    now_ms: u64,
+) -> anyhow::Result<Vec<String>> {
+    let mut secrets = vec![
+        (
+            PURPOSE_SESSION_DATA_KEY,
+            cfg.session_data_key_id.as_str(),
+            DATA_KEY_BYTES,
+        ),
+        (
+            PURPOSE_OUTBOX_DATA_KEY,
+            cfg.outbox_data_key_id.as_str(),
+            DATA_KEY_BYTES,
+        ),
+    ];
+    if let Some(pepper) = cfg.pepper_id.as_deref() {
+        secrets.push((PURPOSE_PASSWORD_PEPPER, pepper, PEPPER_BYTES));
+    }
+    let mut lines = Vec::new();
+    for (purpose, kid, len) in secrets {
+        let done = match store.ensure_secret(purpose, kid, len).await? {
+            Ensured::Created => "created",
+            Ensured::Existing => "present",
+        };
+        lines.push(format!("{purpose} {kid}: {done}"));
+    }
+    for kid in store.backfill_public_keys().await? {
+        lines.push(format!("scv2 key {kid}: public key stored"));
+    }
+    match store.load_public_ring(now_ms).await {
+        Ok(ring) => lines.push(format!("scv2 key {}: active", ring.active().kid())),
+        Err(KeyStoreError::NoActiveKey) => match first {
+            Some(first) => {
+                let info = store
+                    .rotate(&first.kid, first.lifetime, Duration::ZERO, now_ms)
+                    .await?;
+                lines.push(format!(
+                    "scv2 key {}: created, active until {}",
+                    info.kid,
+                    shared::time_fmt::rfc3339(info.expires_at_ms)
+                ));
+            }
+            None => anyhow::bail!(
+                "no active, unexpired SCv2 key: rerun with --kid <kid> to create the first one"
+            ),
+        },
+        Err(e) => return Err(e.into()),
+    }
+    Ok(lines)
 }
 
 /// Unseals the key ring as a cold start would.

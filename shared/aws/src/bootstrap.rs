@@ -1,6 +1,11 @@
 //! Cold start of every function over the AWS adapters: configuration from
 //! the environment (fail fast), SDK clients built once with bounded timeouts
-//! and retries, KMS-sealed secrets unsealed once, then the Lambda loop.
+//! and retries, then exactly the secrets the function needs
+//! ([`shared::routes::Needs`]) unsealed once, then the Lambda loop.
+//!
+//! Nothing here creates a key: data keys, the pepper and the first SCv2 key
+//! are made at deploy time (`pwctl admin keys init`); a missing one stops the
+//! cold start with an error naming that command.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,29 +14,69 @@ use anyhow::Context;
 use password::{PepperId, PepperRing};
 use shared::adapters::memory::SystemClock;
 use shared::app::{jwt_verifier, password_service};
+use shared::channel::KeyRing;
 use shared::config::Config;
 use shared::ports::Clock;
-use shared::routes::Endpoint;
+use shared::routes::{Endpoint, Needs, ScKeys};
 use shared::App;
 
 use crate::{
     AwsClients, AwsConfig, DynamoAccountStore, DynamoRateLimiter, DynamoReplayGuard,
-    DynamoSessionStore, KmsKeyStore, SesMailer, PURPOSE_PASSWORD_PEPPER,
+    DynamoSessionStore, KmsKeyStore, SesMailer, SessionSealer, PEPPER_BYTES,
+    PURPOSE_OUTBOX_DATA_KEY, PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY,
+    PURPOSE_SESSION_DATA_KEY,
 };
 
-/// Length of a generated password pepper.
-const PEPPER_BYTES: usize = 32;
+/// The KMS and key-item access a cold start with `needs` may make: what the
+/// function's role is granted (checked against `template.yaml` by
+/// `tests/tests/template_drift.rs`) and all a cold start is seen to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColdStartAccess {
+    /// `kms:Decrypt` encryption-context purposes. Never `kms:Encrypt`.
+    pub decrypt_purposes: Vec<&'static str>,
+    /// `dynamodb:Query` of `KEYRING#scv2`.
+    pub keyring_query: bool,
+    /// `dynamodb:GetItem` partitions of sealed secrets (`SECRET#<purpose>`).
+    pub secret_items: Vec<String>,
+}
 
-/// The [`App`] of a deployed function: every port over DynamoDB, KMS and SES.
-pub async fn app_from_env() -> anyhow::Result<App> {
+impl ColdStartAccess {
+    pub fn of(needs: Needs) -> Self {
+        let mut secrets = Vec::new();
+        if needs.session_data_key {
+            secrets.push(PURPOSE_SESSION_DATA_KEY);
+        }
+        if needs.outbox_data_key {
+            secrets.push(PURPOSE_OUTBOX_DATA_KEY);
+        }
+        // Granted where passwords are hashed; used once PASSWORD_PEPPER_ID is set.
+        if needs.pepper {
+            secrets.push(PURPOSE_PASSWORD_PEPPER);
+        }
+        let mut decrypt_purposes = secrets.clone();
+        if needs.sc_keys == ScKeys::Private {
+            decrypt_purposes.insert(0, PURPOSE_SCV2_PRIVATE_KEY);
+        }
+        ColdStartAccess {
+            decrypt_purposes,
+            keyring_query: needs.sc_keys != ScKeys::None,
+            secret_items: secrets.iter().map(|p| format!("SECRET#{p}")).collect(),
+        }
+    }
+}
+
+/// The [`App`] of a deployed function holding `needs`: every port over
+/// DynamoDB, KMS and SES.
+pub async fn app_from_env(needs: Needs) -> anyhow::Result<App> {
     let config = Config::from_env()?;
     let aws = AwsConfig::from_env()?;
     let clients = AwsClients::from_env(&aws).await;
-    app_with(config, &aws, &clients).await
+    app_with(needs, config, &aws, &clients).await
 }
 
 /// Same as [`app_from_env`] over given settings and clients (tests).
 pub async fn app_with(
+    needs: Needs,
     config: Config,
     aws: &AwsConfig,
     clients: &AwsClients,
@@ -42,18 +87,22 @@ pub async fn app_with(
     // Independent cold-start reads run together; the first one also opens
     // the DynamoDB connection the first request reuses.
     let (ring, session_sealer, accounts, peppers) = tokio::try_join!(
+        key_ring(&keys, needs.sc_keys, now),
         async {
-            keys.load_key_ring(now)
-                .await
-                .context("loading the SCv2 key ring")
-        },
-        async {
+            if !needs.session_data_key {
+                return Ok(SessionSealer::withheld(&aws.session_data_key_id));
+            }
             keys.session_sealer(&aws.session_data_key_id)
                 .await
                 .context("loading the session data key")
         },
-        account_store(aws, clients, &keys),
-        pepper_ring(&keys, aws.pepper_id.as_deref()),
+        accounts_for(needs, aws, clients, &keys),
+        async {
+            match aws.pepper_id.as_deref() {
+                Some(id) if needs.pepper => pepper_ring(&keys, id).await,
+                _ => Ok(PepperRing::none()),
+            }
+        },
     )?;
     Ok(App {
         passwords: Arc::new(password_service(&config, peppers)?),
@@ -79,27 +128,52 @@ pub async fn app_with(
     })
 }
 
-/// The account store with its outbox data key, its connection warmed.
+async fn key_ring(keys: &KmsKeyStore, sc_keys: ScKeys, now_ms: u64) -> anyhow::Result<KeyRing> {
+    match sc_keys {
+        ScKeys::None => Ok(KeyRing::empty()),
+        ScKeys::Public => keys
+            .load_public_ring(now_ms)
+            .await
+            .context("loading the SCv2 public key"),
+        ScKeys::Private => keys
+            .load_key_ring(now_ms)
+            .await
+            .context("loading the SCv2 key ring"),
+    }
+}
+
+/// The account store of `send-mail` (outbox data key only), its connection warmed.
 pub async fn account_store(
     aws: &AwsConfig,
     clients: &AwsClients,
     keys: &KmsKeyStore,
 ) -> anyhow::Result<DynamoAccountStore> {
-    let sealer = keys
-        .outbox_sealer(&aws.outbox_data_key_id)
-        .await
-        .context("loading the outbox data key")?;
+    accounts_for(Needs::SEND_MAIL, aws, clients, keys).await
+}
+
+/// The account store, with the outbox data key if `needs` has it (else a
+/// withheld sealer: no outbox message can be written or read), warmed.
+async fn accounts_for(
+    needs: Needs,
+    aws: &AwsConfig,
+    clients: &AwsClients,
+    keys: &KmsKeyStore,
+) -> anyhow::Result<DynamoAccountStore> {
+    let sealer = if needs.outbox_data_key {
+        keys.outbox_sealer(&aws.outbox_data_key_id)
+            .await
+            .context("loading the outbox data key")?
+    } else {
+        SessionSealer::withheld(&aws.outbox_data_key_id)
+    };
     let store = DynamoAccountStore::new(clients.dynamodb.clone(), &aws.table_name, sealer);
     store.warm_up().await.context("DynamoDB warm-up")?;
     Ok(store)
 }
 
-async fn pepper_ring(keys: &KmsKeyStore, pepper_id: Option<&str>) -> anyhow::Result<PepperRing> {
-    let Some(id) = pepper_id else {
-        return Ok(PepperRing::none());
-    };
+async fn pepper_ring(keys: &KmsKeyStore, id: &str) -> anyhow::Result<PepperRing> {
     let secret = keys
-        .load_or_create_secret(PURPOSE_PASSWORD_PEPPER, id, PEPPER_BYTES)
+        .load_secret(PURPOSE_PASSWORD_PEPPER, id, PEPPER_BYTES)
         .await
         .context("loading the password pepper")?;
     let id = PepperId::new(id);
@@ -119,6 +193,8 @@ pub(crate) fn cold_start_failed(err: anyhow::Error) -> lambda_runtime::Error {
 /// Everything an HTTP function's `main` does.
 pub async fn run_http(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let app = app_from_env().await.map_err(cold_start_failed)?;
+    let app = app_from_env(endpoint.route.needs())
+        .await
+        .map_err(cold_start_failed)?;
     shared::lambda::serve(app, endpoint).await
 }

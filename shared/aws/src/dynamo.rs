@@ -22,12 +22,14 @@ const TAG_LEN: usize = 16;
 /// Seals session keys K (and, under its own data key, outbox messages)
 /// before they reach the table: AES-256-GCM under a
 /// 32-byte data key that is itself KMS-sealed in the table and unsealed once
-/// per cold start (see [`crate::KmsKeyStore::load_or_create_secret`]), so a
+/// per cold start (see [`crate::KmsKeyStore::load_secret`]), so a
 /// request costs no KMS call. The AAD binds the sealed K to its session id,
 /// client hash and lifetime, so an edited item fails to open.
 pub struct SessionSealer {
     key_id: String,
-    key: LessSafeKey,
+    /// `None` when the function was not given this data key (see
+    /// `shared::routes::Needs`): every seal and open fails.
+    key: Option<LessSafeKey>,
 }
 
 impl std::fmt::Debug for SessionSealer {
@@ -45,7 +47,22 @@ impl SessionSealer {
             .map_err(|_| corrupt("session data key is not 32 bytes"))?;
         Ok(SessionSealer {
             key_id: key_id.to_owned(),
-            key: LessSafeKey::new(unbound),
+            key: Some(LessSafeKey::new(unbound)),
+        })
+    }
+
+    /// A sealer without its key, for a function that must never seal or
+    /// open with it: every call fails as unavailable.
+    pub fn withheld(key_id: &str) -> Self {
+        SessionSealer {
+            key_id: key_id.to_owned(),
+            key: None,
+        }
+    }
+
+    fn key(&self) -> PortResult<&LessSafeKey> {
+        self.key.as_ref().ok_or_else(|| {
+            corrupt("this function does not hold the data key (shared::routes::Needs)")
         })
     }
 
@@ -67,7 +84,7 @@ impl SessionSealer {
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| corrupt("random nonce"))?;
         let mut body = Zeroizing::new(plain.to_vec());
         let tag = self
-            .key
+            .key()?
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),
@@ -90,7 +107,7 @@ impl SessionSealer {
         let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN].try_into().expect("length");
         let mut buf = Zeroizing::new(sealed[1 + NONCE_LEN..].to_vec());
         let len = self
-            .key
+            .key()?
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),

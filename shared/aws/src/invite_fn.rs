@@ -48,7 +48,9 @@ async fn invite(app: &App, event: Value) -> Result<Value, ApiError> {
 /// Everything the function's `main` does.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let app = app_from_env().await.map_err(cold_start_failed)?;
+    let app = app_from_env(shared::routes::Needs::INVITE_USER)
+        .await
+        .map_err(cold_start_failed)?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, lambda_runtime::Error>(handle(app, event.payload).await)

@@ -23,8 +23,13 @@ pub const PURPOSE_PASSWORD_PEPPER: &str = "password-pepper";
 pub const PURPOSE_SESSION_DATA_KEY: &str = "scv2-session-data-key";
 /// The AES-256 data key sealing outbox messages (their links carry raw tokens).
 pub const PURPOSE_OUTBOX_DATA_KEY: &str = "outbox-data-key";
+/// Length of a data key (AES-256).
+pub const DATA_KEY_BYTES: usize = 32;
+/// Length of a generated password pepper.
+pub const PEPPER_BYTES: usize = 32;
 
 const KEYRING_PK: &str = "KEYRING#scv2";
+const PUBLIC_KEY_ATTR: &str = "publicKey";
 const ACTIVE_SK: &str = "ACTIVE";
 
 /// The KMS encryption context `{"purpose":..,"kid":..}` of one sealed secret.
@@ -52,8 +57,15 @@ pub enum KeyStoreError {
     Rejected,
     #[error(transparent)]
     KeyRing(#[from] KeyRingError),
-    #[error("no active, unexpired SCv2 key in the table")]
+    #[error("no active, unexpired SCv2 key in the table: create one with `pwctl admin keys init --kid <kid>`")]
     NoActiveKey,
+    /// Created at deploy time, never by a cold start.
+    #[error(
+        "{0} is not in the table: create it with `pwctl admin keys init` (docs/deployment.md)"
+    )]
+    Missing(String),
+    #[error("SCv2 key {0}: the stored public key is not the private key's")]
+    PublicKeyMismatch(String),
     #[error("key id {0} already exists")]
     KidExists(String),
 }
@@ -135,6 +147,17 @@ pub struct KeyInfo {
 struct StoredKey {
     info: KeyInfo,
     sealed: Vec<u8>,
+    /// SubjectPublicKeyInfo DER, kept in clear so publishing needs no KMS
+    /// call; absent on items written before it existed (backfilled by
+    /// `pwctl admin keys init`).
+    public_spki: Option<Vec<u8>>,
+}
+
+/// Whether [`KmsKeyStore::ensure_secret`] found the secret or made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    Existing,
+    Created,
 }
 
 /// SCv2 private keys (and other KMS-sealed secrets) kept in the table:
@@ -201,6 +224,10 @@ impl KmsKeyStore {
                             active: false,
                         },
                         sealed: get_b(item, "sealedKey")?.to_vec(),
+                        public_spki: match item.get(PUBLIC_KEY_ATTR) {
+                            None => None,
+                            Some(_) => Some(get_b(item, PUBLIC_KEY_ATTR)?.to_vec()),
+                        },
                     });
                 }
             }
@@ -236,16 +263,68 @@ impl KmsKeyStore {
         for k in keys.iter().filter(|k| now_ms < k.info.expires_at_ms) {
             let ctx = SealContext::new(PURPOSE_SCV2_PRIVATE_KEY, &k.info.kid);
             let der = self.sealer.unseal(&ctx, &k.sealed).await?;
-            ring.push(ServerKey::from_pkcs8(
-                &k.info.kid,
-                &der,
-                k.info.expires_at_ms,
-            )?);
+            let key = ServerKey::from_pkcs8(&k.info.kid, &der, k.info.expires_at_ms)?;
+            // The public-key function publishes the stored copy: it must be this key's.
+            if k.public_spki
+                .as_deref()
+                .is_some_and(|spki| spki != key.public_spki_der())
+            {
+                return Err(KeyStoreError::PublicKeyMismatch(k.info.kid.clone()));
+            }
+            ring.push(key);
         }
         if !ring.iter().any(|k| k.kid() == active) {
             return Err(KeyStoreError::NoActiveKey);
         }
         Ok(KeyRing::new(ring, &active)?)
+    }
+
+    /// The active key's public half, read in clear (no KMS call): all the
+    /// public-key function holds.
+    pub async fn load_public_ring(&self, now_ms: u64) -> Result<KeyRing, KeyStoreError> {
+        let (keys, active) = self.query_keyring().await?;
+        let active = active.ok_or(KeyStoreError::NoActiveKey)?;
+        let key = keys
+            .iter()
+            .find(|k| k.info.kid == active && now_ms < k.info.expires_at_ms)
+            .ok_or(KeyStoreError::NoActiveKey)?;
+        let spki = key.public_spki.as_deref().ok_or_else(|| {
+            KeyStoreError::Missing(format!("the public key of SCv2 key {}", key.info.kid))
+        })?;
+        Ok(KeyRing::single(ServerKey::public_only(
+            &key.info.kid,
+            spki,
+            key.info.expires_at_ms,
+        )?))
+    }
+
+    /// Stores the public key beside every sealed key that lacks it (items
+    /// written before it was kept); returns the kids filled in.
+    pub async fn backfill_public_keys(&self) -> Result<Vec<String>, KeyStoreError> {
+        let (keys, _) = self.query_keyring().await?;
+        let mut filled = Vec::new();
+        for k in keys.iter().filter(|k| k.public_spki.is_none()) {
+            let ctx = SealContext::new(PURPOSE_SCV2_PRIVATE_KEY, &k.info.kid);
+            let der = self.sealer.unseal(&ctx, &k.sealed).await?;
+            let key = ServerKey::from_pkcs8(&k.info.kid, &der, k.info.expires_at_ms)?;
+            self.dynamodb
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(KEYRING_PK))
+                .key(SK, s(format!("KEY#{}", k.info.kid)))
+                .update_expression("SET #pub = :pub")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#pub", PUBLIC_KEY_ATTR)
+                .expression_attribute_values(
+                    ":pub",
+                    AttributeValue::B(key.public_spki_der().to_vec().into()),
+                )
+                .send()
+                .await
+                .map_err(|e| unavailable("dynamodb UpdateItem public key", e))?;
+            filled.push(k.info.kid.clone());
+        }
+        Ok(filled)
     }
 
     /// Generates an RSA-3072 key `kid` accepted until `now + lifetime`, seals
@@ -311,7 +390,7 @@ impl KmsKeyStore {
         expires_at_ms: u64,
     ) -> Result<(), KeyStoreError> {
         // Refuse anything that is not a valid key before sealing it.
-        ServerKey::from_pkcs8(kid, pkcs8_der, expires_at_ms)?;
+        let key = ServerKey::from_pkcs8(kid, pkcs8_der, expires_at_ms)?;
         let ctx = SealContext::new(PURPOSE_SCV2_PRIVATE_KEY, kid);
         let sealed = self.sealer.seal(&ctx, pkcs8_der).await?;
         let res = self
@@ -323,6 +402,10 @@ impl KmsKeyStore {
             .item(TYPE, s("ScKey"))
             .item("kid", s(kid))
             .item("sealedKey", AttributeValue::B(sealed.into()))
+            .item(
+                PUBLIC_KEY_ATTR,
+                AttributeValue::B(key.public_spki_der().to_vec().into()),
+            )
             .item("createdAtMs", n(now_ms))
             .item(EXPIRES_MS, n(expires_at_ms))
             .item(TTL_ATTR, n(ttl_secs(expires_at_ms)))
@@ -376,77 +459,106 @@ impl KmsKeyStore {
         }
     }
 
-    /// A random secret of `len` bytes for `purpose`/`kid` (the session data
-    /// key, the password pepper): unsealed from the table if present, else
-    /// generated, sealed and stored (first writer wins).
-    pub async fn load_or_create_secret(
+    /// The sealed secret `purpose`/`kid`, unsealed; `None` if not stored.
+    async fn read_secret(
+        &self,
+        purpose: &str,
+        kid: &str,
+        len: usize,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, KeyStoreError> {
+        let out = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(format!("SECRET#{purpose}")))
+            .key(SK, s(kid))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("dynamodb GetItem secret", e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let secret = self
+            .sealer
+            .unseal(&SealContext::new(purpose, kid), get_b(item, "sealedValue")?)
+            .await?;
+        if secret.len() != len {
+            return Err(corrupt("stored secret has an unexpected length").into());
+        }
+        Ok(Some(secret))
+    }
+
+    /// The secret `purpose`/`kid` (a data key, the pepper) as a cold start
+    /// loads it: read and unsealed, never created (a missing one names the
+    /// command that creates it).
+    pub async fn load_secret(
         &self,
         purpose: &str,
         kid: &str,
         len: usize,
     ) -> Result<Zeroizing<Vec<u8>>, KeyStoreError> {
-        let ctx = SealContext::new(purpose, kid);
-        let pk = format!("SECRET#{purpose}");
-        for _ in 0..2 {
-            let out = self
-                .dynamodb
-                .get_item()
-                .table_name(&self.table)
-                .key(PK, s(&pk))
-                .key(SK, s(kid))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| unavailable("dynamodb GetItem secret", e))?;
-            if let Some(item) = out.item() {
-                let secret = self
-                    .sealer
-                    .unseal(&ctx, get_b(item, "sealedValue")?)
-                    .await?;
-                if secret.len() != len {
-                    return Err(corrupt("stored secret has an unexpected length").into());
-                }
-                return Ok(secret);
-            }
-            let mut secret = Zeroizing::new(vec![0u8; len]);
-            aws_lc_rs::rand::fill(&mut secret).map_err(|_| corrupt("random secret"))?;
-            let sealed = self.sealer.seal(&ctx, &secret).await?;
-            let res = self
-                .dynamodb
-                .put_item()
-                .table_name(&self.table)
-                .item(PK, s(&pk))
-                .item(SK, s(kid))
-                .item(TYPE, s("SealedSecret"))
-                .item("purpose", s(purpose))
-                .item("sealedValue", AttributeValue::B(sealed.into()))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await;
-            match res {
-                Ok(_) => return Ok(secret),
-                // Another cold start won the race: read its secret.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(unavailable("dynamodb PutItem secret", e).into()),
-            }
-        }
-        Err(corrupt("secret neither readable nor creatable").into())
+        self.read_secret(purpose, kid, len).await?.ok_or_else(|| {
+            KeyStoreError::Missing(format!("sealed secret SECRET#{purpose} / {kid}"))
+        })
     }
 
-    /// The session sealer over the data key `kid` (loaded or created once).
+    /// Deploy time (`pwctl admin keys init`): checks that the secret
+    /// `purpose`/`kid` unseals, or generates `len` random bytes, seals and
+    /// stores them (first writer wins).
+    pub async fn ensure_secret(
+        &self,
+        purpose: &str,
+        kid: &str,
+        len: usize,
+    ) -> Result<Ensured, KeyStoreError> {
+        if self.read_secret(purpose, kid, len).await?.is_some() {
+            return Ok(Ensured::Existing);
+        }
+        let mut secret = Zeroizing::new(vec![0u8; len]);
+        aws_lc_rs::rand::fill(&mut secret).map_err(|_| corrupt("random secret"))?;
+        let sealed = self
+            .sealer
+            .seal(&SealContext::new(purpose, kid), &secret)
+            .await?;
+        let res = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(format!("SECRET#{purpose}")))
+            .item(SK, s(kid))
+            .item(TYPE, s("SealedSecret"))
+            .item("purpose", s(purpose))
+            .item("sealedValue", AttributeValue::B(sealed.into()))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Ensured::Created),
+            // Another run won the race: its secret must unseal.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                self.load_secret(purpose, kid, len).await?;
+                Ok(Ensured::Existing)
+            }
+            Err(e) => Err(unavailable("dynamodb PutItem secret", e).into()),
+        }
+    }
+
+    /// The session sealer over the data key `kid` (loaded once per cold start).
     pub async fn session_sealer(&self, kid: &str) -> Result<SessionSealer, KeyStoreError> {
         let key = self
-            .load_or_create_secret(PURPOSE_SESSION_DATA_KEY, kid, 32)
+            .load_secret(PURPOSE_SESSION_DATA_KEY, kid, DATA_KEY_BYTES)
             .await?;
         Ok(SessionSealer::new(kid, &key)?)
     }
 
-    /// The outbox sealer over the data key `kid` (loaded or created once).
+    /// The outbox sealer over the data key `kid` (loaded once per cold start).
     pub async fn outbox_sealer(&self, kid: &str) -> Result<SessionSealer, KeyStoreError> {
         let key = self
-            .load_or_create_secret(PURPOSE_OUTBOX_DATA_KEY, kid, 32)
+            .load_secret(PURPOSE_OUTBOX_DATA_KEY, kid, DATA_KEY_BYTES)
             .await?;
         Ok(SessionSealer::new(kid, &key)?)
     }

@@ -6,7 +6,8 @@
 //! - [`KmsSealer`] / [`KmsKeyStore`]: secrets (SCv2 private keys, the session
 //!   data key, the password pepper) sealed by a KMS symmetric key under an
 //!   encryption context `{"purpose":..,"kid":..}`, stored in the table and
-//!   unsealed once per cold start.
+//!   unsealed once per cold start, each function only those its
+//!   `shared::routes::Needs` name; created at deploy time by [`admin`].
 //! - [`DynamoAccountStore`]: users, email claims, init sessions, reset
 //!   tokens and the sealed outbox; every change is one `TransactWriteItems`.
 //! - [`SesMailer`]: the [`Mailer`] port over SES v2.
@@ -35,7 +36,8 @@ pub use config::{AwsConfig, ConfigError};
 pub use dynamo::{DynamoRateLimiter, DynamoReplayGuard, DynamoSessionStore, SessionSealer};
 pub use error::unavailable;
 pub use kms::{
-    KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, PURPOSE_OUTBOX_DATA_KEY,
-    PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY, PURPOSE_SESSION_DATA_KEY,
+    Ensured, KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, DATA_KEY_BYTES,
+    PEPPER_BYTES, PURPOSE_OUTBOX_DATA_KEY, PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY,
+    PURPOSE_SESSION_DATA_KEY,
 };
 pub use mail::{Email, Mailer, SesMailer};

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use aws_adapters::table::ensure_table;
 use aws_adapters::{
     AwsClients, AwsConfig, DynamoRateLimiter, DynamoReplayGuard, DynamoSessionStore, Email,
-    KeyStoreError, KmsKeyStore, KmsSealer, Mailer, SealContext, SesMailer, PURPOSE_PASSWORD_PEPPER,
-    PURPOSE_SCV2_PRIVATE_KEY,
+    Ensured, KeyStoreError, KmsKeyStore, KmsSealer, Mailer, SealContext, SesMailer,
+    PURPOSE_OUTBOX_DATA_KEY, PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY,
+    PURPOSE_SESSION_DATA_KEY,
 };
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
@@ -96,14 +97,27 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// A fresh table of its own for one test.
-async fn fresh(tag: &str) -> (AwsConfig, AwsClients) {
+/// A fresh, empty table of its own for one test.
+async fn fresh_empty(tag: &str) -> (AwsConfig, AwsClients) {
     let emu = emulator();
     let cfg = config(&unique(tag), &emu.kms_key_id, &emu.sender, "3000");
     let clients = clients_at(&cfg, &emu.endpoint).await;
     ensure_table(&clients.dynamodb, &cfg.table_name)
         .await
         .unwrap();
+    (cfg, clients)
+}
+
+/// A fresh table with its data keys, as a deploy leaves it (`pwctl admin keys init`).
+async fn fresh(tag: &str) -> (AwsConfig, AwsClients) {
+    let (cfg, clients) = fresh_empty(tag).await;
+    let keys = KmsKeyStore::from_clients(&clients, &cfg);
+    for (purpose, kid) in [
+        (PURPOSE_SESSION_DATA_KEY, "d1"),
+        (PURPOSE_OUTBOX_DATA_KEY, "o1"),
+    ] {
+        keys.ensure_secret(purpose, kid, 32).await.unwrap();
+    }
     (cfg, clients)
 }
 
@@ -342,20 +356,46 @@ async fn kms_seal_round_trip_and_wrong_context_fails() {
 }
 
 #[tokio::test]
-async fn secrets_are_created_once_then_unsealed() {
-    let (cfg, clients) = fresh("secret").await;
+async fn secrets_are_created_at_deploy_time_and_only_loaded_at_cold_start() {
+    let (cfg, clients) = fresh_empty("secret").await;
     let keys = KmsKeyStore::from_clients(&clients, &cfg);
+    let missing = keys
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, KeyStoreError::Missing(_)), "{missing:?}");
+    assert!(missing.to_string().contains("pwctl admin keys init"));
+    // Loading created nothing.
+    assert!(keys
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+        .await
+        .is_err());
+    assert_eq!(
+        keys.ensure_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+            .await
+            .unwrap(),
+        Ensured::Created
+    );
+    assert_eq!(
+        keys.ensure_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+            .await
+            .unwrap(),
+        Ensured::Existing
+    );
     let a = keys
-        .load_or_create_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
         .await
         .unwrap();
     let b = keys
-        .load_or_create_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
         .await
         .unwrap();
     assert_eq!(a.as_slice(), b.as_slice());
+    keys.ensure_secret(PURPOSE_PASSWORD_PEPPER, "p2", 32)
+        .await
+        .unwrap();
     let c = keys
-        .load_or_create_secret(PURPOSE_PASSWORD_PEPPER, "p2", 32)
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p2", 32)
         .await
         .unwrap();
     assert_ne!(a.as_slice(), c.as_slice());
@@ -489,8 +529,11 @@ async fn table_scan_finds_no_secret_in_clear() {
     )
     .await
     .unwrap();
+    keys.ensure_secret(PURPOSE_PASSWORD_PEPPER, "p", 32)
+        .await
+        .unwrap();
     let pepper = keys
-        .load_or_create_secret(PURPOSE_PASSWORD_PEPPER, "p", 32)
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p", 32)
         .await
         .unwrap();
     secrets.push(pepper.to_vec());
@@ -528,11 +571,14 @@ async fn table_scan_finds_no_secret_in_clear() {
             );
         }
     }
-    // No PKCS#8 RSA key at all: the rsaEncryption AlgorithmIdentifier never
-    // appears, raw or in a base64/hex string.
+    // No PKCS#8 RSA key at all: its version 0 followed by the rsaEncryption
+    // AlgorithmIdentifier never appears, raw or in a base64/hex string (the
+    // public keys stored in clear are SubjectPublicKeyInfo: no version).
     let rsa_oid = [
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+        0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+        0x01,
     ];
+    assert!(contains(&der, &rsa_oid), "the marker is the PKCS#8 one");
     for v in &values {
         assert!(!contains(v, &rsa_oid));
         let text = String::from_utf8_lossy(v);
@@ -1497,10 +1543,16 @@ mod accounts {
         )
         .await
         .unwrap();
-        let app = app_with(shared::config::Config::default(), &cfg, &clients)
-            .await
-            .unwrap();
-        assert_eq!(app.keys.active().kid(), "k1");
+        let app = app_with(
+            shared::routes::Needs::INVITE_USER,
+            shared::config::Config::default(),
+            &cfg,
+            &clients,
+        )
+        .await
+        .unwrap();
+        // invite-user holds no SCv2 key.
+        assert!(app.keys.keys().is_empty());
         let to = email();
         let out = aws_adapters::invite_fn::handle(
             &app,
@@ -1545,5 +1597,400 @@ mod accounts {
         let sent = sent_to(&emu.endpoint, &to).await;
         assert_eq!(sent.len(), 1);
         assert!(app.accounts.pending_outbox().await.unwrap().is_empty());
+    }
+}
+
+// ------------------------------------------- least privilege per route
+
+/// Each function's cold start over the real adapters against the emulator,
+/// with a KMS client that refuses every call its role is not granted (as
+/// IAM would) and a DynamoDB client that records what the cold start touches.
+mod least_privilege {
+    use super::*;
+    use aws_adapters::admin::{init_keys_with, FirstKey};
+    use aws_adapters::bootstrap::{app_with, ColdStartAccess};
+    use aws_sdk_kms::config::interceptors::BeforeSerializationInterceptorContextRef;
+    use aws_sdk_kms::config::{ConfigBag, Intercept};
+    use aws_sdk_kms::error::BoxError;
+    use shared::ports::accounts::{AccountChange, MailKind, OutboxMessage};
+    use shared::routes::{Needs, Route};
+    use std::sync::Mutex;
+
+    /// Allows `kms:Decrypt` for `allowed` purposes only; records every call.
+    #[derive(Debug, Clone)]
+    struct KmsGate {
+        allowed: Vec<&'static str>,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Intercept for KmsGate {
+        fn name(&self) -> &'static str {
+            "kms-gate"
+        }
+
+        fn read_before_execution(
+            &self,
+            context: &BeforeSerializationInterceptorContextRef<'_>,
+            _cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let input = context.input();
+            let call = match input.downcast_ref::<aws_sdk_kms::operation::decrypt::DecryptInput>() {
+                Some(d) => {
+                    let purpose = d
+                        .encryption_context()
+                        .and_then(|c| c.get("purpose"))
+                        .cloned()
+                        .unwrap_or_default();
+                    let allowed = self.allowed.contains(&purpose.as_str());
+                    self.seen.lock().unwrap().push(format!("Decrypt {purpose}"));
+                    if allowed {
+                        return Ok(());
+                    }
+                    format!("kms:Decrypt {purpose}")
+                }
+                None => {
+                    self.seen.lock().unwrap().push("other".into());
+                    "a KMS call other than Decrypt".into()
+                }
+            };
+            Err(format!("AccessDenied: {call} not granted").into())
+        }
+    }
+
+    /// Records `<operation> <partition>` of every DynamoDB call.
+    #[derive(Debug, Clone, Default)]
+    struct TableLog {
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl aws_sdk_dynamodb::config::Intercept for TableLog {
+        fn name(&self) -> &'static str {
+            "table-log"
+        }
+
+        fn read_before_execution(
+            &self,
+            context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+            _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+        ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+            use aws_sdk_dynamodb::operation::{
+                get_item::GetItemInput, put_item::PutItemInput, query::QueryInput,
+                update_item::UpdateItemInput,
+            };
+            let input = context.input();
+            let pk = |m: Option<&HashMap<String, AttributeValue>>, k: &str| {
+                m.and_then(|m| m.get(k))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let line = if let Some(i) = input.downcast_ref::<GetItemInput>() {
+                format!("GetItem {}", pk(i.key(), "PK"))
+            } else if let Some(i) = input.downcast_ref::<QueryInput>() {
+                format!("Query {}", pk(i.expression_attribute_values(), ":pk"))
+            } else if let Some(i) = input.downcast_ref::<PutItemInput>() {
+                format!("PutItem {}", pk(i.item(), "PK"))
+            } else if let Some(i) = input.downcast_ref::<UpdateItemInput>() {
+                format!("UpdateItem {}", pk(i.key(), "PK"))
+            } else {
+                "other".to_owned()
+            };
+            self.seen.lock().unwrap().push(line);
+            Ok(())
+        }
+    }
+
+    struct Gated {
+        clients: AwsClients,
+        kms: Arc<Mutex<Vec<String>>>,
+        table: Arc<Mutex<Vec<String>>>,
+    }
+
+    async fn gated(cfg: &AwsConfig, allowed: &[&'static str]) -> Gated {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .endpoint_url(&emulator().endpoint)
+            .timeout_config(cfg.timeout_config())
+            .retry_config(cfg.retry_config())
+            .load()
+            .await;
+        let gate = KmsGate {
+            allowed: allowed.to_vec(),
+            seen: Arc::default(),
+        };
+        let log = TableLog::default();
+        let (kms, table) = (gate.seen.clone(), log.seen.clone());
+        let clients = AwsClients {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .interceptor(log)
+                    .build(),
+            ),
+            kms: aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(&sdk)
+                    .interceptor(gate)
+                    .build(),
+            ),
+            ses: aws_sdk_sesv2::Client::new(&sdk),
+        };
+        Gated {
+            clients,
+            kms,
+            table,
+        }
+    }
+
+    /// A table as `pwctl admin keys init --kid k1` leaves it, pepper `p1` included.
+    async fn deployed(tag: &str) -> (AwsConfig, AwsClients) {
+        let (cfg, clients) = fresh_empty(tag).await;
+        let cfg = AwsConfig {
+            pepper_id: Some("p1".into()),
+            ..cfg
+        };
+        let first = FirstKey {
+            kid: "k1".into(),
+            lifetime: Duration::from_secs(3600),
+        };
+        init_keys_with(
+            &KmsKeyStore::from_clients(&clients, &cfg),
+            &cfg,
+            Some(first),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        (cfg, clients)
+    }
+
+    fn sorted(v: &Mutex<Vec<String>>) -> Vec<String> {
+        let mut v = v.lock().unwrap().clone();
+        v.sort();
+        v
+    }
+
+    /// Every function's needs, named as in the template.
+    fn functions() -> Vec<(String, Needs)> {
+        let mut all: Vec<(String, Needs)> = Route::ALL
+            .into_iter()
+            .map(|r| (format!("{r:?}"), r.needs()))
+            .collect();
+        all.push(("invite-user".into(), Needs::INVITE_USER));
+        all
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_cold_start_unseals_exactly_its_needs_and_writes_nothing() {
+        let (cfg, _) = deployed("needs").await;
+        for (name, needs) in functions() {
+            let access = ColdStartAccess::of(needs);
+            let g = gated(&cfg, &access.decrypt_purposes).await;
+            let app = app_with(needs, shared::config::Config::default(), &cfg, &g.clients).await;
+            assert!(app.is_ok(), "{name}: {:#}", app.err().unwrap());
+            let mut want: Vec<String> = access
+                .decrypt_purposes
+                .iter()
+                .map(|p| format!("Decrypt {p}"))
+                .collect();
+            want.sort();
+            assert_eq!(sorted(&g.kms), want, "{name}: KMS calls");
+            let mut reads: Vec<String> = access
+                .secret_items
+                .iter()
+                .map(|pk| format!("GetItem {pk}"))
+                .collect();
+            reads.push("GetItem ACCOUNTS#NOOP".into());
+            if access.keyring_query {
+                reads.push("Query KEYRING#scv2".into());
+            }
+            reads.sort();
+            assert_eq!(sorted(&g.table), reads, "{name}: DynamoDB calls");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn public_key_answers_with_a_kms_that_refuses_everything() {
+        let (cfg, clients) = deployed("pubkey").await;
+        let g = gated(&cfg, &[]).await;
+        // Loading everything, as every cold start once did, is refused.
+        assert!(app_with(
+            Needs::ALL,
+            shared::config::Config::default(),
+            &cfg,
+            &g.clients
+        )
+        .await
+        .is_err());
+        g.kms.lock().unwrap().clear();
+        let app = app_with(
+            Route::PublicKey.needs(),
+            shared::config::Config::default(),
+            &cfg,
+            &g.clients,
+        )
+        .await
+        .unwrap();
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in [
+            ("accept", "application/json"),
+            ("x-client-hash", "h"),
+            ("accept-language", "en"),
+            ("cf-connecting-ip", "203.0.113.9"),
+            ("cf-ray", "ray-1"),
+            ("cf-ipcountry", "JP"),
+        ] {
+            headers.insert(k, http::HeaderValue::from_static(v));
+        }
+        let req = shared::http::ApiRequest {
+            method: http::Method::GET,
+            headers,
+            body: bytes::Bytes::new(),
+            fallback_request_id: None,
+            source_ip: None,
+        };
+        let resp = shared::routes::serve_endpoint(&app, shared::routes::PUBLIC_KEY, req).await;
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        let ring = KmsKeyStore::from_clients(&clients, &cfg)
+            .load_key_ring(now_ms())
+            .await
+            .unwrap();
+        let published = base64::engine::general_purpose::STANDARD
+            .decode(body["data"]["publicKey"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(body["data"]["keyId"], "k1");
+        assert_eq!(published, ring.active().public_spki_der());
+        // Neither its cold start nor its request made a single KMS call.
+        assert_eq!(sorted(&g.kms), Vec::<String>::new());
+        assert!(app.keys.active().unwrap_session_key(&[0u8; 384]).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn create_session_can_neither_load_nor_use_the_outbox_key() {
+        let (cfg, clients) = deployed("session").await;
+        let needs = Route::CreateSession.needs();
+        let g = gated(&cfg, &ColdStartAccess::of(needs).decrypt_purposes).await;
+        let app = app_with(needs, shared::config::Config::default(), &cfg, &g.clients)
+            .await
+            .unwrap();
+        assert!(!sorted(&g.kms)
+            .iter()
+            .any(|c| c.contains(PURPOSE_OUTBOX_DATA_KEY)));
+        // Its KMS role refuses the outbox key outright.
+        let keys = KmsKeyStore::from_clients(&g.clients, &cfg);
+        assert!(keys.outbox_sealer("o1").await.is_err());
+        // And its account store cannot write an outbox message.
+        let message = OutboxMessage {
+            id: unique("m"),
+            kind: MailKind::Reset,
+            to: "x@example.com".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            link: "https://r#token=secret".into(),
+            created_at_ms: now_ms(),
+        };
+        let change = AccountChange {
+            outbox: vec![message.clone()],
+            ..AccountChange::default()
+        };
+        assert!(app.accounts.apply(change, now_ms()).await.is_err());
+        let store = aws_adapters::bootstrap::account_store(
+            &cfg,
+            &clients,
+            &KmsKeyStore::from_clients(&clients, &cfg),
+        )
+        .await
+        .unwrap();
+        assert!(store.outbox_message(&message.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_key_stops_the_cold_start_naming_the_command() {
+        let (cfg, clients) = fresh_empty("missing").await;
+        let keys = KmsKeyStore::from_clients(&clients, &cfg);
+        keys.rotate("k1", Duration::from_secs(3600), Duration::ZERO, now_ms())
+            .await
+            .unwrap();
+        for (name, needs) in functions() {
+            if needs.session_data_key || needs.outbox_data_key {
+                let err = app_with(needs, shared::config::Config::default(), &cfg, &clients)
+                    .await
+                    .err()
+                    .unwrap_or_else(|| panic!("{name} started without its data key"));
+                assert!(
+                    format!("{err:#}").contains("pwctl admin keys init"),
+                    "{name}: {err:#}"
+                );
+            }
+        }
+        // The cold start created nothing.
+        assert!(keys
+            .load_secret(PURPOSE_SESSION_DATA_KEY, "d1", 32)
+            .await
+            .is_err());
+        let lines = init_keys_with(&keys, &cfg, None, now_ms()).await.unwrap();
+        assert!(lines.iter().any(|l| l.contains("created")), "{lines:?}");
+        let again = init_keys_with(&keys, &cfg, None, now_ms()).await.unwrap();
+        assert!(!again.iter().any(|l| l.contains("created")), "{again:?}");
+        for (name, needs) in functions() {
+            let app = app_with(needs, shared::config::Config::default(), &cfg, &clients).await;
+            assert!(app.is_ok(), "{name}: {:#}", app.err().unwrap());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn key_items_without_a_public_key_are_backfilled_by_init() {
+        let (cfg, clients) = deployed("backfill").await;
+        let keys = KmsKeyStore::from_clients(&clients, &cfg);
+        let pk = |sk: &str| {
+            HashMap::from([
+                ("PK".to_owned(), AttributeValue::S("KEYRING#scv2".into())),
+                ("SK".to_owned(), AttributeValue::S(sk.into())),
+            ])
+        };
+        // An item written before the public key was kept.
+        clients
+            .dynamodb
+            .update_item()
+            .table_name(&cfg.table_name)
+            .set_key(Some(pk("KEY#k1")))
+            .update_expression("REMOVE publicKey")
+            .send()
+            .await
+            .unwrap();
+        let err = keys.load_public_ring(now_ms()).await.unwrap_err();
+        assert!(err.to_string().contains("pwctl admin keys init"), "{err}");
+        let lines = init_keys_with(&keys, &cfg, None, now_ms()).await.unwrap();
+        assert!(
+            lines.contains(&"scv2 key k1: public key stored".to_owned()),
+            "{lines:?}"
+        );
+        let public = keys.load_public_ring(now_ms()).await.unwrap();
+        let private = keys.load_key_ring(now_ms()).await.unwrap();
+        assert_eq!(
+            public.active().public_spki_der(),
+            private.active().public_spki_der()
+        );
+
+        // A stored public key that is not the private key's stops create-session.
+        let (other, _) = ServerKey::generate("other", u64::MAX).unwrap();
+        clients
+            .dynamodb
+            .update_item()
+            .table_name(&cfg.table_name)
+            .set_key(Some(pk("KEY#k1")))
+            .update_expression("SET publicKey = :p")
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::B(other.public_spki_der().to_vec().into()),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(
+            keys.load_key_ring(now_ms()).await.unwrap_err(),
+            KeyStoreError::PublicKeyMismatch(_)
+        ));
     }
 }

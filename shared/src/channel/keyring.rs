@@ -3,7 +3,8 @@
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{
-    KeySize, OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA256_MGF1SHA256,
+    KeySize, OaepPrivateDecryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
+    OAEP_SHA256_MGF1SHA256,
 };
 use zeroize::Zeroizing;
 
@@ -25,6 +26,8 @@ pub enum KeyRingError {
     InvalidKid(String),
     #[error("key {0} is not an RSA PKCS#8 private key of at least 3072 bits")]
     Rejected(String),
+    #[error("key {0}: the public key is not an RSA SubjectPublicKeyInfo of at least 3072 bits")]
+    RejectedPublic(String),
     #[error("the key ring has no key named {0} to make active")]
     NoActive(String),
     #[error("RSA key generation failed")]
@@ -41,7 +44,9 @@ pub fn is_valid_kid(kid: &str) -> bool {
 
 pub struct ServerKey {
     kid: String,
-    decrypting: OaepPrivateDecryptingKey,
+    /// `None` for a published-only key (the public-key function holds no
+    /// private key).
+    decrypting: Option<OaepPrivateDecryptingKey>,
     public_spki_der: Vec<u8>,
     expires_at_ms: u64,
 }
@@ -58,6 +63,29 @@ impl ServerKey {
         let private = PrivateDecryptingKey::from_pkcs8(pkcs8_der)
             .map_err(|_| KeyRingError::Rejected(kid.to_owned()))?;
         Self::from_private(kid, private, expires_at_ms)
+    }
+
+    /// The public half only, from its SubjectPublicKeyInfo DER: publishable,
+    /// but every unwrap fails.
+    pub fn public_only(
+        kid: &str,
+        spki_der: &[u8],
+        expires_at_ms: u64,
+    ) -> Result<Self, KeyRingError> {
+        if !is_valid_kid(kid) {
+            return Err(KeyRingError::InvalidKid(kid.to_owned()));
+        }
+        let public = PublicEncryptingKey::from_der(spki_der)
+            .map_err(|_| KeyRingError::RejectedPublic(kid.to_owned()))?;
+        if public.key_size_bits() < 3072 {
+            return Err(KeyRingError::RejectedPublic(kid.to_owned()));
+        }
+        Ok(ServerKey {
+            kid: kid.to_owned(),
+            decrypting: None,
+            public_spki_der: spki_der.to_vec(),
+            expires_at_ms,
+        })
     }
 
     /// Generates a fresh RSA-3072 key; returns it with its PKCS#8 DER (to seal and store).
@@ -92,7 +120,7 @@ impl ServerKey {
             .map_err(|_| KeyRingError::Rejected(kid.to_owned()))?;
         Ok(ServerKey {
             kid: kid.to_owned(),
-            decrypting,
+            decrypting: Some(decrypting),
             public_spki_der,
             expires_at_ms,
         })
@@ -123,9 +151,10 @@ impl ServerKey {
     /// RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) of any length: the
     /// decryption [`Self::unwrap_session_key`] runs before its length check.
     pub fn oaep_decrypt(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyExchangeError> {
-        let mut out = Zeroizing::new(vec![0u8; self.decrypting.min_output_size()]);
-        let len = self
-            .decrypting
+        // A public-only key (the public-key function's) decrypts nothing.
+        let decrypting = self.decrypting.as_ref().ok_or(KeyExchangeError::Failed)?;
+        let mut out = Zeroizing::new(vec![0u8; decrypting.min_output_size()]);
+        let len = decrypting
             .decrypt(&OAEP_SHA256_MGF1SHA256, ciphertext, &mut out, None)
             .map_err(|_| KeyExchangeError::Failed)?
             .len();
@@ -166,9 +195,24 @@ impl KeyRing {
         }
     }
 
+    /// No key: the ring of a function that holds no SCv2 key
+    /// (`shared::routes::ScKeys::None`), which never serves public-key or
+    /// session creation. Every `find` fails.
+    pub fn empty() -> Self {
+        KeyRing {
+            keys: Vec::new(),
+            active: 0,
+        }
+    }
+
     /// The key published by the public-key endpoint.
+    ///
+    /// # Panics
+    /// On [`KeyRing::empty`], which no route that publishes a key is given.
     pub fn active(&self) -> &ServerKey {
-        &self.keys[self.active]
+        self.keys
+            .get(self.active)
+            .expect("the empty key ring of a function without SCv2 keys has no active key")
     }
 
     pub fn keys(&self) -> &[ServerKey] {
@@ -254,6 +298,20 @@ mod tests {
             KeyExchangeError::UnknownKey
         );
         assert!(KeyRing::new(vec![], "x").is_err());
+    }
+
+    #[test]
+    fn a_public_only_key_publishes_but_never_unwraps() {
+        let (full, _) = ServerKey::generate("k", 10).unwrap();
+        let public = ServerKey::public_only("k", full.public_spki_der(), 10).unwrap();
+        assert_eq!(public.public_spki_der(), full.public_spki_der());
+        assert_eq!(public.expires_at_ms(), 10);
+        assert_eq!(
+            public.unwrap_session_key(&[0u8; 384]).unwrap_err(),
+            KeyExchangeError::Failed
+        );
+        assert!(ServerKey::public_only("k", b"not a key", 10).is_err());
+        assert!(ServerKey::public_only("k/1", full.public_spki_der(), 10).is_err());
     }
 
     #[test]
