@@ -5,13 +5,13 @@
 use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use std::sync::Arc;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde_json::Value;
 use shared::channel::wire::{
     confirmation_context, request_context, response_context, EnvelopeType, Header,
 };
 use shared::channel::{random_bytes, BodyForm, SessionKey};
+use std::sync::Arc;
 
 pub const PUBLIC_KEY_ROUTE: &str = "/web/v1/secure-channel/public-key";
 pub const SESSION_ROUTE: &str = "/web/v1/secure-channel/session";

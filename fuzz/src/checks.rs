@@ -111,6 +111,7 @@ fn call(route: Route, headers: HeaderMap, body: &[u8]) -> ApiResponse {
         headers,
         body: Bytes::copy_from_slice(body),
         fallback_request_id: None,
+        source_ip: None,
     };
     h.rt.block_on(shared::routes::handle(&h.app, route, req))
 }
@@ -294,12 +295,21 @@ pub fn gateway(data: &[u8]) {
         }
     }
     let lang = gateway::language(&headers);
-    for has_body in [true, false] {
-        match gateway::check(&headers, has_body) {
+    // A caller off the trusted edge is counted by its own address, whatever it sends.
+    let direct: std::net::IpAddr = [203, 0, 113, 9].into();
+    let trust = [
+        (None, gateway::ClientIpSource::SimulationHeader),
+        (Some(direct), gateway::ClientIpSource::default()),
+    ];
+    for (has_body, (source, policy)) in [true, false].into_iter().zip(trust.iter()) {
+        match gateway::check(&headers, has_body, *source, policy) {
             Ok(gw) => {
                 assert_eq!(gw.lang, lang);
                 assert_eq!(gw.country.len(), 2);
                 assert!((1..=128).contains(&gw.client_hash.len()));
+                if source.is_some() {
+                    assert_eq!(gw.client_ip, direct);
+                }
             }
             Err(ApiError::HeaderMissing(names) | ApiError::HeaderInvalid(names)) => {
                 assert!(!names.is_empty());
@@ -312,6 +322,7 @@ pub fn gateway(data: &[u8]) {
         headers,
         body: Bytes::new(),
         fallback_request_id: None,
+        source_ip: None,
     };
     let id = request_id(&req);
     assert!(gateway::is_printable_ascii(&id, 128));

@@ -26,8 +26,9 @@ pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:5173,http://127.0.0.1:5
 /// The CORS policy of local-api: `CORS_ALLOWED_ORIGINS` when given, else
 /// [`DEFAULT_CORS_ORIGINS`].
 pub fn local_cors(configured: Option<&str>) -> anyhow::Result<CorsPolicy> {
-    CorsPolicy::parse(configured.unwrap_or(DEFAULT_CORS_ORIGINS))
-        .map_err(|problem| anyhow::anyhow!("configuration variable CORS_ALLOWED_ORIGINS: {problem}"))
+    CorsPolicy::parse(configured.unwrap_or(DEFAULT_CORS_ORIGINS)).map_err(|problem| {
+        anyhow::anyhow!("configuration variable CORS_ALLOWED_ORIGINS: {problem}")
+    })
 }
 
 /// Bodies above this never reach the core (which answers 413 above 64 KiB itself).

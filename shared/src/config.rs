@@ -366,15 +366,24 @@ mod tests {
 
     #[test]
     fn cors_origins_and_trusted_proxies_are_checked_at_start() {
-        let c = with(&[("CORS_ALLOWED_ORIGINS", "https://a.example.com,https://b.example.com")])
-            .unwrap();
-        assert_eq!(c.cors.origins(), ["https://a.example.com", "https://b.example.com"]);
+        let c = with(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://a.example.com,https://b.example.com",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.cors.origins(),
+            ["https://a.example.com", "https://b.example.com"]
+        );
         for bad in ["*", "https://a.example.com,*", "https://a.example.com/app"] {
             let e = with(&[("CORS_ALLOWED_ORIGINS", bad)]).unwrap_err();
             assert_eq!(e.variable, "CORS_ALLOWED_ORIGINS", "{bad}");
         }
         let c = with(&[("TRUSTED_PROXY_CIDRS", "10.0.0.0/8")]).unwrap();
-        assert_eq!(c.client_ip, ClientIpSource::parse_cidrs("10.0.0.0/8").unwrap());
+        assert_eq!(
+            c.client_ip,
+            ClientIpSource::parse_cidrs("10.0.0.0/8").unwrap()
+        );
         let e = with(&[("TRUSTED_PROXY_CIDRS", "10.0.0.0/8,nope")]).unwrap_err();
         assert_eq!(e.variable, "TRUSTED_PROXY_CIDRS");
     }

@@ -9,7 +9,9 @@ const LAST_SECOND: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 /// `2026-12-22T00:00:00Z` (UTC, second precision). Instants past year 9999
 /// ("never", in practice) are written as its last second, never as nothing.
 pub fn rfc3339(unix_ms: u64) -> String {
-    let secs = i64::try_from(unix_ms / 1000).unwrap_or(i64::MAX).min(LAST_SECOND);
+    let secs = i64::try_from(unix_ms / 1000)
+        .unwrap_or(i64::MAX)
+        .min(LAST_SECOND);
     OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())

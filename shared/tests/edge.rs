@@ -41,7 +41,10 @@ async fn preflight_from_an_allowed_origin_on_every_route_and_never_counted() {
     let t = cors_app();
     for route in Route::ALL {
         let mut h = with_origin(HeaderMap::new(), APP_ORIGIN);
-        h.insert("access-control-request-method", route.method().as_str().parse().unwrap());
+        h.insert(
+            "access-control-request-method",
+            route.method().as_str().parse().unwrap(),
+        );
         let resp = t.call(route, Method::OPTIONS, h, b"").await;
         assert_eq!(resp.status(), 204, "{route:?}");
         let h = resp.headers();
@@ -63,7 +66,11 @@ async fn preflight_from_an_allowed_origin_on_every_route_and_never_counted() {
     let r = t
         .create_session(&json!({"keyId": "k2026-11", "encryptedKey": "AAAA"}))
         .await;
-    assert_eq!(r.status(), 400, "the first real request is not rate limited");
+    assert_eq!(
+        r.status(),
+        400,
+        "the first real request is not rate limited"
+    );
 }
 
 #[tokio::test]
@@ -112,7 +119,9 @@ async fn other_origins_get_no_cors_headers_and_the_same_answer() {
     // Errors carry them too, so a browser can read the code.
     let mut no_headers = with_origin(HeaderMap::new(), APP_ORIGIN);
     no_headers.insert("content-type", "application/json".parse().unwrap());
-    let err = t.call(Route::CreateSession, Method::POST, no_headers, b"{}").await;
+    let err = t
+        .call(Route::CreateSession, Method::POST, no_headers, b"{}")
+        .await;
     assert_eq!(err.status(), 400);
     assert_eq!(err.headers()["access-control-allow-origin"], APP_ORIGIN);
 }
@@ -138,8 +147,12 @@ async fn sessions_with_rotating_header(t: &TestApp, source: IpAddr) -> Vec<u16> 
     let mut statuses = Vec::new();
     for i in 0..25 {
         let mut h = gateway_headers("device-1");
-        h.insert("cf-connecting-ip", format!("198.51.100.{i}").parse().unwrap());
-        let body = serde_json::to_vec(&json!({"keyId": "k2026-11", "encryptedKey": "AAAA"})).unwrap();
+        h.insert(
+            "cf-connecting-ip",
+            format!("198.51.100.{i}").parse().unwrap(),
+        );
+        let body =
+            serde_json::to_vec(&json!({"keyId": "k2026-11", "encryptedKey": "AAAA"})).unwrap();
         let r = t
             .call_from(Some(source), Route::CreateSession, Method::POST, h, &body)
             .await;
@@ -154,7 +167,11 @@ async fn a_caller_off_the_edge_cannot_choose_its_rate_limit_key() {
     let t = TestApp::new();
     let direct: IpAddr = "203.0.113.99".parse().unwrap();
     let statuses = sessions_with_rotating_header(&t, direct).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
     assert!(statuses[..20].iter().all(|s| *s == 400));
 
     // Through the edge, each client is its own bucket.

@@ -23,8 +23,14 @@ fn the_document_describes_exactly_the_routes() {
     for route in Route::ALL {
         let item = &doc["paths"][route.path()];
         let method = route.method().as_str().to_ascii_lowercase();
-        assert!(item.get(&method).is_some(), "{route:?}: {method} not documented");
-        assert!(item.get("options").is_some(), "{route:?}: preflight not documented");
+        assert!(
+            item.get(&method).is_some(),
+            "{route:?}: {method} not documented"
+        );
+        assert!(
+            item.get("options").is_some(),
+            "{route:?}: preflight not documented"
+        );
         let other = if method == "get" { "post" } else { "get" };
         assert!(item.get(other).is_none(), "{route:?}: {other} documented");
     }
@@ -53,22 +59,69 @@ fn the_check_refuses_what_the_document_does_not_list() {
                "message": "m", "requestId": "r"})
     };
     // A documented answer passes ...
-    contract::check("POST", FORGOT, 400, &sealed, &error("VALIDATION.INVALID_PARAMETER"), true);
+    contract::check(
+        "POST",
+        FORGOT,
+        400,
+        &sealed,
+        &error("VALIDATION.INVALID_PARAMETER"),
+        true,
+    );
     // ... a code the route does not list for that status does not,
-    assert!(rejects(|| contract::check("POST", FORGOT, 400, &sealed, &error("AUTH.RESET_TOKEN_INVALID"), true)));
+    assert!(rejects(|| contract::check(
+        "POST",
+        FORGOT,
+        400,
+        &sealed,
+        &error("AUTH.RESET_TOKEN_INVALID"),
+        true
+    )));
     // nor an unlisted status, a wrong shape, or plaintext where only sealed is documented.
-    assert!(rejects(|| contract::check("POST", FORGOT, 403, &sealed, &error("AUTH.ACCOUNT_DISABLED"), true)));
+    assert!(rejects(|| contract::check(
+        "POST",
+        FORGOT,
+        403,
+        &sealed,
+        &error("AUTH.ACCOUNT_DISABLED"),
+        true
+    )));
     let confirmed = json!({"version": "2.0.0", "timestamp": 1, "success": true, "code": "2000",
                            "message": "m", "requestId": "r", "data": {}});
-    assert!(rejects(|| contract::check("POST", FORGOT, 200, &sealed, &confirmed, true)));
+    assert!(rejects(|| contract::check(
+        "POST", FORGOT, 200, &sealed, &confirmed, true
+    )));
     let mut plain = HeaderMap::new();
-    plain.insert("content-type", "application/json;charset=UTF-8".parse().unwrap());
-    assert!(rejects(|| contract::check("POST", FORGOT, 409, &plain, &error("CONFLICT.CONCURRENT_UPDATE"), false)));
+    plain.insert(
+        "content-type",
+        "application/json;charset=UTF-8".parse().unwrap(),
+    );
+    assert!(rejects(|| contract::check(
+        "POST",
+        FORGOT,
+        409,
+        &plain,
+        &error("CONFLICT.CONCURRENT_UPDATE"),
+        false
+    )));
     // 429 requires Retry-After.
-    assert!(rejects(|| contract::check("POST", FORGOT, 429, &plain, &error("REQUEST.RATE_LIMITED"), false)));
+    assert!(rejects(|| contract::check(
+        "POST",
+        FORGOT,
+        429,
+        &plain,
+        &error("REQUEST.RATE_LIMITED"),
+        false
+    )));
     let mut limited = plain.clone();
     limited.insert("retry-after", "10".parse().unwrap());
-    contract::check("POST", FORGOT, 429, &limited, &error("REQUEST.RATE_LIMITED"), false);
+    contract::check(
+        "POST",
+        FORGOT,
+        429,
+        &limited,
+        &error("REQUEST.RATE_LIMITED"),
+        false,
+    );
 }
 
 #[tokio::test]
@@ -80,14 +133,35 @@ async fn change_forgot_and_reset_confirm_in_the_documented_shape_localized() {
     let sess = c.handshake().await.unwrap();
 
     let token = s.token_at(&biz, now_secs() - 5).await;
-    let r = call(&c, &sess, CHANGE, json!({"currentPassword": STRONG, "newPassword": STRONG_2}), bearer(&token)).await;
+    let r = call(
+        &c,
+        &sess,
+        CHANGE,
+        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
+        bearer(&token),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["data"]["success"], true);
     assert_eq!(r.body["data"]["message"], "パスワードを変更しました");
     assert!(r.body["data"]["passwordChangedAt"].is_string());
 
-    let known = call(&c, &sess, FORGOT, json!({"email": "kim@example.com"}), HeaderMap::new()).await;
-    let unknown = call(&c, &sess, FORGOT, json!({"email": "nobody@example.com"}), HeaderMap::new()).await;
+    let known = call(
+        &c,
+        &sess,
+        FORGOT,
+        json!({"email": "kim@example.com"}),
+        HeaderMap::new(),
+    )
+    .await;
+    let unknown = call(
+        &c,
+        &sess,
+        FORGOT,
+        json!({"email": "nobody@example.com"}),
+        HeaderMap::new(),
+    )
+    .await;
     for r in [&known, &unknown] {
         assert_eq!(r.status, 200);
         assert_eq!(
@@ -101,14 +175,25 @@ async fn change_forgot_and_reset_confirm_in_the_documented_shape_localized() {
         v["requestId"] = Value::Null;
         serde_json::to_vec(&v).unwrap()
     };
-    assert_eq!(strip(&known.body), strip(&unknown.body), "byte-identical forgot answers");
+    assert_eq!(
+        strip(&known.body),
+        strip(&unknown.body),
+        "byte-identical forgot answers"
+    );
 
     let link = wait_for_link(&s, "reset").await;
     let reset_token = query(&link, "token");
     let mut en = s.client("198.51.100.61");
     en.identity.accept_language = "en".into();
     let sess = en.handshake().await.unwrap();
-    let r = call(&en, &sess, RESET, json!({"token": reset_token, "newPassword": STRONG_3}), HeaderMap::new()).await;
+    let r = call(
+        &en,
+        &sess,
+        RESET,
+        json!({"token": reset_token, "newPassword": STRONG_3}),
+        HeaderMap::new(),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["data"]["success"], true);
     assert_eq!(r.body["data"]["message"], "Password changed successfully");
@@ -122,7 +207,10 @@ async fn preflight(s: &Server, path: &str, origin: &str) -> reqwest::Response {
         .request(Method::OPTIONS, format!("{}{path}", s.url))
         .header("origin", origin)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type,x-sc-session-id")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-sc-session-id",
+        )
         .send()
         .await
         .unwrap()
@@ -143,7 +231,9 @@ async fn cors_on_local_api_for_allowed_and_other_origins() {
     };
     let s = Server::start_with(config).await;
 
-    let (status, h, _) = contract::checked_response("OPTIONS", FORGOT, preflight(&s, FORGOT, APP_ORIGIN).await).await;
+    let (status, h, _) =
+        contract::checked_response("OPTIONS", FORGOT, preflight(&s, FORGOT, APP_ORIGIN).await)
+            .await;
     assert_eq!(status, 204);
     assert_eq!(h["access-control-allow-origin"], APP_ORIGIN);
     assert_eq!(h["access-control-allow-methods"], "GET, POST");
@@ -171,19 +261,43 @@ async fn cors_on_local_api_for_allowed_and_other_origins() {
     let c = s.client("198.51.100.70");
     let sess = c.handshake().await.unwrap();
     for i in 0..3 {
-        let r = call(&c, &sess, FORGOT, json!({"email": format!("p{i}@example.com")}), origin(APP_ORIGIN)).await;
+        let r = call(
+            &c,
+            &sess,
+            FORGOT,
+            json!({"email": format!("p{i}@example.com")}),
+            origin(APP_ORIGIN),
+        )
+        .await;
         assert_eq!(r.status, 200);
         assert_eq!(r.headers["access-control-allow-origin"], APP_ORIGIN);
-        assert_eq!(r.headers["access-control-expose-headers"], "Retry-After, Content-Language");
+        assert_eq!(
+            r.headers["access-control-expose-headers"],
+            "Retry-After, Content-Language"
+        );
     }
     // The 429 a browser must read carries them too, with Retry-After exposed.
-    let r = call(&c, &sess, FORGOT, json!({"email": "p9@example.com"}), origin(APP_ORIGIN)).await;
+    let r = call(
+        &c,
+        &sess,
+        FORGOT,
+        json!({"email": "p9@example.com"}),
+        origin(APP_ORIGIN),
+    )
+    .await;
     assert_eq!(r.status, 429);
     assert_eq!(r.headers["access-control-allow-origin"], APP_ORIGIN);
     assert!(r.headers.contains_key("retry-after"));
 
     // Another origin: same status and body, no CORS header.
-    let r = call(&c, &sess, FORGOT, json!({"email": "p9@example.com"}), origin("https://evil.example.com")).await;
+    let r = call(
+        &c,
+        &sess,
+        FORGOT,
+        json!({"email": "p9@example.com"}),
+        origin("https://evil.example.com"),
+    )
+    .await;
     assert_eq!(r.status, 429);
     assert!(cors_names(&r.headers).is_empty());
 }
@@ -204,7 +318,9 @@ async fn local_api_allows_the_dev_server_origins_unless_told_otherwise() {
     assert!(cors_names(r.headers()).is_empty());
 
     assert_eq!(
-        local_api::local_cors(Some("https://a.example.com")).unwrap().origins(),
+        local_api::local_cors(Some("https://a.example.com"))
+            .unwrap()
+            .origins(),
         ["https://a.example.com"]
     );
     let e = local_api::local_cors(Some("*")).unwrap_err().to_string();

@@ -27,7 +27,9 @@ fn cors_line(text: &str, key: &str) -> String {
         .iter()
         .find_map(|l| {
             let l = l.trim_start().trim_start_matches("- ");
-            l.strip_prefix(key)?.strip_prefix(':').map(|v| v.trim().to_owned())
+            l.strip_prefix(key)?
+                .strip_prefix(':')
+                .map(|v| v.trim().to_owned())
         })
         .unwrap_or_else(|| panic!("CorsConfiguration has no {key}"))
 }
@@ -45,14 +47,26 @@ fn flow_list(v: &str) -> Vec<String> {
 #[test]
 fn the_http_api_cors_lists_equal_the_code() {
     let text = template();
-    assert_eq!(flow_list(&cors_line(&text, "AllowMethods")), cors::ALLOW_METHODS);
-    assert_eq!(flow_list(&cors_line(&text, "AllowHeaders")), cors::ALLOW_HEADERS);
-    assert_eq!(flow_list(&cors_line(&text, "ExposeHeaders")), cors::EXPOSE_HEADERS);
+    assert_eq!(
+        flow_list(&cors_line(&text, "AllowMethods")),
+        cors::ALLOW_METHODS
+    );
+    assert_eq!(
+        flow_list(&cors_line(&text, "AllowHeaders")),
+        cors::ALLOW_HEADERS
+    );
+    assert_eq!(
+        flow_list(&cors_line(&text, "ExposeHeaders")),
+        cors::EXPOSE_HEADERS
+    );
     assert_eq!(cors_line(&text, "MaxAge"), cors::MAX_AGE_SECS.to_string());
     assert_eq!(cors_line(&text, "AllowOrigins"), "!Ref CorsAllowedOrigins");
     // The edge sets the Cloudflare headers in AWS: the deployed list must not allow them.
     for h in cors::SIMULATION_HEADERS {
-        assert!(!cors_line(&text, "AllowHeaders").contains(h), "{h} allowed in AWS");
+        assert!(
+            !cors_line(&text, "AllowHeaders").contains(h),
+            "{h} allowed in AWS"
+        );
     }
     assert!(text.contains("CORS_ALLOWED_ORIGINS: !Join [',', !Ref CorsAllowedOrigins]"));
 }

@@ -145,7 +145,8 @@ impl Ctx<'_> {
             Ok(mut done) => {
                 if done.confirmation {
                     done.data["success"] = Value::Bool(true);
-                    done.data["message"] = Value::from(i18n::message(lang, done.message, &Map::new()));
+                    done.data["message"] =
+                        Value::from(i18n::message(lang, done.message, &Map::new()));
                 }
                 (
                     done.status,

@@ -46,7 +46,9 @@ impl CorsPolicy {
         let mut origins = Vec::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if item.contains('*') {
-                return Err(format!("{item:?}: wildcards are not allowed, list exact origins"));
+                return Err(format!(
+                    "{item:?}: wildcards are not allowed, list exact origins"
+                ));
             }
             if !is_origin(item) {
                 return Err(format!(
@@ -155,7 +157,9 @@ fn is_origin(s: &str) -> bool {
         && !authority.as_str().contains('@')
         && !authority.host().is_empty()
         && authority.as_str() == authority.as_str().to_ascii_lowercase()
-        && authority.port().is_none_or(|p| p.as_str().parse::<u16>().is_ok())
+        && authority
+            .port()
+            .is_none_or(|p| p.as_str().parse::<u16>().is_ok())
 }
 
 #[cfg(test)]
@@ -170,11 +174,16 @@ mod tests {
 
     #[test]
     fn parses_exact_origins_and_refuses_patterns_and_paths() {
-        let p = CorsPolicy::parse("https://app.example.com, http://localhost:5173,http://[::1]:8080")
-            .unwrap();
+        let p =
+            CorsPolicy::parse("https://app.example.com, http://localhost:5173,http://[::1]:8080")
+                .unwrap();
         assert_eq!(
             p.origins(),
-            ["https://app.example.com", "http://localhost:5173", "http://[::1]:8080"]
+            [
+                "https://app.example.com",
+                "http://localhost:5173",
+                "http://[::1]:8080"
+            ]
         );
         assert!(CorsPolicy::parse("").unwrap().origins().is_empty());
         for bad in [
@@ -243,7 +252,10 @@ mod tests {
         let mut other = http::Response::new(Bytes::from_static(b"{}"));
         p.decorate(&with_origin("https://evil.example.com"), &mut other);
         assert!(other.headers().get("access-control-allow-origin").is_none());
-        assert!(other.headers().get("access-control-expose-headers").is_none());
+        assert!(other
+            .headers()
+            .get("access-control-expose-headers")
+            .is_none());
 
         let mut off = http::Response::new(Bytes::from_static(b"{}"));
         CorsPolicy::default().decorate(&with_origin("https://app.example.com"), &mut off);

@@ -68,7 +68,12 @@ pub enum ClientIpSource {
 
 impl Default for ClientIpSource {
     fn default() -> Self {
-        ClientIpSource::TrustedProxies(CLOUDFLARE_RANGES.iter().map(|c| c.parse().expect("static CIDR")).collect())
+        ClientIpSource::TrustedProxies(
+            CLOUDFLARE_RANGES
+                .iter()
+                .map(|c| c.parse().expect("static CIDR"))
+                .collect(),
+        )
     }
 }
 
@@ -78,7 +83,10 @@ impl ClientIpSource {
         list.split(',')
             .map(str::trim)
             .filter(|c| !c.is_empty())
-            .map(|c| c.parse::<IpNet>().map_err(|_| format!("{c:?} is not a CIDR")))
+            .map(|c| {
+                c.parse::<IpNet>()
+                    .map_err(|_| format!("{c:?} is not a CIDR"))
+            })
             .collect::<Result<_, _>>()
             .map(ClientIpSource::TrustedProxies)
     }
@@ -196,15 +204,27 @@ mod tests {
         let direct: IpAddr = "203.0.113.7".parse().unwrap();
         let g = check(&full(), true, Some(direct), &cloudflare).unwrap();
         assert_eq!(g.client_ip, direct);
-        let g = check(&full(), true, Some("::ffff:203.0.113.7".parse().unwrap()), &cloudflare).unwrap();
+        let g = check(
+            &full(),
+            true,
+            Some("::ffff:203.0.113.7".parse().unwrap()),
+            &cloudflare,
+        )
+        .unwrap();
         assert_eq!(g.client_ip, direct);
         let edge6: IpAddr = "2606:4700::1".parse().unwrap();
         assert_eq!(
-            check(&full(), true, Some(edge6), &cloudflare).unwrap().client_ip.to_string(),
+            check(&full(), true, Some(edge6), &cloudflare)
+                .unwrap()
+                .client_ip
+                .to_string(),
             "2001:db8::1"
         );
         let none = ClientIpSource::parse_cidrs("").unwrap();
-        assert_eq!(check(&full(), true, Some(edge), &none).unwrap().client_ip, edge);
+        assert_eq!(
+            check(&full(), true, Some(edge), &none).unwrap().client_ip,
+            edge
+        );
         let g = check(&full(), true, Some(direct), &sim()).unwrap();
         assert_eq!(g.client_ip.to_string(), "2001:db8::1");
         assert!(ClientIpSource::parse_cidrs("10.0.0.0/8, 2001:db8::/32").is_ok());

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value};
 
-pub use error::{ApiError, FieldIssue, ScError};
 pub use cors::CorsPolicy;
+pub use error::{ApiError, FieldIssue, ScError};
 pub use gateway::{ClientIpSource, Gateway};
 
 use crate::i18n::{self, Lang};

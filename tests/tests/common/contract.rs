@@ -89,15 +89,26 @@ fn operation(method: &str, path: &str, status: u16) -> (String, &'static Value) 
     let name = if item.contains_key(&method) {
         method
     } else {
-        assert_eq!(status, 405, "{method} {path} is not documented, yet answered {status}");
+        assert_eq!(
+            status, 405,
+            "{method} {path} is not documented, yet answered {status}"
+        );
         let own = ["get", "post"].into_iter().find(|m| item.contains_key(*m));
-        own.unwrap_or_else(|| panic!("{path}: no operation")).to_owned()
+        own.unwrap_or_else(|| panic!("{path}: no operation"))
+            .to_owned()
     };
     (format!("{item_pointer}/{name}"), &item[&name])
 }
 
 /// Holds one answer against the document; panics with every difference.
-pub fn check(method: &str, path: &str, status: u16, headers: &HeaderMap, body: &Value, sealed: bool) {
+pub fn check(
+    method: &str,
+    path: &str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &Value,
+    sealed: bool,
+) {
     let (op_pointer, op) = operation(method, path, status);
     let Some(response) = op["responses"].get(status.to_string()) else {
         panic!("{method} {path} answered {status}, which docs/openapi.yaml does not list: {body}");
@@ -147,14 +158,23 @@ pub fn check(method: &str, path: &str, status: u16, headers: &HeaderMap, body: &
         schema_pointer.push_str("/contentSchema");
     }
     if let Err(e) = validate(&schema_pointer, body) {
-        panic!("{method} {path} {status} ({media_key}) breaks docs/openapi.yaml: {e}\nbody: {body}");
+        panic!(
+            "{method} {path} {status} ({media_key}) breaks docs/openapi.yaml: {e}\nbody: {body}"
+        );
     }
 }
 
 /// An observer that checks every answer a [`Client`] receives.
 pub fn observer() -> Observer {
     Arc::new(|method: &str, route: &str, reply: &Reply| {
-        check(method, route, reply.status, &reply.headers, &reply.body, reply.encrypted)
+        check(
+            method,
+            route,
+            reply.status,
+            &reply.headers,
+            &reply.body,
+            reply.encrypted,
+        )
     })
 }
 
@@ -164,14 +184,19 @@ pub fn checked(client: Client) -> Client {
 }
 
 /// Checks a plaintext answer received without the client (raw HTTP).
-pub async fn checked_response(method: &str, path: &str, resp: reqwest::Response) -> (u16, HeaderMap, Value) {
+pub async fn checked_response(
+    method: &str,
+    path: &str,
+    resp: reqwest::Response,
+) -> (u16, HeaderMap, Value) {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.bytes().await.unwrap();
     let body: Value = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {path} {status}: not JSON"))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{method} {path} {status}: not JSON"))
     };
     check(method, path, status, &headers, &body, false);
     (status, headers, body)

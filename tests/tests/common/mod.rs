@@ -65,10 +65,14 @@ impl Server {
 
     async fn dev(&self, path: &str, body: Option<Value>) -> Value {
         let (method, req) = match body {
-            Some(b) => ("POST", self.http.post(format!("{}{path}", self.url)).json(&b)),
+            Some(b) => (
+                "POST",
+                self.http.post(format!("{}{path}", self.url)).json(&b),
+            ),
             None => ("GET", self.http.get(format!("{}{path}", self.url))),
         };
-        let (_, _, resp) = contract::checked_response(method, path, req.send().await.unwrap()).await;
+        let (_, _, resp) =
+            contract::checked_response(method, path, req.send().await.unwrap()).await;
         assert_eq!(resp["success"], true, "{path}: {resp}");
         resp["data"].clone()
     }
