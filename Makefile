@@ -67,9 +67,11 @@ validate: $(TOOLS_STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate --lint
 
 ## Build with SAM (cargo-lambda) and deploy, asking for the parameters (docs/deployment.md).
+## Both steps get the same Architecture: binaries built for ARCH are deployed as ARCH.
+DEPLOY_ARGS ?= --guided
 deploy: $(TOOLS_STAMP)
 	RUSTFLAGS="$(LAMBDA_RUSTFLAGS)" PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --parameter-overrides Architecture=$(ARCH)
-	PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided
+	PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam deploy $(DEPLOY_ARGS) --parameter-overrides Architecture=$(ARCH)
 
 ## Cold start of each release bootstrap under a local Lambda Runtime API (run `make build ARCH=x86_64` first).
 bench-cold-start:

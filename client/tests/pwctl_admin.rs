@@ -114,3 +114,52 @@ fn init_creates_missing_secrets_once() {
     );
     assert!(!out.contains("created"), "{out}");
 }
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Expiry of `kid` in `pwctl admin keys list` output, in Unix ms.
+fn listed_expiry(list: &str, kid: &str) -> u64 {
+    let line = list
+        .lines()
+        .find(|l| l.split('\t').next() == Some(kid))
+        .unwrap_or_else(|| panic!("{kid} not listed: {list}"));
+    let expires = line
+        .split('\t')
+        .find_map(|f| f.strip_prefix("expires "))
+        .unwrap_or_else(|| panic!("no expiry in {line:?}"));
+    shared::time_fmt::parse_rfc3339(expires).unwrap_or_else(|| panic!("bad instant {expires:?}"))
+}
+
+/// Without `--grace-secs` the previous key stays accepted for one day: the
+/// public-key cache plus the longest-lived warm instance (docs/deployment.md).
+#[test]
+fn rotation_grace_defaults_to_one_day() {
+    const DAY_MS: u64 = 86_400_000;
+    let env = emulator_env();
+    let stamp = unix_ms();
+    let (first, second) = (format!("k-grace-a-{stamp}"), format!("k-grace-b-{stamp}"));
+    let (ok, out) = pwctl(&env, &["admin", "keys", "rotate", "--kid", &first]);
+    assert!(ok, "{out}");
+    let before = unix_ms();
+    let (ok, out) = pwctl(&env, &["admin", "keys", "rotate", "--kid", &second]);
+    assert!(ok, "{out}");
+    let after = unix_ms();
+    let (ok, list) = pwctl(&env, &["admin", "keys", "list"]);
+    assert!(ok, "{list}");
+    let expiry = listed_expiry(&list, &first);
+    // RFC 3339 in the listing has second precision.
+    assert!(
+        expiry + 1000 >= before + DAY_MS && expiry <= after + DAY_MS,
+        "previous key expires at {expiry}, rotated between {before} and {after}: {list}"
+    );
+    // The new key keeps its own (90-day) lifetime.
+    assert!(
+        listed_expiry(&list, &second) >= before + 89 * DAY_MS,
+        "{list}"
+    );
+}

@@ -104,6 +104,8 @@ impl Needs {
         outbox_data_key: true,
         ..Needs::NOTHING
     };
+    /// The scheduled `sweep-mail`: delivers what `send-mail` missed, the same way.
+    pub const SWEEP_MAIL: Needs = Needs::SEND_MAIL;
 }
 
 impl Route {

@@ -2,19 +2,19 @@
 //! must never drift apart:
 //!
 //! - the HTTP API of `template.yaml` serves exactly `shared::Route::ALL`
-//!   (method and path), and, when the contract's `api.md` sits beside the
-//!   repository (`../shared/spec/api.md`), exactly the routes of its table;
+//!   (method and path), and the routes table of `docs/api.md` lists exactly
+//!   those routes;
 //! - every crate in `functions/` is one `AWS::Serverless::Function` whose
 //!   `BuildProperties.Binary` is the crate name, and the other way round;
 //! - each HTTP function is bound to the route its `main.rs` serves, and only
-//!   to it; `invite-user` and `send-mail` have no HTTP event, and `send-mail`
-//!   consumes the table stream;
+//!   to it; `invite-user`, `send-mail` and `sweep-mail` have no HTTP event,
+//!   `send-mail` consumes the table stream and `sweep-mail` runs on a schedule;
 //! - each function's role is granted exactly the keys its cold start loads,
 //!   derived from `shared::routes::Needs` (`Route::needs`, `Needs::INVITE_USER`,
-//!   `Needs::SEND_MAIL`) by `ColdStartAccess`: `kms:Decrypt` with exactly
-//!   those encryption-context purposes (in its policy and in the key policy),
-//!   never `kms:Encrypt`, and on `SECRET#`/`KEYRING#` items only the reads
-//!   a cold start makes, never a write.
+//!   `Needs::SEND_MAIL`, `Needs::SWEEP_MAIL`) by `ColdStartAccess`:
+//!   `kms:Decrypt` with exactly those encryption-context purposes (in its
+//!   policy and in the key policy), never `kms:Encrypt`, and on
+//!   `SECRET#`/`KEYRING#` items only the reads a cold start makes, never a write.
 //!
 //! CloudFormation short tags (`!Ref`, `!GetAtt`, ...) trip YAML libraries, so
 //! the template is read line by line: the layout it relies on (two-space
@@ -28,14 +28,19 @@ use aws_adapters::bootstrap::ColdStartAccess;
 use shared::routes::Needs;
 use shared::Route;
 
-/// The functions that have no HTTP route.
-const NON_HTTP: [&str; 2] = ["invite-user", "send-mail"];
+/// The functions that have no HTTP route, with the events that trigger them.
+const NON_HTTP: [(&str, &[&str]); 3] = [
+    ("invite-user", &[]),
+    ("send-mail", &["DynamoDB"]),
+    ("sweep-mail", &["Schedule"]),
+];
 
 /// What each function without a route holds (the HTTP ones: `Route::needs`).
 fn non_http_needs(krate: &str) -> Needs {
     match krate {
         "invite-user" => Needs::INVITE_USER,
         "send-mail" => Needs::SEND_MAIL,
+        "sweep-mail" => Needs::SWEEP_MAIL,
         other => panic!("{other}: no Needs declared for this function"),
     }
 }
@@ -289,25 +294,18 @@ fn the_http_api_serves_exactly_the_contract_routes() {
 }
 
 #[test]
-fn api_md_routes_match_the_code_when_the_contract_is_present() {
-    let spec = repo().join("../shared/spec/api.md");
-    let Ok(text) = std::fs::read_to_string(&spec) else {
-        eprintln!(
-            "{} not present: only the code's routes are checked",
-            spec.display()
-        );
-        return;
-    };
+fn api_md_routes_match_the_code() {
+    let text = std::fs::read_to_string(repo().join("docs/api.md")).expect("docs/api.md");
     let documented = api_md_routes(&text);
     assert_eq!(
         documented.len(),
         Route::ALL.len(),
-        "api.md routes table: {documented:?}"
+        "docs/api.md routes table: {documented:?}"
     );
     assert_eq!(
         documented,
         contract_routes(),
-        "api.md routes vs shared::Route::ALL"
+        "docs/api.md routes vs shared::Route::ALL"
     );
 }
 
@@ -342,7 +340,7 @@ fn http_functions_serve_their_route_and_the_others_none() {
     let functions = template();
     for f in functions.values() {
         let krate = f.binary.as_deref().expect("Binary");
-        if NON_HTTP.contains(&krate) {
+        if let Some((_, events)) = NON_HTTP.iter().find(|(name, _)| *name == krate) {
             assert!(
                 f.http.is_empty(),
                 "{krate} must have no HTTP route: {:?}",
@@ -353,19 +351,7 @@ fn http_functions_serve_their_route_and_the_others_none() {
                 None,
                 "{krate} names a route in main.rs"
             );
-            if krate == "send-mail" {
-                assert_eq!(
-                    f.event_types,
-                    ["DynamoDB"],
-                    "send-mail consumes the table stream only"
-                );
-            } else {
-                assert!(
-                    f.event_types.is_empty(),
-                    "{krate} is invoked directly: {:?}",
-                    f.event_types
-                );
-            }
+            assert_eq!(&f.event_types, events, "{krate} events");
         } else {
             let route = served_route(krate)
                 .unwrap_or_else(|| panic!("{krate}: HTTP function whose main.rs names no route"));
@@ -521,7 +507,7 @@ fn expected_key_grants(needs: Needs) -> (BTreeSet<(String, String)>, BTreeSet<St
 /// The needs of the function a template function deploys.
 fn needs_of(f: &Function) -> Needs {
     let krate = f.binary.as_deref().expect("Binary");
-    if NON_HTTP.contains(&krate) {
+    if NON_HTTP.iter().any(|(name, _)| *name == krate) {
         non_http_needs(krate)
     } else {
         served_route(krate)

@@ -474,6 +474,11 @@ enum AdminCommand {
     },
 }
 
+/// Default life of the previous SCv2 key after a rotation: one day. Warm
+/// functions keep the key ring of their cold start for hours, and clients
+/// cache the public key for `SC_PUBLIC_KEY_MAX_AGE_SECONDS` on top of that.
+const DEFAULT_ROTATION_GRACE_SECS: u64 = 86_400;
+
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Deploy time, idempotent: create the missing data keys (session, outbox)
@@ -498,8 +503,9 @@ enum KeysCommand {
         /// Lifetime of the new key, in days.
         #[arg(long, default_value_t = 90)]
         days: u64,
-        /// How long the previous key stays accepted, in seconds (covers the public-key cache).
-        #[arg(long, default_value_t = 900)]
+        /// How long the previous key stays accepted, in seconds. It must cover the
+        /// public-key cache plus the longest-lived warm instance (hours), hence one day.
+        #[arg(long, default_value_t = DEFAULT_ROTATION_GRACE_SECS)]
         grace_secs: u64,
     },
     /// Unseal the key ring as a cold start would.

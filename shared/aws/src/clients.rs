@@ -20,12 +20,22 @@ impl AwsClients {
     /// Same, from a caller-prepared loader (tests pin endpoint and credentials);
     /// the timeouts and retries of `cfg` are applied on top.
     pub async fn from_loader(cfg: &AwsConfig, loader: ConfigLoader) -> Self {
-        let sdk = loader
+        Self::from_sdk_config(&Self::sdk_config_with(cfg, loader).await)
+    }
+
+    /// The SDK configuration of [`AwsClients::from_env`], for a client of
+    /// another service with the same timeouts and retries.
+    pub async fn load_sdk_config(cfg: &AwsConfig) -> SdkConfig {
+        Self::sdk_config_with(cfg, aws_config::defaults(BehaviorVersion::latest())).await
+    }
+
+    /// `loader` with the timeouts and retries of `cfg`.
+    pub async fn sdk_config_with(cfg: &AwsConfig, loader: ConfigLoader) -> SdkConfig {
+        loader
             .timeout_config(cfg.timeout_config())
             .retry_config(cfg.retry_config())
             .load()
-            .await;
-        Self::from_sdk_config(&sdk)
+            .await
     }
 
     pub fn from_sdk_config(sdk: &SdkConfig) -> Self {

@@ -12,7 +12,7 @@
 //!   tokens and the sealed outbox; every change is one `TransactWriteItems`.
 //! - [`SesMailer`]: the [`Mailer`] port over SES v2.
 //! - [`bootstrap`]: the cold start of every function over these adapters;
-//!   [`invite_fn`] and [`mail_fn`]: the non-HTTP functions.
+//!   [`invite_fn`], [`mail_fn`] and [`sweep`]: the non-HTTP functions.
 //!
 //! Every SDK failure becomes [`shared::ports::Unavailable`] with context; no
 //! secret is ever logged or put in an error message.
@@ -28,6 +28,7 @@ pub mod invite_fn;
 mod kms;
 mod mail;
 pub mod mail_fn;
+pub mod sweep;
 pub mod table;
 
 pub use accounts::{sha256_hex, Claim, DynamoAccountStore, StoredOutbox, OUTBOX_TTL_MS};

@@ -55,9 +55,20 @@ pub async fn deliver(
     mailer: &dyn Mailer,
     record: &EventRecord,
 ) -> PortResult<Delivery> {
-    let Some(id) = outbox_id(record) else {
-        return Ok(Delivery::Ignored);
-    };
+    match outbox_id(record) {
+        Some(id) => deliver_message(store, mailer, &id).await,
+        None => Ok(Delivery::Ignored),
+    }
+}
+
+/// Delivers one outbox message at most once: claim, send, drop the marker
+/// (the stream consumer and the scheduled sweep share it).
+pub async fn deliver_message(
+    store: &DynamoAccountStore,
+    mailer: &dyn Mailer,
+    id: &str,
+) -> PortResult<Delivery> {
+    let id = id.to_owned();
     let stored = store
         .outbox_message(&id)
         .await?

@@ -1530,10 +1530,9 @@ mod accounts {
 
     // ------------------------------------------------ bootstrap + invite
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn invite_function_over_the_aws_app() {
-        let emu = emulator();
-        let (cfg, clients) = fresh("invite").await;
+    /// A fresh table with one SCv2 key, and the app every deployed function builds over it.
+    async fn aws_app(tag: &str) -> (AwsConfig, AwsClients, KmsKeyStore, shared::App) {
+        let (cfg, clients) = fresh(tag).await;
         let keys = KmsKeyStore::from_clients(&clients, &cfg);
         keys.rotate(
             "k1",
@@ -1551,6 +1550,13 @@ mod accounts {
         )
         .await
         .unwrap();
+        (cfg, clients, keys, app)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invite_function_over_the_aws_app() {
+        let emu = emulator();
+        let (cfg, clients, keys, app) = aws_app("invite").await;
         // invite-user holds no SCv2 key.
         assert!(app.keys.keys().is_empty());
         let to = email();
@@ -1597,6 +1603,213 @@ mod accounts {
         let sent = sent_to(&emu.endpoint, &to).await;
         assert_eq!(sent.len(), 1);
         assert!(app.accounts.pending_outbox().await.unwrap().is_empty());
+    }
+
+    // ------------------------------------------------ sweep-mail
+
+    /// Outbox messages stored as a change would store them, left pending.
+    async fn enqueue(store: &dyn AccountStore, outbox: Vec<OutboxMessage>, now: u64) {
+        let change = AccountChange {
+            outbox,
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(store, change, now).await, Ok(()));
+    }
+
+    async fn dead_letter_queue(cfg: &AwsConfig) -> (aws_sdk_sqs::Client, String) {
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .endpoint_url(&emulator().endpoint);
+        let sqs = aws_sdk_sqs::Client::new(&AwsClients::sdk_config_with(cfg, loader).await);
+        let url = sqs
+            .create_queue()
+            .queue_name(unique("mail-dlq"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        (sqs, url)
+    }
+
+    /// What the stream's OnFailure destination leaves: a pointer, not the message.
+    async fn dead_letter(sqs: &aws_sdk_sqs::Client, url: &str, seq: &str) {
+        let body = json!({"DDBStreamBatchInfo": {"shardId": "shardId-1",
+            "startSequenceNumber": seq, "endSequenceNumber": seq, "batchSize": 1}});
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Dead letters still in the queue, visible or hidden by a reader.
+    async fn queued(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let attrs = out.attributes.unwrap_or_default();
+        [
+            A::ApproximateNumberOfMessages,
+            A::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|a| attrs.get(a).map_or(0, |v| v.parse::<u64>().unwrap()))
+        .sum()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sweep_sends_each_pending_message_once_and_drains_dead_letters() {
+        use aws_adapters::sweep::{sweep, DeadLetters, SweepReport};
+        let emu = emulator();
+        let (cfg, clients) = fresh("sweep").await;
+        let store = dynamo_account_store(&cfg, &clients).await;
+        let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
+        let (sqs, url) = dead_letter_queue(&cfg).await;
+        let dead_letters = DeadLetters::new(sqs.clone(), &url);
+        let now = now_ms();
+
+        // Two messages the stream never delivered, one it did.
+        let (to1, to2, to3) = (email(), email(), email());
+        let m1 = message(
+            MailKind::Reset,
+            &to1,
+            &format!("https://r#token={}", token()),
+            now,
+        );
+        let m2 = message(
+            MailKind::Changed,
+            &to2,
+            "https://app.example.com/forgot",
+            now + 1,
+        );
+        let m3 = message(
+            MailKind::Init,
+            &to3,
+            &format!("https://i#sid={}", token()),
+            now + 2,
+        );
+        enqueue(&store, vec![m1.clone(), m2.clone(), m3.clone()], now).await;
+        assert_eq!(
+            mail_fn::deliver_message(&store, &mailer, &m3.id)
+                .await
+                .unwrap(),
+            mail_fn::Delivery::Sent
+        );
+        dead_letter(&sqs, &url, "100").await;
+        dead_letter(&sqs, &url, "101").await;
+
+        // Two runs at once: each message goes out once, the dead letters once.
+        let (a, b) = tokio::join!(
+            sweep(&store, &mailer, &dead_letters),
+            sweep(&store, &mailer, &dead_letters)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.sent + b.sent, 2, "{a:?} {b:?}");
+        assert_eq!(a.failed + b.failed, 0, "{a:?} {b:?}");
+        assert_eq!(a.dead_letters_read + b.dead_letters_read, 2, "{a:?} {b:?}");
+        assert_eq!(
+            a.dead_letters_deleted + b.dead_letters_deleted,
+            2,
+            "{a:?} {b:?}"
+        );
+        assert_eq!(sent_to(&emu.endpoint, &to1).await.len(), 1);
+        assert_eq!(sent_to(&emu.endpoint, &to2).await.len(), 1);
+        assert_eq!(sent_to(&emu.endpoint, &to3).await.len(), 1);
+        assert!(store.pending_outbox().await.unwrap().is_empty());
+        assert_eq!(queued(&sqs, &url).await, 0);
+
+        // A run with nothing to do does nothing.
+        let idle = sweep(&store, &mailer, &dead_letters).await.unwrap();
+        assert_eq!(idle, SweepReport::default());
+        assert_eq!(sent_to(&emu.endpoint, &to1).await.len(), 1);
+
+        // SES refuses: the message stays pending and the dead letter stays
+        // queued; the next run sends it once.
+        let to4 = email();
+        let m4 = message(
+            MailKind::Reset,
+            &to4,
+            &format!("https://r#token={}", token()),
+            now,
+        );
+        enqueue(&store, vec![m4.clone()], now).await;
+        dead_letter(&sqs, &url, "200").await;
+        let broken = SesMailer::new(clients.ses.clone(), "nobody@unverified.test");
+        let failed = sweep(&store, &broken, &dead_letters).await.unwrap();
+        assert_eq!(
+            failed,
+            SweepReport {
+                dead_letters_read: 1,
+                failed: 1,
+                ..SweepReport::default()
+            }
+        );
+        assert!(sent_to(&emu.endpoint, &to4).await.is_empty());
+        assert_eq!(
+            queued(&sqs, &url).await,
+            1,
+            "a dead letter is kept while mail fails"
+        );
+        assert_eq!(store.pending_outbox().await.unwrap().len(), 1);
+        let retried = sweep(&store, &mailer, &dead_letters).await.unwrap();
+        assert_eq!(retried.sent, 1, "{retried:?}");
+        assert_eq!(sent_to(&emu.endpoint, &to4).await.len(), 1);
+        assert!(store.pending_outbox().await.unwrap().is_empty());
+    }
+
+    // ------------------------------------------------ first user (docs/deployment.md)
+
+    /// The `## First user` section of the deployment guide: the invitation
+    /// event of its heredoc and the command that sends it.
+    fn documented_first_user() -> (Value, String) {
+        let doc = std::fs::read_to_string(root().join("docs/deployment.md")).unwrap();
+        let section = doc
+            .split("\n## ")
+            .find(|s| s.starts_with("First user\n"))
+            .expect("docs/deployment.md has a `## First user` section");
+        let (_, rest) = section
+            .split_once("cat > first-user.json <<'EOF'\n")
+            .expect("the event is written to first-user.json by a heredoc");
+        let (event, command) = rest.split_once("\nEOF\n").expect("heredoc end");
+        (serde_json::from_str(event).unwrap(), command.to_owned())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn first_user_event_of_the_deployment_guide() {
+        let (event, command) = documented_first_user();
+        assert!(
+            command.contains("aws lambda invoke")
+                && command.contains("--payload fileb://first-user.json")
+                && command.contains("InviteUserFunctionArn"),
+            "the guide invokes invite-user with the file it wrote: {command}"
+        );
+        let (_, _, _, app) = aws_app("first-user").await;
+        let out = aws_adapters::invite_fn::handle(&app, event.clone()).await;
+        assert_eq!(out["email"], event["email"], "{out}");
+        assert_eq!(out["status"], "PendingPassword", "{out}");
+        let biz_id = out["bizId"].as_str().expect("bizId");
+        let user = app.accounts.user(biz_id).await.unwrap().unwrap();
+        assert_eq!(user.name, event["name"].as_str().unwrap());
+        assert_eq!(user.locale.as_deref(), event["locale"].as_str());
+        assert!(user.password.is_none());
+        let pending = app.accounts.pending_outbox().await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].kind, MailKind::Init);
+        assert_eq!(pending[0].to, event["email"].as_str().unwrap());
+        assert!(
+            pending[0].link.starts_with(&app.config.links.init_url),
+            "{}",
+            pending[0].link
+        );
     }
 }
 

@@ -1,0 +1,6 @@
+//! Lambda for `sweep-mail` (scheduled: pending outbox messages, mail dead letters).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    aws_adapters::sweep::run().await
+}

@@ -1,0 +1,200 @@
+//! The repository's own documentation against the repository:
+//!
+//! - every path of README's layout tree exists;
+//! - `make deploy` hands the same `Architecture` to `sam build` and `sam deploy`;
+//! - no file of the repository reads or points at anything beside it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The paths named by a `tree`-style block: `├── name/  comment` lines, four
+/// columns per level; lines without a branch continue a comment.
+fn tree_paths(block: &str) -> Vec<String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut paths = Vec::new();
+    for line in block.lines() {
+        let Some((prefix, rest)) = line.split_once("├── ").or_else(|| line.split_once("└── "))
+        else {
+            continue;
+        };
+        let depth = prefix.chars().count() / 4;
+        let name = rest
+            .split_whitespace()
+            .next()
+            .expect("a name after the branch");
+        stack.truncate(depth);
+        stack.push(name.trim_end_matches('/').to_owned());
+        paths.push(stack.join("/"));
+    }
+    paths
+}
+
+/// The fenced block of README's `## Layout` section.
+fn readme_layout() -> String {
+    let readme = read("README.md");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Layout\n"))
+        .expect("README has a `## Layout` section");
+    let (_, rest) = section.split_once("```\n").expect("a fenced tree");
+    rest.split_once("```")
+        .expect("end of the tree")
+        .0
+        .to_owned()
+}
+
+#[test]
+fn every_path_of_the_readme_layout_exists() {
+    let paths = tree_paths(&readme_layout());
+    assert!(
+        paths.len() > 30,
+        "the layout tree names too few paths: {paths:?}"
+    );
+    let missing: Vec<&String> = paths.iter().filter(|p| !repo().join(p).exists()).collect();
+    assert!(
+        missing.is_empty(),
+        "README layout names paths that do not exist: {missing:?}"
+    );
+}
+
+#[test]
+fn every_function_crate_is_in_the_readme_layout() {
+    let paths = tree_paths(&readme_layout());
+    for entry in std::fs::read_dir(repo().join("functions")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let path = format!("functions/{name}");
+        assert!(paths.contains(&path), "README layout lacks {path}");
+    }
+}
+
+#[test]
+fn the_tree_reader_follows_the_branches() {
+    let block = "\
+.
+├── a/                  comment
+│   ├── b.rs            more
+│                       continued comment
+│   └── c/
+│       └── d.rs
+└── e.md
+";
+    assert_eq!(
+        tree_paths(block),
+        ["a", "a/b.rs", "a/c", "a/c/d.rs", "e.md"]
+    );
+}
+
+/// The commands `make deploy` would run, without running them.
+fn deploy_commands(args: &[&str]) -> Vec<String> {
+    let out = Command::new("make")
+        .arg("-n")
+        .arg("deploy")
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run make -n deploy");
+    assert!(
+        out.status.success(),
+        "make -n deploy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("sam build") || l.contains("sam deploy"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn architecture_of(command: &str) -> Vec<&str> {
+    command
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("Architecture="))
+        .collect()
+}
+
+#[test]
+fn make_deploy_builds_and_deploys_one_architecture() {
+    for (args, arch) in [
+        (&[][..], "arm64"),
+        (&["ARCH=x86_64"][..], "x86_64"),
+        (&["ARCH=arm64"][..], "arm64"),
+    ] {
+        let commands = deploy_commands(args);
+        let build: Vec<&String> = commands
+            .iter()
+            .filter(|c| c.contains("sam build"))
+            .collect();
+        let deploy: Vec<&String> = commands
+            .iter()
+            .filter(|c| c.contains("sam deploy"))
+            .collect();
+        assert_eq!((build.len(), deploy.len()), (1, 1), "{commands:?}");
+        for command in build.iter().chain(&deploy) {
+            assert_eq!(
+                architecture_of(command),
+                [arch],
+                "make deploy {args:?}: {command}"
+            );
+        }
+    }
+}
+
+/// Text files of the repository that could name a path: docs, code, scripts.
+fn repo_text_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            let skipped = name.starts_with('.') && name != ".ci"
+                || ["target", "node_modules", "dist", "__pycache__"].contains(&name.as_str());
+            if !skipped {
+                repo_text_files(&path, out);
+            }
+        } else if [
+            ".rs", ".md", ".toml", ".yaml", ".yml", ".sh", ".py", ".json", ".ts", ".js",
+        ]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+            || ["Makefile", "run"].contains(&name.as_str())
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn nothing_reads_or_names_a_path_beside_the_repository() {
+    // Built from pieces so this file does not match itself.
+    let outside = [
+        format!("../{}/", "shared"),
+        format!("/work/{}", "shared"),
+        format!("{}/spec/", "shared"),
+    ];
+    let mut files = Vec::new();
+    repo_text_files(&repo(), &mut files);
+    assert!(files.len() > 50, "{} files scanned", files.len());
+    let mut offending = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for needle in &outside {
+            if text.contains(needle.as_str()) {
+                offending.push(format!("{} names {needle}", file.display()));
+            }
+        }
+    }
+    assert!(offending.is_empty(), "{offending:#?}");
+}
