@@ -191,7 +191,13 @@ fn nothing_reads_or_names_a_path_beside_the_repository() {
             continue;
         };
         for needle in &outside {
-            if text.contains(needle.as_str()) {
+            // `../shared/` from a folder of the repository (fuzz/ names the
+            // repository's own shared/ crate) stays inside it.
+            let inside = needle.starts_with("../")
+                && file
+                    .parent()
+                    .is_some_and(|dir| dir != repo() && dir.join(needle).starts_with(repo()));
+            if text.contains(needle.as_str()) && !inside {
                 offending.push(format!("{} names {needle}", file.display()));
             }
         }
