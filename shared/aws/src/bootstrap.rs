@@ -25,7 +25,7 @@ const PEPPER_BYTES: usize = 32;
 /// The [`App`] of a deployed function: every port over DynamoDB, KMS and SES.
 pub async fn app_from_env() -> anyhow::Result<App> {
     let config = Config::from_env()?;
-    let aws = AwsConfig::from_env()?;
+    let aws = AwsConfig::http_from_env()?;
     let clients = AwsClients::from_env(&aws).await;
     app_with(config, &aws, &clients).await
 }
