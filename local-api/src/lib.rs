@@ -3,7 +3,7 @@
 
 pub mod dev;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -20,6 +20,21 @@ pub use dev::DevSigner;
 
 /// Bodies above this never reach the core (which answers 413 above 64 KiB itself).
 const TRANSPORT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The flag that allows binding beyond loopback.
+pub const EXPOSE_FLAG: &str = "--unsafe-expose-dev-routes";
+
+/// `/_dev/token` mints access tokens for anyone who can reach the server, so
+/// only loopback is served unless [`EXPOSE_FLAG`] says otherwise.
+pub fn check_bind(addr: IpAddr, expose_dev_routes: bool) -> anyhow::Result<()> {
+    if addr.is_loopback() || expose_dev_routes {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to bind {addr}: local-api serves /_dev routes that mint access tokens \
+         for anyone; bind a loopback address, or pass {EXPOSE_FLAG} to expose them anyway"
+    )
+}
 
 /// The local server's state: the app, the dev token signer, the local mailbox.
 #[derive(Clone)]
@@ -91,4 +106,24 @@ async fn route_any(
         tracing::error!(error = %e, "local outbox delivery failed");
     }
     resp.map(axum::body::Body::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_without_the_flag() {
+        for ok in ["127.0.0.1", "127.0.0.2", "::1"] {
+            assert!(check_bind(ok.parse().unwrap(), false).is_ok(), "{ok}");
+        }
+        for exposed in ["0.0.0.0", "::", "192.168.1.10"] {
+            let err = check_bind(exposed.parse().unwrap(), false).unwrap_err();
+            assert!(err.to_string().contains(EXPOSE_FLAG), "{err}");
+            assert!(
+                check_bind(exposed.parse().unwrap(), true).is_ok(),
+                "{exposed}"
+            );
+        }
+    }
 }

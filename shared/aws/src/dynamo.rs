@@ -1,7 +1,5 @@
 //! DynamoDB implementations of the `shared::ports` traits.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
