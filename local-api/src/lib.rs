@@ -85,8 +85,8 @@ async fn route_any(
     let (parts, body) = req.into_parts();
     let body: Bytes = match axum::body::to_bytes(body, TRANSPORT_BODY_LIMIT).await {
         Ok(b) => b,
-        // Larger than the transport limit: certainly over 64 KiB.
-        Err(_) => Bytes::from(vec![0u8; shared::channel::wire::MAX_ENVELOPE_LEN + 1]),
+        // Larger than the transport limit: over 64 KiB of envelope in either form.
+        Err(_) => Bytes::from(vec![0u8; TRANSPORT_BODY_LIMIT + 1]),
     };
     let path = parts.uri.path().to_owned();
     let resp = match dev::handle(&local, &parts.method, &path, &body).await {

@@ -127,8 +127,10 @@ pub async fn serve_endpoint(app: &App, endpoint: Endpoint, req: ApiRequest) -> A
     let now_ms = app.clock.now_ms();
     let lang = gateway::language(&req.headers);
     let request_id = request_id(&req);
-    // Size first: nothing is parsed or decrypted for an oversized body.
-    if req.body.len() > crate::channel::wire::MAX_ENVELOPE_LEN {
+    // Size first: nothing is parsed or decrypted for an oversized envelope.
+    if crate::channel::server::envelope_len(&req.headers, &req.body)
+        > crate::channel::wire::MAX_ENVELOPE_LEN
+    {
         return error_response(&ApiError::PayloadTooLarge, lang, now_ms, &request_id);
     }
     if req.method != route.method() {
