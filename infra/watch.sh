@@ -5,7 +5,8 @@
 # send-mail. Routes come from [workspace.metadata.lambda.watch.router].
 #
 # Extra variables for the functions (JWT_JWKS, limits ...) are taken from the
-# environment of this script.
+# environment of this script. The functions require JWT_ISSUER and
+# JWT_AUDIENCE as deployed; unset, they default to local values here.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${WATCH_PORT:-9000}"
@@ -18,6 +19,7 @@ eval "$(bash "$ROOT/infra/emulator.sh" env)"
 
 # Everything the functions read, in one env file (never committed: .emulator/).
 ENV_FILE="$STATE/watch.env"
+export JWT_ISSUER="${JWT_ISSUER:-http://localhost/issuer}" JWT_AUDIENCE="${JWT_AUDIENCE:-password-api}"
 {
     bash "$ROOT/infra/emulator.sh" env | sed -e 's/^export //'
     for var in JWT_JWKS JWT_ISSUER JWT_AUDIENCE JWT_HS256_SECRET PASSWORD_CONFIG RUST_LOG \

@@ -4,7 +4,7 @@
 pub mod demo;
 pub mod dev;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -33,6 +33,21 @@ pub fn local_cors(configured: Option<&str>) -> anyhow::Result<CorsPolicy> {
 
 /// Bodies above this never reach the core (which answers 413 above 64 KiB itself).
 const TRANSPORT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The flag that allows binding beyond loopback.
+pub const EXPOSE_FLAG: &str = "--unsafe-expose-dev-routes";
+
+/// `/_dev/token` mints access tokens for anyone who can reach the server, so
+/// only loopback is served unless [`EXPOSE_FLAG`] says otherwise.
+pub fn check_bind(addr: IpAddr, expose_dev_routes: bool) -> anyhow::Result<()> {
+    if addr.is_loopback() || expose_dev_routes {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to bind {addr}: local-api serves /_dev routes that mint access tokens \
+         for anyone; bind a loopback address, or pass {EXPOSE_FLAG} to expose them anyway"
+    )
+}
 
 /// The local server's state: the app, the dev token signer, the local mailbox.
 #[derive(Clone)]
@@ -91,8 +106,8 @@ async fn route_any(
     let (parts, body) = req.into_parts();
     let body: Bytes = match axum::body::to_bytes(body, TRANSPORT_BODY_LIMIT).await {
         Ok(b) => b,
-        // Larger than the transport limit: certainly over 64 KiB.
-        Err(_) => Bytes::from(vec![0u8; shared::channel::wire::MAX_ENVELOPE_LEN + 1]),
+        // Larger than the transport limit: over 64 KiB of envelope in either form.
+        Err(_) => Bytes::from(vec![0u8; TRANSPORT_BODY_LIMIT + 1]),
     };
     let path = parts.uri.path().to_owned();
     if let Some(page) = demo::handle(&parts.method, &path) {
@@ -116,4 +131,24 @@ async fn route_any(
         tracing::error!(error = %e, "local outbox delivery failed");
     }
     resp.map(axum::body::Body::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_without_the_flag() {
+        for ok in ["127.0.0.1", "127.0.0.2", "::1"] {
+            assert!(check_bind(ok.parse().unwrap(), false).is_ok(), "{ok}");
+        }
+        for exposed in ["0.0.0.0", "::", "192.168.1.10"] {
+            let err = check_bind(exposed.parse().unwrap(), false).unwrap_err();
+            assert!(err.to_string().contains(EXPOSE_FLAG), "{err}");
+            assert!(
+                check_bind(exposed.parse().unwrap(), true).is_ok(),
+                "{exposed}"
+            );
+        }
+    }
 }

@@ -13,9 +13,12 @@ struct Args {
     /// Port to listen on.
     #[arg(long, default_value_t = 9000, env = "LOCAL_API_PORT")]
     port: u16,
-    /// Address to bind.
+    /// Address to bind; only loopback unless --unsafe-expose-dev-routes.
     #[arg(long, default_value = "127.0.0.1", env = "LOCAL_API_BIND")]
     bind: IpAddr,
+    /// Allow a non-loopback --bind, exposing /_dev/token (which mints access tokens) to the network.
+    #[arg(long)]
+    unsafe_expose_dev_routes: bool,
     /// PKCS#8 PEM private key to use instead of a freshly generated RSA-3072 key.
     #[arg(long)]
     key_file: Option<String>,
@@ -30,6 +33,7 @@ const DEMO_EMAIL: &str = "demo@example.com";
 async fn main() -> anyhow::Result<()> {
     shared::telemetry::init();
     let args = Args::parse();
+    local_api::check_bind(args.bind, args.unsafe_expose_dev_routes)?;
     let mut config = shared::config::Config::from_env()?;
     config.cors = local_api::local_cors(std::env::var("CORS_ALLOWED_ORIGINS").ok().as_deref())?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))

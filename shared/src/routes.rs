@@ -225,8 +225,14 @@ async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse 
     let now_ms = app.clock.now_ms();
     let lang = gateway::language(&req.headers);
     let request_id = request_id(req);
-    // Size first: nothing is parsed or decrypted for an oversized body.
-    if req.body.len() > crate::channel::wire::MAX_ENVELOPE_LEN {
+    // Size first: nothing is parsed or decrypted for an oversized body. The
+    // cap is on the SCv2 envelope (decoded from base64 when sent so), and on
+    // the plain JSON body of the two secure-channel routes.
+    let carried = match route {
+        Route::PublicKey | Route::CreateSession => req.body.len(),
+        _ => crate::channel::server::envelope_len(&req.headers, &req.body),
+    };
+    if carried > crate::channel::wire::MAX_ENVELOPE_LEN {
         return error_response(&ApiError::PayloadTooLarge, lang, now_ms, &request_id);
     }
     if req.method != route.method() {

@@ -117,6 +117,14 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
             trusted.sign(&with("iat", json!(now + 120))),
         ),
         (
+            "not valid before a time beyond the leeway",
+            trusted.sign(&with("nbf", json!(now + 120))),
+        ),
+        (
+            "not-before that is not a number",
+            trusted.sign(&with("nbf", json!("now"))),
+        ),
+        (
             "wrong audience",
             trusted.sign(&with("aud", json!("another-api"))),
         ),
@@ -170,16 +178,11 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
     );
     assert!(s.outbox().await.is_empty());
 
-    // within the 30 s leeway an expired token still passes
-    let r = call(
-        &c,
-        &sess,
-        STATUS,
-        json!({}),
-        bearer(&trusted.sign(&with("exp", json!(now - 20)))),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    // within the 30 s leeway an expired or not-yet-valid token still passes
+    for claims in [with("exp", json!(now - 20)), with("nbf", json!(now + 20))] {
+        let r = call(&c, &sess, STATUS, json!({}), bearer(&trusted.sign(&claims))).await;
+        assert_eq!(r.status, 200, "{claims}: {}", r.body);
+    }
 }
 
 #[tokio::test]

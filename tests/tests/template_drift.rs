@@ -666,3 +666,62 @@ Outputs:
         .collect()
     );
 }
+
+/// The indent-2 entries of the top-level `section:`, each with its lines.
+fn blocks<'a>(text: &'a str, section: &str) -> BTreeMap<String, Vec<&'a str>> {
+    let mut inside = false;
+    let mut out: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        if indent(line) == 0 {
+            inside = line.trim_end() == format!("{section}:");
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if indent(line) == 2 {
+            let name = line.trim().trim_end_matches(':').to_owned();
+            out.insert(name.clone(), Vec::new());
+            current = Some(name);
+        } else if let Some(name) = &current {
+            out.get_mut(name).expect("current block").push(line);
+        }
+    }
+    out
+}
+
+/// The value `key` takes in `lines`, if it is set there.
+fn setting(lines: &[&str], key: &str) -> Option<String> {
+    lines.iter().find_map(|l| value(l, key))
+}
+
+#[test]
+fn token_issuer_and_audience_are_required_parameters_given_to_every_http_function() {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    let params = blocks(&text, "Parameters");
+    let globals = blocks(&text, "Globals");
+    let resources = blocks(&text, "Resources");
+    let functions = template();
+    for (param, var) in [("JwtIssuer", "JWT_ISSUER"), ("JwtAudience", "JWT_AUDIENCE")] {
+        let p = params
+            .get(param)
+            .unwrap_or_else(|| panic!("parameter {param} missing"));
+        // No default: a deployment must name its own issuer and audience.
+        assert_eq!(setting(p, "Default"), None, "{param} must have no Default");
+        assert_eq!(setting(p, "MinLength").as_deref(), Some("1"), "{param}");
+        let wanted = format!("!Ref {param}");
+        for (id, f) in &functions {
+            if f.http.is_empty() {
+                continue;
+            }
+            // A function's own Environment overrides Globals.
+            let got = setting(&resources[id], var)
+                .or_else(|| setting(globals.get("Function").map_or(&[][..], |g| g), var));
+            assert_eq!(got.as_deref(), Some(wanted.as_str()), "{id}: {var}");
+        }
+    }
+}

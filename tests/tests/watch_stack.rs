@@ -86,7 +86,8 @@ async fn stories_run_against_the_functions_as_separate_processes() {
         h.kid = Some("watch".into());
         jsonwebtoken::encode(
             &h,
-            &json!({"sub": biz, "iat": iat, "exp": iat + 600}),
+            &json!({"sub": biz, "iat": iat, "exp": iat + 600,
+                "iss": "https://id.example.com", "aud": "password-api"}),
             &signing,
         )
         .unwrap()
@@ -104,6 +105,8 @@ async fn stories_run_against_the_functions_as_separate_processes() {
             .arg(root.join("infra/watch.sh"))
             .env("WATCH_PORT", port.to_string())
             .env("JWT_JWKS", jwks.to_string())
+            .env("JWT_ISSUER", "https://id.example.com")
+            .env("JWT_AUDIENCE", "password-api")
             .env("RUST_LOG", "warn")
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -69,7 +69,7 @@ impl ColdStartAccess {
 /// DynamoDB, KMS and SES.
 pub async fn app_from_env(needs: Needs) -> anyhow::Result<App> {
     let config = Config::from_env()?;
-    let aws = AwsConfig::from_env()?;
+    let aws = AwsConfig::http_from_env()?;
     let clients = AwsClients::from_env(&aws).await;
     app_with(needs, config, &aws, &clients).await
 }

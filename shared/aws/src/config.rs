@@ -49,6 +49,31 @@ impl AwsConfig {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
+    /// [`AwsConfig::from_env`] for a deployed HTTP function, which also
+    /// requires the access-token issuer and audience (`JWT_ISSUER`,
+    /// `JWT_AUDIENCE`): a deployment never accepts tokens minted for another
+    /// service. (`local-api` keeps them optional.)
+    pub fn http_from_env() -> Result<Self, ConfigError> {
+        Self::http_from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Same as [`AwsConfig::http_from_env`] over any lookup (tests).
+    pub fn http_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        for var in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+            match get(var) {
+                None => return Err(ConfigError::Missing(var)),
+                Some(v) if v.trim().is_empty() => {
+                    return Err(ConfigError::Malformed {
+                        var,
+                        reason: "empty".into(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        Self::from_lookup(get)
+    }
+
     /// Same as [`AwsConfig::from_env`] over any lookup (tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |var: &'static str| -> Result<String, ConfigError> {
@@ -184,5 +209,32 @@ mod tests {
         pairs[2] = ("SES_FROM_ADDRESS", "nobody");
         let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
         assert!(err.to_string().contains("SES_FROM_ADDRESS"));
+    }
+
+    #[test]
+    fn http_functions_require_issuer_and_audience() {
+        let jwt = [
+            ("JWT_ISSUER", "https://id.example.com"),
+            ("JWT_AUDIENCE", "password-api"),
+        ];
+        let all: Vec<_> = BASE.iter().chain(&jwt).copied().collect();
+        assert_eq!(
+            AwsConfig::http_from_lookup(lookup(&all)).unwrap(),
+            AwsConfig::from_lookup(lookup(&BASE)).unwrap()
+        );
+        for (var, _) in jwt {
+            let without: Vec<_> = all.iter().copied().filter(|(k, _)| *k != var).collect();
+            let err = AwsConfig::http_from_lookup(lookup(&without)).unwrap_err();
+            assert_eq!(err, ConfigError::Missing(var));
+            assert!(err.to_string().contains(var));
+            let empty: Vec<_> = all
+                .iter()
+                .map(|&(k, v)| if k == var { (k, " ") } else { (k, v) })
+                .collect();
+            let err = AwsConfig::http_from_lookup(lookup(&empty)).unwrap_err();
+            assert!(err.to_string().contains(var), "{err}");
+        }
+        // The mail function and `pwctl admin` verify no token and do not need them.
+        assert!(AwsConfig::from_lookup(lookup(&BASE)).is_ok());
     }
 }

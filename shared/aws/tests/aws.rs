@@ -212,49 +212,106 @@ async fn check_replay_guard(guard: Arc<dyn ReplayGuard>) {
         .unwrap());
 }
 
+async fn hits(
+    limiter: &dyn RateLimiter,
+    key: &str,
+    limit: Limit,
+    at: u64,
+    n: usize,
+) -> Vec<RateDecision> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(limiter.hit("login", key, limit, at).await.unwrap());
+    }
+    out
+}
+
+fn limited(retry_after_secs: u64) -> RateDecision {
+    RateDecision::Limited { retry_after_secs }
+}
+
 async fn check_rate_limiter(limiter: Arc<dyn RateLimiter>) {
+    // 5 per 60 s: a burst of 5, then one request every 12 s.
     let limit = Limit {
         max: 5,
         window_secs: 60,
     };
-    // Middle of a window so all 50 hits share it.
-    let now = now_ms() / 60_000 * 60_000 + 30_000;
+    let now = now_ms();
     let key = unique("ip");
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..50 {
         let (l, key) = (limiter.clone(), key.clone());
         tasks.spawn(async move { l.hit("login", &key, limit, now).await.unwrap() });
     }
-    let (mut allowed, mut limited) = (0, 0);
+    let (mut allowed, mut refused) = (0, 0);
     while let Some(r) = tasks.join_next().await {
         match r.unwrap() {
             RateDecision::Allowed => allowed += 1,
             RateDecision::Limited { retry_after_secs } => {
-                assert_eq!(retry_after_secs, 30);
-                limited += 1;
+                // The next request fits one period after the burst.
+                assert_eq!(retry_after_secs, 12);
+                refused += 1;
             }
         }
     }
-    assert_eq!((allowed, limited), (5, 45));
-    // Other key, other bucket and the next window start from zero.
+    assert_eq!((allowed, refused), (5, 45));
+    // Refused requests cost nothing: one request fits exactly 12 s later, not before.
     assert_eq!(
-        limiter
-            .hit("login", &unique("ip"), limit, now)
-            .await
-            .unwrap(),
-        RateDecision::Allowed
+        hits(&*limiter, &key, limit, now + 11_001, 1).await,
+        [limited(1)]
+    );
+    assert_eq!(
+        hits(&*limiter, &key, limit, now + 12_000, 2).await,
+        [RateDecision::Allowed, limited(12)]
+    );
+    // Other key, other bucket start full; a whole window later the key is full again.
+    assert_eq!(
+        hits(&*limiter, &unique("ip"), limit, now, 1).await,
+        [RateDecision::Allowed]
     );
     assert_eq!(
         limiter.hit("reset", &key, limit, now).await.unwrap(),
         RateDecision::Allowed
     );
     assert_eq!(
-        limiter
-            .hit("login", &key, limit, now + 60_000)
-            .await
-            .unwrap(),
-        RateDecision::Allowed
+        hits(&*limiter, &key, limit, now + 12_000 + 60_000, 6).await,
+        [[RateDecision::Allowed; 5].as_slice(), &[limited(12)]].concat()
     );
+
+    // No double burst at a clock window's edge: 5 just before a minute
+    // boundary, then nothing 2 s later, with Retry-After rounded up.
+    let edge = (now / 60_000 + 10) * 60_000;
+    let key = unique("edge");
+    assert_eq!(
+        hits(&*limiter, &key, limit, edge - 1_000, 5).await,
+        [RateDecision::Allowed; 5]
+    );
+    assert_eq!(
+        hits(&*limiter, &key, limit, edge + 1_000, 5).await,
+        [limited(10); 5]
+    );
+    assert_eq!(
+        hits(&*limiter, &key, limit, edge + 1_500, 1).await,
+        [limited(10)]
+    );
+    assert_eq!(
+        hits(&*limiter, &key, limit, edge + 10_999, 1).await,
+        [limited(1)]
+    );
+    assert_eq!(
+        hits(&*limiter, &key, limit, edge + 11_000, 2).await,
+        [RateDecision::Allowed, limited(12)]
+    );
+
+    // A limit that does not divide evenly never lets more than `max` through at once.
+    let odd = Limit {
+        max: 7,
+        window_secs: 1,
+    };
+    let key = unique("odd");
+    let burst = hits(&*limiter, &key, odd, now, 8).await;
+    assert_eq!(burst[..7], [RateDecision::Allowed; 7]);
+    assert_eq!(burst[7], limited(1));
 }
 
 #[tokio::test]

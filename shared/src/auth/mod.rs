@@ -1,5 +1,6 @@
 //! Access-token verification: an allow-list of algorithms, keys by `kid`
-//! from configured JWKS, required `sub`/`exp`/`iat`, 30 s leeway.
+//! from configured JWKS, required `sub`/`exp`/`iat`, `nbf` honoured when
+//! present, 30 s leeway.
 //! HS256 is accepted only when a shared secret is explicitly configured,
 //! and never with a JWKS public key as the secret.
 
@@ -34,6 +35,9 @@ pub struct Claims {
     pub sub: String,
     pub iat: u64,
     pub exp: u64,
+    /// Not before: optional, but binding when present.
+    #[serde(default)]
+    pub nbf: Option<u64>,
 }
 
 pub struct JwtVerifier {
@@ -122,8 +126,10 @@ impl JwtVerifier {
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECS;
         validation.set_required_spec_claims(&["sub", "exp", "iat"]);
-        // Expiry is judged below against the injected clock, so tests can move time.
+        // Expiry and not-before are judged below against the injected clock,
+        // so tests can move time.
         validation.validate_exp = false;
+        validation.validate_nbf = false;
         match &self.issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,
@@ -137,6 +143,7 @@ impl JwtVerifier {
             .claims;
         if claims.exp + LEEWAY_SECS < now_secs
             || claims.iat > now_secs + LEEWAY_SECS
+            || claims.nbf.is_some_and(|nbf| nbf > now_secs + LEEWAY_SECS)
             || claims.sub.is_empty()
         {
             return Err(AuthError::Invalid);

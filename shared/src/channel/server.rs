@@ -42,6 +42,25 @@ pub fn body_form(headers: &HeaderMap) -> BodyForm {
     }
 }
 
+/// Length of the envelope a body carries, known without decoding it: the
+/// 64 KiB cap is on the envelope, whichever transport form carries it (a
+/// base64 body may then be up to `ceil(65536 / 3) * 4` bytes). A body that
+/// is not valid base64 is refused later as malformed.
+pub fn envelope_len(headers: &HeaderMap, body: &[u8]) -> usize {
+    match body_form(headers) {
+        BodyForm::Raw => body.len(),
+        BodyForm::Base64 => {
+            let padding = body
+                .iter()
+                .rev()
+                .take(2)
+                .take_while(|&&b| b == b'=')
+                .count();
+            (body.len() / 4 * 3 + body.len() % 4 * 3 / 4).saturating_sub(padding)
+        }
+    }
+}
+
 /// The SC headers must be present and well formed (gateway rules), before check 1.
 pub fn check_sc_headers(headers: &HeaderMap) -> Result<(), ApiError> {
     let mut missing = Vec::new();

@@ -203,13 +203,24 @@ impl Ctx<'_> {
         Ok(user)
     }
 
-    /// The "your password was changed" notice, with a "not you?" link.
-    fn changed_notice(&self, user: &User, now: u64) -> crate::ports::accounts::OutboxMessage {
-        let mut params = Map::new();
+    /// The "your password was changed" notice, with a "not you?" link: when,
+    /// from which country and on what kind of device, in the owner's language.
+    fn changed_notice(
+        &self,
+        user: &User,
+        now: u64,
+        req: &ApiRequest,
+    ) -> crate::ports::accounts::OutboxMessage {
+        let lang = user_lang(user, self.gw.lang);
+        let user_agent = req
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let mut params = mail::change_facts(lang, now, &self.gw.country, user_agent);
         params.insert("name".into(), Value::from(user.name.clone()));
         mail::render(
             MailKind::Changed,
-            user_lang(user, self.gw.lang),
+            lang,
             &user.email,
             &self.app.config.links.forgot_url,
             params,
@@ -299,7 +310,7 @@ async fn change_opened(
     let now = app.clock.now_ms();
     let next = with_new_password(ctx, &user, &body.new_password, now).await?;
     let change = AccountChange {
-        outbox: vec![ctx.changed_notice(&next, now)],
+        outbox: vec![ctx.changed_notice(&next, now, req)],
         user: Some((next, Some(user.version))),
         ..AccountChange::default()
     };
@@ -491,10 +502,14 @@ pub async fn reset(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiEr
     )
     .await?;
     let opened = ctx.open(Route::Reset, req).await?;
-    Ok(ctx.seal(&opened, reset_opened(ctx, &opened).await))
+    Ok(ctx.seal(&opened, reset_opened(ctx, req, &opened).await))
 }
 
-async fn reset_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiError> {
+async fn reset_opened(
+    ctx: &Ctx<'_>,
+    req: &ApiRequest,
+    opened: &OpenedRequest,
+) -> Result<Done, ApiError> {
     let app = ctx.app;
     let body: ResetBody = parse_strict(&opened.plaintext)?;
     if body.token.is_empty() || body.token.len() > 128 {
@@ -518,7 +533,7 @@ async fn reset_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Api
         .ok_or_else(invalid)?;
     let next = with_new_password(ctx, &user, &body.new_password, now).await?;
     let change = AccountChange {
-        outbox: vec![ctx.changed_notice(&next, now)],
+        outbox: vec![ctx.changed_notice(&next, now, req)],
         consume_reset: Some(hash),
         revoke_resets_of: Some(user.biz_id.clone()),
         user: Some((next, Some(user.version))),

@@ -220,7 +220,11 @@ mod tests {
                 want.sort();
                 got.sort();
                 assert_eq!(want, got, "{code} placeholders differ in {}", lang.tag());
-                if lang != Lang::En {
+                // Product names read the same in every language.
+                let proper_name = ["IPHONE", "IPAD", "MAC", "CHROMEBOOK"]
+                    .iter()
+                    .any(|n| code.strip_prefix("EMAIL.DEVICE.") == Some(n));
+                if lang != Lang::En && !proper_name {
                     assert_ne!(
                         text,
                         en_text,

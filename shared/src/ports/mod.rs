@@ -66,16 +66,47 @@ pub enum RateDecision {
     Limited { retry_after_secs: u64 },
 }
 
-/// A limit: at most `max` requests per `window_secs` fixed window.
+/// A limit: at most `max` requests per `window_secs`, enforced as a token
+/// bucket (GCRA): a burst of at most `max`, after which requests are let
+/// through one per `window_secs / max`, whatever the clock's window edges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     pub max: u32,
     pub window_secs: u64,
 }
 
+impl Limit {
+    /// Time one request costs, rounded up so the rate never exceeds the limit.
+    pub fn period_ms(self) -> u64 {
+        (self.window_secs.max(1) * 1000).div_ceil(u64::from(self.max.max(1)))
+    }
+
+    /// How far the theoretical arrival time may run ahead of now: `max` periods.
+    pub fn burst_ms(self) -> u64 {
+        self.period_ms() * u64::from(self.max.max(1))
+    }
+}
+
+/// GCRA, shared by every limiter adapter. `tat_ms` is the key's theoretical
+/// arrival time (0 or any past time for an idle key). Returns the new TAT to
+/// store when the request is allowed, else the `Limited` decision, whose
+/// `Retry-After` is the time until the next request would fit.
+pub fn gcra(limit: Limit, tat_ms: u64, now_ms: u64) -> Result<u64, RateDecision> {
+    let next = tat_ms.max(now_ms) + limit.period_ms();
+    let allowed_until = now_ms + limit.burst_ms();
+    if next <= allowed_until {
+        Ok(next)
+    } else {
+        Err(RateDecision::Limited {
+            retry_after_secs: (next - allowed_until).div_ceil(1000).max(1),
+        })
+    }
+}
+
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
-    /// Counts one request for `key` in `bucket` (atomically) and says whether it fits.
+    /// Counts one request for `key` in `bucket` (atomically) and says whether it fits;
+    /// a refused request costs nothing.
     async fn hit(
         &self,
         bucket: &str,
@@ -83,23 +114,4 @@ pub trait RateLimiter: Send + Sync {
         limit: Limit,
         now_ms: u64,
     ) -> PortResult<RateDecision>;
-}
-
-/// Fixed-window arithmetic shared by every limiter adapter.
-pub fn window_of(limit: Limit, now_ms: u64) -> (u64, u64) {
-    let window_ms = limit.window_secs.max(1) * 1000;
-    let start = now_ms - now_ms % window_ms;
-    let end = start + window_ms;
-    (start, end)
-}
-
-/// Decision for the `count`-th request in the window ending at `end_ms`.
-pub fn decide(limit: Limit, count: u64, end_ms: u64, now_ms: u64) -> RateDecision {
-    if count <= u64::from(limit.max) {
-        RateDecision::Allowed
-    } else {
-        RateDecision::Limited {
-            retry_after_secs: end_ms.saturating_sub(now_ms).div_ceil(1000).max(1),
-        }
-    }
 }

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::ports::{
-    decide, window_of, Clock, Limit, PortResult, RateDecision, RateLimiter, ReplayGuard, ScSession,
+    gcra, Clock, Limit, PortResult, RateDecision, RateLimiter, ReplayGuard, ScSession,
     SessionStore, Unavailable,
 };
 
@@ -113,9 +113,10 @@ impl ReplayGuard for MemoryReplayGuard {
     }
 }
 
+/// One theoretical arrival time per (bucket, key); see [`gcra`].
 #[derive(Default)]
 pub struct MemoryRateLimiter {
-    counters: Mutex<HashMap<(String, String, u64), u64>>,
+    tats: Mutex<HashMap<(String, String), u64>>,
 }
 
 #[async_trait]
@@ -127,15 +128,18 @@ impl RateLimiter for MemoryRateLimiter {
         limit: Limit,
         now_ms: u64,
     ) -> PortResult<RateDecision> {
-        let (start, end) = window_of(limit, now_ms);
-        let mut counters = self.counters.lock().map_err(|_| poisoned())?;
-        if counters.len() > 10_000 {
-            counters.retain(|(_, _, s), _| *s >= start);
+        let mut tats = self.tats.lock().map_err(|_| poisoned())?;
+        // A TAT in the past is the same as no entry: sweep those now and then.
+        if tats.len() > 10_000 {
+            tats.retain(|_, tat| *tat > now_ms);
         }
-        let count = counters
-            .entry((bucket.to_owned(), key.to_owned(), start))
-            .or_insert(0);
-        *count += 1;
-        Ok(decide(limit, *count, end, now_ms))
+        let tat = tats.entry((bucket.to_owned(), key.to_owned())).or_insert(0);
+        match gcra(limit, *tat, now_ms) {
+            Ok(next) => {
+                *tat = next;
+                Ok(RateDecision::Allowed)
+            }
+            Err(limited) => Ok(limited),
+        }
     }
 }
