@@ -742,3 +742,98 @@ async fn answers_are_localized_and_sealed_in_the_form_asked() {
         "If the email exists, a reset link will be sent"
     );
 }
+
+/// Asks for a reset link for `email` and returns its token.
+async fn reset_link(s: &Server, c: &client::Client, sess: &client::SecureSession, email: &str) -> String {
+    let r = call(c, sess, FORGOT, json!({"email": email}), HeaderMap::new()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mail = s.outbox().await;
+    query(mail.last().unwrap()["link"].as_str().unwrap(), "token")
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_outstanding_reset_links() {
+    let s = Server::start().await;
+    let biz = s.user("owner@example.com", STRONG).await;
+    let c = s.client("198.51.100.40");
+    let sess = c.handshake().await.unwrap();
+    let early = reset_link(&s, &c, &sess, "owner@example.com").await;
+    let token = s.token_at(&biz, now_secs() - 5).await;
+    let body = json!({"currentPassword": STRONG, "newPassword": STRONG_2});
+    let r = call(&c, &sess, CHANGE, body, bearer(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        &c,
+        &sess,
+        RESET,
+        json!({"token": early, "newPassword": STRONG_3}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID");
+    // The changed password stands.
+    let fresh = s.token(&biz).await;
+    let body = json!({"currentPassword": STRONG_2, "newPassword": STRONG_3});
+    let r = call(&c, &sess, CHANGE, body, bearer(&fresh)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_password_set_by_change_consumes_the_pending_init_link() {
+    let s = Server::start().await;
+    let (biz, sid) = s.pending_user("newbie@example.com", "New Bie").await;
+    let c = s.client("198.51.100.41");
+    let sess = c.handshake().await.unwrap();
+    let token = s.token_at(&biz, now_secs() - 5).await;
+    let r = call(&c, &sess, CHANGE, json!({"newPassword": STRONG}), bearer(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        &c,
+        &sess,
+        INIT,
+        json!({"sessionId": sid, "password": STRONG_2}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["code"], "AUTH.INIT_SESSION_INVALID");
+}
+
+#[tokio::test]
+async fn many_reset_requests_keep_only_the_newest_links_live() {
+    let mut config = shared::config::Config::default();
+    let wide = shared::ports::Limit {
+        max: 1000,
+        window_secs: 300,
+    };
+    config.limits.forgot_per_ip = wide;
+    config.limits.forgot_per_email = wide;
+    let s = Server::start_with(config).await;
+    s.user("asker@example.com", STRONG).await;
+    let c = s.client("198.51.100.42");
+    let sess = c.handshake().await.unwrap();
+    let cap = shared::ports::accounts::MAX_LIVE_RESET_TOKENS;
+    let mut tokens = Vec::new();
+    for _ in 0..cap + 3 {
+        tokens.push(reset_link(&s, &c, &sess, "asker@example.com").await);
+    }
+    let reset = |token: &String, password: &str| {
+        call(
+            &c,
+            &sess,
+            RESET,
+            json!({"token": token, "newPassword": password}),
+            HeaderMap::new(),
+        )
+    };
+    for oldest in &tokens[..3] {
+        let r = reset(oldest, STRONG_2).await;
+        assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID", "{}", r.body);
+    }
+    let r = reset(&tokens[3], STRONG_2).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Using one revoked the rest, the newest included.
+    let r = reset(tokens.last().unwrap(), STRONG_3).await;
+    assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID", "{}", r.body);
+}

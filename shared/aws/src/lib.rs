@@ -8,7 +8,8 @@
 //!   encryption context `{"purpose":..,"kid":..}`, stored in the table and
 //!   unsealed once per cold start.
 //! - [`DynamoAccountStore`]: users, email claims, init sessions, reset
-//!   tokens and the sealed outbox; every change is one `TransactWriteItems`.
+//!   tokens, sealed forgot requests and the sealed outbox; every change is
+//!   one `TransactWriteItems`.
 //! - [`SesMailer`]: the [`Mailer`] port over SES v2.
 //! - [`bootstrap`]: the cold start of every function over these adapters;
 //!   [`invite_fn`] and [`mail_fn`]: the non-HTTP functions.
@@ -23,6 +24,7 @@ mod clients;
 mod config;
 mod dynamo;
 mod error;
+mod forgot;
 pub mod invite_fn;
 mod kms;
 mod mail;
@@ -34,6 +36,7 @@ pub use clients::AwsClients;
 pub use config::{AwsConfig, ConfigError};
 pub use dynamo::{DynamoRateLimiter, DynamoReplayGuard, DynamoSessionStore, SessionSealer};
 pub use error::unavailable;
+pub use forgot::FORGOT_PENDING_PK;
 pub use kms::{
     KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, PURPOSE_OUTBOX_DATA_KEY,
     PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY, PURPOSE_SESSION_DATA_KEY,
