@@ -47,7 +47,13 @@ async fn main() {
     let c = s.client("198.51.100.60");
     let session = c.handshake().await.unwrap();
     let forgot = |email: &'static str| {
-        call(&c, &session, FORGOT, json!({"email": email}), HeaderMap::new())
+        call(
+            &c,
+            &session,
+            FORGOT,
+            json!({"email": email}),
+            HeaderMap::new(),
+        )
     };
     for email in emails {
         forgot(email).await;

@@ -66,7 +66,10 @@ fn shape(v: &Value) -> Value {
 }
 
 /// Every string (keys and values) stored in the table, binary ones lossily.
-async fn table_strings(aws: &aws_adapters::AwsConfig, clients: &aws_adapters::AwsClients) -> String {
+async fn table_strings(
+    aws: &aws_adapters::AwsConfig,
+    clients: &aws_adapters::AwsClients,
+) -> String {
     fn walk(v: &AttributeValue, out: &mut String) {
         match v {
             AttributeValue::S(s) | AttributeValue::N(s) => out.push_str(s),
@@ -151,7 +154,10 @@ async fn forgot_does_the_same_dynamodb_work_for_unknown_inactive_and_active_addr
             let (_, envelope) =
                 client::Client::seal_request(&session, "POST", FORGOT, body.as_bytes());
             let mut headers: HeaderMap = c.gateway_headers();
-            headers.insert("x-sc-session-id", HeaderValue::from_str(&session.id).unwrap());
+            headers.insert(
+                "x-sc-session-id",
+                HeaderValue::from_str(&session.id).unwrap(),
+            );
             headers.insert("x-sc-version", HeaderValue::from_static("2"));
             headers.insert(
                 CONTENT_TYPE,
@@ -182,7 +188,14 @@ async fn forgot_does_the_same_dynamodb_work_for_unknown_inactive_and_active_addr
                     .any(|op| op.ends_with(".TransactWriteItems") || op.ends_with(".Query")),
                 "{email}: {operations:?}"
             );
-            shapes.push((round, email, calls.iter().map(|(op, b)| (op.clone(), shape(b))).collect::<Vec<_>>()));
+            shapes.push((
+                round,
+                email,
+                calls
+                    .iter()
+                    .map(|(op, b)| (op.clone(), shape(b)))
+                    .collect::<Vec<_>>(),
+            ));
         }
     }
     for (round, email, calls) in &shapes[1..] {
@@ -195,14 +208,22 @@ async fn forgot_does_the_same_dynamodb_work_for_unknown_inactive_and_active_addr
     let pending = app.accounts.pending_forgot().await.unwrap();
     assert_eq!(pending.len(), 6);
     let stored = table_strings(&aws, &clients).await;
-    assert!(!stored.contains(unknown), "an address nobody owns is stored in clear");
+    assert!(
+        !stored.contains(unknown),
+        "an address nobody owns is stored in clear"
+    );
 
     // Off the request path, the active account alone gets its links.
     s.local.settle().await;
     assert!(app.accounts.pending_forgot().await.unwrap().is_empty());
-    let mail = s.outbox().await;
-    assert_eq!(mail.len(), 2, "{mail:?}");
-    assert!(mail.iter().all(|m| m["to"] == active && m["kind"] == "reset"));
+    let resets: Vec<Value> = s
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m["kind"] == "reset")
+        .collect();
+    assert_eq!(resets.len(), 2, "one per request for {active}");
+    assert!(resets.iter().all(|m| m["to"] == active));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -321,11 +321,7 @@ impl DynamoAccountStore {
         Ok(out.item)
     }
 
-    pub(crate) fn put(
-        &self,
-        item: Item,
-        condition: Option<&str>,
-    ) -> PortResult<TransactWriteItem> {
+    pub(crate) fn put(&self, item: Item, condition: Option<&str>) -> PortResult<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -346,7 +342,10 @@ impl DynamoAccountStore {
 
     fn delete_action(&self, pk: String, sk: &str) -> PortResult<(TransactWriteItem, Role)> {
         let del = self.delete(pk, sk)?;
-        Ok((TransactWriteItem::builder().delete(del).build(), Role::Other))
+        Ok((
+            TransactWriteItem::builder().delete(del).build(),
+            Role::Other,
+        ))
     }
 
     /// Deletes an unexpired single-use item (init session or reset token).
@@ -971,7 +970,11 @@ impl AccountStore for DynamoAccountStore {
     async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>> {
         let mut ids = Vec::new();
         for item in self
-            .query_all(OUTBOX_PENDING_PK.into(), "", "dynamodb Query pending outbox")
+            .query_all(
+                OUTBOX_PENDING_PK.into(),
+                "",
+                "dynamodb Query pending outbox",
+            )
             .await?
         {
             ids.push(get_s(&item, "id")?.to_owned());

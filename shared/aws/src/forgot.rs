@@ -113,7 +113,11 @@ impl DynamoAccountStore {
     /// `None` once answered or expired.
     pub async fn forgot_request(&self, sk: &str) -> PortResult<Option<ForgotRequest>> {
         let Some(item) = self
-            .get(FORGOT_PENDING_PK.into(), sk, "dynamodb GetItem forgot request")
+            .get(
+                FORGOT_PENDING_PK.into(),
+                sk,
+                "dynamodb GetItem forgot request",
+            )
             .await?
         else {
             return Ok(None);

@@ -24,9 +24,7 @@ use shared::ports::accounts::Mailer;
 use shared::ports::{PortResult, Unavailable};
 
 use crate::bootstrap::{account_store, cold_start_failed};
-use crate::{
-    AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer, FORGOT_PENDING_PK,
-};
+use crate::{AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer, FORGOT_PENDING_PK};
 
 /// What became of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1226,7 +1226,14 @@ mod accounts {
             .collect();
         let expected: Vec<(String, String, String, u64)> = [&f1, &f2]
             .iter()
-            .map(|f| (f.id.clone(), f.email.clone(), f.lang.clone(), f.requested_at_ms))
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    f.email.clone(),
+                    f.lang.clone(),
+                    f.requested_at_ms,
+                )
+            })
             .collect();
         assert_eq!(pending, expected);
         let answer = |f: &ForgotRequest| AccountChange {
@@ -1458,11 +1465,17 @@ mod accounts {
             sks(&links),
             [format!("RESET#{:013}#{}", now + 60_000, sha256_hex(&raw))]
         );
-        assert_eq!(links[0]["type"], AttributeValue::S("ResetTokenOfUser".into()));
+        assert_eq!(
+            links[0]["type"],
+            AttributeValue::S("ResetTokenOfUser".into())
+        );
 
         // A forgot request is one item of one size whatever the address,
         // the address sealed.
-        let (short, long) = ("a@b.co".to_owned(), format!("{}@example.com", "x".repeat(60)));
+        let (short, long) = (
+            "a@b.co".to_owned(),
+            format!("{}@example.com", "x".repeat(60)),
+        );
         for email in [&short, &long] {
             let request = ForgotRequest {
                 id: shared::handlers::mail::new_id(),
@@ -1728,7 +1741,10 @@ mod accounts {
         // comes through); the unknown address nothing; both requests are gone.
         let pending = store.pending_outbox().await.unwrap();
         assert_eq!(pending.len(), 1, "{pending:?}");
-        assert_eq!((pending[0].kind, pending[0].to.as_str()), (MailKind::Reset, ann.email.as_str()));
+        assert_eq!(
+            (pending[0].kind, pending[0].to.as_str()),
+            (MailKind::Reset, ann.email.as_str())
+        );
         let raw = pending[0].link.split("token=").nth(1).unwrap().to_owned();
         let token = store.reset_token(&sha256_hex(&raw), now).await.unwrap();
         assert_eq!(token.unwrap().biz_id, ann.biz_id);
@@ -1798,7 +1814,9 @@ mod accounts {
         let batch: Event =
             serde_json::from_value(json!({ "Records": [record("1", "INSERT", &item)] })).unwrap();
         let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
-        assert!(failures(&mail_fn::handle(&store, &mailer, &Config::default(), batch).await).is_empty());
+        assert!(
+            failures(&mail_fn::handle(&store, &mailer, &Config::default(), batch).await).is_empty()
+        );
         let sent = sent_to(&emu.endpoint, &to).await;
         assert_eq!(sent.len(), 1);
         assert!(app.accounts.pending_outbox().await.unwrap().is_empty());

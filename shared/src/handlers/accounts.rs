@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::http::{ApiError, FieldIssue};
 use crate::i18n::Lang;
 use crate::ports::accounts::{
-    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, MailKind,
-    ResetToken, User, UserStatus,
+    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, MailKind, ResetToken,
+    User, UserStatus,
 };
 use crate::ports::{PortResult, Unavailable};
 

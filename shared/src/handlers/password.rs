@@ -20,7 +20,9 @@ use crate::channel::server::{open_request, seal_response, OpenedRequest};
 use crate::http::json::{parse_strict, SecretText};
 use crate::http::{error_body, success_body, ApiError, ApiRequest, ApiResponse, FieldIssue};
 use crate::i18n;
-use crate::ports::accounts::{AccountChange, ChangeRejected, ForgotRequest, MailKind, User, UserStatus};
+use crate::ports::accounts::{
+    AccountChange, ChangeRejected, ForgotRequest, MailKind, User, UserStatus,
+};
 use crate::routes::Route;
 use crate::time_fmt::rfc3339;
 
@@ -77,9 +79,9 @@ fn rejected(e: ChangeRejected) -> ApiError {
         }
         ChangeRejected::InitInvalid => domain(StatusCode::BAD_REQUEST, "AUTH.INIT_SESSION_INVALID"),
         ChangeRejected::ResetInvalid => domain(StatusCode::BAD_REQUEST, "AUTH.RESET_TOKEN_INVALID"),
-        ChangeRejected::ForgotHandled => {
-            ApiError::Internal(anyhow::anyhow!("forgot request consumed by a password change"))
-        }
+        ChangeRejected::ForgotHandled => ApiError::Internal(anyhow::anyhow!(
+            "forgot request consumed by a password change"
+        )),
     }
 }
 

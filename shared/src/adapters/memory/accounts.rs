@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::ports::accounts::{
-    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, Mailer,
-    OutboxMessage, ResetToken, User, MAX_LIVE_RESET_TOKENS,
+    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, Mailer, OutboxMessage,
+    ResetToken, User, MAX_LIVE_RESET_TOKENS,
 };
 use crate::ports::{PortResult, Unavailable};
 
@@ -21,6 +21,9 @@ struct State {
     outbox: Vec<OutboxMessage>,
     delivered: HashSet<String>,
     forgot: Vec<ForgotRequest>,
+    /// Issue order of the reset tokens (expiries may tie within a millisecond).
+    issued: HashMap<String, u64>,
+    next_issue: u64,
 }
 
 #[derive(Default)]
@@ -141,18 +144,26 @@ impl AccountStore for MemoryAccountStore {
             s.inits.insert(init.sid.clone(), init);
         }
         if let Some(reset) = change.new_reset {
-            // The oldest live tokens of the user go first (issue order = expiry order).
+            // The oldest live tokens of the user go first.
             let mut live: Vec<(u64, String)> = s
                 .resets
                 .values()
                 .filter(|r| r.biz_id == reset.biz_id && now_ms < r.expires_at_ms)
-                .map(|r| (r.expires_at_ms, r.token_sha256.clone()))
+                .map(|r| {
+                    (
+                        s.issued.get(&r.token_sha256).copied().unwrap_or(0),
+                        r.token_sha256.clone(),
+                    )
+                })
                 .collect();
             live.sort();
             let excess = (live.len() + 1).saturating_sub(MAX_LIVE_RESET_TOKENS);
             for (_, sha) in live.into_iter().take(excess) {
                 s.resets.remove(&sha);
             }
+            s.next_issue += 1;
+            let issue = s.next_issue;
+            s.issued.insert(reset.token_sha256.clone(), issue);
             s.resets.insert(reset.token_sha256.clone(), reset);
         }
         if let Some((user, _)) = change.user {
@@ -173,7 +184,9 @@ impl AccountStore for MemoryAccountStore {
     }
 
     async fn pending_forgot(&self) -> PortResult<Vec<ForgotRequest>> {
-        Ok(self.state.lock().map_err(|_| poisoned())?.forgot.clone())
+        let mut pending = self.state.lock().map_err(|_| poisoned())?.forgot.clone();
+        pending.sort_by(|a, b| (a.requested_at_ms, &a.id).cmp(&(b.requested_at_ms, &b.id)));
+        Ok(pending)
     }
 
     async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>> {
