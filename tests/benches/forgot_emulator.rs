@@ -5,7 +5,7 @@
 //! the previous request (what the stream consumer does in AWS) is awaited
 //! outside the timed window. A report, not a pass/fail test.
 //!
-//! `cargo bench -p e2e-tests --bench forgot_emulator` (N = 200 per address;
+//! `cargo bench -p e2e-tests --bench forgot_emulator` (N = 50 per address;
 //! under `cargo test` it runs N = 3 as a smoke check).
 
 #[path = "../tests/common/mod.rs"]
@@ -26,9 +26,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let n = if full { 200 } else { 3 };
+    let n = if full { 50 } else { 3 };
     let endpoint = emulator_env()["AWS_ENDPOINT_URL"].clone();
-    let (aws, clients) = aws_stack("forgotbench", &endpoint, 3000).await;
+    let (aws, clients) = aws_stack("forgotbench", &endpoint, 10_000).await;
     let mut config = Config::default();
     let wide = Limit {
         max: u32::MAX,
