@@ -109,6 +109,7 @@ async fn pwctl_runs_every_flow_and_never_prints_secrets() {
     )
     .await;
     assert_eq!(code, 0);
+    local.settle().await;
     let link = local
         .mailbox
         .sent()

@@ -1,5 +1,5 @@
 //! Development-only routes (`/_dev/...`): seed users, mint access tokens,
-//! read the delivered emails. They exist only in local-api, never in AWS.
+//! read the delivered emails (after delivering what is pending). They exist only in local-api, never in AWS.
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -132,6 +132,8 @@ pub async fn handle(
             Ok((StatusCode::OK, json!({ "accessToken": token })))
         }),
         (&Method::GET, "/_dev/outbox") => {
+            // Whatever earlier requests left pending is answered and sent first.
+            local.settle().await;
             let sent: Vec<Value> = local
                 .mailbox
                 .sent()

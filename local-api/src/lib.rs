@@ -55,6 +55,8 @@ pub struct Local {
     pub app: App,
     pub signer: Arc<DevSigner>,
     pub mailbox: Arc<MemoryMailer>,
+    /// One delivery run at a time, so [`Local::settle`] sees every earlier one finished.
+    delivery: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Local {
@@ -68,14 +70,29 @@ impl Local {
         if config.jwt.jwks_json.is_none() {
             config.jwt.jwks_json = Some(signer.jwks().to_owned());
         }
-        let mut app = App::embedded(config, keys)?;
+        Ok(Self::over(App::embedded(config, keys)?, signer))
+    }
+
+    /// Any prepared app (e.g. over the AWS adapters), its mail kept in memory.
+    pub fn over(mut app: App, signer: DevSigner) -> Local {
         let mailbox = Arc::new(MemoryMailer::default());
         app.mailer = mailbox.clone();
-        Ok(Local {
+        Local {
             app,
             signer: Arc::new(signer),
             mailbox,
-        })
+            delivery: Arc::default(),
+        }
+    }
+
+    /// Answers the pending forgot requests and delivers the pending mail, as
+    /// the stream consumer does in AWS; returns once every delivery started
+    /// before it has finished too (what `/_dev/outbox` and tests wait on).
+    pub async fn settle(&self) {
+        let _one_at_a_time = self.delivery.lock().await;
+        if let Err(e) = shared::handlers::accounts::deliver_outbox(&self.app).await {
+            tracing::error!(error = %e, "local outbox delivery failed");
+        }
     }
 }
 
@@ -123,13 +140,14 @@ async fn route_any(
                 fallback_request_id: None,
                 source_ip: None,
             };
-            shared::routes::dispatch(&local.app, &path, api_req).await
+            let resp = shared::routes::dispatch(&local.app, &path, api_req).await;
+            // In AWS the table stream drives the mail function; here it runs in
+            // process, after the answer, off the request path as there.
+            let local = local.clone();
+            tokio::spawn(async move { local.settle().await });
+            resp
         }
     };
-    // In AWS the table stream drives the mail function; here mail goes out in process.
-    if let Err(e) = shared::handlers::accounts::deliver_outbox(&local.app).await {
-        tracing::error!(error = %e, "local outbox delivery failed");
-    }
     resp.map(axum::body::Body::from)
 }
 

@@ -6,19 +6,14 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_adapters::{AwsClients, AwsConfig, KmsKeyStore};
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_dynamodb::config::Credentials;
 use client::{Reply, SecureSession};
 use common::*;
 use reqwest::header::HeaderMap;
 use serde_json::json;
-use shared::config::Config;
 use shared::ports::accounts::User;
 use shared::routes::Needs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -115,57 +110,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// local-api's HTTP front over the AWS app (its own table), every AWS call
 /// going through `proxy`; mail lands in the local mailbox.
 async fn aws_server(proxy: &Proxy) -> Server {
-    let emu = emulator_env();
-    let mut tag = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut tag).unwrap();
-    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-    let table = format!("faults-{}-{tag}", std::process::id());
-    let vars: HashMap<&str, String> = [
-        ("TABLE_NAME", table.clone()),
-        ("KMS_KEY_ID", emu["KMS_KEY_ID"].clone()),
-        ("SES_FROM_ADDRESS", emu["SES_FROM_ADDRESS"].clone()),
-        ("AWS_OPERATION_TIMEOUT_MS", OPERATION_TIMEOUT_MS.to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let aws = AwsConfig::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .endpoint_url(&proxy.url);
-    let clients = AwsClients::from_loader(&aws, loader).await;
-    aws_adapters::table::ensure_table(&clients.dynamodb, &table)
-        .await
-        .unwrap();
-    // What `pwctl admin keys init --kid k-faults` does after a deploy.
-    let first = aws_adapters::admin::FirstKey {
-        kid: "k-faults".into(),
-        lifetime: Duration::from_secs(3600),
-    };
-    aws_adapters::admin::init_keys_with(
-        &KmsKeyStore::from_clients(&clients, &aws),
-        &aws,
-        Some(first),
-        now_secs() * 1000,
-    )
-    .await
-    .unwrap();
-
-    let signer = local_api::DevSigner::generate().unwrap();
-    let mut config = Config::default();
-    config.jwt.jwks_json = Some(signer.jwks().to_owned());
-    // local-api serves every route from one process: it holds every key.
-    let mut app = aws_adapters::bootstrap::app_with(Needs::ALL, config, &aws, &clients)
-        .await
-        .unwrap();
-    let mailbox = Arc::new(shared::adapters::memory::accounts::MemoryMailer::default());
-    app.mailer = mailbox.clone();
-    let local = local_api::Local {
-        app,
-        signer: Arc::new(signer),
-        mailbox,
-    };
-    Server::serve(local).await
+    let (aws, clients) = aws_stack("faults", &proxy.url, OPERATION_TIMEOUT_MS).await;
+    Server::serve(aws_local(&aws, &clients).await).await
 }
 
 async fn change(s: &Server, session: &SecureSession, token: &str) -> Reply {
@@ -182,9 +128,8 @@ async fn stored_user(s: &Server, biz_id: &str) -> User {
     s.local.app.accounts.user(biz_id).await.unwrap().unwrap()
 }
 
-/// local-api also delivers the outbox after each request (one more store
-/// call), so a request caught by an outage ends within two operation
-/// timeouts; the margin absorbs a loaded machine.
+/// A request caught by an outage ends within two operation timeouts (the
+/// local delivery runs after the answer); the margin absorbs a loaded machine.
 fn outage_bound() -> Duration {
     Duration::from_millis(2 * OPERATION_TIMEOUT_MS + 3000)
 }

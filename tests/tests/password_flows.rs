@@ -367,9 +367,10 @@ async fn init_errors_and_already_set() {
         HeaderMap::new(),
     )
     .await;
+    // Setting it consumed the pending init link.
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
-        (409, "AUTH.PASSWORD_ALREADY_SET")
+        (400, "AUTH.INIT_SESSION_INVALID")
     );
 }
 
@@ -814,4 +815,78 @@ async fn a_revoked_or_foreign_token_does_not_use_up_the_owners_change_limit() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Asks for a reset link for `email` and returns its token.
+async fn reset_link(
+    s: &Server,
+    c: &client::Client,
+    sess: &client::SecureSession,
+    email: &str,
+) -> String {
+    let r = call(c, sess, FORGOT, json!({"email": email}), HeaderMap::new()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mail = s.outbox().await;
+    query(mail.last().unwrap()["link"].as_str().unwrap(), "token")
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_outstanding_reset_links() {
+    let s = Server::start().await;
+    let biz = s.user("owner@example.com", STRONG).await;
+    let c = s.client("198.51.100.40");
+    let sess = c.handshake().await.unwrap();
+    let early = reset_link(&s, &c, &sess, "owner@example.com").await;
+    let token = s.token(&biz).await;
+    let body = json!({"currentPassword": STRONG, "newPassword": STRONG_2});
+    let r = call(&c, &sess, CHANGE, body, bearer(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        &c,
+        &sess,
+        RESET,
+        json!({"token": early, "newPassword": STRONG_3}),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn many_reset_requests_keep_only_the_newest_links_live() {
+    let mut config = shared::config::Config::default();
+    let wide = shared::ports::Limit {
+        max: 1000,
+        window_secs: 300,
+    };
+    config.limits.forgot_per_ip = wide;
+    config.limits.forgot_per_email = wide;
+    let s = Server::start_with(config).await;
+    s.user("asker@example.com", STRONG).await;
+    let c = s.client("198.51.100.42");
+    let sess = c.handshake().await.unwrap();
+    let cap = shared::ports::accounts::MAX_LIVE_RESET_TOKENS;
+    let mut tokens = Vec::new();
+    for _ in 0..cap + 3 {
+        tokens.push(reset_link(&s, &c, &sess, "asker@example.com").await);
+    }
+    let reset = |token: &String, password: &str| {
+        call(
+            &c,
+            &sess,
+            RESET,
+            json!({"token": token, "newPassword": password}),
+            HeaderMap::new(),
+        )
+    };
+    for oldest in &tokens[..3] {
+        let r = reset(oldest, STRONG_2).await;
+        assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID", "{}", r.body);
+    }
+    let r = reset(&tokens[3], STRONG_2).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Using one revoked the rest, the newest included.
+    let r = reset(tokens.last().unwrap(), STRONG_3).await;
+    assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID", "{}", r.body);
 }

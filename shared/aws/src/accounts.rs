@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use shared::ports::accounts::{
-    AccountChange, AccountStore, ChangeRejected, InitSession, MailKind, OutboxMessage, ResetToken,
-    User, UserStatus,
+    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, MailKind,
+    OutboxMessage, ResetToken, User, UserStatus, MAX_LIVE_RESET_TOKENS,
 };
 use shared::ports::{PortResult, Unavailable};
 use zeroize::Zeroizing;
@@ -54,8 +54,40 @@ fn reset_pk(token_sha256: &str) -> String {
     format!("RESET#{token_sha256}")
 }
 
-fn reset_marker_sk(token_sha256: &str) -> String {
-    format!("RESET#{token_sha256}")
+/// Partition of a user's outstanding single-use links (reset tokens, init
+/// sessions), kept apart from the profile so that issuing or revoking them
+/// never writes a `USER#` item.
+fn links_pk(biz_id: &str) -> String {
+    format!("LINKS#{biz_id}")
+}
+
+/// Reset markers sort by expiry, which is issue order: the oldest come first.
+fn reset_marker_sk(expires_at_ms: u64, token_sha256: &str) -> String {
+    format!("{RESET_MARKER}{expires_at_ms:013}#{token_sha256}")
+}
+const RESET_MARKER: &str = "RESET#";
+
+fn init_marker_sk(sid_sha256: &str) -> String {
+    format!("{INIT_MARKER}{sid_sha256}")
+}
+const INIT_MARKER: &str = "INIT#";
+
+/// One entry of a user's links partition.
+struct LinkMarker {
+    sk: String,
+    /// SHA-256 of the reset token or of the init sid.
+    sha: String,
+}
+
+impl LinkMarker {
+    /// The single-use item the marker stands for.
+    fn target(&self) -> (String, &'static str) {
+        if self.sk.starts_with(INIT_MARKER) {
+            (format!("INIT#{}", self.sha), "INIT")
+        } else {
+            (reset_pk(&self.sha), "RESET")
+        }
+    }
 }
 
 fn outbox_pk(id: &str) -> String {
@@ -63,11 +95,12 @@ fn outbox_pk(id: &str) -> String {
 }
 const OUTBOX_SK: &str = "OUTBOX";
 
-fn pending_sk(created_at_ms: u64, id: &str) -> String {
+/// Sort key of a pending item (outbox marker, forgot request): oldest first.
+pub(crate) fn pending_sk(created_at_ms: u64, id: &str) -> String {
     format!("{created_at_ms:013}#{id}")
 }
 
-fn system_now_ms() -> u64 {
+pub(crate) fn system_now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -235,6 +268,7 @@ pub struct StoredOutbox {
 enum Role {
     ConsumeInit,
     ConsumeReset,
+    ConsumeForgot,
     /// The user item; `None` = new user.
     User(Option<u64>),
     EmailClaim,
@@ -245,9 +279,9 @@ enum Role {
 /// data key (AES-256-GCM, AAD = id, kind, creation time).
 #[derive(Debug)]
 pub struct DynamoAccountStore {
-    client: Client,
-    table: String,
-    outbox_sealer: SessionSealer,
+    pub(crate) client: Client,
+    pub(crate) table: String,
+    pub(crate) outbox_sealer: SessionSealer,
 }
 
 impl DynamoAccountStore {
@@ -268,7 +302,12 @@ impl DynamoAccountStore {
         .into_bytes()
     }
 
-    async fn get(&self, pk: String, sk: &str, what: &'static str) -> PortResult<Option<Item>> {
+    pub(crate) async fn get(
+        &self,
+        pk: String,
+        sk: &str,
+        what: &'static str,
+    ) -> PortResult<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -282,7 +321,7 @@ impl DynamoAccountStore {
         Ok(out.item)
     }
 
-    fn put(&self, item: Item, condition: Option<&str>) -> PortResult<TransactWriteItem> {
+    pub(crate) fn put(&self, item: Item, condition: Option<&str>) -> PortResult<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -299,6 +338,14 @@ impl DynamoAccountStore {
             .key(SK, s(sk))
             .build()
             .map_err(|e| unavailable("dynamodb transaction delete", e))
+    }
+
+    fn delete_action(&self, pk: String, sk: &str) -> PortResult<(TransactWriteItem, Role)> {
+        let del = self.delete(pk, sk)?;
+        Ok((
+            TransactWriteItem::builder().delete(del).build(),
+            Role::Other,
+        ))
     }
 
     /// Deletes an unexpired single-use item (init session or reset token).
@@ -362,35 +409,76 @@ impl DynamoAccountStore {
         ])
     }
 
-    /// The unexpired reset tokens of `biz_id`, from their markers in the
-    /// user's partition (one strongly consistent Query).
-    async fn reset_markers(&self, biz_id: &str, now_ms: u64) -> PortResult<Vec<String>> {
-        let mut shas = Vec::new();
+    /// Every item of partition `pk` whose sort key starts with `prefix` ("" =
+    /// all), in sort key order (one strongly consistent Query, all pages).
+    pub(crate) async fn query_all(
+        &self,
+        pk: String,
+        prefix: &str,
+        what: &'static str,
+    ) -> PortResult<Vec<Item>> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :reset)")
-                .expression_attribute_values(":pk", s(user_pk(biz_id)))
-                .expression_attribute_values(":reset", s("RESET#"))
+                .expression_attribute_values(":pk", s(pk.clone()))
                 .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("dynamodb Query reset tokens", e))?;
-            for item in out.items() {
-                if get_n(item, EXPIRES_MS)? > now_ms {
-                    shas.push(get_s(item, "tokenSha256")?.to_owned());
-                }
-            }
+                .set_exclusive_start_key(start.take());
+            query = if prefix.is_empty() {
+                query.key_condition_expression("PK = :pk")
+            } else {
+                query
+                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let out = query.send().await.map_err(|e| unavailable(what, e))?;
+            items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
             }
         }
-        Ok(shas)
+        Ok(items)
+    }
+
+    /// The unexpired markers of `biz_id`'s links whose sort key starts with
+    /// `prefix` ("" = all), oldest reset first.
+    async fn link_markers(
+        &self,
+        biz_id: &str,
+        prefix: &str,
+        now_ms: u64,
+    ) -> PortResult<Vec<LinkMarker>> {
+        let mut markers = Vec::new();
+        for item in self
+            .query_all(links_pk(biz_id), prefix, "dynamodb Query user links")
+            .await?
+        {
+            if get_n(&item, EXPIRES_MS)? > now_ms {
+                markers.push(LinkMarker {
+                    sk: get_s(&item, SK)?.to_owned(),
+                    sha: get_s(&item, "tokenSha256")?.to_owned(),
+                });
+            }
+        }
+        Ok(markers)
+    }
+
+    fn marker_item(biz_id: &str, sk: String, kind: &str, sha: &str, expires_at_ms: u64) -> Item {
+        [
+            (PK, s(links_pk(biz_id))),
+            (SK, s(sk)),
+            (TYPE, s(kind)),
+            ("tokenSha256", s(sha)),
+            (EXPIRES_MS, n(expires_at_ms)),
+            (TTL_ATTR, n(ttl_secs(expires_at_ms))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     /// The transaction of `change`; `old_email` is set when the user's stored
@@ -414,6 +502,9 @@ impl DynamoAccountStore {
                 self.consume(reset_pk(sha), "RESET", now_ms)?,
                 Role::ConsumeReset,
             ));
+        }
+        if let Some(request) = &change.consume_forgot {
+            items.push((self.consume_forgot(request)?, Role::ConsumeForgot));
         }
         if let Some((user, expected)) = &change.user {
             let item = user_item(user)?;
@@ -466,27 +557,21 @@ impl DynamoAccountStore {
                 ));
             }
             if let Some(old) = old_email {
-                let del = self.delete(email_pk(old), "EMAIL")?;
-                items.push((
-                    TransactWriteItem::builder().delete(del).build(),
-                    Role::Other,
-                ));
+                items.push(self.delete_action(email_pk(old), "EMAIL")?);
             }
         }
-        if let Some(biz_id) = &change.revoke_resets_of {
-            for sha in self.reset_markers(biz_id, now_ms).await? {
-                if change.consume_reset.as_deref() != Some(sha.as_str()) {
-                    let del = self.delete(reset_pk(&sha), "RESET")?;
-                    items.push((
-                        TransactWriteItem::builder().delete(del).build(),
-                        Role::Other,
-                    ));
+        if let Some(biz_id) = &change.revoke_links_of {
+            // The consumed link is deleted above, under its condition.
+            let consumed = [
+                change.consume_reset.as_ref().map(|sha| reset_pk(sha)),
+                change.consume_init.as_ref().map(|sid| init_pk(sid)),
+            ];
+            for marker in self.link_markers(biz_id, "", now_ms).await? {
+                let (pk, sk) = marker.target();
+                if !consumed.contains(&Some(pk.clone())) {
+                    items.push(self.delete_action(pk, sk)?);
                 }
-                let del = self.delete(user_pk(biz_id), &reset_marker_sk(&sha))?;
-                items.push((
-                    TransactWriteItem::builder().delete(del).build(),
-                    Role::Other,
-                ));
+                items.push(self.delete_action(links_pk(biz_id), &marker.sk)?);
             }
         }
         if let Some(init) = &change.new_init {
@@ -505,8 +590,26 @@ impl DynamoAccountStore {
                 self.put(item, Some("attribute_not_exists(PK)"))?,
                 Role::Other,
             ));
+            let sha = sha256_hex(&init.sid);
+            let marker = Self::marker_item(
+                &init.biz_id,
+                init_marker_sk(&sha),
+                "InitSessionOfUser",
+                &sha,
+                init.expires_at_ms,
+            );
+            items.push((self.put(marker, None)?, Role::Other));
         }
         if let Some(reset) = &change.new_reset {
+            let live = self
+                .link_markers(&reset.biz_id, RESET_MARKER, now_ms)
+                .await?;
+            let excess = (live.len() + 1).saturating_sub(MAX_LIVE_RESET_TOKENS);
+            for marker in live.iter().take(excess) {
+                let (pk, sk) = marker.target();
+                items.push(self.delete_action(pk, sk)?);
+                items.push(self.delete_action(links_pk(&reset.biz_id), &marker.sk)?);
+            }
             let token: Item = [
                 (PK, s(reset_pk(&reset.token_sha256))),
                 (SK, s("RESET")),
@@ -522,17 +625,13 @@ impl DynamoAccountStore {
                 self.put(token, Some("attribute_not_exists(PK)"))?,
                 Role::Other,
             ));
-            let marker: Item = [
-                (PK, s(user_pk(&reset.biz_id))),
-                (SK, s(reset_marker_sk(&reset.token_sha256))),
-                (TYPE, s("ResetTokenOfUser")),
-                ("tokenSha256", s(&reset.token_sha256)),
-                (EXPIRES_MS, n(reset.expires_at_ms)),
-                (TTL_ATTR, n(ttl_secs(reset.expires_at_ms))),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+            let marker = Self::marker_item(
+                &reset.biz_id,
+                reset_marker_sk(reset.expires_at_ms, &reset.token_sha256),
+                "ResetTokenOfUser",
+                &reset.token_sha256,
+                reset.expires_at_ms,
+            );
             items.push((self.put(marker, None)?, Role::Other));
         }
         for m in &change.outbox {
@@ -727,6 +826,9 @@ fn read_reasons(
     if failed(&|r| *r == Role::ConsumeReset).is_some() {
         return Ok(Outcome::Rejected(ChangeRejected::ResetInvalid));
     }
+    if failed(&|r| *r == Role::ConsumeForgot).is_some() {
+        return Ok(Outcome::Rejected(ChangeRejected::ForgotHandled));
+    }
     if let Some(reason) = failed(&|r| matches!(r, Role::User(_))) {
         let expected = items.iter().find_map(|(_, r)| match r {
             Role::User(e) => Some(*e),
@@ -857,28 +959,25 @@ impl AccountStore for DynamoAccountStore {
         Err(corrupt("account change kept conflicting"))
     }
 
+    async fn record_forgot(&self, request: &ForgotRequest) -> PortResult<()> {
+        self.put_forgot(request).await
+    }
+
+    async fn pending_forgot(&self) -> PortResult<Vec<ForgotRequest>> {
+        self.query_pending_forgot().await
+    }
+
     async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>> {
         let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(OUTBOX_PENDING_PK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("dynamodb Query pending outbox", e))?;
-            for item in out.items() {
-                ids.push(get_s(item, "id")?.to_owned());
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
+        for item in self
+            .query_all(
+                OUTBOX_PENDING_PK.into(),
+                "",
+                "dynamodb Query pending outbox",
+            )
+            .await?
+        {
+            ids.push(get_s(&item, "id")?.to_owned());
         }
         let mut pending = Vec::with_capacity(ids.len());
         for id in ids {

@@ -9,7 +9,8 @@
 //!   unsealed once per cold start, each function only those its
 //!   `shared::routes::Needs` name; created at deploy time by [`admin`].
 //! - [`DynamoAccountStore`]: users, email claims, init sessions, reset
-//!   tokens and the sealed outbox; every change is one `TransactWriteItems`.
+//!   tokens, sealed forgot requests and the sealed outbox; every change is
+//!   one `TransactWriteItems`.
 //! - [`SesMailer`]: the [`Mailer`] port over SES v2.
 //! - [`bootstrap`]: the cold start of every function over these adapters;
 //!   [`invite_fn`], [`mail_fn`] and [`sweep`]: the non-HTTP functions.
@@ -24,6 +25,7 @@ mod clients;
 mod config;
 mod dynamo;
 mod error;
+mod forgot;
 pub mod invite_fn;
 mod kms;
 mod mail;
@@ -36,6 +38,7 @@ pub use clients::AwsClients;
 pub use config::{AwsConfig, ConfigError};
 pub use dynamo::{DynamoRateLimiter, DynamoReplayGuard, DynamoSessionStore, SessionSealer};
 pub use error::unavailable;
+pub use forgot::FORGOT_PENDING_PK;
 pub use kms::{
     Ensured, KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, DATA_KEY_BYTES,
     PEPPER_BYTES, PURPOSE_OUTBOX_DATA_KEY, PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY,

@@ -1,5 +1,11 @@
-//! The `send-mail` function: consumes the table stream and sends each new
-//! outbox message through SES exactly once.
+//! The `send-mail` function: consumes the table stream, answers each forgot
+//! request and sends each new outbox message through SES exactly once.
+//!
+//! Per `INSERT` record of a `FORGOT#PENDING` item: load and unseal the
+//! request and answer it (`shared::handlers::accounts::answer_forgot`: the
+//! address lookup, the reset token and its outbox message, in one
+//! transaction with the request's deletion); the message's own record then
+//! comes through here like any other.
 //!
 //! Per `INSERT` record of an `OUTBOX#<id>` / `OUTBOX` item: load and unseal
 //! the message, claim it (`deliveredAtMs` under `attribute_not_exists`), send
@@ -12,11 +18,13 @@
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{service_fn, LambdaEvent};
+use shared::config::Config;
+use shared::handlers::accounts::answer_forgot;
 use shared::ports::accounts::Mailer;
 use shared::ports::{PortResult, Unavailable};
 
 use crate::bootstrap::{account_store, cold_start_failed};
-use crate::{AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer};
+use crate::{AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer, FORGOT_PENDING_PK};
 
 /// What became of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,22 +32,35 @@ pub enum Delivery {
     Sent,
     /// Already delivered (a retried record).
     AlreadyDelivered,
+    /// A forgot request answered (or found already answered).
+    Answered,
     /// Not an outbox insertion.
     Ignored,
 }
 
-/// The outbox message id of an `INSERT` record of an outbox item.
-pub fn outbox_id(record: &EventRecord) -> Option<String> {
+/// `(PK, SK)` of an `INSERT` record.
+fn inserted_keys(record: &EventRecord) -> Option<(String, String)> {
     if record.event_name != "INSERT" {
         return None;
     }
     let keys = serde_json::to_value(&record.change.keys).ok()?;
-    let pk = keys.get("PK")?.get("S")?.as_str()?;
-    let sk = keys.get("SK")?.get("S")?.as_str()?;
+    let key = |name: &str| Some(keys.get(name)?.get("S")?.as_str()?.to_owned());
+    Some((key("PK")?, key("SK")?))
+}
+
+/// The outbox message id of an `INSERT` record of an outbox item.
+pub fn outbox_id(record: &EventRecord) -> Option<String> {
+    let (pk, sk) = inserted_keys(record)?;
     if sk != "OUTBOX" {
         return None;
     }
     pk.strip_prefix("OUTBOX#").map(str::to_owned)
+}
+
+/// The sort key of an `INSERT` record of a forgot request.
+pub fn forgot_sk(record: &EventRecord) -> Option<String> {
+    let (pk, sk) = inserted_keys(record)?;
+    (pk == FORGOT_PENDING_PK).then_some(sk)
 }
 
 fn now_ms() -> u64 {
@@ -49,12 +70,20 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Delivers the message of one record.
+/// Handles one record: answers a forgot request or delivers a message.
 pub async fn deliver(
     store: &DynamoAccountStore,
     mailer: &dyn Mailer,
+    config: &Config,
     record: &EventRecord,
 ) -> PortResult<Delivery> {
+    if let Some(sk) = forgot_sk(record) {
+        // Gone = answered already (a retried record) or expired.
+        if let Some(request) = store.forgot_request(&sk).await? {
+            answer_forgot(store, config, &request, now_ms()).await?;
+        }
+        return Ok(Delivery::Answered);
+    }
     match outbox_id(record) {
         Some(id) => deliver_message(store, mailer, &id).await,
         None => Ok(Delivery::Ignored),
@@ -97,11 +126,12 @@ pub async fn deliver_message(
 pub async fn handle(
     store: &DynamoAccountStore,
     mailer: &dyn Mailer,
+    config: &Config,
     event: Event,
 ) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in &event.records {
-        if let Err(err) = deliver(store, mailer, record).await {
+        if let Err(err) = deliver(store, mailer, config, record).await {
             tracing::error!(event_id = %record.event_id, error = %format!("{:#}", err.0), "outbox record failed");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(
@@ -118,22 +148,24 @@ pub async fn handle(
 }
 
 /// Everything the function's `main` does: only the table, the outbox data
-/// key and SES (no SCv2 keys).
+/// key and SES (no SCv2 keys); the configuration gives the reset link and
+/// token lifetime.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let (store, mailer) = async {
+    let (store, mailer, config) = async {
+        let config = Config::from_env()?;
         let aws = AwsConfig::from_env()?;
         let clients = AwsClients::from_env(&aws).await;
         let keys = KmsKeyStore::from_clients(&clients, &aws);
         let store = account_store(&aws, &clients, &keys).await?;
         let mailer = SesMailer::new(clients.ses.clone(), &aws.ses_from_address);
-        anyhow::Ok((store, mailer))
+        anyhow::Ok((store, mailer, config))
     }
     .await
     .map_err(cold_start_failed)?;
-    let (store, mailer) = (&store, &mailer);
+    let (store, mailer, config) = (&store, &mailer, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, lambda_runtime::Error>(handle(store, mailer, event.payload).await)
+        Ok::<_, lambda_runtime::Error>(handle(store, mailer, config, event.payload).await)
     }))
     .await
 }

@@ -817,9 +817,10 @@ mod accounts {
     use password::{PasswordHash, PepperId};
     use serde_json::{json, Value};
     use shared::adapters::memory::accounts::MemoryAccountStore;
+    use shared::config::Config;
     use shared::ports::accounts::{
-        AccountChange, AccountStore, ChangeRejected, InitSession, MailKind, OutboxMessage,
-        ResetToken, User, UserStatus,
+        AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, MailKind,
+        OutboxMessage, ResetToken, User, UserStatus, MAX_LIVE_RESET_TOKENS,
     };
 
     fn phc(tag: u8) -> PasswordHash {
@@ -1084,7 +1085,7 @@ mod accounts {
         };
         let consume = |u: &User, raw: &str| AccountChange {
             consume_reset: Some(sha256_hex(raw)),
-            revoke_resets_of: Some(u.biz_id.clone()),
+            revoke_links_of: Some(u.biz_id.clone()),
             user: Some((next(u), Some(u.version))),
             ..AccountChange::default()
         };
@@ -1202,6 +1203,160 @@ mod accounts {
             Ok(())
         );
         assert_eq!(apply(&*store, consume(&bob, &t6), now).await, Ok(()));
+
+        // -- a password set by any path revokes the user's reset tokens and
+        // pending init sessions, in the same change (not another user's).
+        let dora = user(&email(), now);
+        let (t7, t8, sid2, sid3) = (token(), token(), token(), token());
+        secrets.extend([t7.clone(), t8.clone(), sid2.clone(), sid3.clone()]);
+        let init_of = |u: &User, sid: &str| AccountChange {
+            new_init: Some(InitSession {
+                sid: sid.to_owned(),
+                biz_id: u.biz_id.clone(),
+                expires_at_ms: now + 60_000,
+            }),
+            ..AccountChange::default()
+        };
+        let mut pending_dora = dora.clone();
+        pending_dora.password = None;
+        let mut created = init_of(&pending_dora, &sid2);
+        created.user = Some((pending_dora.clone(), None));
+        assert_eq!(apply(&*store, created, now).await, Ok(()));
+        assert_eq!(apply(&*store, init_of(&carl, &sid3), now).await, Ok(()));
+        assert_eq!(
+            apply(&*store, issue(&dora, &t7, now + 60_000), now).await,
+            Ok(())
+        );
+        assert_eq!(
+            apply(&*store, issue(&carl, &t8, now + 60_000), now).await,
+            Ok(())
+        );
+        let password_set = AccountChange {
+            user: Some((next(&pending_dora), Some(1))),
+            revoke_links_of: Some(dora.biz_id.clone()),
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(&*store, password_set, now).await, Ok(()));
+        assert!(store
+            .reset_token(&sha256_hex(&t7), now)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store.init_session(&sid2, now).await.unwrap().is_none());
+        assert!(store
+            .reset_token(&sha256_hex(&t8), now)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(store.init_session(&sid3, now).await.unwrap().is_some());
+        // The init path: consuming one sid revokes the rest with it.
+        let erin = user(&email(), now);
+        let (sid4, sid5) = (token(), token());
+        secrets.extend([sid4.clone(), sid5.clone()]);
+        let mut pending_erin = erin.clone();
+        pending_erin.password = None;
+        let mut created = init_of(&pending_erin, &sid4);
+        created.user = Some((pending_erin.clone(), None));
+        assert_eq!(apply(&*store, created, now).await, Ok(()));
+        assert_eq!(apply(&*store, init_of(&erin, &sid5), now).await, Ok(()));
+        let first_password = AccountChange {
+            user: Some((next(&pending_erin), Some(1))),
+            consume_init: Some(sid4.clone()),
+            revoke_links_of: Some(erin.biz_id.clone()),
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(&*store, first_password, now).await, Ok(()));
+        assert!(store.init_session(&sid4, now).await.unwrap().is_none());
+        assert!(store.init_session(&sid5, now).await.unwrap().is_none());
+
+        // -- live reset tokens are capped per user: the oldest go, so the
+        // revoking change stays within one transaction however many were asked.
+        let fay = user(&email(), now);
+        assert_eq!(apply(&*store, create(&fay), now).await, Ok(()));
+        let many: Vec<String> = (0..55).map(|_| token()).collect();
+        for (i, raw) in many.iter().enumerate() {
+            let change = AccountChange {
+                new_reset: Some(ResetToken {
+                    token_sha256: sha256_hex(raw),
+                    biz_id: fay.biz_id.clone(),
+                    expires_at_ms: now + 60_000 + i as u64,
+                }),
+                ..AccountChange::default()
+            };
+            assert_eq!(apply(&*store, change, now).await, Ok(()), "token {i}");
+        }
+        let mut live = 0;
+        for (i, raw) in many.iter().enumerate() {
+            let found = store.reset_token(&sha256_hex(raw), now).await.unwrap();
+            assert_eq!(
+                found.is_some(),
+                i >= many.len() - MAX_LIVE_RESET_TOKENS,
+                "token {i}"
+            );
+            live += usize::from(found.is_some());
+        }
+        assert_eq!(live, MAX_LIVE_RESET_TOKENS);
+        let newest = many.last().unwrap();
+        assert_eq!(apply(&*store, consume(&fay, newest), now).await, Ok(()));
+        for raw in &many {
+            assert!(store
+                .reset_token(&sha256_hex(raw), now)
+                .await
+                .unwrap()
+                .is_none());
+        }
+        secrets.extend(many);
+
+        // -- forgot requests: pending oldest first, answered exactly once
+        let forgot = |email: &str, at: u64| ForgotRequest {
+            id: shared::handlers::mail::new_id(),
+            email: email.to_owned(),
+            lang: "ja".into(),
+            requested_at_ms: at,
+        };
+        let asked = email();
+        secrets.push(asked.clone());
+        let (f1, f2) = (forgot(&asked, now), forgot(&fay.email, now + 1));
+        store.record_forgot(&f2).await.unwrap();
+        store.record_forgot(&f1).await.unwrap();
+        let pending: Vec<(String, String, String, u64)> = store
+            .pending_forgot()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.id, f.email, f.lang, f.requested_at_ms))
+            .filter(|(id, ..)| *id == f1.id || *id == f2.id)
+            .collect();
+        let expected: Vec<(String, String, String, u64)> = [&f1, &f2]
+            .iter()
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    f.email.clone(),
+                    f.lang.clone(),
+                    f.requested_at_ms,
+                )
+            })
+            .collect();
+        assert_eq!(pending, expected);
+        let answer = |f: &ForgotRequest| AccountChange {
+            consume_forgot: Some(f.clone()),
+            ..AccountChange::default()
+        };
+        assert_eq!(apply(&*store, answer(&f1), now).await, Ok(()));
+        assert_eq!(
+            apply(&*store, answer(&f1), now).await,
+            Err(ChangeRejected::ForgotHandled)
+        );
+        let left: Vec<String> = store
+            .pending_forgot()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert!(!left.contains(&f1.id) && left.contains(&f2.id));
+        assert_eq!(apply(&*store, answer(&f2), now).await, Ok(()));
 
         // An empty change is a successful no-op.
         assert_eq!(apply(&*store, AccountChange::default(), now).await, Ok(()));
@@ -1387,6 +1542,81 @@ mod accounts {
             .await
             .unwrap();
         assert_eq!(stored(&out)["bizId"], AttributeValue::S(ann.biz_id.clone()));
+        // Its marker lives in the user's links partition, never beside the profile.
+        let partition = |pk: String| {
+            let q = clients
+                .dynamodb
+                .query()
+                .table_name(&cfg.table_name)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk));
+            async move { q.send().await.unwrap().items.unwrap_or_default() }
+        };
+        let sks = |items: &[HashMap<String, AttributeValue>]| -> Vec<String> {
+            items
+                .iter()
+                .map(|i| match &i["SK"] {
+                    AttributeValue::S(sk) => sk.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let profile_only = partition(format!("USER#{}", ann.biz_id)).await;
+        assert_eq!(sks(&profile_only), ["PROFILE"]);
+        let links = partition(format!("LINKS#{}", ann.biz_id)).await;
+        assert_eq!(
+            sks(&links),
+            [format!("RESET#{:013}#{}", now + 60_000, sha256_hex(&raw))]
+        );
+        assert_eq!(
+            links[0]["type"],
+            AttributeValue::S("ResetTokenOfUser".into())
+        );
+
+        // A forgot request is one item of one size whatever the address,
+        // the address sealed.
+        let (short, long) = (
+            "a@b.co".to_owned(),
+            format!("{}@example.com", "x".repeat(60)),
+        );
+        for email in [&short, &long] {
+            let request = ForgotRequest {
+                id: shared::handlers::mail::new_id(),
+                email: email.clone(),
+                lang: "en".into(),
+                requested_at_ms: now,
+            };
+            store.record_forgot(&request).await.unwrap();
+        }
+        let requests = partition("FORGOT#PENDING".into()).await;
+        assert_eq!(requests.len(), 2);
+        let size = |i: &HashMap<String, AttributeValue>| -> Vec<(String, usize)> {
+            let mut v: Vec<(String, usize)> = i
+                .iter()
+                .map(|(k, v)| {
+                    let len = match v {
+                        AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+                        AttributeValue::B(b) => b.as_ref().len(),
+                        other => panic!("{other:?}"),
+                    };
+                    (k.clone(), len)
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(size(&requests[0]), size(&requests[1]));
+        let mut values = Vec::new();
+        requests
+            .iter()
+            .flat_map(|i| i.values())
+            .for_each(|v| collect(v, &mut values));
+        for email in [&short, &long] {
+            assert!(!values.iter().any(|v| contains(v, email.as_bytes())));
+        }
+        let sk = sks(&requests)[0].clone();
+        let loaded = store.forgot_request(&sk).await.unwrap().expect("pending");
+        assert!(loaded.email == short || loaded.email == long);
         // A tampered sealed body fails to open rather than yielding text.
         clients
             .dynamodb
@@ -1527,7 +1757,7 @@ mod accounts {
         ]}))
         .unwrap();
 
-        let resp = mail_fn::handle(&store, &mailer, batch.clone()).await;
+        let resp = mail_fn::handle(&store, &mailer, &Config::default(), batch.clone()).await;
         assert_eq!(failures(&resp), vec!["103".to_owned()]);
         let sent = sent_to(&emu.endpoint, &to1).await;
         assert_eq!(sent.len(), 1);
@@ -1544,7 +1774,7 @@ mod accounts {
         assert!(pending.is_empty(), "{pending:?}");
 
         // The same batch retried sends nothing new.
-        let resp = mail_fn::handle(&store, &mailer, batch).await;
+        let resp = mail_fn::handle(&store, &mailer, &Config::default(), batch).await;
         assert_eq!(failures(&resp), vec!["103".to_owned()]);
         assert_eq!(sent_to(&emu.endpoint, &to1).await.len(), 1);
         assert_eq!(sent_to(&emu.endpoint, &to2).await.len(), 1);
@@ -1567,7 +1797,7 @@ mod accounts {
             serde_json::from_value(json!({ "Records": [record("200", "INSERT", &item3)] }))
                 .unwrap();
         let broken = SesMailer::new(clients.ses.clone(), "nobody@unverified.test");
-        let resp = mail_fn::handle(&store, &broken, batch.clone()).await;
+        let resp = mail_fn::handle(&store, &broken, &Config::default(), batch.clone()).await;
         assert_eq!(failures(&resp), vec!["200".to_owned()]);
         assert!(sent_to(&emu.endpoint, &to3).await.is_empty());
         assert!(store
@@ -1578,11 +1808,54 @@ mod accounts {
             .delivered_at_ms
             .is_none());
         assert_eq!(store.pending_outbox().await.unwrap().len(), 1);
-        let resp = mail_fn::handle(&store, &mailer, batch.clone()).await;
+        let resp = mail_fn::handle(&store, &mailer, &Config::default(), batch.clone()).await;
         assert!(failures(&resp).is_empty());
-        let resp = mail_fn::handle(&store, &mailer, batch).await;
+        let resp = mail_fn::handle(&store, &mailer, &Config::default(), batch).await;
         assert!(failures(&resp).is_empty());
         assert_eq!(sent_to(&emu.endpoint, &to3).await.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn send_mail_answers_each_forgot_request_once() {
+        let (cfg, clients) = fresh("forgotfn").await;
+        let store = dynamo_account_store(&cfg, &clients).await;
+        let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
+        let config = Config::default();
+        let now = now_ms();
+        let ann = user(&email(), now);
+        assert_eq!(apply(&store, create(&ann), now).await, Ok(()));
+        let mut records = Vec::new();
+        for (seq, to) in [("300", ann.email.clone()), ("301", email())] {
+            let request = ForgotRequest {
+                id: shared::handlers::mail::new_id(),
+                email: to,
+                lang: "en".into(),
+                requested_at_ms: now,
+            };
+            store.record_forgot(&request).await.unwrap();
+            let sk = format!("{now:013}#{}", request.id);
+            let item = raw_item(&cfg, &clients, "FORGOT#PENDING", &sk).await;
+            records.push(record(seq, "INSERT", &item));
+        }
+        let batch: Event = serde_json::from_value(json!({ "Records": records })).unwrap();
+        let resp = mail_fn::handle(&store, &mailer, &config, batch.clone()).await;
+        assert!(failures(&resp).is_empty());
+        // The active account got one reset message (sent when its own record
+        // comes through); the unknown address nothing; both requests are gone.
+        let pending = store.pending_outbox().await.unwrap();
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert_eq!(
+            (pending[0].kind, pending[0].to.as_str()),
+            (MailKind::Reset, ann.email.as_str())
+        );
+        let raw = pending[0].link.split("token=").nth(1).unwrap().to_owned();
+        let token = store.reset_token(&sha256_hex(&raw), now).await.unwrap();
+        assert_eq!(token.unwrap().biz_id, ann.biz_id);
+        assert!(store.pending_forgot().await.unwrap().is_empty());
+        // The same batch again answers nothing twice.
+        let resp = mail_fn::handle(&store, &mailer, &config, batch).await;
+        assert!(failures(&resp).is_empty());
+        assert_eq!(store.pending_outbox().await.unwrap().len(), 1);
     }
 
     // ------------------------------------------------ bootstrap + invite
@@ -1656,7 +1929,9 @@ mod accounts {
         let batch: Event =
             serde_json::from_value(json!({ "Records": [record("1", "INSERT", &item)] })).unwrap();
         let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
-        assert!(failures(&mail_fn::handle(&store, &mailer, batch).await).is_empty());
+        assert!(
+            failures(&mail_fn::handle(&store, &mailer, &Config::default(), batch).await).is_empty()
+        );
         let sent = sent_to(&emu.endpoint, &to).await;
         assert_eq!(sent.len(), 1);
         assert!(app.accounts.pending_outbox().await.unwrap().is_empty());

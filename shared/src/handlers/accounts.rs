@@ -1,19 +1,22 @@
 //! Account creation (the internal `invite-user` function, and local-api's
-//! `/_dev/users`) and outbox delivery (the `send-mail` function, and
-//! local-api's in-process delivery).
+//! `/_dev/users`), the answer to forgot requests and outbox delivery (the
+//! `send-mail` function, and local-api's in-process delivery).
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::mail;
-use super::password::new_token;
+use super::password::{new_token, token_sha256, user_lang};
 use crate::app::App;
 use crate::channel::random_bytes;
+use crate::config::Config;
 use crate::http::{ApiError, FieldIssue};
 use crate::i18n::Lang;
 use crate::ports::accounts::{
-    AccountChange, ChangeRejected, InitSession, MailKind, User, UserStatus,
+    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, MailKind, ResetToken,
+    User, UserStatus,
 };
+use crate::ports::{PortResult, Unavailable};
 
 /// What a trusted backend sends to invite a user.
 #[derive(Debug, Deserialize)]
@@ -148,10 +151,61 @@ pub async fn create_user(
     }
 }
 
-/// Delivers every pending outbox message once: each is claimed before it is
-/// sent, so a retry never sends it twice; a failed send releases nothing and
-/// is reported (returned) for the caller to retry.
+/// Answers one forgot request, off the request path: for an active account
+/// a reset token and its email, for any other address nothing; either way
+/// the request is consumed in the same transaction, so a retried or
+/// concurrent answer issues nothing twice.
+pub async fn answer_forgot(
+    accounts: &dyn AccountStore,
+    config: &Config,
+    request: &ForgotRequest,
+    now: u64,
+) -> PortResult<()> {
+    let mut change = AccountChange {
+        consume_forgot: Some(request.clone()),
+        ..AccountChange::default()
+    };
+    let user = accounts.user_by_email(&request.email).await?;
+    if let Some(user) = user.filter(|u| u.status == UserStatus::Active) {
+        let token = new_token();
+        let mut params = Map::new();
+        params.insert(
+            "minutes".into(),
+            Value::from(config.reset_token_ttl_secs / 60),
+        );
+        params.insert("name".into(), Value::from(user.name.clone()));
+        let fallback = Lang::from_tag(&request.lang).unwrap_or(Lang::En);
+        change.new_reset = Some(ResetToken {
+            token_sha256: token_sha256(&token),
+            biz_id: user.biz_id.clone(),
+            expires_at_ms: now + config.reset_token_ttl_secs * 1000,
+        });
+        // Sent only to the stored address of the account.
+        change.outbox.push(mail::render(
+            MailKind::Reset,
+            user_lang(&user, fallback),
+            &user.email,
+            &config.links.reset(&token),
+            params,
+            now,
+        ));
+    }
+    match accounts.apply(change, now).await? {
+        Ok(()) | Err(ChangeRejected::ForgotHandled) => Ok(()),
+        Err(other) => Err(Unavailable(anyhow::anyhow!(
+            "forgot request not answered: {other}"
+        ))),
+    }
+}
+
+/// Answers every pending forgot request, then delivers every pending outbox
+/// message once: each is claimed before it is sent, so a retry never sends
+/// it twice; a failed send releases nothing and is reported (returned) for
+/// the caller to retry.
 pub async fn deliver_outbox(app: &App) -> Result<usize, ApiError> {
+    for request in app.accounts.pending_forgot().await? {
+        answer_forgot(&*app.accounts, &app.config, &request, app.clock.now_ms()).await?;
+    }
     let mut sent = 0;
     for message in app.accounts.pending_outbox().await? {
         if !app.accounts.mark_delivered(&message.id).await? {

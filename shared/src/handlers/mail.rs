@@ -84,6 +84,12 @@ pub fn change_facts(
     ])
 }
 
+/// A fresh id of 32 random hex digits (outbox messages, forgot requests).
+pub fn new_id() -> String {
+    let id: [u8; 16] = random_bytes();
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Builds one outbox message of `kind` for `to`, with `link` and extra params.
 pub fn render(
     kind: MailKind,
@@ -122,9 +128,8 @@ pub fn render(
         "<!doctype html><html lang=\"{}\"><body><p>{body}</p></body></html>",
         lang.tag()
     );
-    let id: [u8; 16] = random_bytes();
     OutboxMessage {
-        id: id.iter().map(|b| format!("{b:02x}")).collect(),
+        id: new_id(),
         kind,
         to: to.to_owned(),
         subject,

@@ -21,7 +21,7 @@ use crate::http::json::{parse_strict, SecretText};
 use crate::http::{error_body, success_body, ApiError, ApiRequest, ApiResponse, FieldIssue};
 use crate::i18n;
 use crate::ports::accounts::{
-    AccountChange, ChangeRejected, MailKind, ResetToken, User, UserStatus,
+    AccountChange, ChangeRejected, ForgotRequest, MailKind, User, UserStatus,
 };
 use crate::routes::Route;
 use crate::time_fmt::rfc3339;
@@ -91,6 +91,9 @@ fn rejected(e: ChangeRejected) -> ApiError {
         }
         ChangeRejected::InitInvalid => domain(StatusCode::BAD_REQUEST, "AUTH.INIT_SESSION_INVALID"),
         ChangeRejected::ResetInvalid => domain(StatusCode::BAD_REQUEST, "AUTH.RESET_TOKEN_INVALID"),
+        ChangeRejected::ForgotHandled => ApiError::Internal(anyhow::anyhow!(
+            "forgot request consumed by a password change"
+        )),
     }
 }
 
@@ -117,7 +120,7 @@ pub fn personal_info(user: &User) -> PersonalInfo {
     )
 }
 
-fn user_lang(user: &User, fallback: i18n::Lang) -> i18n::Lang {
+pub(crate) fn user_lang(user: &User, fallback: i18n::Lang) -> i18n::Lang {
     user.locale
         .as_deref()
         .and_then(i18n::Lang::from_tag)
@@ -311,6 +314,7 @@ async fn change_opened(
     let next = with_new_password(ctx, &user, &body.new_password, now).await?;
     let change = AccountChange {
         outbox: vec![ctx.changed_notice(&next, now, req)],
+        revoke_links_of: Some(user.biz_id.clone()),
         user: Some((next, Some(user.version))),
         ..AccountChange::default()
     };
@@ -376,9 +380,10 @@ async fn init_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiE
     if body.session_id.is_empty() || body.session_id.len() > 64 {
         return Err(invalid_value("sessionId"));
     }
+    // Keyed by the sid's hash: the table never holds a sid.
     ctx.rate_limit(
         "init-sid",
-        &body.session_id,
+        &token_sha256(&body.session_id),
         app.config.limits.init_per_session,
     )
     .await?;
@@ -407,6 +412,7 @@ async fn init_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiE
     let change = AccountChange {
         user: Some((next, Some(user.version))),
         consume_init: Some(body.session_id.clone()),
+        revoke_links_of: Some(user.biz_id.clone()),
         ..AccountChange::default()
     };
     app.accounts.apply(change, now).await?.map_err(rejected)?;
@@ -443,45 +449,23 @@ async fn forgot_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Ap
     }
     let email = Email::parse(&body.email).map_err(|_| invalid_value("email"))?;
     let canonical = super::accounts::canonical_email(&email);
-    // Counted per address whether or not it belongs to anyone.
+    // Counted per address whether or not it belongs to anyone, keyed by its
+    // hash (the table holds no address nobody owns).
     ctx.rate_limit(
         "forgot-email",
-        &canonical,
+        &token_sha256(&canonical),
         app.config.limits.forgot_per_email,
     )
     .await?;
-    let now = app.clock.now_ms();
-    // The token and email are made whatever the outcome, so every path costs the same.
-    let token = new_token();
-    let minutes = app.config.reset_token_ttl_secs / 60;
-    let user = app.accounts.user_by_email(&canonical).await?;
-    let change = match user.filter(|u| u.status == UserStatus::Active) {
-        Some(user) => {
-            let mut params = Map::new();
-            params.insert("minutes".into(), Value::from(minutes));
-            params.insert("name".into(), Value::from(user.name.clone()));
-            let url = app.config.links.reset(&token);
-            AccountChange {
-                new_reset: Some(ResetToken {
-                    token_sha256: token_sha256(&token),
-                    biz_id: user.biz_id.clone(),
-                    expires_at_ms: now + app.config.reset_token_ttl_secs * 1000,
-                }),
-                // Sent only to the stored address of the account.
-                outbox: vec![mail::render(
-                    MailKind::Reset,
-                    user_lang(&user, ctx.gw.lang),
-                    &user.email,
-                    &url,
-                    params,
-                    now,
-                )],
-                ..AccountChange::default()
-            }
-        }
-        None => AccountChange::default(),
+    // One write of one shape whatever the address: the lookup, the token
+    // and the email happen off the request path (`accounts::answer_forgot`).
+    let request = ForgotRequest {
+        id: mail::new_id(),
+        email: canonical,
+        lang: ctx.gw.lang.tag().to_owned(),
+        requested_at_ms: app.clock.now_ms(),
     };
-    app.accounts.apply(change, now).await?.map_err(rejected)?;
+    app.accounts.record_forgot(&request).await?;
     confirmed("PASSWORD.RESET_REQUESTED", json!({}))
 }
 
@@ -535,7 +519,7 @@ async fn reset_opened(
     let change = AccountChange {
         outbox: vec![ctx.changed_notice(&next, now, req)],
         consume_reset: Some(hash),
-        revoke_resets_of: Some(user.biz_id.clone()),
+        revoke_links_of: Some(user.biz_id.clone()),
         user: Some((next, Some(user.version))),
         ..AccountChange::default()
     };

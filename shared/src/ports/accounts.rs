@@ -63,6 +63,33 @@ pub struct InitSession {
     pub expires_at_ms: u64,
 }
 
+/// Live reset tokens one user may hold: issuing one more drops the oldest, so
+/// the change that revokes them all stays far below DynamoDB's 100 actions.
+pub const MAX_LIVE_RESET_TOKENS: usize = 10;
+
+/// A "forgot password" request as the request path records it: always one
+/// item of the same shape, whatever the address. Looking the address up,
+/// issuing the token and writing the email happen later, off the request
+/// path (the stream consumer; local-api's in-process delivery).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ForgotRequest {
+    /// 32 random hex digits.
+    pub id: String,
+    /// Canonical address as typed (it may belong to nobody).
+    pub email: String,
+    /// Language tag of the request, for a user without a stored locale.
+    pub lang: String,
+    pub requested_at_ms: u64,
+}
+
+impl std::fmt::Debug for ForgotRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForgotRequest")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A reset token, known only by its SHA-256 (hex).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResetToken {
@@ -112,8 +139,13 @@ pub struct AccountChange {
     pub new_init: Option<InitSession>,
     /// Consume this reset token (it must exist, be unused and unexpired).
     pub consume_reset: Option<String>,
-    /// Revoke every other outstanding reset token of this user.
-    pub revoke_resets_of: Option<String>,
+    /// Mark this forgot request handled (it must still be pending).
+    pub consume_forgot: Option<ForgotRequest>,
+    /// A password was set: revoke every other outstanding reset token and
+    /// init session of this user.
+    pub revoke_links_of: Option<String>,
+    /// Issued with the oldest live tokens of the user dropped beyond
+    /// [`MAX_LIVE_RESET_TOKENS`].
     pub new_reset: Option<ResetToken>,
     pub outbox: Vec<OutboxMessage>,
 }
@@ -129,6 +161,8 @@ pub enum ChangeRejected {
     InitInvalid,
     #[error("reset token used, expired or unknown")]
     ResetInvalid,
+    #[error("forgot request already handled or unknown")]
+    ForgotHandled,
 }
 
 #[async_trait]
@@ -145,6 +179,10 @@ pub trait AccountStore: Send + Sync {
         change: AccountChange,
         now_ms: u64,
     ) -> PortResult<Result<(), ChangeRejected>>;
+    /// Records a forgot request: one write, the same for every address.
+    async fn record_forgot(&self, request: &ForgotRequest) -> PortResult<()>;
+    /// Forgot requests not yet handled, oldest first.
+    async fn pending_forgot(&self) -> PortResult<Vec<ForgotRequest>>;
     /// Outbox messages not yet delivered, oldest first.
     async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>>;
     /// Marks a message delivered; false if it already was (so a retry never sends twice).

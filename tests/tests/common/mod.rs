@@ -180,6 +180,75 @@ pub fn root() -> PathBuf {
         .to_owned()
 }
 
+/// A table of its own on the emulator at `endpoint` (the emulator itself
+/// or a proxy in front of it), with an SCv2 key: the AWS settings and clients.
+pub async fn aws_stack(
+    tag: &str,
+    endpoint: &str,
+    operation_timeout_ms: u64,
+) -> (aws_adapters::AwsConfig, aws_adapters::AwsClients) {
+    use aws_sdk_dynamodb::config::Credentials;
+    let emu = emulator_env();
+    let mut random = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut random).unwrap();
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let table = format!("{tag}-{}-{random}", std::process::id());
+    let vars: HashMap<&str, String> = [
+        ("TABLE_NAME", table.clone()),
+        ("KMS_KEY_ID", emu["KMS_KEY_ID"].clone()),
+        ("SES_FROM_ADDRESS", emu["SES_FROM_ADDRESS"].clone()),
+        ("AWS_OPERATION_TIMEOUT_MS", operation_timeout_ms.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let aws = aws_adapters::AwsConfig::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .endpoint_url(endpoint);
+    let clients = aws_adapters::AwsClients::from_loader(&aws, loader).await;
+    aws_adapters::table::ensure_table(&clients.dynamodb, &table)
+        .await
+        .unwrap();
+    // What `pwctl admin keys init --kid k-e2e` does after a deploy.
+    let first = aws_adapters::admin::FirstKey {
+        kid: "k-e2e".into(),
+        lifetime: std::time::Duration::from_secs(3600),
+    };
+    aws_adapters::admin::init_keys_with(
+        &aws_adapters::KmsKeyStore::from_clients(&clients, &aws),
+        &aws,
+        Some(first),
+        now_secs() * 1000,
+    )
+    .await
+    .unwrap();
+    (aws, clients)
+}
+
+/// The AWS app over `clients` behind local-api's front (dev token signer,
+/// mail kept in the local mailbox).
+pub async fn aws_local(
+    aws: &aws_adapters::AwsConfig,
+    clients: &aws_adapters::AwsClients,
+) -> local_api::Local {
+    aws_local_with(Config::default(), aws, clients).await
+}
+
+pub async fn aws_local_with(
+    mut config: Config,
+    aws: &aws_adapters::AwsConfig,
+    clients: &aws_adapters::AwsClients,
+) -> local_api::Local {
+    let signer = local_api::DevSigner::generate().unwrap();
+    config.jwt.jwks_json = Some(signer.jwks().to_owned());
+    // local-api serves every route from one process: it holds every key.
+    let app = aws_adapters::bootstrap::app_with(shared::routes::Needs::ALL, config, aws, clients)
+        .await
+        .unwrap();
+    local_api::Local::over(app, signer)
+}
+
 /// Starts and bootstraps the local AWS emulator (`infra/emulator.sh up`,
 /// idempotent) and returns the variables of `infra/emulator.sh env`.
 pub fn emulator_env() -> HashMap<String, String> {

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::ports::accounts::{
-    AccountChange, AccountStore, ChangeRejected, InitSession, Mailer, OutboxMessage, ResetToken,
-    User,
+    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, Mailer, OutboxMessage,
+    ResetToken, User, MAX_LIVE_RESET_TOKENS,
 };
 use crate::ports::{PortResult, Unavailable};
 
@@ -20,6 +20,10 @@ struct State {
     resets: HashMap<String, ResetToken>,
     outbox: Vec<OutboxMessage>,
     delivered: HashSet<String>,
+    forgot: Vec<ForgotRequest>,
+    /// Issue order of the reset tokens (expiries may tie within a millisecond).
+    issued: HashMap<String, u64>,
+    next_issue: u64,
 }
 
 #[derive(Default)]
@@ -50,6 +54,11 @@ impl State {
                 .is_none_or(|r| now_ms >= r.expires_at_ms)
             {
                 return Err(ChangeRejected::ResetInvalid);
+            }
+        }
+        if let Some(request) = &change.consume_forgot {
+            if !self.forgot.iter().any(|f| f.id == request.id) {
+                return Err(ChangeRejected::ForgotHandled);
             }
         }
         if let Some((user, expected)) = &change.user {
@@ -124,13 +133,37 @@ impl AccountStore for MemoryAccountStore {
         if let Some(hash) = &change.consume_reset {
             s.resets.remove(hash);
         }
-        if let Some(biz_id) = &change.revoke_resets_of {
+        if let Some(request) = &change.consume_forgot {
+            s.forgot.retain(|f| f.id != request.id);
+        }
+        if let Some(biz_id) = &change.revoke_links_of {
             s.resets.retain(|_, r| &r.biz_id != biz_id);
+            s.inits.retain(|_, i| &i.biz_id != biz_id);
         }
         if let Some(init) = change.new_init {
             s.inits.insert(init.sid.clone(), init);
         }
         if let Some(reset) = change.new_reset {
+            // The oldest live tokens of the user go first.
+            let mut live: Vec<(u64, String)> = s
+                .resets
+                .values()
+                .filter(|r| r.biz_id == reset.biz_id && now_ms < r.expires_at_ms)
+                .map(|r| {
+                    (
+                        s.issued.get(&r.token_sha256).copied().unwrap_or(0),
+                        r.token_sha256.clone(),
+                    )
+                })
+                .collect();
+            live.sort();
+            let excess = (live.len() + 1).saturating_sub(MAX_LIVE_RESET_TOKENS);
+            for (_, sha) in live.into_iter().take(excess) {
+                s.resets.remove(&sha);
+            }
+            s.next_issue += 1;
+            let issue = s.next_issue;
+            s.issued.insert(reset.token_sha256.clone(), issue);
             s.resets.insert(reset.token_sha256.clone(), reset);
         }
         if let Some((user, _)) = change.user {
@@ -139,6 +172,21 @@ impl AccountStore for MemoryAccountStore {
         }
         s.outbox.extend(change.outbox);
         Ok(Ok(()))
+    }
+
+    async fn record_forgot(&self, request: &ForgotRequest) -> PortResult<()> {
+        self.state
+            .lock()
+            .map_err(|_| poisoned())?
+            .forgot
+            .push(request.clone());
+        Ok(())
+    }
+
+    async fn pending_forgot(&self) -> PortResult<Vec<ForgotRequest>> {
+        let mut pending = self.state.lock().map_err(|_| poisoned())?.forgot.clone();
+        pending.sort_by(|a, b| (a.requested_at_ms, &a.id).cmp(&(b.requested_at_ms, &b.id)));
+        Ok(pending)
     }
 
     async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>> {
