@@ -72,7 +72,9 @@ async fn main() -> anyhow::Result<()> {
     println!("browser demo: http://{addr}{}", local_api::demo::PREFIX);
     println!("demo user: {DEMO_EMAIL} ({biz_id}), password: {demo_password}");
     println!("demo access token (1 h): {token}");
-    println!("try: PWCTL_TOKEN=<token> cargo run -p client --bin pwctl -- --url http://{addr} status");
+    println!(
+        "try: PWCTL_TOKEN=<token> cargo run -p client --bin pwctl -- --url http://{addr} status"
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

@@ -8,6 +8,9 @@
 //! `cargo bench -p e2e-tests --bench forgot_emulator` (N = 50 per address;
 //! under `cargo test` it runs N = 3 as a smoke check).
 
+// Statistics over at most a few thousand samples: float casts lose nothing here.
+#![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

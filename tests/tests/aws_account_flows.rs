@@ -168,6 +168,7 @@ async fn forgot_does_the_same_dynamodb_work_for_unknown_inactive_and_active_addr
                 headers,
                 body: envelope.into(),
                 fallback_request_id: None,
+                source_ip: None,
             };
             let answer = shared::routes::dispatch(&app, FORGOT, request).await;
             assert_eq!(answer.status(), 200, "{email}");

@@ -15,7 +15,6 @@ use common::*;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 use shared::ports::accounts::User;
-use shared::routes::Needs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -133,7 +133,9 @@ pub async fn sweep(
     for message in store.pending_outbox().await? {
         match deliver_message(store, mailer, &message.id).await {
             Ok(Delivery::Sent) => report.sent += 1,
-            Ok(Delivery::AlreadyDelivered | Delivery::Ignored) => report.already_delivered += 1,
+            Ok(Delivery::AlreadyDelivered | Delivery::Ignored | Delivery::Answered) => {
+                report.already_delivered += 1
+            }
             Err(err) => {
                 report.failed += 1;
                 tracing::error!(message_id = %message.id, error = %format!("{:#}", err.0), "sweep delivery failed");
