@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: run test lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch web fuzz sweep deny
+.PHONY: run test browser lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch web fuzz sweep deny
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -17,9 +17,14 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 run: web
 	$(CARGO) run -p local-api --bin local-api -- $(ARGS)
 
-## The whole test suite: unit, in-process handler, vector and end-to-end tests.
-test:
+## The whole test suite: unit, in-process handler, vector and end-to-end tests,
+## the browser client's node and Chromium tests included.
+test: web browser
 	$(CARGO) test --workspace --all-targets
+
+## Debian's Chromium for the browser tests (no browser download: the package).
+browser:
+	@[ -x /usr/bin/chromium ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## The browser client (client/web): npm ci when its lock file changed, then tsc into dist/.
 ## `make test` runs its node and Chromium tests (tests/tests/web_client.rs).
