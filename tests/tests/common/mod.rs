@@ -202,12 +202,21 @@ pub async fn aws_stack(
     .into_iter()
     .collect();
     let aws = aws_adapters::AwsConfig::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .endpoint_url(endpoint);
-    let clients = aws_adapters::AwsClients::from_loader(&aws, loader).await;
-    aws_adapters::table::ensure_table(&clients.dynamodb, &table)
+    let clients_with = |aws: aws_adapters::AwsConfig| async move {
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .endpoint_url(endpoint);
+        aws_adapters::AwsClients::from_loader(&aws, loader).await
+    };
+    let clients = clients_with(aws.clone()).await;
+    // The deploy-time steps run with a generous bound: the test's own bound
+    // is for the requests under test, not for a busy emulator's setup.
+    let mut setup_vars = vars.clone();
+    setup_vars.insert("AWS_OPERATION_TIMEOUT_MS", "20000".into());
+    let setup_aws = aws_adapters::AwsConfig::from_lookup(|k| setup_vars.get(k).cloned()).unwrap();
+    let setup = clients_with(setup_aws.clone()).await;
+    aws_adapters::table::ensure_table(&setup.dynamodb, &table)
         .await
         .unwrap();
     // What `pwctl admin keys init --kid k-e2e` does after a deploy.
@@ -216,8 +225,8 @@ pub async fn aws_stack(
         lifetime: std::time::Duration::from_secs(3600),
     };
     aws_adapters::admin::init_keys_with(
-        &aws_adapters::KmsKeyStore::from_clients(&clients, &aws),
-        &aws,
+        &aws_adapters::KmsKeyStore::from_clients(&setup, &setup_aws),
+        &setup_aws,
         Some(first),
         now_secs() * 1000,
     )
