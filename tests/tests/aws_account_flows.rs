@@ -107,9 +107,11 @@ async fn table_strings(
 
 fn wide_limits() -> Config {
     let mut config = Config::default();
+    // A long period: a bucket once used stays "in use" for the whole test,
+    // so its update count (one when idle, two in use) never depends on timing.
     let wide = Limit {
         max: 1000,
-        window_secs: 300,
+        window_secs: 3_000_000,
     };
     config.limits.forgot_per_ip = wide;
     config.limits.forgot_per_email = wide;
@@ -203,9 +205,12 @@ async fn forgot_does_the_same_dynamodb_work_for_unknown_inactive_and_active_addr
             ));
         }
     }
-    for (round, email, calls) in &shapes[1..] {
+    // Within a round every address costs the same; across rounds the
+    // per-email bucket goes from idle to in use alike for all three.
+    for (round, email, calls) in &shapes {
+        let reference = &shapes.iter().find(|(r, _, _)| r == round).unwrap().2;
         assert_eq!(
-            calls, &shapes[0].2,
+            calls, reference,
             "round {round}, {email}: other calls than for {active}"
         );
     }

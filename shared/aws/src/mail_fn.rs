@@ -63,7 +63,7 @@ pub fn forgot_sk(record: &EventRecord) -> Option<String> {
     (pk == FORGOT_PENDING_PK).then_some(sk)
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -20,12 +20,14 @@ use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
+use shared::config::Config;
+use shared::handlers::accounts::answer_forgot;
 use shared::ports::accounts::{AccountStore, Mailer};
 use shared::ports::PortResult;
 
 use crate::bootstrap::{account_store, cold_start_failed};
 use crate::error::unavailable;
-use crate::mail_fn::{deliver_message, Delivery};
+use crate::mail_fn::{deliver_message, now_ms, Delivery};
 use crate::{AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer};
 
 /// Environment variable naming the dead-letter queue (its URL).
@@ -112,17 +114,21 @@ impl DeadLetters {
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
     pub dead_letters_read: usize,
+    /// Forgot requests the stream never answered, answered now.
+    pub forgot_answered: usize,
     pub dead_letters_deleted: usize,
     pub sent: usize,
     pub already_delivered: usize,
     pub failed: usize,
 }
 
-/// One run: dead letters first, then every pending message, then the dead
-/// letters deleted if nothing failed.
+/// One run: dead letters first, then every forgot request still pending
+/// (its stream record may be one of them), then every pending message, then
+/// the dead letters deleted if nothing failed.
 pub async fn sweep(
     store: &DynamoAccountStore,
     mailer: &dyn Mailer,
+    config: &Config,
     dead_letters: &DeadLetters,
 ) -> PortResult<SweepReport> {
     let handles = dead_letters.receive().await?;
@@ -130,6 +136,16 @@ pub async fn sweep(
         dead_letters_read: handles.len(),
         ..SweepReport::default()
     };
+    for request in store.pending_forgot().await? {
+        // Answered at most once: the answer consumes the request in its transaction.
+        match answer_forgot(store, config, &request, now_ms()).await {
+            Ok(()) => report.forgot_answered += 1,
+            Err(err) => {
+                report.failed += 1;
+                tracing::error!(request_id = %request.id, error = %format!("{:#}", err.0), "sweep forgot answer failed");
+            }
+        }
+    }
     for message in store.pending_outbox().await? {
         match deliver_message(store, mailer, &message.id).await {
             Ok(Delivery::Sent) => report.sent += 1,
@@ -152,7 +168,8 @@ pub async fn sweep(
 /// SES and the dead-letter queue (no SCv2 keys).
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let (store, mailer, dead_letters) = async {
+    let (store, mailer, config, dead_letters) = async {
+        let config = Config::from_env()?;
         let aws = AwsConfig::from_env()?;
         let queue_url = std::env::var(DEAD_LETTER_QUEUE_URL_VAR)
             .map_err(|_| anyhow::anyhow!("{DEAD_LETTER_QUEUE_URL_VAR} is required"))?;
@@ -162,13 +179,13 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         let store = account_store(&aws, &clients, &keys).await?;
         let mailer = SesMailer::new(clients.ses.clone(), &aws.ses_from_address);
         let dead_letters = DeadLetters::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
-        anyhow::Ok((store, mailer, dead_letters))
+        anyhow::Ok((store, mailer, config, dead_letters))
     }
     .await
     .map_err(cold_start_failed)?;
-    let (store, mailer, dead_letters) = (&store, &mailer, &dead_letters);
+    let (store, mailer, config, dead_letters) = (&store, &mailer, &config, &dead_letters);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = sweep(store, mailer, dead_letters)
+        let report = sweep(store, mailer, config, dead_letters)
             .await
             .map_err(|e| anyhow::anyhow!("sweep stopped: {:#}", e.0))?;
         tracing::info!(?report, "mail sweep done");

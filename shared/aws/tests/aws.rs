@@ -2007,7 +2007,22 @@ mod accounts {
         let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
         let (sqs, url) = dead_letter_queue(&cfg).await;
         let dead_letters = DeadLetters::new(sqs.clone(), &url);
+        let config = Config::default();
         let now = now_ms();
+
+        // A forgot request whose stream record ended among the dead letters:
+        // the sweep answers it, and its reset email goes out in the same run.
+        let ann = user(&email(), now);
+        assert_eq!(apply(&store, create(&ann), now).await, Ok(()));
+        store
+            .record_forgot(&ForgotRequest {
+                id: shared::handlers::mail::new_id(),
+                email: ann.email.clone(),
+                lang: "en".into(),
+                requested_at_ms: now,
+            })
+            .await
+            .unwrap();
 
         // Two messages the stream never delivered, one it did.
         let (to1, to2, to3) = (email(), email(), email());
@@ -2041,11 +2056,19 @@ mod accounts {
 
         // Two runs at once: each message goes out once, the dead letters once.
         let (a, b) = tokio::join!(
-            sweep(&store, &mailer, &dead_letters),
-            sweep(&store, &mailer, &dead_letters)
+            sweep(&store, &mailer, &config, &dead_letters),
+            sweep(&store, &mailer, &config, &dead_letters)
         );
         let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(a.sent + b.sent, 2, "{a:?} {b:?}");
+        assert_eq!(a.forgot_answered + b.forgot_answered, 1, "{a:?} {b:?}");
+        assert!(store.pending_forgot().await.unwrap().is_empty());
+        let reset_mail = sent_to(&emu.endpoint, &ann.email).await;
+        assert_eq!(
+            reset_mail.len(),
+            1,
+            "one reset email for the answered request"
+        );
+        assert_eq!(a.sent + b.sent, 3, "{a:?} {b:?}");
         assert_eq!(a.failed + b.failed, 0, "{a:?} {b:?}");
         assert_eq!(a.dead_letters_read + b.dead_letters_read, 2, "{a:?} {b:?}");
         assert_eq!(
@@ -2060,7 +2083,9 @@ mod accounts {
         assert_eq!(queued(&sqs, &url).await, 0);
 
         // A run with nothing to do does nothing.
-        let idle = sweep(&store, &mailer, &dead_letters).await.unwrap();
+        let idle = sweep(&store, &mailer, &config, &dead_letters)
+            .await
+            .unwrap();
         assert_eq!(idle, SweepReport::default());
         assert_eq!(sent_to(&emu.endpoint, &to1).await.len(), 1);
 
@@ -2076,7 +2101,9 @@ mod accounts {
         enqueue(&store, vec![m4.clone()], now).await;
         dead_letter(&sqs, &url, "200").await;
         let broken = SesMailer::new(clients.ses.clone(), "nobody@unverified.test");
-        let failed = sweep(&store, &broken, &dead_letters).await.unwrap();
+        let failed = sweep(&store, &broken, &config, &dead_letters)
+            .await
+            .unwrap();
         assert_eq!(
             failed,
             SweepReport {
@@ -2092,7 +2119,9 @@ mod accounts {
             "a dead letter is kept while mail fails"
         );
         assert_eq!(store.pending_outbox().await.unwrap().len(), 1);
-        let retried = sweep(&store, &mailer, &dead_letters).await.unwrap();
+        let retried = sweep(&store, &mailer, &config, &dead_letters)
+            .await
+            .unwrap();
         assert_eq!(retried.sent, 1, "{retried:?}");
         assert_eq!(sent_to(&emu.endpoint, &to4).await.len(), 1);
         assert!(store.pending_outbox().await.unwrap().is_empty());
