@@ -15,17 +15,28 @@ use crate::config::Config;
 use crate::ports::accounts::{AccountStore, Mailer};
 use crate::ports::{Clock, RateLimiter, ReplayGuard, SessionStore};
 
+/// Configuration and every adapter a handler uses, shared behind `Arc`s.
 #[derive(Clone)]
 pub struct App {
+    /// Settings read at start.
     pub config: Arc<Config>,
+    /// Source of the current time.
     pub clock: Arc<dyn Clock>,
+    /// The server's SCv2 RSA keys.
     pub keys: Arc<KeyRing>,
+    /// Secure Channel sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// Records of used envelope nonces.
     pub replay: Arc<dyn ReplayGuard>,
+    /// Rate-limit buckets.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Users, links, forgot requests and the outbox.
     pub accounts: Arc<dyn AccountStore>,
+    /// Delivers rendered emails.
     pub mailer: Arc<dyn Mailer>,
+    /// Password policy checks and hashing.
     pub passwords: Arc<PasswordService>,
+    /// Access-token verification.
     pub jwt: Arc<JwtVerifier>,
 }
 
@@ -35,6 +46,7 @@ pub fn password_service(config: &Config, peppers: PepperRing) -> anyhow::Result<
         .context("configuration variable PASSWORD_CONFIG")
 }
 
+/// The access-token verifier for the `JWT_*` settings of `config`.
 pub fn jwt_verifier(config: &Config) -> anyhow::Result<JwtVerifier> {
     let jwks = config.jwt.jwks_json.as_deref().unwrap_or(r#"{"keys":[]}"#);
     let secret = config
@@ -57,6 +69,7 @@ impl App {
         Self::embedded_with_clock(config, keys, Arc::new(SystemClock))
     }
 
+    /// As [`App::embedded`], with the given clock (so tests can move time).
     pub fn embedded_with_clock(
         config: Config,
         keys: KeyRing,

@@ -4,26 +4,40 @@
 use crate::http::{ClientIpSource, CorsPolicy};
 use crate::ports::Limit;
 
+/// A configuration variable that is missing or malformed.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration variable {variable}: {problem}")]
 pub struct ConfigError {
+    /// The variable's name.
     pub variable: &'static str,
+    /// What is wrong with its value.
     pub problem: String,
 }
 
 /// Every limit of the contract (per 300 s by default), `RATE_LIMIT_<NAME>` = `max/window_secs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
+    /// Public-key requests per client IP.
     pub public_key_per_ip: Limit,
+    /// Session creations per client IP.
     pub session_per_ip: Limit,
+    /// Password changes per client IP.
     pub change_per_ip: Limit,
+    /// Password changes per user.
     pub change_per_user: Limit,
+    /// Password status queries per user.
     pub status_per_user: Limit,
+    /// First-password settings per client IP.
     pub init_per_ip: Limit,
+    /// First-password attempts per init session.
     pub init_per_session: Limit,
+    /// Forgot-password requests per client IP.
     pub forgot_per_ip: Limit,
+    /// Forgot-password requests per email address.
     pub forgot_per_email: Limit,
+    /// Password resets per client IP.
     pub reset_per_ip: Limit,
+    /// Password resets per reset token.
     pub reset_per_token: Limit,
 }
 
@@ -58,6 +72,7 @@ pub struct JwtSettings {
     pub jwks_json: Option<String>,
     /// `JWT_ISSUER` / `JWT_AUDIENCE`: required claims when set.
     pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`: required `aud` claim when set.
     pub audience: Option<String>,
     /// `JWT_HS256_SECRET`: enables HS256 with this shared secret (off by default).
     pub hs256_secret: Option<String>,
@@ -73,6 +88,7 @@ impl std::fmt::Debug for JwtSettings {
     }
 }
 
+/// The whole configuration of the service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `SC_SESSION_TTL_SECONDS` (default 3600): lifetime of an SCv2 session.
@@ -81,12 +97,15 @@ pub struct Config {
     pub max_clock_skew_secs: u64,
     /// `SC_PUBLIC_KEY_MAX_AGE_SECONDS` (default 300): `Cache-Control` of the public key.
     pub public_key_max_age_secs: u64,
+    /// `RATE_LIMIT_<NAME>`: the per-route rate limits.
     pub limits: RateLimits,
     /// `INIT_SESSION_TTL_SECONDS` (default 86400): life of an emailed init link.
     pub init_session_ttl_secs: u64,
     /// `RESET_TOKEN_TTL_SECONDS` (default 1800): life of a reset token.
     pub reset_token_ttl_secs: u64,
+    /// Bases of the emailed links.
     pub links: Links,
+    /// Access-token verification settings.
     pub jwt: JwtSettings,
     /// `PASSWORD_CONFIG`: JSON `{"policy": {...}, "hashing": {...}}`, missing fields default.
     pub password: password::PasswordConfig,
@@ -132,6 +151,7 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::http::ApiRequest;
 use crate::routes::{serve_endpoint, Endpoint};
 
+/// Converts an API Gateway request into an [`ApiRequest`].
 pub fn to_api_request(req: Request) -> ApiRequest {
     let fallback_request_id = Some(
         req.lambda_context_ref()
@@ -43,6 +44,7 @@ pub fn to_api_request(req: Request) -> ApiRequest {
     }
 }
 
+/// Converts the core's response into a Lambda response.
 pub fn to_lambda_response(resp: crate::http::ApiResponse) -> Response<Body> {
     let (parts, body) = resp.into_parts();
     let is_text = parts

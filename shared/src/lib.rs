@@ -1,6 +1,7 @@
 //! Core library of the password API. Every Lambda function and `local-api`
 //! are thin shells around [`routes::handle`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod adapters;
 pub mod app;

@@ -9,18 +9,27 @@ use crate::app::App;
 use crate::handlers::{self, Ctx};
 use crate::http::{error_response, gateway, request_id, ApiError, ApiRequest, ApiResponse};
 
+/// Every route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
+    /// `GET /web/v1/secure-channel/public-key`.
     PublicKey,
+    /// `POST /web/v1/secure-channel/session`.
     CreateSession,
+    /// `POST /web/v1/system/auth/password/change`.
     Change,
+    /// `POST /web/v1/system/auth/password/status`.
     Status,
+    /// `POST /web/v1/system/auth/password/init`.
     Init,
+    /// `POST /web/v1/system/auth/password/forgot`.
     Forgot,
+    /// `POST /web/v1/system/auth/password/reset`.
     Reset,
 }
 
 impl Route {
+    /// Every route.
     pub const ALL: [Route; 7] = [
         Route::PublicKey,
         Route::CreateSession,
@@ -44,6 +53,7 @@ impl Route {
         }
     }
 
+    /// The HTTP method the route takes.
     pub fn method(self) -> Method {
         match self {
             Route::PublicKey => Method::GET,
@@ -51,6 +61,7 @@ impl Route {
         }
     }
 
+    /// The route of a documented path.
     pub fn from_path(path: &str) -> Option<Route> {
         Route::ALL.into_iter().find(|r| r.path() == path)
     }
@@ -59,6 +70,7 @@ impl Route {
 /// How much of the SCv2 key ring a function holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScKeys {
+    /// No SCv2 key.
     None,
     /// The active key's public half only: nothing is unsealed.
     Public,
@@ -71,6 +83,7 @@ pub enum ScKeys {
 /// against (`tests/tests/template_drift.rs`): a function holds nothing more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {
+    /// Which SCv2 keys the function holds.
     pub sc_keys: ScKeys,
     /// Seals and opens session keys K at rest.
     pub session_data_key: bool,
@@ -81,6 +94,7 @@ pub struct Needs {
 }
 
 impl Needs {
+    /// No secret at all.
     pub const NOTHING: Needs = Needs {
         sc_keys: ScKeys::None,
         session_data_key: false,
@@ -155,40 +169,50 @@ pub type Handler = for<'a> fn(&'a Ctx<'a>, &'a ApiRequest) -> HandlerFuture<'a>;
 /// strength estimator stays out of the routes that never check a password).
 #[derive(Clone, Copy)]
 pub struct Endpoint {
+    /// The route served.
     pub route: Route,
+    /// Its handler.
     pub handler: Handler,
 }
 
+/// The public-key endpoint.
 pub const PUBLIC_KEY: Endpoint = Endpoint {
     route: Route::PublicKey,
     handler: |ctx, _| Box::pin(handlers::secure_channel::public_key(ctx)),
 };
+/// The session-creation endpoint.
 pub const CREATE_SESSION: Endpoint = Endpoint {
     route: Route::CreateSession,
     handler: |ctx, req| Box::pin(handlers::secure_channel::create_session(ctx, &req.body)),
 };
+/// The password-change endpoint.
 pub const CHANGE: Endpoint = Endpoint {
     route: Route::Change,
     handler: |ctx, req| Box::pin(handlers::password::change(ctx, req)),
 };
+/// The password-status endpoint.
 pub const STATUS: Endpoint = Endpoint {
     route: Route::Status,
     handler: |ctx, req| Box::pin(handlers::password::status(ctx, req)),
 };
+/// The first-password endpoint.
 pub const INIT: Endpoint = Endpoint {
     route: Route::Init,
     handler: |ctx, req| Box::pin(handlers::password::init(ctx, req)),
 };
+/// The forgot-password endpoint.
 pub const FORGOT: Endpoint = Endpoint {
     route: Route::Forgot,
     handler: |ctx, req| Box::pin(handlers::password::forgot(ctx, req)),
 };
+/// The password-reset endpoint.
 pub const RESET: Endpoint = Endpoint {
     route: Route::Reset,
     handler: |ctx, req| Box::pin(handlers::password::reset(ctx, req)),
 };
 
 impl Route {
+    /// The endpoint serving this route.
     pub fn endpoint(self) -> Endpoint {
         match self {
             Route::PublicKey => PUBLIC_KEY,

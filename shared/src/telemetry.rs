@@ -1,6 +1,7 @@
 //! Logging set-up: JSON lines, level from `RUST_LOG` (default info).
 //! Handlers log codes and request ids only, never bodies, passwords, tokens or keys.
 
+/// Installs the JSON log subscriber; later calls do nothing.
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

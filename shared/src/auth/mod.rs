@@ -11,20 +11,27 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+/// Clock leeway, in seconds, when judging token times.
 pub const LEEWAY_SECS: u64 = 30;
 
+/// Why a request's access token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// No `Authorization: Bearer` token was sent.
     #[error("no bearer token")]
     Missing,
+    /// The token failed a check (signature, key, algorithm or claims).
     #[error("token invalid")]
     Invalid,
 }
 
+/// Why the configured keys could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtConfigError {
+    /// The JWKS is not valid JSON Web Key Set JSON.
     #[error("JWKS is not a valid JSON Web Key Set: {0}")]
     Jwks(String),
+    /// A key (named by `kid`, or by position) lacks a `kid` or has an unsupported type.
     #[error("JWKS key {0} has no kid, or an unsupported key type")]
     Key(String),
 }
@@ -32,14 +39,18 @@ pub enum JwtConfigError {
 /// The claims the service relies on.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
+    /// Subject: the user's `biz_id`.
     pub sub: String,
+    /// Issued at, Unix seconds.
     pub iat: u64,
+    /// Expiry, Unix seconds.
     pub exp: u64,
     /// Not before: optional, but binding when present.
     #[serde(default)]
     pub nbf: Option<u64>,
 }
 
+/// Verifies access tokens against the configured keys.
 pub struct JwtVerifier {
     keys: HashMap<String, (Algorithm, DecodingKey)>,
     hs256: Option<DecodingKey>,
@@ -71,6 +82,7 @@ fn algorithm_of(params: &AlgorithmParameters) -> Option<Algorithm> {
 }
 
 impl JwtVerifier {
+    /// Loads the keys of `jwks_json`; `issuer` and `audience` are required claims when set, and `hs256_secret` enables HS256.
     pub fn new(
         jwks_json: &str,
         issuer: Option<String>,

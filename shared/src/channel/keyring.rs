@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use super::wire::{SessionKey, KEY_LEN};
 
+/// Why a wrapped session key could not be unwrapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyExchangeError {
     /// The `keyId` names no key, or an expired one: `SC.UNKNOWN_KEY`.
@@ -20,16 +21,22 @@ pub enum KeyExchangeError {
     Failed,
 }
 
+/// Why a key or key ring could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
+    /// The key id is not 1-64 characters of `[A-Za-z0-9._-]`.
     #[error("key id {0:?} is not 1-64 characters of [A-Za-z0-9._-]")]
     InvalidKid(String),
+    /// The private key is not RSA PKCS#8 of at least 3072 bits.
     #[error("key {0} is not an RSA PKCS#8 private key of at least 3072 bits")]
     Rejected(String),
+    /// The public key is not an RSA SubjectPublicKeyInfo of at least 3072 bits.
     #[error("key {0}: the public key is not an RSA SubjectPublicKeyInfo of at least 3072 bits")]
     RejectedPublic(String),
+    /// No key has the id chosen as active.
     #[error("the key ring has no key named {0} to make active")]
     NoActive(String),
+    /// RSA key generation failed.
     #[error("RSA key generation failed")]
     Generate,
 }
@@ -42,6 +49,7 @@ pub fn is_valid_kid(kid: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// One RSA key of the server, named by its `kid`, with its expiry.
 pub struct ServerKey {
     kid: String,
     /// `None` for a published-only key (the public-key function holds no
@@ -52,6 +60,7 @@ pub struct ServerKey {
 }
 
 impl ServerKey {
+    /// A key from a PKCS#8 DER private key; the RSA key must be at least 3072 bits.
     pub fn from_pkcs8(
         kid: &str,
         pkcs8_der: &[u8],
@@ -126,14 +135,17 @@ impl ServerKey {
         })
     }
 
+    /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    /// The public key as DER SubjectPublicKeyInfo, as published.
     pub fn public_spki_der(&self) -> &[u8] {
         &self.public_spki_der
     }
 
+    /// When the key stops being accepted, Unix ms.
     pub fn expires_at_ms(&self) -> u64 {
         self.expires_at_ms
     }
@@ -180,6 +192,7 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
+    /// A ring of `keys` whose active (published) key is `active_kid`.
     pub fn new(keys: Vec<ServerKey>, active_kid: &str) -> Result<Self, KeyRingError> {
         let active = keys
             .iter()
@@ -188,6 +201,7 @@ impl KeyRing {
         Ok(KeyRing { keys, active })
     }
 
+    /// A ring of one key, which is also the active one.
     pub fn single(key: ServerKey) -> Self {
         KeyRing {
             keys: vec![key],
@@ -215,6 +229,7 @@ impl KeyRing {
             .expect("the empty key ring of a function without SCv2 keys has no active key")
     }
 
+    /// Every key of the ring.
     pub fn keys(&self) -> &[ServerKey] {
         &self.keys
     }
@@ -227,6 +242,7 @@ impl KeyRing {
             .ok_or(KeyExchangeError::UnknownKey)
     }
 
+    /// Unwraps the client's session key K, sent under key `kid` still accepted at `now_ms`.
     pub fn unwrap_session_key(
         &self,
         kid: &str,

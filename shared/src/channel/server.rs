@@ -16,9 +16,13 @@ use crate::ports::ScSession;
 
 /// A request that passed checks 1-6: its plaintext is the route's JSON.
 pub struct OpenedRequest {
+    /// The session the request was sealed under.
     pub session: ScSession,
+    /// The request's nonce, bound into the response's AAD.
     pub request_nonce: [u8; NONCE_LEN],
+    /// How the body was sent; the response is sent the same way.
     pub form: BodyForm,
+    /// The decrypted body, wiped on drop.
     pub plaintext: Zeroizing<Vec<u8>>,
 }
 

@@ -14,22 +14,34 @@
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use zeroize::Zeroizing;
 
+/// The envelope version byte.
 pub const VERSION: u8 = 0x02;
+/// Length of the header: version, type, timestamp and nonce.
 pub const HEADER_LEN: usize = 22;
+/// Length of the AES-GCM nonce.
 pub const NONCE_LEN: usize = 12;
+/// Length of the AES-GCM tag.
 pub const TAG_LEN: usize = 16;
+/// Length of the AES-256 session key.
 pub const KEY_LEN: usize = 32;
+/// Shortest envelope: a header and a tag around an empty plaintext.
 pub const MIN_ENVELOPE_LEN: usize = HEADER_LEN + TAG_LEN;
+/// Longest envelope accepted.
 pub const MAX_ENVELOPE_LEN: usize = 65_536;
 
+/// The type byte of an envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum EnvelopeType {
+    /// Client to server.
     Request = 0x01,
+    /// Server to client, answering a request.
     Response = 0x02,
+    /// Server to client, confirming a new session's key.
     KeyConfirmation = 0x03,
 }
 
+/// Why an envelope was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
     /// Wrong length, version or type: `SC.MALFORMED`.
@@ -40,14 +52,19 @@ pub enum WireError {
     DecryptFailed,
 }
 
+/// The plaintext header of an envelope, also part of its AAD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
+    /// The envelope's type.
     pub kind: EnvelopeType,
+    /// When the envelope was sealed, Unix ms.
     pub timestamp_ms: u64,
+    /// The AES-GCM nonce.
     pub nonce: [u8; NONCE_LEN],
 }
 
 impl Header {
+    /// The 22 header bytes as sent.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[0] = VERSION;
@@ -84,6 +101,7 @@ pub struct SessionKey {
 }
 
 impl SessionKey {
+    /// A key from its 32 bytes.
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> SessionKey {
         let bytes = Zeroizing::new(bytes);
         // AES-256 accepts any 32-byte key, so this cannot fail.
@@ -94,11 +112,13 @@ impl SessionKey {
         }
     }
 
+    /// A key from a slice; `None` unless it is exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Option<SessionKey> {
         let arr: [u8; KEY_LEN] = bytes.try_into().ok()?;
         Some(SessionKey::from_bytes(arr))
     }
 
+    /// The raw key bytes, for sealing the key at rest.
     pub fn expose_bytes(&self) -> &[u8; KEY_LEN] {
         &self.bytes
     }

@@ -22,15 +22,20 @@ use crate::ports::{PortResult, Unavailable};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Invitation {
+    /// The user's email address.
     pub email: String,
+    /// The user's display name.
     pub name: String,
+    /// The user's phone number, if known.
     pub phone: Option<String>,
+    /// The user's preferred language tag, if known.
     pub locale: Option<String>,
 }
 
 /// The result of an invitation or a seeded user.
 #[derive(Debug)]
 pub struct Created {
+    /// The user as stored.
     pub user: User,
     /// The init `sid`, when the user has no password yet.
     pub init_session_id: Option<String>,

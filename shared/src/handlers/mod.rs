@@ -11,8 +11,11 @@ use crate::ports::{Limit, RateDecision};
 
 /// What every handler gets: the app, the checked gateway headers, the request id.
 pub struct Ctx<'a> {
+    /// The application state.
     pub app: &'a App,
+    /// The checked gateway headers.
     pub gw: &'a Gateway,
+    /// The id echoed in the response envelope.
     pub request_id: &'a str,
 }
 

@@ -28,8 +28,11 @@ use crate::time_fmt::rfc3339;
 
 /// A successful answer: status, message code, data.
 pub struct Done {
+    /// HTTP status of the answer.
     pub status: StatusCode,
+    /// Message code, localized when rendered.
     pub message: &'static str,
+    /// The `data` of the envelope.
     pub data: Value,
     /// The contract's confirmation shape: `data` also carries `"success": true`
     /// and `message` localized (change, forgot, reset).
@@ -53,6 +56,7 @@ fn confirmed(message: &'static str, extra: Value) -> Result<Done, ApiError> {
     })
 }
 
+/// A domain failure with `status` and `code`, without params or details.
 pub fn domain(status: StatusCode, code: &'static str) -> ApiError {
     ApiError::Domain {
         status,
@@ -111,6 +115,7 @@ pub fn new_token() -> Zeroizing<String> {
     Zeroizing::new(URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
 }
 
+/// What the password policy must not find in a user's password: email, name, phone, `biz_id`.
 pub fn personal_info(user: &User) -> PersonalInfo {
     PersonalInfo::new(
         Email::parse(&user.email).ok(),
@@ -276,6 +281,7 @@ struct ChangeBody {
     new_password: SecretText,
 }
 
+/// `POST .../password/change`: changes the signed-in user's password.
 pub async fn change(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let limits = &ctx.app.config.limits;
     ctx.rate_limit("change-ip", &ctx.ip_key(), limits.change_per_ip)
@@ -331,6 +337,7 @@ async fn change_opened(
 #[serde(deny_unknown_fields)]
 struct EmptyBody {}
 
+/// `POST .../password/status`: the signed-in user's account and password status.
 pub async fn status(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let opened = ctx.open(Route::Status, req).await?;
     Ok(ctx.seal(&opened, status_opened(ctx, req, &opened).await))
@@ -367,6 +374,7 @@ struct InitBody {
     password: SecretText,
 }
 
+/// `POST .../password/init`: sets a first password through an emailed init link.
 pub async fn init(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     ctx.rate_limit("init-ip", &ctx.ip_key(), ctx.app.config.limits.init_per_ip)
         .await?;
@@ -430,6 +438,7 @@ struct ForgotBody {
     email: String,
 }
 
+/// `POST .../password/forgot`: records a forgot-password request; the answer is the same for every address.
 pub async fn forgot(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     ctx.rate_limit(
         "forgot-ip",
@@ -478,6 +487,7 @@ struct ResetBody {
     new_password: SecretText,
 }
 
+/// `POST .../password/reset`: sets a new password with an emailed reset token.
 pub async fn reset(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     ctx.rate_limit(
         "reset-ip",

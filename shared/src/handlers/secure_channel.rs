@@ -14,6 +14,7 @@ use crate::http::{json_response, success_body, ApiError, ApiResponse, ScError};
 use crate::ports::ScSession;
 use crate::time_fmt::rfc3339;
 
+/// `GET .../secure-channel/public-key`: the active RSA public key and its id.
 pub async fn public_key(ctx: &Ctx<'_>) -> Result<ApiResponse, ApiError> {
     let app = ctx.app;
     ctx.rate_limit(
@@ -51,6 +52,7 @@ struct CreateSessionBody {
     encrypted_key: String,
 }
 
+/// `POST .../secure-channel/session`: unwraps the client's key K and opens a session.
 pub async fn create_session(ctx: &Ctx<'_>, body: &[u8]) -> Result<ApiResponse, ApiError> {
     let app = ctx.app;
     ctx.rate_limit("session", &ctx.ip_key(), app.config.limits.session_per_ip)

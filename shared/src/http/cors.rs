@@ -69,10 +69,12 @@ impl CorsPolicy {
         self
     }
 
+    /// The allowed origins.
     pub fn origins(&self) -> &[String] {
         &self.origins
     }
 
+    /// Whether any origin is allowed (CORS headers are sent at all).
     pub fn is_enabled(&self) -> bool {
         !self.origins.is_empty()
     }

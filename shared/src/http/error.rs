@@ -8,20 +8,28 @@ use crate::channel::{KeyExchangeError, WireError};
 /// Secure Channel failures of section 6 (checks 1-6) and session creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ScError {
+    /// `X-SC-Version` is not `2`.
     #[error("unsupported secure channel version")]
     UnsupportedVersion,
+    /// No unexpired session has this id and client hash.
     #[error("session invalid")]
     SessionInvalid,
+    /// The envelope has a wrong length, version or type.
     #[error("malformed envelope")]
     Malformed,
+    /// The envelope's timestamp is outside the allowed clock skew.
     #[error("stale timestamp")]
     Stale,
+    /// The envelope could not be authenticated.
     #[error("decrypt failed")]
     DecryptFailed,
+    /// The envelope's nonce was already used in this session.
     #[error("replayed envelope")]
     Replay,
+    /// The key id names no accepted key.
     #[error("unknown key")]
     UnknownKey,
+    /// The wrapped session key could not be unwrapped.
     #[error("key exchange failed")]
     KeyExchangeFailed,
 }
@@ -47,7 +55,9 @@ impl From<KeyExchangeError> for ScError {
 /// One issue of a strict-JSON body: `{"field": "email", "code": "INVALID_TYPE"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldIssue {
+    /// The offending field.
     pub field: String,
+    /// What is wrong with it.
     pub code: &'static str,
 }
 
@@ -55,33 +65,49 @@ pub struct FieldIssue {
 /// variant are decided in `parts` and nowhere else.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// These required gateway headers are absent.
     #[error("gateway header missing")]
     HeaderMissing(Vec<&'static str>),
+    /// These gateway headers are malformed.
     #[error("gateway header invalid")]
     HeaderInvalid(Vec<&'static str>),
+    /// The body is larger than the largest envelope.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// Too many requests; retry later.
     #[error("rate limited")]
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        /// Seconds until a request would fit again.
+        retry_after_secs: u64,
+    },
+    /// No route has this path.
     #[error("route not found")]
     NotFound,
+    /// The route does not take this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The body failed strict JSON validation.
     #[error("invalid parameters")]
     Validation(Vec<FieldIssue>),
+    /// A Secure Channel check failed.
     #[error("secure channel: {0}")]
     Sc(#[from] ScError),
     /// A domain failure with its own code (password policy, auth ...).
     #[error("{code}")]
     Domain {
+        /// HTTP status.
         status: StatusCode,
+        /// Error code, localized when rendered.
         code: &'static str,
+        /// Placeholder values for the message.
         params: Map<String, Value>,
         /// Each item: `(code, params)`, localized when rendered.
         details: Vec<(&'static str, Map<String, Value>)>,
     },
+    /// A store or backend failed: 503.
     #[error("backend unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// An unexpected failure: 500.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -94,10 +120,15 @@ impl From<crate::ports::Unavailable> for ApiError {
 
 /// What the renderer needs: status, code, message params, raw details.
 pub struct ErrorParts {
+    /// HTTP status.
     pub status: StatusCode,
+    /// Error code.
     pub code: &'static str,
+    /// Placeholder values for the message.
     pub params: Map<String, Value>,
+    /// Items of the `details` array.
     pub details: Vec<Value>,
+    /// Seconds for `Retry-After`, when rate limited.
     pub retry_after_secs: Option<u64>,
 }
 
@@ -108,6 +139,7 @@ fn one(name: &str, value: Value) -> Map<String, Value> {
 }
 
 impl ApiError {
+    /// The status, code and params of this error, with details localized in `lang`.
     pub fn parts(&self, lang: crate::i18n::Lang) -> ErrorParts {
         use crate::i18n::message;
         let simple = |status, code| ErrorParts {

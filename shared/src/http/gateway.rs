@@ -11,10 +11,15 @@ use crate::i18n::{negotiate, Lang};
 /// What the gateway headers tell about the caller.
 #[derive(Debug, Clone)]
 pub struct Gateway {
+    /// `X-Client-Hash`: the client's fingerprint, which sessions are bound to.
     pub client_hash: String,
+    /// The address the per-IP limits count by.
     pub client_ip: IpAddr,
+    /// `Cf-Ray`: the edge's request id.
     pub ray: String,
+    /// `cf-ipcountry`: two-letter country code.
     pub country: String,
+    /// The language to answer in, from `Accept-Language`.
     pub lang: Lang,
 }
 

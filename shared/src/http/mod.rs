@@ -19,8 +19,11 @@ use crate::i18n::{self, Lang};
 /// A request as every runtime (Lambda, local-api, tests) hands it to the core.
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
+    /// HTTP method.
     pub method: Method,
+    /// Request headers.
     pub headers: HeaderMap,
+    /// Raw body.
     pub body: Bytes,
     /// Lambda's request id, used when `Cf-Ray` is absent.
     pub fallback_request_id: Option<String>,
@@ -29,10 +32,14 @@ pub struct ApiRequest {
     pub source_ip: Option<std::net::IpAddr>,
 }
 
+/// A response as the core hands it back to the runtime.
 pub type ApiResponse = http::Response<Bytes>;
 
+/// The `version` of every envelope.
 pub const ENVELOPE_VERSION: &str = "2.0.0";
+/// The `code` of every success envelope.
 pub const SUCCESS_CODE: &str = "2000";
+/// `Content-Type` of JSON responses.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 
 /// Builds the standard success envelope. `message_code` is localized.

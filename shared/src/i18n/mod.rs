@@ -8,16 +8,23 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
+/// A supported language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
+    /// English.
     En,
+    /// Simplified Chinese.
     Zh,
+    /// Traditional Chinese.
     ZhHant,
+    /// Japanese.
     Ja,
+    /// Vietnamese.
     Vi,
 }
 
 impl Lang {
+    /// Every supported language.
     pub const ALL: [Lang; 5] = [Lang::En, Lang::Zh, Lang::ZhHant, Lang::Ja, Lang::Vi];
 
     /// The tag sent back in `Content-Language`.

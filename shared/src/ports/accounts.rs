@@ -7,11 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use super::PortResult;
 
+/// Where a user's account stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserStatus {
+    /// Invited; no password set yet.
     PendingPassword,
+    /// Has a password and may use it.
     Active,
+    /// Locked: the user's tokens are refused.
     Locked,
+    /// Disabled: the user's tokens are refused.
     Disabled,
 }
 
@@ -27,19 +32,28 @@ impl UserStatus {
     }
 }
 
+/// A user account.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct User {
+    /// The user's stable business id (the token's `sub`).
     pub biz_id: String,
     /// Normalized (trimmed, lower-cased domain) address; unique.
     pub email: String,
+    /// Display name.
     pub name: String,
+    /// Phone number, if known.
     pub phone: Option<String>,
+    /// Preferred language tag, if known.
     pub locale: Option<String>,
+    /// Account status.
     pub status: UserStatus,
+    /// Current password hash; `None` until a password is set.
     pub password: Option<PasswordHash>,
     /// Previous hashes, newest first.
     pub history: Vec<PasswordHash>,
+    /// When the password was last set, Unix ms.
     pub password_changed_at_ms: Option<u64>,
+    /// When the user was created, Unix ms.
     pub created_at_ms: u64,
     /// Optimistic-locking version, bumped by every change.
     pub version: u64,
@@ -58,8 +72,11 @@ impl std::fmt::Debug for User {
 /// The `sid` of an emailed "set your first password" link.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InitSession {
+    /// The secret id carried by the link.
     pub sid: String,
+    /// The user it sets a password for.
     pub biz_id: String,
+    /// Expiry, Unix ms.
     pub expires_at_ms: u64,
 }
 
@@ -79,6 +96,7 @@ pub struct ForgotRequest {
     pub email: String,
     /// Language tag of the request, for a user without a stored locale.
     pub lang: String,
+    /// When the request was made, Unix ms.
     pub requested_at_ms: u64,
 }
 
@@ -93,29 +111,44 @@ impl std::fmt::Debug for ForgotRequest {
 /// A reset token, known only by its SHA-256 (hex).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResetToken {
+    /// SHA-256 of the token, hex.
     pub token_sha256: String,
+    /// The user it resets.
     pub biz_id: String,
+    /// Expiry, Unix ms.
     pub expires_at_ms: u64,
 }
 
+/// Which email a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MailKind {
+    /// Invitation to set a first password.
     Init,
+    /// Password reset link.
     Reset,
+    /// Notice that the password was changed.
     Changed,
 }
 
 /// A rendered email waiting to be delivered by the mail function.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct OutboxMessage {
+    /// Unique message id.
     pub id: String,
+    /// Which email it is.
     pub kind: MailKind,
+    /// Recipient address.
     pub to: String,
+    /// Subject line.
     pub subject: String,
+    /// Plain-text body.
     pub text: String,
+    /// HTML body.
     pub html: String,
+    /// The link the email carries.
     pub link: String,
+    /// When it was written, Unix ms.
     pub created_at_ms: u64,
 }
 
@@ -136,6 +169,7 @@ pub struct AccountChange {
     pub user: Option<(User, Option<u64>)>,
     /// Consume this init session (it must exist, be unused and unexpired).
     pub consume_init: Option<String>,
+    /// Create this init session.
     pub new_init: Option<InitSession>,
     /// Consume this reset token (it must exist, be unused and unexpired).
     pub consume_reset: Option<String>,
@@ -147,27 +181,36 @@ pub struct AccountChange {
     /// Issued with the oldest live tokens of the user dropped beyond
     /// [`MAX_LIVE_RESET_TOKENS`].
     pub new_reset: Option<ResetToken>,
+    /// Emails to queue for delivery.
     pub outbox: Vec<OutboxMessage>,
 }
 
 /// Why a change was not applied (nothing was written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ChangeRejected {
+    /// The user's version changed since it was read.
     #[error("user version changed concurrently")]
     VersionConflict,
+    /// Another user has this email.
     #[error("email already registered")]
     EmailTaken,
+    /// The init session is used, expired or unknown.
     #[error("init session used, expired or unknown")]
     InitInvalid,
+    /// The reset token is used, expired or unknown.
     #[error("reset token used, expired or unknown")]
     ResetInvalid,
+    /// The forgot request is already handled or unknown.
     #[error("forgot request already handled or unknown")]
     ForgotHandled,
 }
 
+/// Storage of accounts and everything changed with them.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
+    /// The user with this `biz_id`.
     async fn user(&self, biz_id: &str) -> PortResult<Option<User>>;
+    /// The user with this normalized email.
     async fn user_by_email(&self, email: &str) -> PortResult<Option<User>>;
     /// An unused, unexpired init session.
     async fn init_session(&self, sid: &str, now_ms: u64) -> PortResult<Option<InitSession>>;
@@ -192,5 +235,6 @@ pub trait AccountStore: Send + Sync {
 /// Sends one rendered email.
 #[async_trait]
 pub trait Mailer: Send + Sync {
+    /// Delivers `message`.
     async fn send(&self, message: &OutboxMessage) -> PortResult<()>;
 }

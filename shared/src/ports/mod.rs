@@ -12,20 +12,27 @@ use crate::channel::SessionKey;
 #[error("backend unavailable")]
 pub struct Unavailable(#[source] pub anyhow::Error);
 
+/// Result of a port call that may find its backend unavailable.
 pub type PortResult<T> = Result<T, Unavailable>;
 
 /// Wall clock in Unix milliseconds; injectable so expiry is testable.
 pub trait Clock: Send + Sync {
+    /// The current time, Unix ms.
     fn now_ms(&self) -> u64;
 }
 
 /// A Secure Channel session: the client's key K, bound to its client hash.
 #[derive(Clone)]
 pub struct ScSession {
+    /// Random session id.
     pub id: String,
+    /// The client's session key K.
     pub key: SessionKey,
+    /// The `X-Client-Hash` the session is bound to.
     pub client_hash: String,
+    /// Creation time, Unix ms.
     pub created_at_ms: u64,
+    /// Expiry, Unix ms.
     pub expires_at_ms: u64,
 }
 
@@ -37,6 +44,7 @@ impl std::fmt::Debug for ScSession {
     }
 }
 
+/// Storage of Secure Channel sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a new session; ids are random, so a collision is an error.
@@ -46,6 +54,7 @@ pub trait SessionStore: Send + Sync {
     async fn get(&self, id: &str, now_ms: u64) -> PortResult<Option<ScSession>>;
 }
 
+/// Rejects reused envelope nonces within a session.
 #[async_trait]
 pub trait ReplayGuard: Send + Sync {
     /// Atomically records (session, nonce); false if it was already recorded
@@ -62,8 +71,13 @@ pub trait ReplayGuard: Send + Sync {
 /// Outcome of counting one request against a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateDecision {
+    /// The request fits the limit.
     Allowed,
-    Limited { retry_after_secs: u64 },
+    /// The request exceeds the limit.
+    Limited {
+        /// Seconds until a request would fit again.
+        retry_after_secs: u64,
+    },
 }
 
 /// A limit: at most `max` requests per `window_secs`, enforced as a token
@@ -71,7 +85,9 @@ pub enum RateDecision {
 /// through one per `window_secs / max`, whatever the clock's window edges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
+    /// Requests allowed per window (also the burst).
     pub max: u32,
+    /// Window length, seconds.
     pub window_secs: u64,
 }
 
@@ -103,6 +119,7 @@ pub fn gcra(limit: Limit, tat_ms: u64, now_ms: u64) -> Result<u64, RateDecision>
     }
 }
 
+/// Counts requests against rate limits.
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     /// Counts one request for `key` in `bucket` (atomically) and says whether it fits;

@@ -26,6 +26,7 @@ struct State {
     next_issue: u64,
 }
 
+/// Users, links, forgot requests and the outbox in process memory.
 #[derive(Default)]
 pub struct MemoryAccountStore {
     state: Mutex<State>,
@@ -215,6 +216,7 @@ pub struct MemoryMailer {
 }
 
 impl MemoryMailer {
+    /// Every email delivered so far, oldest first.
     pub fn sent(&self) -> Vec<OutboxMessage> {
         self.sent.lock().map(|s| s.clone()).unwrap_or_default()
     }

@@ -33,12 +33,15 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicU64);
 
 impl ManualClock {
+    /// A clock standing at `now_ms`.
     pub fn new(now_ms: u64) -> Self {
         ManualClock(AtomicU64::new(now_ms))
     }
+    /// Moves the clock to `now_ms`.
     pub fn set(&self, now_ms: u64) {
         self.0.store(now_ms, Ordering::SeqCst);
     }
+    /// Moves the clock forward by `secs` seconds.
     pub fn advance_secs(&self, secs: u64) {
         self.0.fetch_add(secs * 1000, Ordering::SeqCst);
     }
@@ -54,6 +57,7 @@ fn poisoned() -> Unavailable {
     Unavailable(anyhow::anyhow!("in-memory store lock poisoned"))
 }
 
+/// Secure Channel sessions in process memory.
 #[derive(Default)]
 pub struct MemorySessionStore {
     sessions: Mutex<HashMap<String, ScSession>>,
@@ -83,6 +87,7 @@ impl SessionStore for MemorySessionStore {
     }
 }
 
+/// Seen (session, nonce) pairs in process memory.
 #[derive(Default)]
 pub struct MemoryReplayGuard {
     seen: Mutex<HashMap<(String, [u8; 12]), u64>>,
