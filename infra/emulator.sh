@@ -23,7 +23,7 @@ KEY_ID_FILE="$STATE/kms_key_id"
 answers() {
     "$VENV/bin/python" - "$ENDPOINT" <<'PY' >/dev/null 2>&1
 import sys, urllib.request
-urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=2).read(1)
+urllib.request.urlopen(sys.argv[1] + "/_health", timeout=2).read(1)
 PY
 }
 

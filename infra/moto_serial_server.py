@@ -31,6 +31,11 @@ lock = threading.Lock()
 
 
 def serial(environ, start_response):
+    # Liveness without the lock or a state dump: /moto-api/data.json grows
+    # with every table and email, and a probe must stay cheap.
+    if environ.get("PATH_INFO") == "/_health":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
     with lock:
         # Materialise the response inside the lock.
         return list(app(environ, start_response))

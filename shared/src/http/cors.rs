@@ -159,9 +159,18 @@ fn is_origin(s: &str) -> bool {
         && !authority.as_str().contains('@')
         && !authority.host().is_empty()
         && authority.as_str() == authority.as_str().to_ascii_lowercase()
-        && authority
-            .port()
-            .is_none_or(|p| p.as_str().parse::<u16>().is_ok())
+        && valid_port(authority)
+}
+
+/// No port, or `:` and a port number (the parser lets `:99999` through).
+fn valid_port(authority: &http::uri::Authority) -> bool {
+    match authority.as_str().strip_prefix(authority.host()) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix(':')
+            .is_some_and(|p| p.parse::<u16>().is_ok()),
+        None => false,
+    }
 }
 
 #[cfg(test)]
