@@ -139,7 +139,8 @@ pub async fn sweep(
     for request in store.pending_forgot().await? {
         // Answered at most once: the answer consumes the request in its transaction.
         match answer_forgot(store, config, &request, now_ms()).await {
-            Ok(()) => report.forgot_answered += 1,
+            Ok(true) => report.forgot_answered += 1,
+            Ok(false) => {} // another run answered it first
             Err(err) => {
                 report.failed += 1;
                 tracing::error!(request_id = %request.id, error = %format!("{:#}", err.0), "sweep forgot answer failed");

@@ -159,13 +159,14 @@ pub async fn create_user(
 /// Answers one forgot request, off the request path: for an active account
 /// a reset token and its email, for any other address nothing; either way
 /// the request is consumed in the same transaction, so a retried or
-/// concurrent answer issues nothing twice.
+/// concurrent answer issues nothing twice. `true` when this call answered it,
+/// `false` when another already had.
 pub async fn answer_forgot(
     accounts: &dyn AccountStore,
     config: &Config,
     request: &ForgotRequest,
     now: u64,
-) -> PortResult<()> {
+) -> PortResult<bool> {
     let mut change = AccountChange {
         consume_forgot: Some(request.clone()),
         ..AccountChange::default()
@@ -196,7 +197,8 @@ pub async fn answer_forgot(
         ));
     }
     match accounts.apply(change, now).await? {
-        Ok(()) | Err(ChangeRejected::ForgotHandled) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(ChangeRejected::ForgotHandled) => Ok(false),
         Err(other) => Err(Unavailable(anyhow::anyhow!(
             "forgot request not answered: {other}"
         ))),
