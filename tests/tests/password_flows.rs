@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use reqwest::header::HeaderMap;
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::channel::BodyForm;
 
 #[tokio::test]
@@ -375,13 +375,6 @@ async fn init_errors_and_already_set() {
 }
 
 /// Status, body (minus timestamp and requestId) of a decrypted forgot answer.
-fn comparable(r: &client::Reply) -> (u16, Value) {
-    let mut b = r.body.clone();
-    b["timestamp"] = json!(0);
-    b["requestId"] = json!("");
-    (r.status, b)
-}
-
 #[tokio::test]
 async fn forgot_answers_alike_for_existing_unknown_and_inactive_accounts() {
     let s = Server::start().await;

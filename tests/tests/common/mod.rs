@@ -151,6 +151,15 @@ pub fn now_secs() -> u64 {
         .as_secs()
 }
 
+/// An answer with the fields that differ on every request (timestamp,
+/// request id) blanked, for comparing two answers.
+pub fn comparable(r: &Reply) -> (u16, Value) {
+    let mut b = r.body.clone();
+    b["timestamp"] = json!(0);
+    b["requestId"] = json!("");
+    (r.status, b)
+}
+
 /// The parameter `name` of an emailed link (its fragment, or its query).
 pub fn query(link: &str, name: &str) -> String {
     let q = link.split_once(['#', '?']).unwrap().1;
