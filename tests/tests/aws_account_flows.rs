@@ -121,7 +121,7 @@ fn wide_limits() -> Config {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_does_the_same_dynamodb_work_for_unknown_inactive_and_active_addresses() {
     let endpoint = emulator_env()["AWS_ENDPOINT_URL"].clone();
-    let (aws, clients) = aws_stack("forgot", &endpoint, 3000).await;
+    let (aws, clients) = aws_stack("forgot", &endpoint, EMULATOR_TIMEOUT_MS).await;
     let s = Server::serve(aws_local_with(wide_limits(), &aws, &clients).await).await;
     // Addresses of one length, so that sizes compare.
     let (active, asleep, unknown) = (
@@ -239,7 +239,7 @@ async fn forgot_does_the_same_dynamodb_work_for_unknown_inactive_and_active_addr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_attempts_leave_no_sid_in_the_table() {
     let endpoint = emulator_env()["AWS_ENDPOINT_URL"].clone();
-    let (aws, clients) = aws_stack("initsid", &endpoint, 3000).await;
+    let (aws, clients) = aws_stack("initsid", &endpoint, EMULATOR_TIMEOUT_MS).await;
     let s = Server::serve(aws_local(&aws, &clients).await).await;
     let (_, real_sid) = s.pending_user("first@example.com", "First User").await;
     let c = s.client("198.51.100.32");

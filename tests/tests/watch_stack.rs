@@ -107,6 +107,7 @@ async fn stories_run_against_the_functions_as_separate_processes() {
             .env("JWT_JWKS", jwks.to_string())
             .env("JWT_ISSUER", "https://id.example.com")
             .env("JWT_AUDIENCE", "password-api")
+            .env("AWS_OPERATION_TIMEOUT_MS", EMULATOR_TIMEOUT_MS.to_string())
             .env("RUST_LOG", "warn")
             .stdout(log.try_clone().unwrap())
             .stderr(log)

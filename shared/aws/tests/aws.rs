@@ -67,6 +67,11 @@ fn emulator() -> &'static Emulator {
     })
 }
 
+/// Bound of one call against the emulator. It serializes every request, so
+/// under a loaded test run a call can queue for seconds; the production
+/// default (3 s) would fail tests that are not about timeouts.
+const EMULATOR_TIMEOUT_MS: &str = "20000";
+
 fn config(table: &str, kms_key_id: &str, sender: &str, op_timeout_ms: &str) -> AwsConfig {
     let vars: HashMap<&str, String> = [
         ("TABLE_NAME", table.to_owned()),
@@ -100,7 +105,7 @@ fn hex(b: &[u8]) -> String {
 /// A fresh, empty table of its own for one test.
 async fn fresh_empty(tag: &str) -> (AwsConfig, AwsClients) {
     let emu = emulator();
-    let cfg = config(&unique(tag), &emu.kms_key_id, &emu.sender, "3000");
+    let cfg = config(&unique(tag), &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
     let clients = clients_at(&cfg, &emu.endpoint).await;
     ensure_table(&clients.dynamodb, &cfg.table_name)
         .await
@@ -390,7 +395,7 @@ async fn tampered_session_item_fails_to_open() {
 #[tokio::test]
 async fn kms_seal_round_trip_and_wrong_context_fails() {
     let emu = emulator();
-    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, "3000");
+    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let sealer = KmsSealer::new(clients.kms.clone(), &cfg.kms_key_id);
     let (_, der) = ServerKey::generate("k-seal", u64::MAX).unwrap();
@@ -518,7 +523,7 @@ async fn rotation_keeps_previous_key_until_grace_end() {
 #[tokio::test]
 async fn bootstrapped_emulator_key_ring_loads() {
     let emu = emulator();
-    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, "3000");
+    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let keys = KmsKeyStore::from_clients(&clients, &cfg);
     let ring = keys.load_key_ring(now_ms()).await.unwrap();
@@ -673,7 +678,7 @@ async fn http_get(endpoint: &str, path: &str) -> String {
 #[tokio::test]
 async fn ses_send_is_recorded_by_the_emulator() {
     let emu = emulator();
-    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, "3000");
+    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
     let to = format!("{}@example.com", unique("user"));
@@ -707,7 +712,7 @@ async fn ses_unverified_sender_is_an_error() {
         &emu.table,
         &emu.kms_key_id,
         "nobody@unverified.test",
-        "3000",
+        EMULATOR_TIMEOUT_MS,
     );
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
@@ -788,7 +793,7 @@ async fn silent_endpoint_is_unavailable_within_operation_timeout() {
 async fn ses_sends_outbox_messages_through_the_accounts_port() {
     use shared::ports::accounts::{MailKind, Mailer as OutboxMailer, OutboxMessage};
     let emu = emulator();
-    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, "3000");
+    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
     let to = format!("{}@example.com", unique("outbox"));

@@ -189,6 +189,11 @@ pub fn root() -> PathBuf {
         .to_owned()
 }
 
+/// Bound of one call against the emulator in tests that are not about
+/// timeouts: it serializes every request, so a busy run can queue a call
+/// for seconds past the production default.
+pub const EMULATOR_TIMEOUT_MS: u64 = 20_000;
+
 /// A table of its own on the emulator at `endpoint` (the emulator itself
 /// or a proxy in front of it), with an SCv2 key: the AWS settings and clients.
 pub async fn aws_stack(
@@ -222,7 +227,7 @@ pub async fn aws_stack(
     // The deploy-time steps run with a generous bound: the test's own bound
     // is for the requests under test, not for a busy emulator's setup.
     let mut setup_vars = vars.clone();
-    setup_vars.insert("AWS_OPERATION_TIMEOUT_MS", "20000".into());
+    setup_vars.insert("AWS_OPERATION_TIMEOUT_MS", EMULATOR_TIMEOUT_MS.to_string());
     let setup_aws = aws_adapters::AwsConfig::from_lookup(|k| setup_vars.get(k).cloned()).unwrap();
     let setup = clients_with(setup_aws.clone()).await;
     aws_adapters::table::ensure_table(&setup.dynamodb, &table)
