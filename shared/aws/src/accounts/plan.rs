@@ -4,8 +4,8 @@
 //! (see [`Links`]), so the plan is testable without DynamoDB.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Delete, Put,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    CancellationReason, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 use serde::Deserialize;
 use shared::ports::accounts::{AccountChange, ChangeRejected, MAX_LIVE_RESET_TOKENS};
@@ -323,21 +323,6 @@ pub(super) fn read_reasons(
     Err(corrupt("account transaction cancelled for another reason"))
 }
 
-/// A reason code as DynamoDB writes it, for tests of the decoding.
-#[cfg(test)]
-fn reason(code: &str, item: Option<Item>) -> CancellationReason {
-    CancellationReason::builder()
-        .code(code)
-        .set_item(item)
-        .build()
-}
-
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
-
-/// The attribute of a put action, for tests of the plan.
-#[cfg(test)]
-fn put_attr<'a>(item: &'a TransactWriteItem, name: &str) -> Option<&'a AttributeValue> {
-    item.put().and_then(|p| p.item().get(name))
-}

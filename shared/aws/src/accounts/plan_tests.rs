@@ -2,9 +2,23 @@
 
 use super::*;
 use crate::accounts::keys::{pending_sk, OUTBOX_PENDING_PK};
+use aws_sdk_dynamodb::types::AttributeValue;
 use shared::ports::accounts::{
     ForgotRequest, InitSession, MailKind, OutboxMessage, ResetToken, User, UserStatus,
 };
+
+/// The attribute of a put action.
+fn put_attr<'a>(item: &'a TransactWriteItem, name: &str) -> Option<&'a AttributeValue> {
+    item.put().and_then(|p| p.item().get(name))
+}
+
+/// A reason as DynamoDB returns it.
+fn reason(code: &str, item: Option<Item>) -> CancellationReason {
+    CancellationReason::builder()
+        .code(code)
+        .set_item(item)
+        .build()
+}
 
 const NOW: u64 = 1_000_000;
 
