@@ -16,6 +16,8 @@ pub mod lambda;
 pub mod ports;
 pub mod routes;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time_fmt;
 
 pub use app::App;
