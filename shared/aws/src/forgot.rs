@@ -97,21 +97,14 @@ impl DynamoAccountStore {
     /// A pending request by its sort key (as a stream record names it);
     /// `None` once answered or expired.
     pub async fn forgot_request(&self, sk: &str) -> PortResult<Option<ForgotRequest>> {
-        let Some(item) = self
-            .get(
-                FORGOT_PENDING_PK.into(),
-                sk,
-                "dynamodb GetItem forgot request",
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let item: SealedItem = from_item(item)?;
-        if self.clock.now_ms() >= item.expires_at_ms {
-            return Ok(None);
-        }
-        self.forgot_from_item(item).map(Some)
+        self.unexpired_sealed(
+            FORGOT_PENDING_PK.into(),
+            sk,
+            "dynamodb GetItem forgot request",
+        )
+        .await?
+        .map(|item| self.forgot_from_item(item))
+        .transpose()
     }
 
     /// Every unexpired pending request, oldest first (the sweep).

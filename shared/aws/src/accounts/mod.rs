@@ -198,6 +198,21 @@ impl DynamoAccountStore {
         Ok((now_ms < expires_at_ms).then_some((item.biz_id, expires_at_ms)))
     }
 
+    /// The sealed item `pk`/`sk` (outbox message, forgot request); `None` if
+    /// unknown or expired.
+    pub(crate) async fn unexpired_sealed(
+        &self,
+        pk: String,
+        sk: &str,
+        what: &'static str,
+    ) -> PortResult<Option<SealedItem>> {
+        let Some(item) = self.get(pk, sk, what).await? else {
+            return Ok(None);
+        };
+        let item: SealedItem = from_item(item)?;
+        Ok((self.clock.now_ms() < item.expires_at_ms).then_some(item))
+    }
+
     /// Cheap call that opens the connection to DynamoDB (cold start).
     pub async fn warm_up(&self) -> PortResult<()> {
         self.get(NOOP_PK.into(), NOOP_SK, "dynamodb GetItem warm-up")

@@ -9,7 +9,7 @@ use shared::ports::PortResult;
 use zeroize::Zeroizing;
 
 use crate::dynamo::SessionSealer;
-use crate::error::{corrupt, unavailable};
+use crate::error::{condition_failed, corrupt, unavailable};
 use crate::table::{n, s, PK, SK};
 
 use super::item::{from_item, to_item, PendingItem, SealedItem};
@@ -105,15 +105,11 @@ impl DynamoAccountStore {
     /// A stored outbox message, unsealed; `None` if unknown or expired.
     pub async fn outbox_message(&self, id: &str) -> PortResult<Option<StoredOutbox>> {
         let Some(item) = self
-            .get(outbox_pk(id), OUTBOX_SK, "dynamodb GetItem outbox")
+            .unexpired_sealed(outbox_pk(id), OUTBOX_SK, "dynamodb GetItem outbox")
             .await?
         else {
             return Ok(None);
         };
-        let item: SealedItem = from_item(item)?;
-        if self.clock.now_ms() >= item.expires_at_ms {
-            return Ok(None);
-        }
         if item.seal_kid != self.outbox_sealer.key_id() {
             return Err(corrupt("outbox message sealed under another data key"));
         }
@@ -195,12 +191,7 @@ impl DynamoAccountStore {
                         .ok_or_else(|| corrupt("outbox creation time missing"))?,
                 }))
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(e) if condition_failed(&e) => Ok(None),
             Err(e) => Err(unavailable("dynamodb UpdateItem outbox claim", e)),
         }
     }
@@ -221,12 +212,7 @@ impl DynamoAccountStore {
         match res {
             Ok(_) => Ok(()),
             // Someone else's claim: leave it.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(unavailable("dynamodb UpdateItem outbox release", e)),
         }
     }

@@ -102,6 +102,33 @@ impl Planner<'_> {
         Ok(TransactWriteItem::builder().delete(del).build())
     }
 
+    /// A new single-use item `(pk, sk, type)` of `biz_id` and its marker
+    /// (`<type>OfUser`, sort key `marker_sk`) in the user's links partition.
+    fn new_link(
+        &self,
+        (pk, sk, item_type): (String, &str, &str),
+        marker_sk: String,
+        sha: &str,
+        biz_id: &str,
+        expires_at_ms: u64,
+    ) -> PortResult<[(TransactWriteItem, Role); 2]> {
+        let item = OfUserItem::single_use(pk, sk, item_type, biz_id, expires_at_ms);
+        let marker = LinkMarkerItem::new(
+            links_pk(biz_id),
+            marker_sk,
+            &format!("{item_type}OfUser"),
+            sha,
+            expires_at_ms,
+        );
+        Ok([
+            (
+                self.put(to_item(&item)?, Some("attribute_not_exists(PK)"))?,
+                Role::Other,
+            ),
+            (self.put(to_item(&marker)?, None)?, Role::Other),
+        ])
+    }
+
     /// The transaction of `change`; `old_email` is set when the user's stored
     /// address differs from the new one (the claim moves with it).
     pub(super) fn plan(
@@ -183,26 +210,14 @@ impl Planner<'_> {
             }
         }
         if let Some(init) = &change.new_init {
-            let item = OfUserItem::single_use(
-                init_pk(&init.sid),
-                INIT_SK,
-                "InitSession",
+            let sha = sha256_hex(&init.sid);
+            items.extend(self.new_link(
+                (init_pk(&init.sid), INIT_SK, "InitSession"),
+                init_marker_sk(&sha),
+                &sha,
                 &init.biz_id,
                 init.expires_at_ms,
-            );
-            items.push((
-                self.put(to_item(&item)?, Some("attribute_not_exists(PK)"))?,
-                Role::Other,
-            ));
-            let sha = sha256_hex(&init.sid);
-            let marker = LinkMarkerItem::new(
-                links_pk(&init.biz_id),
-                init_marker_sk(&sha),
-                "InitSessionOfUser",
-                &sha,
-                init.expires_at_ms,
-            );
-            items.push((self.put(to_item(&marker)?, None)?, Role::Other));
+            )?);
         }
         if let Some(reset) = &change.new_reset {
             let live = &links.live_resets;
@@ -212,25 +227,13 @@ impl Planner<'_> {
                 items.push(self.delete_action(pk, sk)?);
                 items.push(self.delete_action(links_pk(&reset.biz_id), &marker.sk)?);
             }
-            let token = OfUserItem::single_use(
-                reset_pk(&reset.token_sha256),
-                RESET_SK,
-                "ResetToken",
+            items.extend(self.new_link(
+                (reset_pk(&reset.token_sha256), RESET_SK, "ResetToken"),
+                reset_marker_sk(reset.expires_at_ms, &reset.token_sha256),
+                &reset.token_sha256,
                 &reset.biz_id,
                 reset.expires_at_ms,
-            );
-            items.push((
-                self.put(to_item(&token)?, Some("attribute_not_exists(PK)"))?,
-                Role::Other,
-            ));
-            let marker = LinkMarkerItem::new(
-                links_pk(&reset.biz_id),
-                reset_marker_sk(reset.expires_at_ms, &reset.token_sha256),
-                "ResetTokenOfUser",
-                &reset.token_sha256,
-                reset.expires_at_ms,
-            );
-            items.push((self.put(to_item(&marker)?, None)?, Role::Other));
+            )?);
         }
         for m in &change.outbox {
             for item in outbox_items(self, m)? {

@@ -247,12 +247,7 @@ impl KmsKeyStore {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(KeyStoreError::KidExists(kid.to_owned()))
-            }
+            Err(e) if condition_failed(&e) => Err(KeyStoreError::KidExists(kid.to_owned())),
             Err(e) => Err(unavailable("dynamodb PutItem key", e).into()),
         }
     }
@@ -282,10 +277,7 @@ impl KmsKeyStore {
         };
         match put.send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if condition_failed(&e) => {
                 Err(corrupt("concurrent key rotation changed the active key").into())
             }
             Err(e) => Err(unavailable("dynamodb PutItem active key", e).into()),

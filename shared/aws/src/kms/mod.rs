@@ -16,7 +16,7 @@ use shared::ports::Unavailable;
 use zeroize::Zeroizing;
 
 use crate::dynamo::SessionSealer;
-use crate::error::{corrupt, unavailable};
+use crate::error::{condition_failed, corrupt, unavailable};
 use crate::table::{get_b, get_n, get_s, n, s, ttl_secs, EXPIRES_MS, PK, SK, TTL_ATTR, TYPE};
 use crate::{AwsClients, AwsConfig};
 
@@ -253,10 +253,7 @@ impl KmsKeyStore {
         match res {
             Ok(_) => Ok(Ensured::Created),
             // Another run won the race: its secret must unseal.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if condition_failed(&e) => {
                 self.load_secret(purpose, kid, len).await?;
                 Ok(Ensured::Existing)
             }
