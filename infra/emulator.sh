@@ -71,9 +71,10 @@ up() {
 # pwctl, built when missing or older than a source it is made of (under the
 # `up` lock, so concurrent test binaries build it once).
 ensure_pwctl() {
-    if [[ -x "$PWCTL" ]] && [[ -z "$(find "$ROOT/Cargo.lock" "$ROOT/client" "$ROOT/shared" \
-        -newer "$PWCTL" \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock -o -name '*.json' \) \
-        -print -quit)" ]]; then
+    if [[ -x "$PWCTL" ]] && [[ -z "$(find "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
+        "$ROOT/client/Cargo.toml" "$ROOT/client/src" "$ROOT/shared/Cargo.toml" "$ROOT/shared/src" \
+        "$ROOT/shared/aws/Cargo.toml" "$ROOT/shared/aws/src" "$ROOT/shared/password" \
+        -newer "$PWCTL" \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -print -quit)" ]]; then
         return
     fi
     echo "emulator: building pwctl for the bootstrap" >&2

@@ -111,17 +111,34 @@ pub(super) fn user_from_item(item: Item) -> PortResult<User> {
     from_item::<UserItem>(item).map(User::from)
 }
 
+/// Keys and type tag of an item (flattened into it: three strings).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Head {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    pub(super) sk: String,
+    #[serde(rename = "type")]
+    item_type: String,
+}
+
+impl Head {
+    fn new(pk: String, sk: String, item_type: &str) -> Self {
+        Head {
+            pk,
+            sk,
+            item_type: item_type.into(),
+        }
+    }
+}
+
 /// An item that names a user: the email claim (`EMAIL#` / `EMAIL`), which
 /// never expires, and the single-use init session and reset token, which do.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct OfUserItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "type")]
-    item_type: String,
+    #[serde(flatten)]
+    head: Head,
     pub(super) biz_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) expires_at_ms: Option<u64>,
@@ -132,9 +149,7 @@ pub(super) struct OfUserItem {
 impl OfUserItem {
     pub(super) fn claim(pk: String, sk: &str, biz_id: &str) -> Self {
         OfUserItem {
-            pk,
-            sk: sk.into(),
-            item_type: "EmailClaim".into(),
+            head: Head::new(pk, sk.into(), "EmailClaim"),
             biz_id: biz_id.into(),
             expires_at_ms: None,
             expires_at: None,
@@ -150,9 +165,7 @@ impl OfUserItem {
     ) -> Self {
         let (ms, secs) = expiry(expires_at_ms);
         OfUserItem {
-            pk,
-            sk: sk.into(),
-            item_type: item_type.into(),
+            head: Head::new(pk, sk.into(), item_type),
             biz_id: biz_id.into(),
             expires_at_ms: Some(ms),
             expires_at: Some(secs),
@@ -160,29 +173,46 @@ impl OfUserItem {
     }
 }
 
-/// An entry of a user's links partition (`LINKS#<bizId>`).
+/// A marker: an entry of a user's links partition (`LINKS#<bizId>`, with
+/// the `tokenSha256` of the link) or a pending-delivery marker
+/// (`OUTBOX#PENDING` / `<createdAtMs>#<id>`, with the message `id`).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct LinkMarkerItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    pub(super) sk: String,
-    #[serde(rename = "type")]
-    item_type: String,
-    pub(super) token_sha256: String,
+pub(super) struct MarkerItem {
+    #[serde(flatten)]
+    pub(super) head: Head,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) token_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) id: Option<String>,
     pub(super) expires_at_ms: u64,
     expires_at: u64,
 }
 
-impl LinkMarkerItem {
-    pub(super) fn new(pk: String, sk: String, item_type: &str, sha: &str, expires: u64) -> Self {
+impl MarkerItem {
+    /// The marker of a user's link (its `tokenSha256`).
+    pub(super) fn link(pk: String, sk: String, item_type: &str, sha: &str, expires: u64) -> Self {
+        Self::new(pk, sk, item_type, Some(sha), None, expires)
+    }
+
+    /// The pending-delivery marker of message `id`.
+    pub(super) fn pending(pk: String, sk: String, id: &str, expires: u64) -> Self {
+        Self::new(pk, sk, "OutboxPending", None, Some(id), expires)
+    }
+
+    fn new(
+        pk: String,
+        sk: String,
+        item_type: &str,
+        sha: Option<&str>,
+        id: Option<&str>,
+        expires: u64,
+    ) -> Self {
         let (expires_at_ms, expires_at) = expiry(expires);
-        LinkMarkerItem {
-            pk,
-            sk,
-            item_type: item_type.into(),
-            token_sha256: sha.into(),
+        MarkerItem {
+            head: Head::new(pk, sk, item_type),
+            token_sha256: sha.map(str::to_owned),
+            id: id.map(str::to_owned),
             expires_at_ms,
             expires_at,
         }
@@ -193,12 +223,8 @@ impl LinkMarkerItem {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SealedItem {
-    #[serde(rename = "PK")]
-    pub(crate) pk: String,
-    #[serde(rename = "SK")]
-    pub(crate) sk: String,
-    #[serde(rename = "type")]
-    pub(crate) item_type: String,
+    #[serde(flatten)]
+    head: Head,
     pub(crate) id: String,
     /// Outbox messages only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,9 +249,7 @@ impl SealedItem {
     pub(crate) fn new(pk: String, sk: String, item_type: &str, id: &str, expires: u64) -> Self {
         let (expires_at_ms, expires_at) = expiry(expires);
         SealedItem {
-            pk,
-            sk,
-            item_type: item_type.into(),
+            head: Head::new(pk, sk, item_type),
             id: id.into(),
             kind: None,
             sealed_body: Vec::new(),
@@ -233,35 +257,6 @@ impl SealedItem {
             created_at_ms: None,
             requested_at_ms: None,
             delivered_at_ms: None,
-            expires_at_ms,
-            expires_at,
-        }
-    }
-}
-
-/// A pending-delivery marker (`OUTBOX#PENDING` / `<createdAtMs>#<id>`).
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct PendingItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "type")]
-    item_type: String,
-    pub(super) id: String,
-    expires_at_ms: u64,
-    expires_at: u64,
-}
-
-impl PendingItem {
-    pub(super) fn new(pk: String, sk: String, id: &str, expires: u64) -> Self {
-        let (expires_at_ms, expires_at) = expiry(expires);
-        PendingItem {
-            pk,
-            sk,
-            item_type: "OutboxPending".into(),
-            id: id.into(),
             expires_at_ms,
             expires_at,
         }

@@ -132,7 +132,7 @@ fn link_items_keep_the_stored_layout() {
             ),
         ),
         (
-            to_item(&LinkMarkerItem::new(
+            to_item(&MarkerItem::link(
                 "LINKS#b1".into(),
                 "RESET#0000000001001#ab".into(),
                 "ResetTokenOfUser",
@@ -201,7 +201,7 @@ fn sealed_items_keep_the_stored_layout() {
     unknown_kind.insert("kind".into(), s("spam"));
     assert!(from_item::<SealedItem>(unknown_kind).is_err());
 
-    let pending = PendingItem::new(
+    let pending = MarkerItem::pending(
         "OUTBOX#PENDING".into(),
         "0000000001000#m1".into(),
         "m1",

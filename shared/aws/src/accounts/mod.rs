@@ -150,11 +150,12 @@ impl DynamoAccountStore {
             .query_all(links_pk(biz_id), prefix, "dynamodb Query user links")
             .await?
         {
-            let item: item::LinkMarkerItem = from_item(item)?;
+            let item: item::MarkerItem = from_item(item)?;
             if item.expires_at_ms > now_ms {
+                let sha = item.token_sha256;
                 markers.push(LinkMarker {
-                    sk: item.sk,
-                    sha: item.token_sha256,
+                    sk: item.head.sk,
+                    sha: sha.ok_or_else(|| corrupt("link marker without token hash"))?,
                 });
             }
         }

@@ -12,7 +12,7 @@ use crate::dynamo::SessionSealer;
 use crate::error::{condition_failed, corrupt, unavailable};
 use crate::table::{n, s, PK, SK};
 
-use super::item::{from_item, to_item, PendingItem, SealedItem};
+use super::item::{from_item, to_item, MarkerItem, SealedItem};
 use super::keys::{outbox_pk, pending_sk, OUTBOX_PENDING_PK, OUTBOX_SK};
 use super::plan::Planner;
 use super::DynamoAccountStore;
@@ -89,7 +89,7 @@ pub(super) fn outbox_items(
     message.sealed_body = sealer.seal_bytes(&aad, &body)?;
     message.seal_kid = sealer.key_id().to_owned();
     message.created_at_ms = Some(m.created_at_ms);
-    let marker = PendingItem::new(
+    let marker = MarkerItem::pending(
         OUTBOX_PENDING_PK.into(),
         pending_sk(m.created_at_ms, &m.id),
         &m.id,
@@ -147,7 +147,8 @@ impl DynamoAccountStore {
             )
             .await?
         {
-            ids.push(from_item::<PendingItem>(item)?.id);
+            let id = from_item::<MarkerItem>(item)?.id;
+            ids.push(id.ok_or_else(|| corrupt("pending marker without id"))?);
         }
         let mut pending = Vec::with_capacity(ids.len());
         for id in ids {

@@ -16,7 +16,7 @@ use crate::error::{corrupt, unavailable};
 use crate::forgot::consume_forgot;
 use crate::table::{n, s, EXPIRES_MS, PK, SK};
 
-use super::item::{from_item, to_item, user_item, Item, LinkMarkerItem, OfUserItem};
+use super::item::{from_item, to_item, user_item, Item, MarkerItem, OfUserItem};
 use super::keys::{
     email_pk, init_marker_sk, init_pk, links_pk, reset_marker_sk, reset_pk, sha256_hex, LinkMarker,
     EMAIL_SK, INIT_SK, NOOP_PK, NOOP_SK, RESET_SK,
@@ -113,7 +113,7 @@ impl Planner<'_> {
         expires_at_ms: u64,
     ) -> PortResult<[(TransactWriteItem, Role); 2]> {
         let item = OfUserItem::single_use(pk, sk, item_type, biz_id, expires_at_ms);
-        let marker = LinkMarkerItem::new(
+        let marker = MarkerItem::link(
             links_pk(biz_id),
             marker_sk,
             &format!("{item_type}OfUser"),
