@@ -12,11 +12,11 @@ pub mod config;
 pub mod handlers;
 pub mod http;
 pub mod i18n;
-pub mod lambda;
 pub mod ports;
+pub mod route;
 pub mod routes;
 pub mod telemetry;
 pub mod time_fmt;
 
 pub use app::App;
-pub use routes::Route;
+pub use route::Route;

@@ -196,5 +196,5 @@ pub async fn run_http(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     let app = app_from_env(endpoint.route.needs())
         .await
         .map_err(cold_start_failed)?;
-    shared::lambda::serve(app, endpoint).await
+    crate::lambda::serve(app, endpoint).await
 }

@@ -5,9 +5,9 @@ use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
 
-use crate::app::App;
-use crate::http::ApiRequest;
-use crate::routes::{serve_endpoint, Endpoint};
+use shared::app::App;
+use shared::http::{ApiRequest, ApiResponse};
+use shared::routes::{serve_endpoint, Endpoint};
 
 /// Converts an API Gateway request into an [`ApiRequest`].
 pub fn to_api_request(req: Request) -> ApiRequest {
@@ -45,7 +45,7 @@ pub fn to_api_request(req: Request) -> ApiRequest {
 }
 
 /// Converts the core's response into a Lambda response.
-pub fn to_lambda_response(resp: crate::http::ApiResponse) -> Response<Body> {
+pub fn to_lambda_response(resp: ApiResponse) -> Response<Body> {
     let (parts, body) = resp.into_parts();
     let is_text = parts
         .headers
