@@ -30,6 +30,7 @@ mod error;
 mod forgot;
 pub mod invite_fn;
 mod kms;
+#[cfg(feature = "lambda-http")]
 pub mod lambda;
 mod mail;
 pub mod mail_fn;
