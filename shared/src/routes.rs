@@ -107,7 +107,7 @@ async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse 
     // the plain JSON body of the two secure-channel routes.
     let carried = match route {
         Route::PublicKey | Route::CreateSession => req.body.len(),
-        _ => crate::channel::server::envelope_len(&req.headers, &req.body),
+        _ => crate::secure_request::envelope_len(&req.headers, &req.body),
     };
     if carried > crate::channel::wire::MAX_ENVELOPE_LEN {
         return error_response(&ApiError::PayloadTooLarge, lang, now_ms, &request_id);

@@ -22,12 +22,12 @@ pub use reset::reset;
 pub use status::status;
 
 use super::{mail, Ctx};
-use crate::channel::server::{open_request, seal_response, OpenedRequest};
 use crate::http::json::parse_strict;
 use crate::http::{error_body, success_body, ApiError, ApiRequest, ApiResponse, Refusal, Success};
 use crate::i18n;
 use crate::ports::accounts::{MailKind, OutboxMessage, User, UserStatus};
 use crate::route::Route;
+use crate::secure_request::{open_request, seal_response, OpenedRequest};
 
 /// A successful answer: status, message code, data.
 pub struct Done {
