@@ -7,7 +7,7 @@ use base64::Engine;
 use password::{PasswordHash, PepperId};
 
 use super::{now_ms, unique};
-use crate::handlers::password::token_sha256 as sha256_hex;
+use crate::handlers::token::token_sha256 as sha256_hex;
 use crate::ports::accounts::{
     AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, MailKind,
     OutboxMessage, ResetToken, User, UserStatus, MAX_LIVE_RESET_TOKENS,
