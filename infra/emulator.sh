@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Local AWS stack without an account: moto server + idempotent bootstrap.
+# Local AWS stack without an account: moto server + idempotent bootstrap
+# (`pwctl admin bootstrap`: the table, key layout and sealed secrets come from
+# the same Rust code as a deployment's).
 #   infra/emulator.sh up     start (creating .venv if needed) and bootstrap
-#   infra/emulator.sh venv   only create .venv (moto, boto3, cryptography)
+#   infra/emulator.sh venv   only create .venv (moto)
 #   infra/emulator.sh down   stop
 #   infra/emulator.sh env    print export lines for the adapters and the CLI
 #   infra/emulator.sh status
@@ -19,6 +21,7 @@ TABLE="${TABLE_NAME:-password-api}"
 ALIAS="alias/password-api"
 SENDER="${SES_FROM_ADDRESS:-noreply@password-api.local}"
 KEY_ID_FILE="$STATE/kms_key_id"
+PWCTL="${CARGO_TARGET_DIR:-$ROOT/target}/debug/pwctl"
 
 answers() {
     "$VENV/bin/python" - "$ENDPOINT" <<'PY' >/dev/null 2>&1
@@ -62,8 +65,29 @@ up() {
         done
         answers || { echo "emulator: no answer on $ENDPOINT after 20 s" >&2; exit 1; }
     fi
-    TABLE_NAME="$TABLE" "$VENV/bin/python" "$ROOT/infra/emulator_bootstrap.py" \
-        "$ENDPOINT" "$TABLE" "$ALIAS" "$SENDER" "$KEY_ID_FILE"
+    bootstrap
+}
+
+# pwctl, built when missing or older than a source it is made of (under the
+# `up` lock, so concurrent test binaries build it once).
+ensure_pwctl() {
+    if [[ -x "$PWCTL" ]] && [[ -z "$(find "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
+        "$ROOT/client/Cargo.toml" "$ROOT/client/src" "$ROOT/shared/Cargo.toml" "$ROOT/shared/src" \
+        "$ROOT/shared/aws/Cargo.toml" "$ROOT/shared/aws/src" "$ROOT/shared/password" \
+        -newer "$PWCTL" \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -print -quit)" ]]; then
+        return
+    fi
+    echo "emulator: building pwctl for the bootstrap" >&2
+    (cd "$ROOT" && cargo build --quiet -p client --bin pwctl) >&2
+    touch "$PWCTL"
+}
+
+bootstrap() {
+    ensure_pwctl
+    AWS_ENDPOINT_URL="$ENDPOINT" AWS_REGION=us-east-1 \
+        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+        TABLE_NAME="$TABLE" SES_FROM_ADDRESS="$SENDER" \
+        "$PWCTL" admin bootstrap --kms-alias "$ALIAS" --key-id-file "$KEY_ID_FILE" >/dev/null
 }
 
 down() {

@@ -21,6 +21,8 @@ pub mod route;
 pub mod routes;
 pub mod secure_request;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time_fmt;
 
 pub use app::App;

@@ -135,3 +135,96 @@ pub async fn check_keys() -> anyhow::Result<String> {
         ring.active().kid()
     ))
 }
+
+/// What [`bootstrap_stack`] sets up besides the table settings of the
+/// environment (`TABLE_NAME`, `SES_FROM_ADDRESS`, the data key ids).
+#[derive(Debug, Clone)]
+pub struct StackSpec {
+    /// The KMS alias of the sealing key, created with its key if missing.
+    pub kms_alias: String,
+    /// Lifetime of the first SCv2 key, if one is created.
+    pub key_lifetime: Duration,
+}
+
+/// Idempotent bootstrap of a stack without CloudFormation (the local
+/// emulator): the table ([`crate::table::ensure_table`]), the KMS key behind
+/// `spec.kms_alias`, the SES sender identity, then [`init_keys_with`] with a
+/// first SCv2 key `k-local-<epoch seconds>`. Returns the KMS key id and one
+/// line per step.
+pub async fn bootstrap_stack(spec: &StackSpec) -> anyhow::Result<(String, Vec<String>)> {
+    let mut cfg = AwsConfig::from_lookup(|k| match k {
+        "KMS_KEY_ID" => Some(spec.kms_alias.clone()),
+        _ => std::env::var(k).ok(),
+    })?;
+    let clients = AwsClients::from_env(&cfg).await;
+    crate::table::ensure_table(&clients.dynamodb, &cfg.table_name).await?;
+    let mut lines = vec![format!("table {}: ready", cfg.table_name)];
+    let key_id = ensure_kms_key(&clients.kms, &spec.kms_alias).await?;
+    lines.push(format!("kms {} ({key_id}): ready", spec.kms_alias));
+    ensure_sender(&clients.ses, &cfg.ses_from_address).await?;
+    lines.push(format!("ses {}: verified", cfg.ses_from_address));
+    cfg.kms_key_id.clone_from(&key_id);
+    let store = KmsKeyStore::from_clients(&clients, &cfg);
+    let now = now_ms();
+    let first = FirstKey {
+        kid: format!("k-local-{}", now / 1000),
+        lifetime: spec.key_lifetime,
+    };
+    lines.extend(init_keys_with(&store, &cfg, Some(first), now).await?);
+    Ok((key_id, lines))
+}
+
+/// The id of the symmetric key behind `alias`, created (key and alias) if missing.
+async fn ensure_kms_key(kms: &aws_sdk_kms::Client, alias: &str) -> anyhow::Result<String> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let mut pages = kms.list_aliases().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| crate::unavailable("kms ListAliases", e))?;
+        let target = page
+            .aliases()
+            .iter()
+            .find(|a| a.alias_name() == Some(alias))
+            .and_then(|a| a.target_key_id());
+        if let Some(id) = target {
+            return Ok(id.to_owned());
+        }
+    }
+    let created = kms
+        .create_key()
+        .description("password-api local sealing key")
+        .key_spec(KeySpec::SymmetricDefault)
+        .key_usage(KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .map_err(|e| crate::unavailable("kms CreateKey", e))?;
+    let id = created
+        .key_metadata()
+        .map(|m| m.key_id().to_owned())
+        .ok_or_else(|| anyhow::anyhow!("kms CreateKey returned no key id"))?;
+    kms.create_alias()
+        .alias_name(alias)
+        .target_key_id(&id)
+        .send()
+        .await
+        .map_err(|e| crate::unavailable("kms CreateAlias", e))?;
+    Ok(id)
+}
+
+/// Registers the sender address as an SES identity (kept if it exists).
+async fn ensure_sender(ses: &aws_sdk_sesv2::Client, sender: &str) -> anyhow::Result<()> {
+    match ses
+        .create_email_identity()
+        .email_identity(sender)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(crate::unavailable("ses CreateEmailIdentity", e).into()),
+    }
+}

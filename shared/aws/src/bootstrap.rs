@@ -166,7 +166,12 @@ async fn accounts_for(
     } else {
         SessionSealer::withheld(&aws.outbox_data_key_id)
     };
-    let store = DynamoAccountStore::new(clients.dynamodb.clone(), &aws.table_name, sealer);
+    let store = DynamoAccountStore::new(
+        clients.dynamodb.clone(),
+        &aws.table_name,
+        sealer,
+        Arc::new(SystemClock),
+    );
     store.warm_up().await.context("DynamoDB warm-up")?;
     Ok(store)
 }

@@ -11,7 +11,7 @@ use shared::ports::{
 };
 use zeroize::Zeroizing;
 
-use crate::error::{corrupt, unavailable};
+use crate::error::{condition_failed, corrupt, unavailable};
 use crate::table::{get_b, get_n, get_s, n, s, ttl_secs, EXPIRES_MS, PK, SK, TTL_ATTR, TYPE};
 
 const SEALED_VERSION: u8 = 1;
@@ -174,12 +174,7 @@ impl SessionStore for DynamoSessionStore {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(corrupt("session id collision"))
-            }
+            Err(e) if condition_failed(&e) => Err(corrupt("session id collision")),
             Err(e) => Err(unavailable("dynamodb PutItem session", e)),
         }
     }
@@ -271,12 +266,7 @@ impl ReplayGuard for DynamoReplayGuard {
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable("dynamodb PutItem nonce", e)),
         }
     }

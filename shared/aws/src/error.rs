@@ -14,3 +14,12 @@ where
 pub(crate) fn corrupt(context: &'static str) -> Unavailable {
     Unavailable(anyhow::anyhow!(context))
 }
+
+/// Whether a DynamoDB call was refused by its condition expression (the
+/// `ConditionalCheckFailedException` of any operation).
+pub(crate) fn condition_failed<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}

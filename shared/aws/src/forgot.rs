@@ -2,15 +2,14 @@
 //! digits>#<id>` (see `docs/data-model.md`). The request path writes one of
 //! these and nothing else; the stream consumer answers it.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 use shared::ports::accounts::ForgotRequest;
 use shared::ports::PortResult;
 use zeroize::Zeroizing;
 
-use crate::accounts::{pending_sk, system_now_ms, DynamoAccountStore};
+use crate::accounts::{from_item, pending_sk, to_item, DynamoAccountStore, Planner, SealedItem};
 use crate::error::{corrupt, unavailable};
-use crate::table::{get_b, get_n, get_s, n, s, ttl_secs, EXPIRES_MS, PK, SK, TTL_ATTR, TYPE};
 
 /// The one partition of pending forgot requests, oldest first.
 pub const FORGOT_PENDING_PK: &str = "FORGOT#PENDING";
@@ -53,19 +52,20 @@ impl DynamoAccountStore {
         let sealed = self
             .outbox_sealer
             .seal_bytes(&self.forgot_aad(&r.id, r.requested_at_ms), &body)?;
-        let expires = r.requested_at_ms + FORGOT_TTL_MS;
+        let mut item = SealedItem::new(
+            FORGOT_PENDING_PK.into(),
+            pending_sk(r.requested_at_ms, &r.id),
+            "ForgotRequest",
+            &r.id,
+            r.requested_at_ms + FORGOT_TTL_MS,
+        );
+        item.requested_at_ms = Some(r.requested_at_ms);
+        item.sealed_body = sealed;
+        item.seal_kid = self.outbox_sealer.key_id().to_owned();
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(FORGOT_PENDING_PK))
-            .item(SK, s(pending_sk(r.requested_at_ms, &r.id)))
-            .item(TYPE, s("ForgotRequest"))
-            .item("id", s(&r.id))
-            .item("requestedAtMs", n(r.requested_at_ms))
-            .item("sealedBody", AttributeValue::B(sealed.into()))
-            .item("sealKid", s(self.outbox_sealer.key_id()))
-            .item(EXPIRES_MS, n(expires))
-            .item(TTL_ATTR, n(ttl_secs(expires)))
+            .set_item(Some(to_item(&item)?))
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await
@@ -73,36 +73,21 @@ impl DynamoAccountStore {
         Ok(())
     }
 
-    /// Marks a request answered (inside the answer's transaction): exactly
-    /// one of concurrent consumers succeeds.
-    pub(crate) fn consume_forgot(&self, r: &ForgotRequest) -> PortResult<TransactWriteItem> {
-        let del = Delete::builder()
-            .table_name(&self.table)
-            .key(PK, s(FORGOT_PENDING_PK))
-            .key(SK, s(pending_sk(r.requested_at_ms, &r.id)))
-            .condition_expression("attribute_exists(PK)")
-            .build()
-            .map_err(|e| unavailable("dynamodb transaction delete", e))?;
-        Ok(TransactWriteItem::builder().delete(del).build())
-    }
-
-    fn forgot_from_item(
-        &self,
-        item: &std::collections::HashMap<String, AttributeValue>,
-    ) -> PortResult<ForgotRequest> {
-        if get_s(item, "sealKid")? != self.outbox_sealer.key_id() {
+    fn forgot_from_item(&self, item: SealedItem) -> PortResult<ForgotRequest> {
+        if item.seal_kid != self.outbox_sealer.key_id() {
             return Err(corrupt("forgot request sealed under another data key"));
         }
-        let id = get_s(item, "id")?.to_owned();
-        let requested_at_ms = get_n(item, "requestedAtMs")?;
+        let requested_at_ms = item
+            .requested_at_ms
+            .ok_or_else(|| corrupt("forgot request time missing"))?;
         let plain = self.outbox_sealer.open_bytes(
-            &self.forgot_aad(&id, requested_at_ms),
-            get_b(item, "sealedBody")?,
+            &self.forgot_aad(&item.id, requested_at_ms),
+            &item.sealed_body,
         )?;
         let body: SealedForgot = serde_json::from_slice(&plain)
             .map_err(|_| corrupt("forgot request body has a bad shape"))?;
         Ok(ForgotRequest {
-            id,
+            id: item.id,
             email: body.email,
             lang: body.lang,
             requested_at_ms,
@@ -112,25 +97,19 @@ impl DynamoAccountStore {
     /// A pending request by its sort key (as a stream record names it);
     /// `None` once answered or expired.
     pub async fn forgot_request(&self, sk: &str) -> PortResult<Option<ForgotRequest>> {
-        let Some(item) = self
-            .get(
-                FORGOT_PENDING_PK.into(),
-                sk,
-                "dynamodb GetItem forgot request",
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        if system_now_ms() >= get_n(&item, EXPIRES_MS)? {
-            return Ok(None);
-        }
-        self.forgot_from_item(&item).map(Some)
+        self.unexpired_sealed(
+            FORGOT_PENDING_PK.into(),
+            sk,
+            "dynamodb GetItem forgot request",
+        )
+        .await?
+        .map(|item| self.forgot_from_item(item))
+        .transpose()
     }
 
     /// Every unexpired pending request, oldest first (the sweep).
     pub(crate) async fn query_pending_forgot(&self) -> PortResult<Vec<ForgotRequest>> {
-        let now = system_now_ms();
+        let now = self.clock.now_ms();
         let mut pending = Vec::new();
         for item in self
             .query_all(
@@ -140,10 +119,24 @@ impl DynamoAccountStore {
             )
             .await?
         {
-            if get_n(&item, EXPIRES_MS)? > now {
-                pending.push(self.forgot_from_item(&item)?);
+            let item: SealedItem = from_item(item)?;
+            if item.expires_at_ms > now {
+                pending.push(self.forgot_from_item(item)?);
             }
         }
         Ok(pending)
     }
+}
+
+/// Marks a request answered (inside the answer's transaction): exactly one
+/// of concurrent consumers succeeds.
+pub(crate) fn consume_forgot(
+    planner: &Planner<'_>,
+    r: &ForgotRequest,
+) -> PortResult<TransactWriteItem> {
+    planner.delete(
+        FORGOT_PENDING_PK.into(),
+        &pending_sk(r.requested_at_ms, &r.id),
+        Some("attribute_exists(PK)"),
+    )
 }

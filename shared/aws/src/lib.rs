@@ -36,6 +36,8 @@ mod mail;
 pub mod mail_fn;
 pub mod sweep;
 pub mod table;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use accounts::{sha256_hex, Claim, DynamoAccountStore, StoredOutbox, OUTBOX_TTL_MS};
 pub use clients::AwsClients;

@@ -1,0 +1,59 @@
+//! The port contracts (`shared::testing::conformance`), run side by side
+//! against the in-memory adapters and the DynamoDB ones (local emulator).
+
+use std::sync::Arc;
+
+use aws_adapters::testing::*;
+use aws_adapters::{DynamoRateLimiter, DynamoReplayGuard};
+use shared::adapters::memory::accounts::MemoryAccountStore;
+use shared::adapters::memory::{MemoryRateLimiter, MemoryReplayGuard, MemorySessionStore};
+use shared::testing::conformance;
+
+#[tokio::test]
+async fn conformance_memory_adapters() {
+    conformance::session_store(&MemorySessionStore::default()).await;
+    conformance::replay_guard(Arc::new(MemoryReplayGuard::default())).await;
+    conformance::rate_limiter(Arc::new(MemoryRateLimiter::default())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_dynamo_adapters() {
+    let (cfg, clients) = fresh("conf").await;
+    conformance::session_store(&dynamo_session_store(&cfg, &clients).await).await;
+    conformance::replay_guard(Arc::new(DynamoReplayGuard::new(
+        clients.dynamodb.clone(),
+        &cfg.table_name,
+    )))
+    .await;
+    conformance::rate_limiter(Arc::new(DynamoRateLimiter::new(
+        clients.dynamodb.clone(),
+        &cfg.table_name,
+    )))
+    .await;
+}
+
+#[tokio::test]
+async fn conformance_memory_account_store() {
+    conformance::account_store(Arc::new(MemoryAccountStore::default())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_dynamo_account_store_and_no_token_at_rest() {
+    let (cfg, clients) = fresh("acct").await;
+    let store = Arc::new(dynamo_account_store(&cfg, &clients).await);
+    let secrets = conformance::account_store(store.clone()).await;
+    let (items, values) = scan_values(&cfg, &clients).await;
+    assert!(items > 20, "{items}");
+    for secret in &secrets {
+        for enc in encodings(secret.as_bytes()) {
+            assert!(
+                !values.iter().any(|v| contains(v, &enc)),
+                "a raw token, sid or link is stored in clear"
+            );
+        }
+    }
+    for v in &values {
+        let text = String::from_utf8_lossy(v);
+        assert!(!text.contains("token=") && !text.contains("sid="));
+    }
+}

@@ -1,0 +1,257 @@
+//! KMS-sealed secrets and the SCv2 key ring in the table; no secret in clear.
+//! Against the local AWS emulator (`aws_adapters::testing`).
+
+use std::time::Duration;
+
+use aws_adapters::testing::*;
+use aws_adapters::{
+    Ensured, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, PURPOSE_PASSWORD_PEPPER,
+    PURPOSE_SCV2_PRIVATE_KEY,
+};
+use base64::Engine;
+use shared::channel::ServerKey;
+use shared::ports::SessionStore;
+
+#[tokio::test]
+async fn kms_seal_round_trip_and_wrong_context_fails() {
+    let emu = emulator();
+    let cfg = config(
+        &emu.table,
+        &emu.kms_key_id,
+        &emu.sender,
+        EMULATOR_TIMEOUT_MS,
+    );
+    let clients = clients_at(&cfg, &emu.endpoint).await;
+    let sealer = KmsSealer::new(clients.kms.clone(), &cfg.kms_key_id);
+    let (_, der) = ServerKey::generate("k-seal", u64::MAX).unwrap();
+    let ctx = SealContext::new(PURPOSE_SCV2_PRIVATE_KEY, "k-seal");
+    let sealed = sealer.seal(&ctx, &der).await.unwrap();
+    assert!(!contains(&sealed, &der));
+    let opened = sealer.unseal(&ctx, &sealed).await.unwrap();
+    assert_eq!(opened.as_slice(), der.as_slice());
+    for wrong in [
+        SealContext::new(PURPOSE_SCV2_PRIVATE_KEY, "k-other"),
+        SealContext::new(PURPOSE_PASSWORD_PEPPER, "k-seal"),
+    ] {
+        let err = sealer.unseal(&wrong, &sealed).await.unwrap_err();
+        assert!(matches!(err, KeyStoreError::Rejected), "{err:?}");
+    }
+    let mut tampered = sealed.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(sealer.unseal(&ctx, &tampered).await.is_err());
+}
+
+#[tokio::test]
+async fn secrets_are_created_at_deploy_time_and_only_loaded_at_cold_start() {
+    let (cfg, clients) = fresh_empty("secret").await;
+    let keys = KmsKeyStore::from_clients(&clients, &cfg);
+    let missing = keys
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, KeyStoreError::Missing(_)), "{missing:?}");
+    assert!(missing.to_string().contains("pwctl admin keys init"));
+    // Loading created nothing.
+    assert!(keys
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+        .await
+        .is_err());
+    assert_eq!(
+        keys.ensure_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+            .await
+            .unwrap(),
+        Ensured::Created
+    );
+    assert_eq!(
+        keys.ensure_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+            .await
+            .unwrap(),
+        Ensured::Existing
+    );
+    let a = keys
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+        .await
+        .unwrap();
+    let b = keys
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p1", 32)
+        .await
+        .unwrap();
+    assert_eq!(a.as_slice(), b.as_slice());
+    keys.ensure_secret(PURPOSE_PASSWORD_PEPPER, "p2", 32)
+        .await
+        .unwrap();
+    let c = keys
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p2", 32)
+        .await
+        .unwrap();
+    assert_ne!(a.as_slice(), c.as_slice());
+}
+
+fn oaep_encrypt(spki: &[u8], k: &[u8; 32]) -> Vec<u8> {
+    use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256};
+    let key = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(spki).unwrap()).unwrap();
+    let mut out = vec![0u8; key.ciphertext_size()];
+    key.encrypt(&OAEP_SHA256_MGF1SHA256, k, &mut out, None)
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn rotation_keeps_previous_key_until_grace_end() {
+    let (cfg, clients) = fresh("rotate").await;
+    let keys = KmsKeyStore::from_clients(&clients, &cfg);
+    let now = now_ms();
+    let hour = Duration::from_secs(3600);
+    let grace = Duration::from_secs(600);
+    assert!(matches!(
+        keys.load_key_ring(now).await.unwrap_err(),
+        KeyStoreError::NoActiveKey
+    ));
+    keys.rotate("k1", hour, grace, now).await.unwrap();
+    let ring1 = keys.load_key_ring(now).await.unwrap();
+    assert_eq!(ring1.active().kid(), "k1");
+    let k1_spki = ring1.active().public_spki_der().to_vec();
+
+    let t2 = now + 1_000;
+    let info = keys.rotate("k2", hour, grace, t2).await.unwrap();
+    assert!(info.active);
+    assert!(matches!(
+        keys.rotate("k2", hour, grace, t2).await.unwrap_err(),
+        KeyStoreError::KidExists(_)
+    ));
+    let list = keys.list().await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!((list[0].kid.as_str(), list[0].active), ("k1", false));
+    assert_eq!(list[0].expires_at_ms, t2 + 600_000);
+    assert_eq!((list[1].kid.as_str(), list[1].active), ("k2", true));
+    assert_eq!(list[1].expires_at_ms, t2 + 3_600_000);
+
+    // During the grace period both keys unwrap; the new one is published.
+    let ring = keys.load_key_ring(t2 + 1).await.unwrap();
+    assert_eq!(ring.active().kid(), "k2");
+    let k = random_key();
+    let ct = oaep_encrypt(&k1_spki, &k);
+    let got = ring.unwrap_session_key("k1", &ct, t2 + 1).unwrap();
+    assert_eq!(got.expose_bytes(), &k);
+    let ct2 = oaep_encrypt(ring.active().public_spki_der(), &k);
+    assert!(ring.unwrap_session_key("k2", &ct2, t2 + 1).is_ok());
+
+    // After the grace end the old key is neither loaded nor accepted.
+    let after = t2 + 600_000;
+    let ring = keys.load_key_ring(after).await.unwrap();
+    assert_eq!(ring.keys().len(), 1);
+    assert!(ring.unwrap_session_key("k1", &ct, after).is_err());
+    assert!(ring.unwrap_session_key("k2", &ct2, after).is_ok());
+}
+
+#[tokio::test]
+async fn bootstrapped_emulator_key_ring_loads() {
+    let emu = emulator();
+    let cfg = config(
+        &emu.table,
+        &emu.kms_key_id,
+        &emu.sender,
+        EMULATOR_TIMEOUT_MS,
+    );
+    let clients = clients_at(&cfg, &emu.endpoint).await;
+    let keys = KmsKeyStore::from_clients(&clients, &cfg);
+    let ring = keys.load_key_ring(now_ms()).await.unwrap();
+    assert!(ring.active().kid().starts_with("k-local-"));
+    assert!(keys.list().await.unwrap().iter().any(|k| k.active));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_scan_finds_no_secret_in_clear() {
+    let (cfg, clients) = fresh("scan").await;
+    let store = dynamo_session_store(&cfg, &clients).await;
+    let keys = KmsKeyStore::from_clients(&clients, &cfg);
+    let now = now_ms();
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..5 {
+        let s = session(&unique("s"), now, 60_000);
+        store.create(&s).await.unwrap();
+        secrets.push(s.key.expose_bytes().to_vec());
+    }
+    let (_, der) = ServerKey::generate("k-known", now + 60_000).unwrap();
+    keys.store_key("k-known", &der, now, now + 60_000)
+        .await
+        .unwrap();
+    secrets.push(der.to_vec());
+    keys.rotate(
+        "k-rot",
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        now,
+    )
+    .await
+    .unwrap();
+    keys.ensure_secret(PURPOSE_PASSWORD_PEPPER, "p", 32)
+        .await
+        .unwrap();
+    let pepper = keys
+        .load_secret(PURPOSE_PASSWORD_PEPPER, "p", 32)
+        .await
+        .unwrap();
+    secrets.push(pepper.to_vec());
+    // The rotated key's DER, as unsealed: must not be in the table either.
+    let ring = keys.load_key_ring(now).await.unwrap();
+    assert_eq!(ring.active().kid(), "k-rot");
+
+    let mut values = Vec::new();
+    let mut start = None;
+    let mut items = 0;
+    loop {
+        let out = clients
+            .dynamodb
+            .scan()
+            .table_name(&cfg.table_name)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in out.items() {
+            items += 1;
+            item.values().for_each(|v| collect(v, &mut values));
+        }
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    assert!(items >= 9, "sessions, keys, pointer, secrets: {items}");
+    for secret in &secrets {
+        for enc in encodings(secret) {
+            assert!(
+                !values.iter().any(|v| contains(v, &enc)),
+                "a secret is stored in clear"
+            );
+        }
+    }
+    // No PKCS#8 RSA key at all: its version 0 followed by the rsaEncryption
+    // AlgorithmIdentifier never appears, raw or in a base64/hex string (the
+    // public keys stored in clear are SubjectPublicKeyInfo: no version).
+    let rsa_oid = [
+        0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+        0x01,
+    ];
+    assert!(contains(&der, &rsa_oid), "the marker is the PKCS#8 one");
+    for v in &values {
+        assert!(!contains(v, &rsa_oid));
+        let text = String::from_utf8_lossy(v);
+        assert!(!text.contains("PRIVATE KEY"));
+        for decoded in [
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_slice())
+                .ok(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(v.as_slice())
+                .ok(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(!contains(&decoded, &rsa_oid));
+        }
+    }
+}
