@@ -11,14 +11,9 @@
 // Statistics over at most a few thousand samples: float casts lose nothing here.
 #![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::Instant;
 
-use common::*;
-use reqwest::header::HeaderMap;
-use serde_json::json;
+use e2e_tests::*;
 use shared::config::Config;
 use shared::ports::Limit;
 
@@ -49,15 +44,8 @@ async fn main() {
     ];
     let c = s.client("198.51.100.60");
     let session = c.handshake().await.unwrap();
-    let forgot = |email: &'static str| {
-        call(
-            &c,
-            &session,
-            FORGOT,
-            json!({"email": email}),
-            HeaderMap::new(),
-        )
-    };
+    let app = App::new(&c, &session);
+    let forgot = |email: &'static str| app.forgot(email);
     for email in emails {
         forgot(email).await;
     }

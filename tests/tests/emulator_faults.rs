@@ -4,14 +4,12 @@
 //! caught by the outage answers 503 `SYSTEM.UNAVAILABLE` within the operation
 //! timeout and leaves nothing half-written.
 
-mod common;
-
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use client::{Reply, SecureSession};
-use common::*;
+use e2e_tests::*;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 use shared::ports::accounts::User;
@@ -115,12 +113,16 @@ async fn aws_server(proxy: &Proxy) -> Server {
 
 async fn change(s: &Server, session: &SecureSession, token: &str) -> Reply {
     let body = json!({"currentPassword": STRONG, "newPassword": STRONG_2});
-    call(&s.client(IP), session, CHANGE, body, bearer(token)).await
+    App::new(&s.client(IP), session)
+        .post(CHANGE, body, bearer(token))
+        .await
 }
 
 async fn reset(s: &Server, session: &SecureSession, token: &str, password: &str) -> Reply {
     let body = json!({"token": token, "newPassword": password});
-    call(&s.client(IP), session, RESET, body, HeaderMap::new()).await
+    App::new(&s.client(IP), session)
+        .post(RESET, body, HeaderMap::new())
+        .await
 }
 
 async fn stored_user(s: &Server, biz_id: &str) -> User {
@@ -156,7 +158,8 @@ async fn an_outage_mid_story_answers_503_in_time_and_changes_nothing() {
     let token = s.token(&biz).await;
     let c = s.client(IP);
     let sess = c.handshake().await.unwrap();
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&token)).await;
+    let app = App::new(&c, &sess);
+    let r = app.status(&token).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let before = stored_user(&s, &biz).await;
 
@@ -182,14 +185,8 @@ async fn an_outage_at_the_reset_commit_leaves_token_password_and_outbox_as_they_
     let biz = s.user("commit@example.com", STRONG).await;
     let c = s.client(IP);
     let sess = c.handshake().await.unwrap();
-    let r = call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "commit@example.com"}),
-        HeaderMap::new(),
-    )
-    .await;
+    let app = App::new(&c, &sess);
+    let r = app.forgot("commit@example.com").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let mail = s.outbox().await;
     assert_eq!(mail.len(), 1);

@@ -3,10 +3,8 @@
 //! any crypto, whether sent raw or as base64 (whose HTTP body is then up to
 //! `ceil(65536 / 3) * 4` bytes).
 
-mod common;
-
 use client::Client;
-use common::*;
+use e2e_tests::*;
 use serde_json::Value;
 use shared::channel::wire::MAX_ENVELOPE_LEN;
 use shared::channel::BodyForm;

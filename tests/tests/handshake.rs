@@ -1,11 +1,9 @@
 //! End to end over real HTTP: local-api on a loopback port, the client library's real SCv2 crypto.
 
-mod common;
-
 use std::net::SocketAddr;
 
 use client::{Client, Identity};
-use common::contract;
+use e2e_tests::contract;
 use serde_json::json;
 use shared::channel::{KeyRing, ServerKey};
 use shared::config::Config;
