@@ -5,8 +5,9 @@
 use client::{Client, Reply, SecureSession};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
+use shared::channel::BodyForm;
 
-use crate::{bearer, call, CHANGE, FORGOT, INIT, RESET, STATUS};
+use crate::{bearer, CHANGE, FORGOT, INIT, RESET, STATUS};
 
 /// A client and a session it opened.
 #[derive(Clone, Copy)]
@@ -22,7 +23,10 @@ impl<'a> App<'a> {
 
     /// POSTs `body` sealed to `route` with `extra` headers.
     pub async fn post(&self, route: &str, body: Value, extra: HeaderMap) -> Reply {
-        call(self.client, self.session, route, body, extra).await
+        self.client
+            .call(self.session, "POST", route, &body, BodyForm::Raw, extra)
+            .await
+            .unwrap()
     }
 
     /// `change` as the holder of `token`.

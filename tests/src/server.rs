@@ -3,10 +3,10 @@
 
 use std::net::SocketAddr;
 
-use client::{Client, Identity, Reply, SecureSession};
+use client::{Client, Identity, Reply};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
-use shared::channel::{BodyForm, KeyRing, ServerKey};
+use shared::channel::{KeyRing, ServerKey};
 use shared::config::Config;
 
 use crate::contract;
@@ -125,19 +125,6 @@ pub fn bearer(token: &str) -> HeaderMap {
         HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
     );
     h
-}
-
-pub async fn call(
-    client: &Client,
-    session: &SecureSession,
-    route: &str,
-    body: Value,
-    extra: HeaderMap,
-) -> Reply {
-    client
-        .call(session, "POST", route, &body, BodyForm::Raw, extra)
-        .await
-        .unwrap()
 }
 
 pub fn now_secs() -> u64 {
