@@ -22,7 +22,6 @@
 //! and is asserted as it is read.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use aws_adapters::bootstrap::ColdStartAccess;
 use e2e_tests::root;
