@@ -1,12 +1,8 @@
 //! End to end over real HTTP: local-api on a loopback port, the client library's real SCv2 crypto.
 
-use std::net::SocketAddr;
-
 use client::{Client, Identity};
 use e2e_tests::{contract, Server};
 use serde_json::json;
-use shared::channel::{KeyRing, ServerKey};
-use shared::config::Config;
 
 async fn start() -> String {
     Server::start().await.url
