@@ -8,9 +8,8 @@
 use std::time::Instant;
 
 use client::{Client, Identity};
-use e2e_tests::{comparable, App, Server};
+use e2e_tests::{comparable, without_forgot_limits, App, Server};
 use shared::config::Config;
-use shared::ports::Limit;
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -21,13 +20,7 @@ fn median(v: &mut [f64]) -> f64 {
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let n = if full { 100 } else { 5 };
-    let mut config = Config::default();
-    let wide = Limit {
-        max: u32::MAX,
-        window_secs: 1,
-    };
-    config.limits.forgot_per_ip = wide;
-    config.limits.forgot_per_email = wide;
+    let config = without_forgot_limits(Config::default());
     let server = Server::start_with(config).await;
     let local = &server.local;
     local_api::dev::seed_user(

@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use e2e_tests::*;
 use shared::config::Config;
-use shared::ports::Limit;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -27,13 +26,7 @@ async fn main() {
     let n = if full { 50 } else { 3 };
     let endpoint = emulator_env()["AWS_ENDPOINT_URL"].clone();
     let (aws, clients) = aws_stack("forgotbench", &endpoint, 10_000).await;
-    let mut config = Config::default();
-    let wide = Limit {
-        max: u32::MAX,
-        window_secs: 1,
-    };
-    config.limits.forgot_per_ip = wide;
-    config.limits.forgot_per_email = wide;
+    let config = without_forgot_limits(Config::default());
     let s = Server::serve(aws_local_with(config, &aws, &clients).await).await;
     s.user("active@example.com", STRONG).await;
     s.pending_user("asleep@example.com", "Asleep User").await;

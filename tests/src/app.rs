@@ -2,7 +2,7 @@
 //! the documented body, seals it and opens the answer, so a suite states
 //! only what differs from call to call.
 
-use client::{Client, Reply, SecureSession};
+use client::{Client, Reply, SealedRequest, SecureSession};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use shared::channel::BodyForm;
@@ -27,6 +27,33 @@ impl<'a> App<'a> {
             .call(self.session, "POST", route, &body, BodyForm::Raw, extra)
             .await
             .unwrap()
+    }
+
+    /// Sends `envelope`, sealed for `route` under `nonce`, in `form` with no
+    /// extra header: for bodies the typed calls cannot build.
+    pub async fn send_sealed(
+        &self,
+        route: &str,
+        nonce: [u8; 12],
+        envelope: &[u8],
+        form: BodyForm,
+    ) -> Reply {
+        let req = SealedRequest {
+            method: "POST",
+            route,
+            request_nonce: nonce,
+            envelope,
+            form,
+            extra: HeaderMap::new(),
+        };
+        self.client.send_envelope(self.session, req).await.unwrap()
+    }
+
+    /// Seals the bytes `plain` as they are (no JSON encoding) for `route`
+    /// and sends them in `form`.
+    pub async fn post_bytes(&self, route: &str, plain: &[u8], form: BodyForm) -> Reply {
+        let (header, envelope) = Client::seal_request(self.session, "POST", route, plain);
+        self.send_sealed(route, header.nonce, &envelope, form).await
     }
 
     /// `change` as the holder of `token`.

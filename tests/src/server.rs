@@ -8,6 +8,8 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 use shared::channel::{KeyRing, ServerKey};
 use shared::config::Config;
+use shared::ports::accounts::User;
+use shared::ports::Limit;
 
 use crate::contract;
 
@@ -109,6 +111,20 @@ impl Server {
         d["accessToken"].as_str().unwrap().to_owned()
     }
 
+    /// The account `biz_id` as stored.
+    pub async fn stored_user(&self, biz_id: &str) -> User {
+        self.local.app.accounts.user(biz_id).await.unwrap().unwrap()
+    }
+
+    /// How many emails of `kind` (`reset`, `init`, `changed`) went out.
+    pub async fn sent(&self, kind: &str) -> usize {
+        self.outbox()
+            .await
+            .iter()
+            .filter(|m| m["kind"] == kind)
+            .count()
+    }
+
     pub async fn outbox(&self) -> Vec<Value> {
         self.dev("/_dev/outbox", None)
             .await
@@ -116,6 +132,17 @@ impl Server {
             .unwrap()
             .clone()
     }
+}
+
+/// `config` with the forgot limits lifted, for runs of many forgot requests.
+pub fn without_forgot_limits(mut config: Config) -> Config {
+    let wide = Limit {
+        max: u32::MAX,
+        window_secs: 1,
+    };
+    config.limits.forgot_per_ip = wide;
+    config.limits.forgot_per_email = wide;
+    config
 }
 
 pub fn bearer(token: &str) -> HeaderMap {

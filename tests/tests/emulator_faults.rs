@@ -125,10 +125,6 @@ async fn reset(s: &Server, session: &SecureSession, token: &str, password: &str)
         .await
 }
 
-async fn stored_user(s: &Server, biz_id: &str) -> User {
-    s.local.app.accounts.user(biz_id).await.unwrap().unwrap()
-}
-
 /// A request caught by an outage ends within two operation timeouts (the
 /// local delivery runs after the answer); the margin absorbs a loaded machine.
 fn outage_bound() -> Duration {
@@ -144,7 +140,7 @@ fn assert_unavailable_in_time(r: &Reply, started: Instant) {
 
 /// The stored user is still `before`: same version, same password date.
 async fn assert_unchanged(s: &Server, before: &User) {
-    let after = stored_user(s, &before.biz_id).await;
+    let after = s.stored_user(&before.biz_id).await;
     assert_eq!(after.version, before.version);
     assert_eq!(after.password_changed_at_ms, before.password_changed_at_ms);
     assert!(after.password == before.password, "password hash moved");
@@ -161,7 +157,7 @@ async fn an_outage_mid_story_answers_503_in_time_and_changes_nothing() {
     let app = App::new(&c, &sess);
     let r = app.status(&token).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let before = stored_user(&s, &biz).await;
+    let before = s.stored_user(&biz).await;
 
     // The emulator stops answering: the change is refused in time.
     proxy.set(DOWN);
@@ -175,7 +171,7 @@ async fn an_outage_mid_story_answers_503_in_time_and_changes_nothing() {
     assert!(s.outbox().await.is_empty());
     let r = change(&s, &sess, &token).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(stored_user(&s, &biz).await.version, before.version + 1);
+    assert_eq!(s.stored_user(&biz).await.version, before.version + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,7 +187,7 @@ async fn an_outage_at_the_reset_commit_leaves_token_password_and_outbox_as_they_
     let mail = s.outbox().await;
     assert_eq!(mail.len(), 1);
     let reset_token = query(mail[0]["link"].as_str().unwrap(), "token");
-    let before = stored_user(&s, &biz).await;
+    let before = s.stored_user(&biz).await;
 
     // Session, replay and rate-limit calls pass; the transaction that would
     // consume the token, set the password and queue the notice never lands.

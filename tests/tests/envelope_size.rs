@@ -19,19 +19,9 @@ async fn send(c: &Client, len: usize, form: BodyForm) -> client::Reply {
     padded.resize(len - overhead, b' ');
     let (header, envelope) = Client::seal_request(&sess, "POST", FORGOT, &padded);
     assert_eq!(envelope.len(), len);
-    c.send_envelope(
-        &sess,
-        client::SealedRequest {
-            method: "POST",
-            route: FORGOT,
-            request_nonce: header.nonce,
-            envelope: &envelope,
-            form,
-            extra: Default::default(),
-        },
-    )
-    .await
-    .unwrap()
+    App::new(c, &sess)
+        .send_sealed(FORGOT, header.nonce, &envelope, form)
+        .await
 }
 
 #[tokio::test]

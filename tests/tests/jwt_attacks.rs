@@ -135,15 +135,7 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
         ("no exp", trusted.sign(&without("exp"))),
         ("garbage", "a.b.c".into()),
     ];
-    let before = s
-        .local
-        .app
-        .accounts
-        .user(&biz)
-        .await
-        .unwrap()
-        .unwrap()
-        .version;
+    let before = s.stored_user(&biz).await.version;
     for (name, token) in cases {
         // a fresh session per attempt keeps the per-IP change limit out of the way
         let c = s.client(&format!("203.0.113.{}", 100 + name.len()));
@@ -155,18 +147,7 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
             "{name}"
         );
     }
-    assert_eq!(
-        s.local
-            .app
-            .accounts
-            .user(&biz)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        before,
-        "nothing changed"
-    );
+    assert_eq!(s.stored_user(&biz).await.version, before, "nothing changed");
     assert!(s.outbox().await.is_empty());
 
     // within the 30 s leeway an expired or not-yet-valid token still passes

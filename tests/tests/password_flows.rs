@@ -198,7 +198,7 @@ async fn token_and_user_errors() {
     );
     // a locked account
     let biz = s.user("fay@example.com", STRONG).await;
-    let mut user = s.local.app.accounts.user(&biz).await.unwrap().unwrap();
+    let mut user = s.stored_user(&biz).await;
     let version = user.version;
     user.status = shared::ports::accounts::UserStatus::Locked;
     user.version += 1;
@@ -341,14 +341,7 @@ async fn parallel_resets_with_one_token_succeed_exactly_once() {
         statuses.iter().all(|s| *s == 200 || *s == 400),
         "{statuses:?}"
     );
-    assert_eq!(
-        s.outbox()
-            .await
-            .iter()
-            .filter(|m| m["kind"] == "changed")
-            .count(),
-        1
-    );
+    assert_eq!(s.sent("changed").await, 1);
 }
 
 #[tokio::test]
@@ -389,7 +382,7 @@ async fn parallel_changes_never_lose_an_update() {
         "{results:?}"
     );
     // the stored password is the winner's, and the loser's is not history either
-    let user = s.local.app.accounts.user(&biz).await.unwrap().unwrap();
+    let user = s.stored_user(&biz).await;
     let stored = user.password.unwrap();
     assert!(s
         .local
@@ -428,40 +421,15 @@ async fn replayed_change_is_refused_and_changes_nothing_twice() {
     };
     let first = c.send_envelope(&sess, req()).await.unwrap();
     assert_eq!(first.status, 200, "{}", first.body);
-    let version = s
-        .local
-        .app
-        .accounts
-        .user(&biz)
-        .await
-        .unwrap()
-        .unwrap()
-        .version;
+    let version = s.stored_user(&biz).await.version;
     let again = c.send_envelope(&sess, req()).await.unwrap();
     assert_eq!(
         (again.status, again.body["code"].as_str().unwrap()),
         (400, "SC.REPLAY")
     );
     assert!(!again.encrypted, "SC failures answer in plaintext");
-    assert_eq!(
-        s.local
-            .app
-            .accounts
-            .user(&biz)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        version
-    );
-    assert_eq!(
-        s.outbox()
-            .await
-            .iter()
-            .filter(|m| m["kind"] == "changed")
-            .count(),
-        1
-    );
+    assert_eq!(s.stored_user(&biz).await.version, version);
+    assert_eq!(s.sent("changed").await, 1);
 }
 
 #[tokio::test]
@@ -515,21 +483,9 @@ async fn strict_bodies_refuse_arrays_duplicates_and_unknown_fields_without_email
         // a new session and IP each time, so the forgot limit never interferes
         let c = s.client(&format!("198.51.100.{}", 60 + i));
         let sess = c.handshake().await.unwrap();
-        let (header, envelope) = client::Client::seal_request(&sess, "POST", FORGOT, body);
-        let r = c
-            .send_envelope(
-                &sess,
-                client::SealedRequest {
-                    method: "POST",
-                    route: FORGOT,
-                    request_nonce: header.nonce,
-                    envelope: &envelope,
-                    form: BodyForm::Raw,
-                    extra: HeaderMap::new(),
-                },
-            )
-            .await
-            .unwrap();
+        let r = App::new(&c, &sess)
+            .post_bytes(FORGOT, body, BodyForm::Raw)
+            .await;
         assert_eq!(r.status, 400);
         assert!(r.encrypted, "step 7 failures answer encrypted");
         assert_eq!(r.body["code"], "VALIDATION.INVALID_PARAMETER");
