@@ -1,20 +1,9 @@
 //! The `pwctl` binary against a local-api on a loopback port.
 
-use std::net::SocketAddr;
 use std::process::Command;
 
+use e2e_tests::Server;
 use serde_json::Value;
-use shared::channel::{KeyRing, ServerKey};
-use shared::config::Config;
-
-async fn start() -> (String, local_api::Local) {
-    let keys = KeyRing::single(ServerKey::generate("k-cli", u64::MAX / 2).unwrap().0);
-    let local = local_api::Local::new(Config::default(), keys).unwrap();
-    let addr = local_api::spawn(local.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    (format!("http://{addr}"), local)
-}
 
 /// Runs pwctl off the async runtime; returns (exit code, stdout, stderr).
 async fn pwctl(args: Vec<String>, env: Vec<(&'static str, String)>) -> (i32, String, String) {
@@ -42,7 +31,7 @@ fn args(url: &str, rest: &[&str]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pwctl_runs_every_flow_and_never_prints_secrets() {
-    let (url, local) = start().await;
+    let Server { url, local, .. } = Server::start().await;
     let seeded = local_api::dev::seed_user(
         &local.app,
         "cli@example.com",

@@ -2,38 +2,15 @@
 //! key active and keeps the previous one listed; check unseals the ring;
 //! init creates the missing secrets once and leaves present ones alone.
 
-use std::path::Path;
+use std::collections::HashMap;
 use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
+use test_support::emulator_env;
 
-fn emulator_env() -> Vec<(String, String)> {
-    let emulator = root().join("infra/emulator.sh");
-    assert!(Command::new("bash")
-        .arg(&emulator)
-        .arg("up")
-        .status()
-        .unwrap()
-        .success());
-    let out = Command::new("bash")
-        .arg(&emulator)
-        .arg("env")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn pwctl(env: &[(String, String)], args: &[&str]) -> (bool, String) {
+fn pwctl(env: &HashMap<String, String>, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pwctl"))
         .args(args)
-        .envs(env.iter().cloned())
+        .envs(env)
         .output()
         .unwrap();
     (
@@ -95,7 +72,7 @@ fn init_creates_missing_secrets_once() {
             .unwrap()
             .as_nanos()
     );
-    env.push(("PASSWORD_PEPPER_ID".into(), pepper.clone()));
+    env.insert("PASSWORD_PEPPER_ID".into(), pepper.clone());
     let (ok, out) = pwctl(&env, &["admin", "keys", "init"]);
     assert!(ok, "{out}");
     // The emulator bootstrap made the data keys and an active SCv2 key.

@@ -1,11 +1,9 @@
 //! In process: what the edge decides before any handler runs: CORS, and the
 //! client IP that every per-IP limit counts by.
 
-mod common;
-
 use std::net::IpAddr;
 
-use common::*;
+use e2e_tests::in_process::*;
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::json;
 use shared::channel::KeyRing;

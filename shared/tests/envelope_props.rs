@@ -4,11 +4,9 @@
 //! panic; it consumes no replay slot, and the session still opens the genuine
 //! envelope afterwards.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::*;
+use e2e_tests::in_process::*;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use proptest::prelude::*;
 use shared::channel::wire::{

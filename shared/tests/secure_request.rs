@@ -1,8 +1,6 @@
 //! The server checks of SCv2 section 6, in order, on the vector session.
 
-mod common;
-
-use common::*;
+use e2e_tests::in_process::*;
 use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
 use shared::channel::wire::{response_context, EnvelopeType};
@@ -96,7 +94,7 @@ async fn the_vector_request_opens_in_both_transport_forms() {
             .as_bytes()
     );
     // the same envelope again is a replay, in either form
-    let b64 = common::b64(&env);
+    let b64 = e2e_tests::in_process::b64(&env);
     assert_eq!(
         open(
             &t,
@@ -228,7 +226,7 @@ async fn checks_run_in_the_documented_order() {
         open(&t, &hb, CHANGE, b"@@not base64@@").await.unwrap_err(),
         ScError::Malformed
     );
-    let b64ws = format!("{} ", common::b64(&env));
+    let b64ws = format!("{} ", e2e_tests::in_process::b64(&env));
     assert_eq!(
         open(&t, &hb, CHANGE, b64ws.as_bytes()).await.unwrap_err(),
         ScError::Malformed
@@ -289,7 +287,7 @@ async fn oversized_envelopes_are_malformed() {
 async fn responses_are_sealed_in_the_form_asked_and_bound_to_the_request_nonce() {
     let t = app_with_session(SID).await;
     let h = sc_headers(SID, BodyForm::Base64);
-    let b64 = common::b64(&envelope("request-change"));
+    let b64 = e2e_tests::in_process::b64(&envelope("request-change"));
     let opened = open_request(&t.app, "POST", CHANGE, &h, "device-1", b64.as_bytes())
         .await
         .unwrap();

@@ -1,8 +1,6 @@
 //! POST /session and GET /public-key, in process (SCv2 sections 2 and 3).
 
-mod common;
-
-use common::*;
+use e2e_tests::in_process::*;
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::json;
 use shared::channel::wire::{confirmation_context, EnvelopeType};

@@ -2,12 +2,10 @@
 //! stores nothing. (The AWS adapters' own timeouts are proven against a dead
 //! endpoint in shared/aws/tests.)
 
-mod common;
-
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use common::*;
+use e2e_tests::in_process::*;
 use http::{Method, StatusCode};
 use serde_json::json;
 use shared::ports::{

@@ -5,17 +5,11 @@
 //! `cargo bench -p e2e-tests --bench enumeration` (N = 100; under
 //! `cargo test` it runs N = 5 as a smoke check).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use client::{Client, Identity};
-use reqwest::header::HeaderMap;
-use serde_json::json;
-use shared::channel::{BodyForm, KeyRing, ServerKey};
+use e2e_tests::{comparable, without_forgot_limits, App, Server};
 use shared::config::Config;
-use shared::ports::Limit;
-
-const FORGOT: &str = "/web/v1/system/auth/password/forgot";
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -26,15 +20,9 @@ fn median(v: &mut [f64]) -> f64 {
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let n = if full { 100 } else { 5 };
-    let mut config = Config::default();
-    let wide = Limit {
-        max: u32::MAX,
-        window_secs: 1,
-    };
-    config.limits.forgot_per_ip = wide;
-    config.limits.forgot_per_email = wide;
-    let keys = KeyRing::single(ServerKey::generate("k-bench", u64::MAX / 2).unwrap().0);
-    let local = local_api::Local::new(config, keys).unwrap();
+    let config = without_forgot_limits(Config::default());
+    let server = Server::start_with(config).await;
+    let local = &server.local;
     local_api::dev::seed_user(
         &local.app,
         "active@example.com",
@@ -53,11 +41,10 @@ async fn main() {
     )
     .await
     .unwrap();
-    let addr = local_api::spawn(local, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let client = Client::new(&format!("http://{addr}"), Identity::default());
+    // No contract observer: its schema checks would sit inside the timed window.
+    let client = Client::new(&server.url, Identity::default());
     let session = client.handshake().await.unwrap();
+    let app = App::new(&client, &session);
 
     let emails = [
         "active@example.com",
@@ -68,38 +55,15 @@ async fn main() {
     let mut bodies: Vec<serde_json::Value> = Vec::new();
     // warm-up
     for email in emails {
-        client
-            .call(
-                &session,
-                "POST",
-                FORGOT,
-                &json!({"email": email}),
-                BodyForm::Raw,
-                HeaderMap::new(),
-            )
-            .await
-            .unwrap();
+        app.forgot(email).await;
     }
     for _ in 0..n {
         for (i, email) in emails.iter().enumerate() {
             let start = Instant::now();
-            let r = client
-                .call(
-                    &session,
-                    "POST",
-                    FORGOT,
-                    &json!({"email": email}),
-                    BodyForm::Raw,
-                    HeaderMap::new(),
-                )
-                .await
-                .unwrap();
+            let r = app.forgot(email).await;
             times[i].push(start.elapsed().as_secs_f64() * 1000.0);
             assert_eq!(r.status, 200);
-            let mut b = r.body;
-            b["timestamp"] = json!(0);
-            b["requestId"] = json!("");
-            bodies.push(b);
+            bodies.push(comparable(&r).1);
         }
     }
     assert!(

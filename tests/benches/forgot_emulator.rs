@@ -11,16 +11,10 @@
 // Statistics over at most a few thousand samples: float casts lose nothing here.
 #![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::Instant;
 
-use common::*;
-use reqwest::header::HeaderMap;
-use serde_json::json;
+use e2e_tests::*;
 use shared::config::Config;
-use shared::ports::Limit;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -32,13 +26,7 @@ async fn main() {
     let n = if full { 50 } else { 3 };
     let endpoint = emulator_env()["AWS_ENDPOINT_URL"].clone();
     let (aws, clients) = aws_stack("forgotbench", &endpoint, 10_000).await;
-    let mut config = Config::default();
-    let wide = Limit {
-        max: u32::MAX,
-        window_secs: 1,
-    };
-    config.limits.forgot_per_ip = wide;
-    config.limits.forgot_per_email = wide;
+    let config = without_forgot_limits(Config::default());
     let s = Server::serve(aws_local_with(config, &aws, &clients).await).await;
     s.user("active@example.com", STRONG).await;
     s.pending_user("asleep@example.com", "Asleep User").await;
@@ -49,15 +37,8 @@ async fn main() {
     ];
     let c = s.client("198.51.100.60");
     let session = c.handshake().await.unwrap();
-    let forgot = |email: &'static str| {
-        call(
-            &c,
-            &session,
-            FORGOT,
-            json!({"email": email}),
-            HeaderMap::new(),
-        )
-    };
+    let app = App::new(&c, &session);
+    let forgot = |email: &'static str| app.forgot(email);
     for email in emails {
         forgot(email).await;
     }

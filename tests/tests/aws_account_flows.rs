@@ -2,15 +2,13 @@
 //! the DynamoDB work is the point: `forgot` makes the same calls for every
 //! address, and no limiter key holds an init sid.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::*;
+use e2e_tests::*;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Value};
 use shared::config::Config;
@@ -244,16 +242,10 @@ async fn init_attempts_leave_no_sid_in_the_table() {
     let (_, real_sid) = s.pending_user("first@example.com", "First User").await;
     let c = s.client("198.51.100.32");
     let session = c.handshake().await.unwrap();
+    let app = App::new(&c, &session);
     let guessed = "guessed-sid-0123456789abcdefghijklmnopqrstuvwxyz";
     for sid in [guessed, real_sid.as_str()] {
-        let r = call(
-            &c,
-            &session,
-            INIT,
-            json!({"sessionId": sid, "password": "short"}),
-            HeaderMap::new(),
-        )
-        .await;
+        let r = app.init(sid, "short").await;
         assert_eq!(r.status, 400, "{}", r.body);
     }
     s.local.settle().await;

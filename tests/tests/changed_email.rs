@@ -2,10 +2,8 @@
 //! country and on what kind of device, in their language, and never echoes
 //! the raw User-Agent.
 
-mod common;
-
 use client::{Client, Identity};
-use common::*;
+use e2e_tests::*;
 use reqwest::header::{HeaderValue, USER_AGENT};
 use serde_json::json;
 
@@ -43,17 +41,17 @@ async fn the_changed_email_says_when_where_and_on_what() {
             },
         );
         let sess = c.handshake().await.unwrap();
+        let app = App::new(&c, &sess);
         let mut headers = bearer(&s.token(&biz).await);
         headers.insert(USER_AGENT, HeaderValue::from_static(ua));
         let before = now_secs() * 1000;
-        let r = call(
-            &c,
-            &sess,
-            CHANGE,
-            json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
-            headers,
-        )
-        .await;
+        let r = app
+            .post(
+                CHANGE,
+                json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
+                headers,
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let after = now_secs() * 1000;
 

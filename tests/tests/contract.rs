@@ -1,12 +1,10 @@
 //! The documented contract over HTTP: docs/openapi.yaml against the routes,
 //! the confirmation shapes, and CORS on local-api.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::*;
+use e2e_tests::*;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::json;
@@ -133,35 +131,14 @@ async fn change_forgot_and_reset_confirm_in_the_documented_shape_localized() {
     let sess = c.handshake().await.unwrap();
 
     let token = s.token_at(&biz, now_secs() - 5).await;
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
-        bearer(&token),
-    )
-    .await;
+    let r = App::new(&c, &sess).change(&token, STRONG, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["data"]["success"], true);
     assert_eq!(r.body["data"]["message"], "パスワードを変更しました");
     assert!(r.body["data"]["passwordChangedAt"].is_string());
 
-    let known = call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "kim@example.com"}),
-        HeaderMap::new(),
-    )
-    .await;
-    let unknown = call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "nobody@example.com"}),
-        HeaderMap::new(),
-    )
-    .await;
+    let known = App::new(&c, &sess).forgot("kim@example.com").await;
+    let unknown = App::new(&c, &sess).forgot("nobody@example.com").await;
     for r in [&known, &unknown] {
         assert_eq!(r.status, 200);
         assert_eq!(
@@ -182,14 +159,7 @@ async fn change_forgot_and_reset_confirm_in_the_documented_shape_localized() {
     let mut en = s.client("198.51.100.61");
     en.identity.accept_language = "en".into();
     let sess = en.handshake().await.unwrap();
-    let r = call(
-        &en,
-        &sess,
-        RESET,
-        json!({"token": reset_token, "newPassword": STRONG_3}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = App::new(&en, &sess).reset(&reset_token, STRONG_3).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["data"]["success"], true);
     assert_eq!(r.body["data"]["message"], "Password changed successfully");
@@ -256,15 +226,15 @@ async fn cors_on_local_api_for_allowed_and_other_origins() {
     }
     let c = s.client("198.51.100.70");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
     for i in 0..3 {
-        let r = call(
-            &c,
-            &sess,
-            FORGOT,
-            json!({"email": format!("p{i}@example.com")}),
-            origin(APP_ORIGIN),
-        )
-        .await;
+        let r = app
+            .post(
+                FORGOT,
+                json!({"email": format!("p{i}@example.com")}),
+                origin(APP_ORIGIN),
+            )
+            .await;
         assert_eq!(r.status, 200);
         assert_eq!(r.headers["access-control-allow-origin"], APP_ORIGIN);
         assert_eq!(
@@ -273,27 +243,25 @@ async fn cors_on_local_api_for_allowed_and_other_origins() {
         );
     }
     // The 429 a browser must read carries them too, with Retry-After exposed.
-    let r = call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "p9@example.com"}),
-        origin(APP_ORIGIN),
-    )
-    .await;
+    let r = app
+        .post(
+            FORGOT,
+            json!({"email": "p9@example.com"}),
+            origin(APP_ORIGIN),
+        )
+        .await;
     assert_eq!(r.status, 429);
     assert_eq!(r.headers["access-control-allow-origin"], APP_ORIGIN);
     assert!(r.headers.contains_key("retry-after"));
 
     // Another origin: same status and body, no CORS header.
-    let r = call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "p9@example.com"}),
-        origin("https://evil.example.com"),
-    )
-    .await;
+    let r = app
+        .post(
+            FORGOT,
+            json!({"email": "p9@example.com"}),
+            origin("https://evil.example.com"),
+        )
+        .await;
     assert_eq!(r.status, 429);
     assert!(cors_names(&r.headers).is_empty());
 }

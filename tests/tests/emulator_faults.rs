@@ -4,14 +4,12 @@
 //! caught by the outage answers 503 `SYSTEM.UNAVAILABLE` within the operation
 //! timeout and leaves nothing half-written.
 
-mod common;
-
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use client::{Reply, SecureSession};
-use common::*;
+use e2e_tests::*;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 use shared::ports::accounts::User;
@@ -115,16 +113,16 @@ async fn aws_server(proxy: &Proxy) -> Server {
 
 async fn change(s: &Server, session: &SecureSession, token: &str) -> Reply {
     let body = json!({"currentPassword": STRONG, "newPassword": STRONG_2});
-    call(&s.client(IP), session, CHANGE, body, bearer(token)).await
+    App::new(&s.client(IP), session)
+        .post(CHANGE, body, bearer(token))
+        .await
 }
 
 async fn reset(s: &Server, session: &SecureSession, token: &str, password: &str) -> Reply {
     let body = json!({"token": token, "newPassword": password});
-    call(&s.client(IP), session, RESET, body, HeaderMap::new()).await
-}
-
-async fn stored_user(s: &Server, biz_id: &str) -> User {
-    s.local.app.accounts.user(biz_id).await.unwrap().unwrap()
+    App::new(&s.client(IP), session)
+        .post(RESET, body, HeaderMap::new())
+        .await
 }
 
 /// A request caught by an outage ends within two operation timeouts (the
@@ -142,7 +140,7 @@ fn assert_unavailable_in_time(r: &Reply, started: Instant) {
 
 /// The stored user is still `before`: same version, same password date.
 async fn assert_unchanged(s: &Server, before: &User) {
-    let after = stored_user(s, &before.biz_id).await;
+    let after = s.stored_user(&before.biz_id).await;
     assert_eq!(after.version, before.version);
     assert_eq!(after.password_changed_at_ms, before.password_changed_at_ms);
     assert!(after.password == before.password, "password hash moved");
@@ -156,9 +154,10 @@ async fn an_outage_mid_story_answers_503_in_time_and_changes_nothing() {
     let token = s.token(&biz).await;
     let c = s.client(IP);
     let sess = c.handshake().await.unwrap();
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&token)).await;
+    let app = App::new(&c, &sess);
+    let r = app.status(&token).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let before = stored_user(&s, &biz).await;
+    let before = s.stored_user(&biz).await;
 
     // The emulator stops answering: the change is refused in time.
     proxy.set(DOWN);
@@ -172,7 +171,7 @@ async fn an_outage_mid_story_answers_503_in_time_and_changes_nothing() {
     assert!(s.outbox().await.is_empty());
     let r = change(&s, &sess, &token).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(stored_user(&s, &biz).await.version, before.version + 1);
+    assert_eq!(s.stored_user(&biz).await.version, before.version + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,19 +181,13 @@ async fn an_outage_at_the_reset_commit_leaves_token_password_and_outbox_as_they_
     let biz = s.user("commit@example.com", STRONG).await;
     let c = s.client(IP);
     let sess = c.handshake().await.unwrap();
-    let r = call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "commit@example.com"}),
-        HeaderMap::new(),
-    )
-    .await;
+    let app = App::new(&c, &sess);
+    let r = app.forgot("commit@example.com").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let mail = s.outbox().await;
     assert_eq!(mail.len(), 1);
     let reset_token = query(mail[0]["link"].as_str().unwrap(), "token");
-    let before = stored_user(&s, &biz).await;
+    let before = s.stored_user(&biz).await;
 
     // Session, replay and rate-limit calls pass; the transaction that would
     // consume the token, set the password and queue the notice never lands.

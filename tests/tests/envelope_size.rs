@@ -3,10 +3,8 @@
 //! any crypto, whether sent raw or as base64 (whose HTTP body is then up to
 //! `ceil(65536 / 3) * 4` bytes).
 
-mod common;
-
 use client::Client;
-use common::*;
+use e2e_tests::*;
 use serde_json::Value;
 use shared::channel::wire::MAX_ENVELOPE_LEN;
 use shared::channel::BodyForm;
@@ -21,19 +19,9 @@ async fn send(c: &Client, len: usize, form: BodyForm) -> client::Reply {
     padded.resize(len - overhead, b' ');
     let (header, envelope) = Client::seal_request(&sess, "POST", FORGOT, &padded);
     assert_eq!(envelope.len(), len);
-    c.send_envelope(
-        &sess,
-        client::SealedRequest {
-            method: "POST",
-            route: FORGOT,
-            request_nonce: header.nonce,
-            envelope: &envelope,
-            form,
-            extra: Default::default(),
-        },
-    )
-    .await
-    .unwrap()
+    App::new(c, &sess)
+        .send_sealed(FORGOT, header.nonce, &envelope, form)
+        .await
 }
 
 #[tokio::test]

@@ -1,22 +1,11 @@
 //! End to end over real HTTP: local-api on a loopback port, the client library's real SCv2 crypto.
 
-mod common;
-
-use std::net::SocketAddr;
-
 use client::{Client, Identity};
-use common::contract;
+use e2e_tests::{contract, Server};
 use serde_json::json;
-use shared::channel::{KeyRing, ServerKey};
-use shared::config::Config;
 
 async fn start() -> String {
-    let keys = KeyRing::single(ServerKey::generate("k-e2e", u64::MAX / 2).unwrap().0);
-    let local = local_api::Local::new(Config::default(), keys).unwrap();
-    let addr = local_api::spawn(local, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    format!("http://{addr}")
+    Server::start().await.url
 }
 
 #[tokio::test]

@@ -1,11 +1,9 @@
 //! Forged and unacceptable access tokens are refused with 401 and change nothing.
 
-mod common;
-
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::*;
+use e2e_tests::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use shared::config::Config;
@@ -58,7 +56,7 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
 
     let c = s.client("198.51.100.80");
     let sess = c.handshake().await.unwrap();
-    let ok = call(&c, &sess, STATUS, json!({}), bearer(&trusted.sign(&good))).await;
+    let ok = App::new(&c, &sess).status(&trusted.sign(&good)).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 
     let with = |k: &str, v: Value| {
@@ -137,50 +135,24 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
         ("no exp", trusted.sign(&without("exp"))),
         ("garbage", "a.b.c".into()),
     ];
-    let before = s
-        .local
-        .app
-        .accounts
-        .user(&biz)
-        .await
-        .unwrap()
-        .unwrap()
-        .version;
+    let before = s.stored_user(&biz).await.version;
     for (name, token) in cases {
         // a fresh session per attempt keeps the per-IP change limit out of the way
         let c = s.client(&format!("203.0.113.{}", 100 + name.len()));
         let sess = c.handshake().await.unwrap();
-        let r = call(
-            &c,
-            &sess,
-            CHANGE,
-            json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
-            bearer(&token),
-        )
-        .await;
+        let r = App::new(&c, &sess).change(&token, STRONG, STRONG_2).await;
         assert_eq!(
             (r.status, r.body["code"].as_str().unwrap()),
             (401, "AUTH.TOKEN_INVALID"),
             "{name}"
         );
     }
-    assert_eq!(
-        s.local
-            .app
-            .accounts
-            .user(&biz)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        before,
-        "nothing changed"
-    );
+    assert_eq!(s.stored_user(&biz).await.version, before, "nothing changed");
     assert!(s.outbox().await.is_empty());
 
     // within the 30 s leeway an expired or not-yet-valid token still passes
     for claims in [with("exp", json!(now - 20)), with("nbf", json!(now + 20))] {
-        let r = call(&c, &sess, STATUS, json!({}), bearer(&trusted.sign(&claims))).await;
+        let r = App::new(&c, &sess).status(&trusted.sign(&claims)).await;
         assert_eq!(r.status, 200, "{claims}: {}", r.body);
     }
 }
@@ -201,7 +173,7 @@ async fn hs256_only_when_explicitly_configured() {
     let biz = s.user("sam@example.com", STRONG).await;
     let c = s.client("198.51.100.81");
     let sess = c.handshake().await.unwrap();
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&hs(&biz))).await;
+    let r = App::new(&c, &sess).status(&hs(&biz)).await;
     assert_eq!(r.status, 401, "HS256 is off by default");
 
     let mut config = Config::default();
@@ -210,6 +182,6 @@ async fn hs256_only_when_explicitly_configured() {
     let biz = s.user("sam@example.com", STRONG).await;
     let c = s.client("198.51.100.82");
     let sess = c.handshake().await.unwrap();
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&hs(&biz))).await;
+    let r = App::new(&c, &sess).status(&hs(&biz)).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -1,16 +1,12 @@
 //! Runs the password stories with every log line captured (all levels, every
 //! crate) and proves no password, token, session key or decrypted body leaks.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use common::*;
-use reqwest::header::HeaderMap;
-use serde_json::json;
+use e2e_tests::*;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -40,6 +36,7 @@ async fn logs_hold_no_password_token_key_or_body() {
     let access = s.token(&biz).await;
     let c = s.client("198.51.100.90");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
     let mut secrets: Vec<String> = vec![
         STRONG.into(),
         STRONG_2.into(),
@@ -51,40 +48,12 @@ async fn logs_hold_no_password_token_key_or_body() {
         URL_SAFE_NO_PAD.encode(sess.key.expose_bytes()),
     ];
     // failures and successes on every route
-    call(&c, &sess, STATUS, json!({}), bearer(&access)).await;
-    call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": "wrong-password-7", "newPassword": STRONG_2}),
-        bearer(&access),
-    )
-    .await;
-    call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": "pat"}),
-        bearer(&access),
-    )
-    .await;
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
-        bearer(&access),
-    )
-    .await;
+    app.status(&access).await;
+    app.change(&access, "wrong-password-7", STRONG_2).await;
+    app.change(&access, STRONG, "pat").await;
+    let r = app.change(&access, STRONG, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "pat@example.com"}),
-        HeaderMap::new(),
-    )
-    .await;
+    app.forgot("pat@example.com").await;
     let mail = s.outbox().await;
     let link = mail.iter().find(|m| m["kind"] == "reset").unwrap()["link"]
         .as_str()
@@ -93,25 +62,11 @@ async fn logs_hold_no_password_token_key_or_body() {
     let token = query(&link, "token");
     secrets.push(token.clone());
     secrets.push(link);
-    let r = call(
-        &c,
-        &sess,
-        RESET,
-        json!({"token": token, "newPassword": STRONG_3}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.reset(&token, STRONG_3).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let (_, sid) = s.pending_user("quin@example.com", "Quin").await;
     secrets.push(sid.clone());
-    call(
-        &c,
-        &sess,
-        INIT,
-        json!({"sessionId": sid, "password": "Init-Password-Secret-77"}),
-        HeaderMap::new(),
-    )
-    .await;
+    app.init(&sid, "Init-Password-Secret-77").await;
     secrets.push("Init-Password-Secret-77".into());
     // a decrypted body fragment that only exists inside the envelopes
     secrets.push("currentPassword".into());

@@ -1,8 +1,6 @@
 //! The password routes end to end: local-api over real HTTP, real SCv2 crypto.
 
-mod common;
-
-use common::*;
+use e2e_tests::*;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 use shared::channel::BodyForm;
@@ -14,15 +12,9 @@ async fn forgot_reset_story_revokes_the_old_password_and_tokens() {
     let old_token = s.token_at(&biz, now_secs() - 5).await;
     let c = s.client("198.51.100.10");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
 
-    let r = call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "Ann@Example.com"}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.forgot("Ann@Example.com").await;
     assert_eq!(r.status, 200);
     assert!(r.encrypted);
     assert_eq!(
@@ -42,47 +34,26 @@ async fn forgot_reset_story_revokes_the_old_password_and_tokens() {
     assert!(token.len() >= 43, "256-bit token");
     assert!(mail[0]["text"].as_str().unwrap().contains(link));
 
-    let r = call(
-        &c,
-        &sess,
-        RESET,
-        json!({"token": token, "newPassword": STRONG_2}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.reset(&token, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["message"], "Password changed successfully");
 
     // the token works once
-    let r = call(
-        &c,
-        &sess,
-        RESET,
-        json!({"token": token, "newPassword": STRONG_3}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.reset(&token, STRONG_3).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID");
 
     // the old access token is revoked
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&old_token)).await;
+    let r = app.status(&old_token).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.body["code"], "AUTH.TOKEN_REVOKED");
 
     // the old password no longer verifies, the new one does
     let fresh = s.token_at(&biz, now_secs() + 1).await;
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": STRONG_3}),
-        bearer(&fresh),
-    )
-    .await;
+    let r = app.change(&fresh, STRONG, STRONG_3).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["code"], "AUTH.CURRENT_PASSWORD_INCORRECT");
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&fresh)).await;
+    let r = app.status(&fresh).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["data"]["passwordSet"], true);
     assert!(r.body["data"]["passwordChangedAt"].is_string());
@@ -103,38 +74,18 @@ async fn a_new_reset_token_does_not_void_older_ones_but_using_one_revokes_the_re
     s.user("bo@example.com", STRONG).await;
     let c = s.client("198.51.100.11");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
     for _ in 0..2 {
-        let r = call(
-            &c,
-            &sess,
-            FORGOT,
-            json!({"email": "bo@example.com"}),
-            HeaderMap::new(),
-        )
-        .await;
+        let r = app.forgot("bo@example.com").await;
         assert_eq!(r.status, 200);
     }
     let mail = s.outbox().await;
     let first = query(mail[0]["link"].as_str().unwrap(), "token");
     let second = query(mail[1]["link"].as_str().unwrap(), "token");
     assert_ne!(first, second);
-    let r = call(
-        &c,
-        &sess,
-        RESET,
-        json!({"token": first, "newPassword": STRONG_2}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.reset(&first, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
-        &c,
-        &sess,
-        RESET,
-        json!({"token": second, "newPassword": STRONG_3}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.reset(&second, STRONG_3).await;
     assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID");
 }
 
@@ -148,22 +99,16 @@ async fn init_story_sets_the_first_password_once() {
     assert_eq!(query(mail[0]["link"].as_str().unwrap(), "sid"), sid);
     let c = s.client("198.51.100.12");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
 
     let token = s.token(&biz).await;
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&token)).await;
+    let r = app.status(&token).await;
     assert_eq!(
         r.body["data"],
         json!({"passwordSet": false, "passwordChangedAt": null})
     );
 
-    let r = call(
-        &c,
-        &sess,
-        INIT,
-        json!({"sessionId": sid, "password": STRONG}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.init(&sid, STRONG).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["data"]["bizId"], biz.as_str());
     assert_eq!(r.body["data"]["email"], "cy@example.com");
@@ -171,14 +116,7 @@ async fn init_story_sets_the_first_password_once() {
     assert_eq!(r.body["data"]["status"], 10010202);
     assert!(r.body["data"]["createdAt"].as_str().unwrap().ends_with('Z'));
 
-    let r = call(
-        &c,
-        &sess,
-        INIT,
-        json!({"sessionId": sid, "password": STRONG_2}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.init(&sid, STRONG_2).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["code"], "AUTH.INIT_SESSION_INVALID");
     // no "password changed" notice for init
@@ -190,49 +128,26 @@ async fn change_requires_current_password_only_when_one_exists() {
     let s = Server::start().await;
     let c = s.client("198.51.100.13");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
     // an account without a password may set one with change
     let (pending, _) = s.pending_user("dee@example.com", "Dee").await;
     let t = s.token(&pending).await;
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"newPassword": STRONG}),
-        bearer(&t),
-    )
-    .await;
+    let r = app
+        .post(CHANGE, json!({"newPassword": STRONG}), bearer(&t))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     let biz = s.user("eve@example.com", STRONG).await;
     let t = s.token(&biz).await;
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"newPassword": STRONG_2}),
-        bearer(&t),
-    )
-    .await;
+    let r = app
+        .post(CHANGE, json!({"newPassword": STRONG_2}), bearer(&t))
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["code"], "AUTH.CURRENT_PASSWORD_REQUIRED");
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": "wrong-password-1", "newPassword": STRONG_2}),
-        bearer(&t),
-    )
-    .await;
+    let r = app.change(&t, "wrong-password-1", STRONG_2).await;
     assert_eq!(r.body["code"], "AUTH.CURRENT_PASSWORD_INCORRECT");
     // policy: all failures at once, localized, with params
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": "eve"}),
-        bearer(&t),
-    )
-    .await;
+    let r = app.change(&t, STRONG, "eve").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.body["code"], "PASSWORD.POLICY_VIOLATION");
     let codes: Vec<&str> = r.body["details"]
@@ -246,27 +161,13 @@ async fn change_requires_current_password_only_when_one_exists() {
         codes.contains(&"PASSWORD.CONTAINS_PERSONAL_INFO"),
         "{codes:?}"
     );
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": STRONG}),
-        bearer(&t),
-    )
-    .await;
+    let r = app.change(&t, STRONG, STRONG).await;
     assert_eq!(r.body["code"], "PASSWORD.POLICY_VIOLATION");
     assert!(r.body["details"]
         .to_string()
         .contains("PASSWORD.SAME_AS_CURRENT"));
     // wrong attempts counted: 5 per user per window, the 6th is limited
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
-        bearer(&t),
-    )
-    .await;
+    let r = app.change(&t, STRONG, STRONG_2).await;
     assert_eq!(r.status, 429, "{}", r.body);
     assert_eq!(r.body["code"], "REQUEST.RATE_LIMITED");
     assert!(r.headers.contains_key("retry-after"));
@@ -277,25 +178,27 @@ async fn token_and_user_errors() {
     let s = Server::start().await;
     let c = s.client("198.51.100.14");
     let sess = c.handshake().await.unwrap();
-    let r = call(&c, &sess, STATUS, json!({}), HeaderMap::new()).await;
+    let _app = App::new(&c, &sess);
+    let app = App::new(&c, &sess);
+    let r = app.post(STATUS, json!({}), HeaderMap::new()).await;
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
         (401, "AUTH.TOKEN_MISSING")
     );
-    let r = call(&c, &sess, STATUS, json!({}), bearer("not.a.jwt")).await;
+    let r = app.status("not.a.jwt").await;
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
         (401, "AUTH.TOKEN_INVALID")
     );
     let ghost = s.token("ACC_USR_NOBODY").await;
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&ghost)).await;
+    let r = app.status(&ghost).await;
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
         (404, "AUTH.USER_NOT_FOUND")
     );
     // a locked account
     let biz = s.user("fay@example.com", STRONG).await;
-    let mut user = s.local.app.accounts.user(&biz).await.unwrap().unwrap();
+    let mut user = s.stored_user(&biz).await;
     let version = user.version;
     user.status = shared::ports::accounts::UserStatus::Locked;
     user.version += 1;
@@ -311,7 +214,7 @@ async fn token_and_user_errors() {
         .unwrap()
         .unwrap();
     let t = s.token(&biz).await;
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&t)).await;
+    let r = app.status(&t).await;
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
         (403, "AUTH.ACCOUNT_DISABLED")
@@ -323,50 +226,24 @@ async fn init_errors_and_already_set() {
     let s = Server::start().await;
     let c = s.client("198.51.100.15");
     let sess = c.handshake().await.unwrap();
-    let r = call(
-        &c,
-        &sess,
-        INIT,
-        json!({"sessionId": "unknown-sid", "password": STRONG}),
-        HeaderMap::new(),
-    )
-    .await;
+    let app = App::new(&c, &sess);
+    let r = app.init("unknown-sid", STRONG).await;
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
         (400, "AUTH.INIT_SESSION_INVALID")
     );
-    let r = call(
-        &c,
-        &sess,
-        INIT,
-        json!({"sessionId": "x".repeat(65), "password": STRONG}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.init(&"x".repeat(65), STRONG).await;
     assert_eq!(r.body["code"], "VALIDATION.INVALID_PARAMETER");
     // the password was set another way meanwhile
     let (biz, sid) = s.pending_user("gus@example.com", "Gus").await;
     let t = s.token(&biz).await;
     assert_eq!(
-        call(
-            &c,
-            &sess,
-            CHANGE,
-            json!({"newPassword": STRONG}),
-            bearer(&t)
-        )
-        .await
-        .status,
+        app.post(CHANGE, json!({"newPassword": STRONG}), bearer(&t))
+            .await
+            .status,
         200
     );
-    let r = call(
-        &c,
-        &sess,
-        INIT,
-        json!({"sessionId": sid, "password": STRONG_2}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.init(&sid, STRONG_2).await;
     // Setting it consumed the pending init link.
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
@@ -388,7 +265,8 @@ async fn forgot_answers_alike_for_existing_unknown_and_inactive_accounts() {
     {
         let c = s.client(&format!("198.51.100.{}", 20 + i));
         let sess = c.handshake().await.unwrap();
-        let r = call(&c, &sess, FORGOT, json!({"email": email}), HeaderMap::new()).await;
+        let app = App::new(&c, &sess);
+        let r = app.forgot(email).await;
         answers.push(comparable(&r));
     }
     assert_eq!(answers[0], answers[1]);
@@ -416,11 +294,8 @@ async fn forgot_is_limited_per_email_whether_or_not_it_exists() {
                 }
             ));
             let sess = c.handshake().await.unwrap();
-            statuses.push(
-                call(&c, &sess, FORGOT, json!({"email": email}), HeaderMap::new())
-                    .await
-                    .status,
-            );
+            let app = App::new(&c, &sess);
+            statuses.push(app.forgot(email).await.status);
         }
         assert_eq!(statuses, vec![200, 200, 200, 429], "{email}");
     }
@@ -432,14 +307,7 @@ async fn parallel_resets_with_one_token_succeed_exactly_once() {
     s.user("kim@example.com", STRONG).await;
     let c = s.client("198.51.100.30");
     let sess = c.handshake().await.unwrap();
-    call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "kim@example.com"}),
-        HeaderMap::new(),
-    )
-    .await;
+    App::new(&c, &sess).forgot("kim@example.com").await;
     let token = query(s.outbox().await[0]["link"].as_str().unwrap(), "token");
     let mut tasks = Vec::new();
     for (i, pw) in [
@@ -456,15 +324,7 @@ async fn parallel_resets_with_one_token_succeed_exactly_once() {
         let (token, pw) = (token.clone(), pw.to_string());
         tasks.push(tokio::spawn(async move {
             let sess = c.handshake().await.unwrap();
-            call(
-                &c,
-                &sess,
-                RESET,
-                json!({"token": token, "newPassword": pw}),
-                HeaderMap::new(),
-            )
-            .await
-            .status
+            App::new(&c, &sess).reset(&token, &pw).await.status
         }));
     }
     let mut statuses = Vec::new();
@@ -481,14 +341,7 @@ async fn parallel_resets_with_one_token_succeed_exactly_once() {
         statuses.iter().all(|s| *s == 200 || *s == 400),
         "{statuses:?}"
     );
-    assert_eq!(
-        s.outbox()
-            .await
-            .iter()
-            .filter(|m| m["kind"] == "changed")
-            .count(),
-        1
-    );
+    assert_eq!(s.sent("changed").await, 1);
 }
 
 #[tokio::test]
@@ -502,14 +355,8 @@ async fn parallel_changes_never_lose_an_update() {
         let (token, pw) = (token.clone(), pw.to_string());
         tasks.push(tokio::spawn(async move {
             let sess = c.handshake().await.unwrap();
-            let r = call(
-                &c,
-                &sess,
-                CHANGE,
-                json!({"currentPassword": STRONG, "newPassword": pw}),
-                bearer(&token),
-            )
-            .await;
+            let app = App::new(&c, &sess);
+            let r = app.change(&token, STRONG, &pw).await;
             (
                 r.status,
                 r.body["code"].as_str().unwrap_or("").to_owned(),
@@ -535,7 +382,7 @@ async fn parallel_changes_never_lose_an_update() {
         "{results:?}"
     );
     // the stored password is the winner's, and the loser's is not history either
-    let user = s.local.app.accounts.user(&biz).await.unwrap().unwrap();
+    let user = s.stored_user(&biz).await;
     let stored = user.password.unwrap();
     assert!(s
         .local
@@ -574,40 +421,15 @@ async fn replayed_change_is_refused_and_changes_nothing_twice() {
     };
     let first = c.send_envelope(&sess, req()).await.unwrap();
     assert_eq!(first.status, 200, "{}", first.body);
-    let version = s
-        .local
-        .app
-        .accounts
-        .user(&biz)
-        .await
-        .unwrap()
-        .unwrap()
-        .version;
+    let version = s.stored_user(&biz).await.version;
     let again = c.send_envelope(&sess, req()).await.unwrap();
     assert_eq!(
         (again.status, again.body["code"].as_str().unwrap()),
         (400, "SC.REPLAY")
     );
     assert!(!again.encrypted, "SC failures answer in plaintext");
-    assert_eq!(
-        s.local
-            .app
-            .accounts
-            .user(&biz)
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        version
-    );
-    assert_eq!(
-        s.outbox()
-            .await
-            .iter()
-            .filter(|m| m["kind"] == "changed")
-            .count(),
-        1
-    );
+    assert_eq!(s.stored_user(&biz).await.version, version);
+    assert_eq!(s.sent("changed").await, 1);
 }
 
 #[tokio::test]
@@ -661,21 +483,9 @@ async fn strict_bodies_refuse_arrays_duplicates_and_unknown_fields_without_email
         // a new session and IP each time, so the forgot limit never interferes
         let c = s.client(&format!("198.51.100.{}", 60 + i));
         let sess = c.handshake().await.unwrap();
-        let (header, envelope) = client::Client::seal_request(&sess, "POST", FORGOT, body);
-        let r = c
-            .send_envelope(
-                &sess,
-                client::SealedRequest {
-                    method: "POST",
-                    route: FORGOT,
-                    request_nonce: header.nonce,
-                    envelope: &envelope,
-                    form: BodyForm::Raw,
-                    extra: HeaderMap::new(),
-                },
-            )
-            .await
-            .unwrap();
+        let r = App::new(&c, &sess)
+            .post_bytes(FORGOT, body, BodyForm::Raw)
+            .await;
         assert_eq!(r.status, 400);
         assert!(r.encrypted, "step 7 failures answer encrypted");
         assert_eq!(r.body["code"], "VALIDATION.INVALID_PARAMETER");
@@ -692,17 +502,13 @@ async fn forwarded_host_headers_never_reach_a_link() {
     s.user("ola@example.com", STRONG).await;
     let c = s.client("198.51.100.70");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
     let mut extra = HeaderMap::new();
     extra.insert("x-forwarded-host", "evil.example".parse().unwrap());
     extra.insert("forwarded", "host=evil.example".parse().unwrap());
-    let r = call(
-        &c,
-        &sess,
-        FORGOT,
-        json!({"email": "ola@example.com"}),
-        extra,
-    )
-    .await;
+    let r = app
+        .post(FORGOT, json!({"email": "ola@example.com"}), extra)
+        .await;
     assert_eq!(r.status, 200);
     let mail = s.outbox().await;
     let link = mail[0]["link"].as_str().unwrap();
@@ -743,25 +549,19 @@ async fn the_token_that_changed_the_password_is_revoked_even_in_the_same_second(
     let biz = s.user("gus@example.com", STRONG).await;
     let c = s.client("198.51.100.80");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
     // Issued "now": the change lands in the same second as `iat`.
     let token = s.token(&biz).await;
-    let r = call(
-        &c,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
-        bearer(&token),
-    )
-    .await;
+    let r = app.change(&token, STRONG, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&token)).await;
+    let r = app.status(&token).await;
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
         (401, "AUTH.TOKEN_REVOKED")
     );
     // A token issued after the change's second works.
     let fresh = s.token_at(&biz, now_secs() + 1).await;
-    let r = call(&c, &sess, STATUS, json!({}), bearer(&fresh)).await;
+    let r = app.status(&fresh).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
@@ -774,39 +574,22 @@ async fn a_revoked_or_foreign_token_does_not_use_up_the_owners_change_limit() {
     let owner = s.client("198.51.100.81");
     let sess = owner.handshake().await.unwrap();
     let t = s.token_at(&biz, now_secs() - 5).await;
-    let r = call(
-        &owner,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
-        bearer(&t),
-    )
-    .await;
+    let r = App::new(&owner, &sess).change(&t, STRONG, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // An attacker with the revoked token, from many addresses (per-IP limits aside).
     for i in 0..8 {
         let a = s.client(&format!("203.0.113.{}", 100 + i));
         let sess = a.handshake().await.unwrap();
-        let r = call(
-            &a,
-            &sess,
-            CHANGE,
-            json!({"currentPassword": "guess-guess-guess", "newPassword": STRONG_3}),
-            bearer(&old),
-        )
-        .await;
+        let r = App::new(&a, &sess)
+            .change(&old, "guess-guess-guess", STRONG_3)
+            .await;
         assert_eq!(r.body["code"], "AUTH.TOKEN_REVOKED");
     }
     // The owner's own attempts are untouched.
     let fresh = s.token_at(&biz, now_secs() + 1).await;
-    let r = call(
-        &owner,
-        &sess,
-        CHANGE,
-        json!({"currentPassword": STRONG_2, "newPassword": STRONG_3}),
-        bearer(&fresh),
-    )
-    .await;
+    let r = App::new(&owner, &sess)
+        .change(&fresh, STRONG_2, STRONG_3)
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
@@ -817,7 +600,7 @@ async fn reset_link(
     sess: &client::SecureSession,
     email: &str,
 ) -> String {
-    let r = call(c, sess, FORGOT, json!({"email": email}), HeaderMap::new()).await;
+    let r = App::new(c, sess).forgot(email).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let mail = s.outbox().await;
     query(mail.last().unwrap()["link"].as_str().unwrap(), "token")
@@ -829,19 +612,13 @@ async fn a_password_change_revokes_outstanding_reset_links() {
     let biz = s.user("owner@example.com", STRONG).await;
     let c = s.client("198.51.100.40");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
     let early = reset_link(&s, &c, &sess, "owner@example.com").await;
     let token = s.token(&biz).await;
     let body = json!({"currentPassword": STRONG, "newPassword": STRONG_2});
-    let r = call(&c, &sess, CHANGE, body, bearer(&token)).await;
+    let r = app.post(CHANGE, body, bearer(&token)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
-        &c,
-        &sess,
-        RESET,
-        json!({"token": early, "newPassword": STRONG_3}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.reset(&early, STRONG_3).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID");
 }
@@ -859,27 +636,19 @@ async fn many_reset_requests_keep_only_the_newest_links_live() {
     s.user("asker@example.com", STRONG).await;
     let c = s.client("198.51.100.42");
     let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
     let cap = shared::ports::accounts::MAX_LIVE_RESET_TOKENS;
     let mut tokens = Vec::new();
     for _ in 0..cap + 3 {
         tokens.push(reset_link(&s, &c, &sess, "asker@example.com").await);
     }
-    let reset = |token: &String, password: &str| {
-        call(
-            &c,
-            &sess,
-            RESET,
-            json!({"token": token, "newPassword": password}),
-            HeaderMap::new(),
-        )
-    };
     for oldest in &tokens[..3] {
-        let r = reset(oldest, STRONG_2).await;
+        let r = app.reset(oldest, STRONG_2).await;
         assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID", "{}", r.body);
     }
-    let r = reset(&tokens[3], STRONG_2).await;
+    let r = app.reset(&tokens[3], STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // Using one revoked the rest, the newest included.
-    let r = reset(tokens.last().unwrap(), STRONG_3).await;
+    let r = app.reset(tokens.last().unwrap(), STRONG_3).await;
     assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID", "{}", r.body);
 }

@@ -7,15 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
+use e2e_tests::root;
 
 fn read(rel: &str) -> String {
-    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// The paths named by a `tree`-style block: `├── name/  comment` lines, four
@@ -61,7 +56,7 @@ fn every_path_of_the_readme_layout_exists() {
         paths.len() > 30,
         "the layout tree names too few paths: {paths:?}"
     );
-    let missing: Vec<&String> = paths.iter().filter(|p| !repo().join(p).exists()).collect();
+    let missing: Vec<&String> = paths.iter().filter(|p| !root().join(p).exists()).collect();
     assert!(
         missing.is_empty(),
         "README layout names paths that do not exist: {missing:?}"
@@ -71,7 +66,7 @@ fn every_path_of_the_readme_layout_exists() {
 #[test]
 fn every_function_crate_is_in_the_readme_layout() {
     let paths = tree_paths(&readme_layout());
-    for entry in std::fs::read_dir(repo().join("functions")).unwrap() {
+    for entry in std::fs::read_dir(root().join("functions")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         let path = format!("functions/{name}");
         assert!(paths.contains(&path), "README layout lacks {path}");
@@ -101,7 +96,7 @@ fn deploy_commands(args: &[&str]) -> Vec<String> {
         .arg("-n")
         .arg("deploy")
         .args(args)
-        .current_dir(repo())
+        .current_dir(root())
         .output()
         .expect("run make -n deploy");
     assert!(
@@ -183,7 +178,7 @@ fn nothing_reads_or_names_a_path_beside_the_repository() {
         format!("{}/spec/", "shared"),
     ];
     let mut files = Vec::new();
-    repo_text_files(&repo(), &mut files);
+    repo_text_files(&root(), &mut files);
     assert!(files.len() > 50, "{} files scanned", files.len());
     let mut offending = Vec::new();
     for file in files {
@@ -196,7 +191,7 @@ fn nothing_reads_or_names_a_path_beside_the_repository() {
             let inside = needle.starts_with("../")
                 && file
                     .parent()
-                    .is_some_and(|dir| dir != repo() && dir.join(needle).starts_with(repo()));
+                    .is_some_and(|dir| dir != root() && dir.join(needle).starts_with(root()));
             if text.contains(needle.as_str()) && !inside {
                 offending.push(format!("{} names {needle}", file.display()));
             }

@@ -2,19 +2,11 @@
 //! (tests/spec_client/scv2_client.py, `cryptography` package), reproduces the
 //! vectors and talks to local-api over real HTTP.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Command;
-
-use shared::channel::{KeyRing, ServerKey};
-use shared::config::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_written_from_the_spec_interoperates() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
+    let root = e2e_tests::root();
     // The project venv (moto brings `cryptography`), created if missing.
     let venv = tokio::task::spawn_blocking({
         let root = root.clone();
@@ -30,16 +22,12 @@ async fn a_client_written_from_the_spec_interoperates() {
     .unwrap();
     assert!(venv.success(), "could not create the project venv");
 
-    let keys = KeyRing::single(ServerKey::generate("k-spec", u64::MAX / 2).unwrap().0);
-    let local = local_api::Local::new(Config::default(), keys).unwrap();
-    let addr = local_api::spawn(local, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let server = e2e_tests::Server::start().await;
     let out = tokio::task::spawn_blocking(move || {
         Command::new(root.join(".venv/bin/python"))
             .arg(root.join("tests/spec_client/scv2_client.py"))
             .arg(root.join("tests/data/vectors.json"))
-            .arg(format!("http://{addr}"))
+            .arg(server.url.clone())
             .output()
             .unwrap()
     })

@@ -22,9 +22,9 @@
 //! and is asserted as it is read.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use aws_adapters::bootstrap::ColdStartAccess;
+use e2e_tests::root;
 use shared::routes::Needs;
 use shared::Route;
 
@@ -43,13 +43,6 @@ fn non_http_needs(krate: &str) -> Needs {
         "sweep-mail" => Needs::SWEEP_MAIL,
         other => panic!("{other}: no Needs declared for this function"),
     }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
 }
 
 #[derive(Debug, Default)]
@@ -200,7 +193,7 @@ fn api_md_routes(text: &str) -> BTreeSet<(String, String)> {
 
 /// Crate name of every directory of `functions/`, checked against its `Cargo.toml`.
 fn function_crates() -> BTreeSet<String> {
-    let dir = repo().join("functions");
+    let dir = root().join("functions");
     let mut out = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).expect("functions/") {
         let path = entry.unwrap().path();
@@ -240,7 +233,7 @@ fn endpoint_const(r: Route) -> String {
 
 /// The route a function crate serves, read from its `main.rs` (`routes::X`).
 fn served_route(krate: &str) -> Option<Route> {
-    let main = repo().join("functions").join(krate).join("src/main.rs");
+    let main = root().join("functions").join(krate).join("src/main.rs");
     let text = std::fs::read_to_string(&main).unwrap_or_default();
     let served: Vec<Route> = Route::ALL
         .into_iter()
@@ -266,7 +259,7 @@ fn contract_routes() -> BTreeSet<(String, String)> {
 }
 
 fn template() -> BTreeMap<String, Function> {
-    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
     assert!(
         text.contains("Transform: AWS::Serverless-2016-10-31"),
         "template.yaml is not a SAM template"
@@ -295,7 +288,7 @@ fn the_http_api_serves_exactly_the_contract_routes() {
 
 #[test]
 fn api_md_routes_match_the_code() {
-    let text = std::fs::read_to_string(repo().join("docs/api.md")).expect("docs/api.md");
+    let text = std::fs::read_to_string(root().join("docs/api.md")).expect("docs/api.md");
     let documented = api_md_routes(&text);
     assert_eq!(
         documented.len(),
@@ -518,7 +511,7 @@ fn needs_of(f: &Function) -> Needs {
 
 #[test]
 fn each_role_holds_exactly_the_keys_its_function_loads() {
-    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
     let functions = template_functions(&text);
     let policies = role_policies(&text);
     for f in functions.values() {
@@ -537,7 +530,7 @@ fn each_role_holds_exactly_the_keys_its_function_loads() {
 
 #[test]
 fn the_key_policy_grants_each_role_exactly_its_purposes() {
-    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
     let functions = template_functions(&text);
     let key = resources(&text)
         .into_iter()
@@ -701,7 +694,7 @@ fn setting(lines: &[&str], key: &str) -> Option<String> {
 
 #[test]
 fn token_issuer_and_audience_are_required_parameters_given_to_every_http_function() {
-    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
     let params = blocks(&text, "Parameters");
     let globals = blocks(&text, "Globals");
     let resources = blocks(&text, "Resources");

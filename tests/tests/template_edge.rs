@@ -5,13 +5,11 @@
 //! The template is read line by line (CloudFormation short tags trip YAML
 //! libraries); each key read here is one line of the template's own layout.
 
-use std::path::Path;
-
 use shared::http::cors;
 use shared::http::gateway::CLOUDFLARE_RANGES;
 
 fn template() -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = e2e_tests::root();
     std::fs::read_to_string(root.join("template.yaml")).expect("template.yaml")
 }
 

@@ -2,8 +2,6 @@
 //! `cargo lambda watch`, DynamoDB/KMS/SES on the local emulator, and the table
 //! stream pumped into `send-mail`. Emails are read back from the emulator's SES.
 
-mod common;
-
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,9 +10,8 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use client::{Client, Identity};
-use common::*;
+use e2e_tests::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
 /// `make watch`, stopped (with its children) when dropped.
@@ -116,7 +113,7 @@ async fn stories_run_against_the_functions_as_separate_processes() {
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let client = common::contract::checked(Client::new(
+    let client = e2e_tests::contract::checked(Client::new(
         &base,
         Identity {
             ip: "192.0.2.77".into(),
@@ -138,6 +135,7 @@ async fn stories_run_against_the_functions_as_separate_processes() {
     assert!(!pk.key_id.is_empty());
     // the session is created by one process and read back from DynamoDB by the others
     let session = client.handshake().await.unwrap();
+    let app = App::new(&client, &session);
 
     // invite -> emailed init link -> init -> second use refused
     let email = format!(
@@ -162,73 +160,31 @@ async fn stories_run_against_the_functions_as_separate_processes() {
         .unwrap_or_else(|| panic!("invite failed: {invited}"))
         .to_owned();
     let sid = wait_link(&endpoint, &email, "#sid=", 0).await;
-    let r = call(
-        &client,
-        &session,
-        INIT,
-        json!({"sessionId": sid, "password": STRONG}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.init(&sid, STRONG).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["data"]["bizId"], biz.as_str());
-    let r = call(
-        &client,
-        &session,
-        INIT,
-        json!({"sessionId": sid, "password": STRONG_2}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.init(&sid, STRONG_2).await;
     assert_eq!(r.body["code"], "AUTH.INIT_SESSION_INVALID");
 
     // forgot -> emailed reset link -> reset -> old password and old token refused -> notice sent
     // Issued after init's second (a token of the change's own second is
     // revoked), and the reset lands at or after the token's second.
     let old = token(&biz, now_secs() + 1);
-    let r = call(&client, &session, STATUS, json!({}), bearer(&old)).await;
+    let r = app.status(&old).await;
     assert_eq!(r.status, 200, "{}", r.body);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let before = mails_to(&endpoint, &email).await.len();
-    let r = call(
-        &client,
-        &session,
-        FORGOT,
-        json!({"email": email}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.forgot(&email).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let reset_token = wait_link(&endpoint, &email, "#token=", before).await;
-    let r = call(
-        &client,
-        &session,
-        RESET,
-        json!({"token": reset_token, "newPassword": STRONG_2}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.reset(&reset_token, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
-        &client,
-        &session,
-        RESET,
-        json!({"token": reset_token, "newPassword": STRONG_3}),
-        HeaderMap::new(),
-    )
-    .await;
+    let r = app.reset(&reset_token, STRONG_3).await;
     assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID");
-    let r = call(&client, &session, STATUS, json!({}), bearer(&old)).await;
+    let r = app.status(&old).await;
     assert_eq!(r.body["code"], "AUTH.TOKEN_REVOKED");
     let fresh = token(&biz, now_secs() + 1);
-    let r = call(
-        &client,
-        &session,
-        CHANGE,
-        json!({"currentPassword": STRONG, "newPassword": STRONG_3}),
-        bearer(&fresh),
-    )
-    .await;
+    let r = app.change(&fresh, STRONG, STRONG_3).await;
     assert_eq!(r.body["code"], "AUTH.CURRENT_PASSWORD_INCORRECT");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !mails_to(&endpoint, &email)

@@ -4,22 +4,15 @@
 //! this test; none is skipped.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use shared::channel::{KeyRing, ServerKey};
 use shared::config::Config;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_client_passes_its_node_and_browser_tests() {
-    let root = repo_root();
+    let root = e2e_tests::root();
     // npm ci when the lock file changed, then tsc.
     let build = tokio::task::spawn_blocking({
         let root = root.clone();

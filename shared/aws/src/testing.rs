@@ -4,7 +4,6 @@
 //! ids), so tests and runs never collide.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use aws_config::{BehaviorVersion, Region};
@@ -28,33 +27,13 @@ pub struct Emulator {
     pub table: String,
 }
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub use test_support::{root, EMULATOR_TIMEOUT_MS};
 
 /// Starts (if needed) and bootstraps the emulator once per test binary.
 pub fn emulator() -> &'static Emulator {
     static EMU: OnceLock<Emulator> = OnceLock::new();
     EMU.get_or_init(|| {
-        let root = root();
-        let out = std::process::Command::new(root.join("infra/emulator.sh"))
-            .arg("up")
-            .output()
-            .expect("run infra/emulator.sh up");
-        assert!(
-            out.status.success(),
-            "emulator.sh up failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let env = std::process::Command::new(root.join("infra/emulator.sh"))
-            .arg("env")
-            .output()
-            .expect("run infra/emulator.sh env");
-        let vars: HashMap<String, String> = String::from_utf8_lossy(&env.stdout)
-            .lines()
-            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let vars: HashMap<String, String> = test_support::emulator_env();
         Emulator {
             endpoint: vars["AWS_ENDPOINT_URL"].clone(),
             kms_key_id: vars["KMS_KEY_ID"].clone(),
@@ -64,17 +43,12 @@ pub fn emulator() -> &'static Emulator {
     })
 }
 
-/// Bound of one call against the emulator. It serializes every request, so
-/// under a loaded test run a call can queue for seconds; the production
-/// default (3 s) would fail tests that are not about timeouts.
-pub const EMULATOR_TIMEOUT_MS: &str = "20000";
-
-pub fn config(table: &str, kms_key_id: &str, sender: &str, op_timeout_ms: &str) -> AwsConfig {
+pub fn config(table: &str, kms_key_id: &str, sender: &str, op_timeout_ms: u64) -> AwsConfig {
     let vars: HashMap<&str, String> = [
         ("TABLE_NAME", table.to_owned()),
         ("KMS_KEY_ID", kms_key_id.to_owned()),
         ("SES_FROM_ADDRESS", sender.to_owned()),
-        ("AWS_OPERATION_TIMEOUT_MS", op_timeout_ms.to_owned()),
+        ("AWS_OPERATION_TIMEOUT_MS", op_timeout_ms.to_string()),
     ]
     .into_iter()
     .collect();

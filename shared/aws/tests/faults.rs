@@ -11,7 +11,7 @@ use aws_adapters::{
 use shared::ports::{Limit, RateLimiter, ReplayGuard, SessionStore};
 
 async fn assert_unavailable_in_time(endpoint: &str) {
-    let cfg = config("t", "alias/x", "a@b.c", "2000");
+    let cfg = config("t", "alias/x", "a@b.c", 2000);
     let clients = clients_at(&cfg, endpoint).await;
     let sessions = DynamoSessionStore::new(
         clients.dynamodb.clone(),

@@ -1,5 +1,5 @@
-//! In-process test app: memory adapters, a manual clock, the vector RSA key.
-#![allow(dead_code)]
+//! The app in process, without HTTP: memory adapters, a manual clock, the
+//! RSA key of the published vectors (tests/data/vectors.json).
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use shared::{App, Route};
 pub const VECTOR_TIME_MS: u64 = 1_711_929_600_000;
 
 pub fn vectors() -> Value {
-    serde_json::from_str(include_str!("../../../tests/data/vectors.json")).unwrap()
+    serde_json::from_str(include_str!("../data/vectors.json")).unwrap()
 }
 
 pub fn vector_key() -> ServerKey {
@@ -30,6 +30,12 @@ pub fn vector_key() -> ServerKey {
 pub struct TestApp {
     pub app: App,
     pub clock: Arc<ManualClock>,
+}
+
+impl Default for TestApp {
+    fn default() -> TestApp {
+        TestApp::new()
+    }
 }
 
 impl TestApp {

@@ -1,19 +1,17 @@
 //! A local-api on a loopback port and a client speaking real SCv2 to it.
 //! Every answer a client made here receives is held against docs/openapi.yaml.
-#![allow(dead_code)]
 
-pub mod contract;
-
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use client::{Client, Identity, Reply, SecureSession};
+use client::{Client, Identity, Reply};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
-use shared::channel::{BodyForm, KeyRing, ServerKey};
+use shared::channel::{KeyRing, ServerKey};
 use shared::config::Config;
+use shared::ports::accounts::User;
+use shared::ports::Limit;
+
+use crate::contract;
 
 pub const CHANGE: &str = "/web/v1/system/auth/password/change";
 pub const STATUS: &str = "/web/v1/system/auth/password/status";
@@ -113,6 +111,20 @@ impl Server {
         d["accessToken"].as_str().unwrap().to_owned()
     }
 
+    /// The account `biz_id` as stored.
+    pub async fn stored_user(&self, biz_id: &str) -> User {
+        self.local.app.accounts.user(biz_id).await.unwrap().unwrap()
+    }
+
+    /// How many emails of `kind` (`reset`, `init`, `changed`) went out.
+    pub async fn sent(&self, kind: &str) -> usize {
+        self.outbox()
+            .await
+            .iter()
+            .filter(|m| m["kind"] == kind)
+            .count()
+    }
+
     pub async fn outbox(&self) -> Vec<Value> {
         self.dev("/_dev/outbox", None)
             .await
@@ -122,6 +134,17 @@ impl Server {
     }
 }
 
+/// `config` with the forgot limits lifted, for runs of many forgot requests.
+pub fn without_forgot_limits(mut config: Config) -> Config {
+    let wide = Limit {
+        max: u32::MAX,
+        window_secs: 1,
+    };
+    config.limits.forgot_per_ip = wide;
+    config.limits.forgot_per_email = wide;
+    config
+}
+
 pub fn bearer(token: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
@@ -129,19 +152,6 @@ pub fn bearer(token: &str) -> HeaderMap {
         HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
     );
     h
-}
-
-pub async fn call(
-    client: &Client,
-    session: &SecureSession,
-    route: &str,
-    body: Value,
-    extra: HeaderMap,
-) -> Reply {
-    client
-        .call(session, "POST", route, &body, BodyForm::Raw, extra)
-        .await
-        .unwrap()
 }
 
 pub fn now_secs() -> u64 {
@@ -179,119 +189,4 @@ pub async fn wait_for_link(s: &Server, kind: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("no {kind} email was delivered");
-}
-
-/// The repository's root.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// Bound of one call against the emulator in tests that are not about
-/// timeouts: it serializes every request, so a busy run can queue a call
-/// for seconds past the production default.
-pub const EMULATOR_TIMEOUT_MS: u64 = 20_000;
-
-/// A table of its own on the emulator at `endpoint` (the emulator itself
-/// or a proxy in front of it), with an SCv2 key: the AWS settings and clients.
-pub async fn aws_stack(
-    tag: &str,
-    endpoint: &str,
-    operation_timeout_ms: u64,
-) -> (aws_adapters::AwsConfig, aws_adapters::AwsClients) {
-    use aws_sdk_dynamodb::config::Credentials;
-    let emu = emulator_env();
-    let mut random = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut random).unwrap();
-    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let table = format!("{tag}-{}-{random}", std::process::id());
-    let vars: HashMap<&str, String> = [
-        ("TABLE_NAME", table.clone()),
-        ("KMS_KEY_ID", emu["KMS_KEY_ID"].clone()),
-        ("SES_FROM_ADDRESS", emu["SES_FROM_ADDRESS"].clone()),
-        ("AWS_OPERATION_TIMEOUT_MS", operation_timeout_ms.to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let aws = aws_adapters::AwsConfig::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let clients_with = |aws: aws_adapters::AwsConfig| async move {
-        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-            .endpoint_url(endpoint);
-        aws_adapters::AwsClients::from_loader(&aws, loader).await
-    };
-    let clients = clients_with(aws.clone()).await;
-    // The deploy-time steps run with a generous bound: the test's own bound
-    // is for the requests under test, not for a busy emulator's setup.
-    let mut setup_vars = vars.clone();
-    setup_vars.insert("AWS_OPERATION_TIMEOUT_MS", EMULATOR_TIMEOUT_MS.to_string());
-    let setup_aws = aws_adapters::AwsConfig::from_lookup(|k| setup_vars.get(k).cloned()).unwrap();
-    let setup = clients_with(setup_aws.clone()).await;
-    aws_adapters::table::ensure_table(&setup.dynamodb, &table)
-        .await
-        .unwrap();
-    // What `pwctl admin keys init --kid k-e2e` does after a deploy.
-    let first = aws_adapters::admin::FirstKey {
-        kid: "k-e2e".into(),
-        lifetime: std::time::Duration::from_secs(3600),
-    };
-    aws_adapters::admin::init_keys_with(
-        &aws_adapters::KmsKeyStore::from_clients(&setup, &setup_aws),
-        &setup_aws,
-        Some(first),
-        now_secs() * 1000,
-    )
-    .await
-    .unwrap();
-    (aws, clients)
-}
-
-/// The AWS app over `clients` behind local-api's front (dev token signer,
-/// mail kept in the local mailbox).
-pub async fn aws_local(
-    aws: &aws_adapters::AwsConfig,
-    clients: &aws_adapters::AwsClients,
-) -> local_api::Local {
-    aws_local_with(Config::default(), aws, clients).await
-}
-
-pub async fn aws_local_with(
-    mut config: Config,
-    aws: &aws_adapters::AwsConfig,
-    clients: &aws_adapters::AwsClients,
-) -> local_api::Local {
-    let signer = local_api::DevSigner::generate().unwrap();
-    config.jwt.jwks_json = Some(signer.jwks().to_owned());
-    // local-api serves every route from one process: it holds every key.
-    let app = aws_adapters::bootstrap::app_with(shared::routes::Needs::ALL, config, aws, clients)
-        .await
-        .unwrap();
-    local_api::Local::over(app, signer)
-}
-
-/// Starts and bootstraps the local AWS emulator (`infra/emulator.sh up`,
-/// idempotent) and returns the variables of `infra/emulator.sh env`.
-pub fn emulator_env() -> HashMap<String, String> {
-    let emulator = |verb: &str| {
-        Command::new("bash")
-            .arg(root().join("infra/emulator.sh"))
-            .arg(verb)
-            .output()
-            .unwrap()
-    };
-    let up = emulator("up");
-    assert!(
-        up.status.success(),
-        "emulator.sh up: {}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    String::from_utf8(emulator("env").stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }

@@ -15,7 +15,7 @@ const DOC_URI: &str = "urn:password-api:openapi";
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let path = super::root().join("docs/openapi.yaml");
+        let path = crate::root().join("docs/openapi.yaml");
         let text = std::fs::read_to_string(&path).expect("docs/openapi.yaml");
         serde_norway::from_str(&text).expect("docs/openapi.yaml is YAML")
     })
