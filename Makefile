@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: run test browser lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch web fuzz sweep deny
+.PHONY: run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 load emulator emulator-stop watch web fuzz sweep deny
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -77,6 +77,20 @@ DEPLOY_ARGS ?= --guided
 deploy: $(TOOLS_STAMP)
 	RUSTFLAGS="$(LAMBDA_RUSTFLAGS)" PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --parameter-overrides Architecture=$(ARCH)
 	PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam deploy $(DEPLOY_ARGS) --parameter-overrides Architecture=$(ARCH)
+
+## One Argon2id evaluation in the release profile (what Lambda runs) against
+## libargon2, the C reference (argon2-cffi in .venv-bench), interleaved in one run.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+bench-argon2: $(BENCH_STAMP)
+	$(CARGO) build --release -p password --example argon2_eval
+	$(BENCH_VENV)/bin/python bench/argon2_reference.py --binary release=$(TARGET_DIR)/release/examples/argon2_eval $(ARGS)
+
+$(BENCH_STAMP): bench/requirements.txt
+	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
 
 ## Cold start of each release bootstrap under a local Lambda Runtime API (run `make build ARCH=x86_64` first).
 bench-cold-start:
