@@ -7,7 +7,7 @@ use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::StatusCode;
-use password::{Email, PasswordError, PersonalInfo, PolicyContext};
+use password::{Email, PasswordError, PersonalInfo, PolicyContext, Verified};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
@@ -240,16 +240,20 @@ impl Ctx<'_> {
 /// The user after `candidate` passes the whole policy (against the user's own
 /// data, current password and history): hashed, history pushed, timestamps
 /// and version moved. The one path by which change, init and reset set a password.
+/// `verified_current`: the current password as this request verified it
+/// (change), which spares `SAME_AS_CURRENT` its Argon2 evaluation.
 async fn with_new_password(
     ctx: &Ctx<'_>,
     user: &User,
     candidate: &str,
+    verified_current: Option<&Verified>,
     now: u64,
 ) -> Result<User, ApiError> {
     let personal = personal_info(user);
     let policy = PolicyContext {
         personal: &personal,
         current: user.password.as_ref(),
+        verified_current,
         history: &user.history,
     };
     let hash = ctx
@@ -306,18 +310,19 @@ async fn change_opened(
     )
     .await?;
     let body: ChangeBody = parse_strict(&opened.plaintext)?;
-    if let Some(current) = &user.password {
-        let given = body
-            .current_password
-            .as_ref()
-            .ok_or_else(|| domain(StatusCode::BAD_REQUEST, "AUTH.CURRENT_PASSWORD_REQUIRED"))?;
-        app.passwords
-            .verify(given, Some(current))
-            .await
-            .map_err(password_error)?;
-    }
+    let verified = match &user.password {
+        Some(current) => {
+            let given = body
+                .current_password
+                .as_ref()
+                .ok_or_else(|| domain(StatusCode::BAD_REQUEST, "AUTH.CURRENT_PASSWORD_REQUIRED"))?;
+            let verified = app.passwords.verify(given, Some(current)).await;
+            Some(verified.map_err(password_error)?)
+        }
+        None => None,
+    };
     let now = app.clock.now_ms();
-    let next = with_new_password(ctx, &user, &body.new_password, now).await?;
+    let next = with_new_password(ctx, &user, &body.new_password, verified.as_ref(), now).await?;
     let change = AccountChange {
         outbox: vec![ctx.changed_notice(&next, now, req)],
         revoke_links_of: Some(user.biz_id.clone()),
@@ -409,7 +414,7 @@ async fn init_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiE
     if matches!(user.status, UserStatus::Locked | UserStatus::Disabled) {
         return Err(domain(StatusCode::FORBIDDEN, "AUTH.ACCOUNT_DISABLED"));
     }
-    let next = with_new_password(ctx, &user, &body.password, now).await?;
+    let next = with_new_password(ctx, &user, &body.password, None, now).await?;
     let data = json!({
         "bizId": next.biz_id,
         "email": next.email,
@@ -525,7 +530,7 @@ async fn reset_opened(
         .await?
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(invalid)?;
-    let next = with_new_password(ctx, &user, &body.new_password, now).await?;
+    let next = with_new_password(ctx, &user, &body.new_password, None, now).await?;
     let change = AccountChange {
         outbox: vec![ctx.changed_notice(&next, now, req)],
         consume_reset: Some(hash),
