@@ -50,7 +50,7 @@ check:
 bench:
 	$(CARGO) bench --workspace
 
-## Lambda packages of every crate in functions/ (release, LTO) for ARCH
+## Lambda packages of every crate in functions/ (release profile) for ARCH
 ## (arm64, the template's default, or x86_64): target/lambda/<fn>/bootstrap, with sizes.
 build: $(TOOLS_STAMP)
 	rustup target add $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
@@ -91,6 +91,18 @@ $(BENCH_STAMP): bench/requirements.txt
 	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	@touch $@
+
+## Load run: a release local-api on 127.0.0.1:$(LOAD_PORT) with rate limits off, and
+## pwload against it (client/src/bin/pwload). LOAD_ARGS, e.g. --users 2 --mix change --requests 200,
+## or --sweep 1,2,4,8 --plot target/load.png. docs/performance.md has the figures.
+LOAD_PORT ?= 9400
+LOAD_ARGS ?= --users 2 --mix status=4,change=1,forgot=2,reset=1 --requests 200
+load:
+	$(CARGO) build --release -p local-api -p client --bin local-api --bin pwload
+	@$(TARGET_DIR)/release/local-api --port $(LOAD_PORT) --no-rate-limits >/dev/null 2>&1 & pid=$$!; \
+	trap 'kill $$pid' EXIT; \
+	for i in $$(seq 50); do curl -s -o /dev/null http://127.0.0.1:$(LOAD_PORT)/ && break; sleep 0.2; done; \
+	$(TARGET_DIR)/release/pwload --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
 
 ## Cold start of each release bootstrap under a local Lambda Runtime API (run `make build ARCH=x86_64` first).
 bench-cold-start:
