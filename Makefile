@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: run test browser lint fmt bench build check tools validate deploy bench-cold-start emulator emulator-stop watch web fuzz sweep deny
+.PHONY: run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 load emulator emulator-stop watch web fuzz sweep deny
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -50,7 +50,7 @@ check:
 bench:
 	$(CARGO) bench --workspace
 
-## Lambda packages of every crate in functions/ (release, LTO) for ARCH
+## Lambda packages of every crate in functions/ (release profile) for ARCH
 ## (arm64, the template's default, or x86_64): target/lambda/<fn>/bootstrap, with sizes.
 build: $(TOOLS_STAMP)
 	rustup target add $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
@@ -77,6 +77,32 @@ DEPLOY_ARGS ?= --guided
 deploy: $(TOOLS_STAMP)
 	RUSTFLAGS="$(LAMBDA_RUSTFLAGS)" PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --parameter-overrides Architecture=$(ARCH)
 	PATH="$(TOOLS_BIN):$$PATH" SAM_CLI_TELEMETRY=0 sam deploy $(DEPLOY_ARGS) --parameter-overrides Architecture=$(ARCH)
+
+## One Argon2id evaluation in the release profile (what Lambda runs) against
+## libargon2, the C reference (argon2-cffi in .venv-bench), interleaved in one run.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+bench-argon2: $(BENCH_STAMP)
+	$(CARGO) build --release -p password --example argon2_eval
+	$(BENCH_VENV)/bin/python bench/argon2_reference.py --binary release=$(TARGET_DIR)/release/examples/argon2_eval $(ARGS)
+
+$(BENCH_STAMP): bench/requirements.txt
+	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+## Load run: a release local-api on 127.0.0.1:$(LOAD_PORT) with rate limits off, and
+## pwload against it (client/src/bin/pwload). LOAD_ARGS, e.g. --users 2 --mix change --requests 200,
+## or --sweep 1,2,4,8 --plot target/load.png. docs/performance.md has the figures.
+LOAD_PORT ?= 9400
+LOAD_ARGS ?= --users 2 --mix status=4,change=1,forgot=2,reset=1 --requests 200
+load:
+	$(CARGO) build --release -p local-api -p client --bin local-api --bin pwload
+	@$(TARGET_DIR)/release/local-api --port $(LOAD_PORT) --no-rate-limits >/dev/null 2>&1 & pid=$$!; \
+	trap 'kill $$pid' EXIT; \
+	for i in $$(seq 50); do curl -s -o /dev/null http://127.0.0.1:$(LOAD_PORT)/ && break; sleep 0.2; done; \
+	$(TARGET_DIR)/release/pwload --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
 
 ## Cold start of each release bootstrap under a local Lambda Runtime API (run `make build ARCH=x86_64` first).
 bench-cold-start:

@@ -25,6 +25,9 @@ struct Args {
     /// Key id published for the key.
     #[arg(long, default_value = "local")]
     key_id: String,
+    /// Turn every rate limit off, for load runs (`make load`).
+    #[arg(long)]
+    no_rate_limits: bool,
 }
 
 const DEMO_EMAIL: &str = "demo@example.com";
@@ -36,6 +39,9 @@ async fn main() -> anyhow::Result<()> {
     local_api::check_bind(args.bind, args.unsafe_expose_dev_routes)?;
     let mut config = shared::config::Config::from_env()?;
     config.cors = local_api::local_cors(std::env::var("CORS_ALLOWED_ORIGINS").ok().as_deref())?;
+    if args.no_rate_limits {
+        config.limits = shared::config::RateLimits::unlimited();
+    }
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
         .await
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;

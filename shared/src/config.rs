@@ -41,6 +41,34 @@ pub struct RateLimits {
     pub reset_per_token: Limit,
 }
 
+impl RateLimits {
+    /// Every bucket wide open (a million per second): for load runs and
+    /// tests that repeat one route from one address, never for a deployment.
+    pub fn unlimited() -> RateLimits {
+        RateLimits::all(Limit {
+            max: 1_000_000,
+            window_secs: 1,
+        })
+    }
+
+    /// The same limit on every bucket.
+    pub fn all(open: Limit) -> RateLimits {
+        RateLimits {
+            public_key_per_ip: open,
+            session_per_ip: open,
+            change_per_ip: open,
+            change_per_user: open,
+            status_per_user: open,
+            init_per_ip: open,
+            init_per_session: open,
+            forgot_per_ip: open,
+            forgot_per_email: open,
+            reset_per_ip: open,
+            reset_per_token: open,
+        }
+    }
+}
+
 /// Where emailed links point; only these configured bases ever reach a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Links {

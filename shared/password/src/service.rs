@@ -1,11 +1,13 @@
 //! Argon2id hashing, verification (with dummy hash and transparent rehash),
 //! and the one call use cases make: [`PasswordService::evaluate_and_hash`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Version};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::codes;
@@ -29,6 +31,11 @@ pub struct PolicyContext<'a> {
     pub personal: &'a PersonalInfo,
     /// The hash being replaced, if any (`SAME_AS_CURRENT`).
     pub current: Option<&'a PasswordHash>,
+    /// The current password as this request just verified it against
+    /// `current`, if it did: `SAME_AS_CURRENT` is then a constant-time
+    /// comparison of the two normalized passwords instead of one more Argon2
+    /// evaluation.
+    pub verified_current: Option<&'a Verified>,
     /// Previous hashes, newest first (`REUSED`); only the first `historyDepth` are checked.
     pub history: &'a [PasswordHash],
 }
@@ -44,10 +51,30 @@ pub struct NewHash {
 
 /// A successful verification; `rehash` is set when the stored hash is weaker
 /// than the configured parameters or uses a retired pepper: store it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Verified {
     /// A stronger hash of the same password to store, when due.
     pub rehash: Option<PasswordHash>,
+    /// The hash that matched and the normalized password that matched it,
+    /// for `PolicyContext::verified_current`.
+    matched: PasswordHash,
+    password: Arc<Zeroizing<String>>,
+}
+
+impl Verified {
+    /// Whether this verification proved the password behind `stored`.
+    fn proves(&self, stored: &PasswordHash) -> bool {
+        self.matched.phc() == stored.phc() && self.matched.pepper_id() == stored.pepper_id()
+    }
+}
+
+// Hand-written: the verified password must never reach a log line.
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("rehash", &self.rehash.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -55,6 +82,7 @@ struct Inner {
     hashing: HashingConfig,
     peppers: PepperRing,
     dummy: OnceLock<PasswordHash>,
+    evaluations: AtomicU64,
 }
 
 /// Password policy + hashing. Cheap to clone (shared state behind an `Arc`).
@@ -86,6 +114,7 @@ impl PasswordService {
                 hashing,
                 peppers,
                 dummy: OnceLock::new(),
+                evaluations: AtomicU64::new(0),
             }),
         })
     }
@@ -98,6 +127,12 @@ impl PasswordService {
     /// The Argon2id parameters new hashes get.
     pub fn hashing(&self) -> &HashingConfig {
         &self.inner.hashing
+    }
+
+    /// Argon2 evaluations (hashes and verifications) this service and its
+    /// clones have made since it was built: what a request costs, countable.
+    pub fn argon2_evaluations(&self) -> u64 {
+        self.inner.evaluations.load(Ordering::Relaxed)
     }
 
     /// Configured history depth (how many old hashes to keep).
@@ -129,7 +164,12 @@ impl PasswordService {
             tokio::task::spawn_blocking(move || inner.policy.evaluate_normalized(&pw, &personal))
         };
         let reuse = self
-            .reuse_violations(normalized.clone(), ctx.current, ctx.history)
+            .reuse_violations(
+                normalized.clone(),
+                ctx.current,
+                ctx.verified_current,
+                ctx.history,
+            )
             .await;
         let evaluation = policy_task.await.map_err(internal)?;
         let mut violations = evaluation.violations;
@@ -160,7 +200,7 @@ impl PasswordService {
         let Some(normalized) = normalize(candidate) else {
             return Ok(Vec::new());
         };
-        self.reuse_violations(Arc::new(normalized), current, history)
+        self.reuse_violations(Arc::new(normalized), current, None, history)
             .await
     }
 
@@ -168,23 +208,35 @@ impl PasswordService {
         &self,
         pw: Arc<Zeroizing<String>>,
         current: Option<&PasswordHash>,
+        verified_current: Option<&Verified>,
         history: &[PasswordHash],
     ) -> Result<Vec<Violation>, PasswordError> {
         let depth = self.history_depth();
+        // The current password is already known from this request's
+        // verification: compare it, without hashing (lengths may differ in
+        // time, the bytes do not).
+        let known_same = match (current, verified_current) {
+            (Some(c), Some(v)) if v.proves(c) => {
+                Some(bool::from(pw.as_bytes().ct_eq(v.password.as_bytes())))
+            }
+            _ => None,
+        };
         let spawn = |h: &PasswordHash| {
             let inner = self.inner.clone();
             let pw = pw.clone();
             let h = h.clone();
             tokio::task::spawn_blocking(move || inner.matches(pw.as_bytes(), &h))
         };
-        let current_task = current.map(spawn);
+        let current_task = current.filter(|_| known_same.is_none()).map(spawn);
         let history_tasks: Vec<_> = history.iter().take(depth).map(spawn).collect();
 
         let mut out = Vec::new();
-        if let Some(t) = current_task {
-            if t.await.map_err(internal)?? {
-                out.push(Violation::new(codes::SAME_AS_CURRENT));
-            }
+        let same = match current_task {
+            Some(t) => t.await.map_err(internal)??,
+            None => known_same.unwrap_or(false),
+        };
+        if same {
+            out.push(Violation::new(codes::SAME_AS_CURRENT));
         }
         let mut reused = false;
         for t in history_tasks {
@@ -213,20 +265,24 @@ impl PasswordService {
         let stored = stored.cloned();
         tokio::task::spawn_blocking(move || {
             let pw = normalized.as_bytes();
-            let Some(stored) = stored else {
+            let Some(matched) = stored else {
                 let dummy = inner.dummy()?;
                 let _ = inner.matches(pw, dummy);
                 return Err(PasswordError::Mismatch);
             };
-            if !inner.matches(pw, &stored)? {
+            if !inner.matches(pw, &matched)? {
                 return Err(PasswordError::Mismatch);
             }
-            let rehash = if inner.needs_rehash(&stored) {
+            let rehash = if inner.needs_rehash(&matched) {
                 Some(inner.hash(pw)?)
             } else {
                 None
             };
-            Ok(Verified { rehash })
+            Ok(Verified {
+                rehash,
+                matched,
+                password: Arc::new(normalized),
+            })
         })
         .await
         .map_err(internal)?
@@ -270,6 +326,7 @@ impl Inner {
     }
 
     fn hash(&self, pw: &[u8]) -> Result<PasswordHash, PasswordError> {
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
         let active = self.peppers.active();
         let secret = match active {
             Some(id) => Some(
@@ -291,6 +348,7 @@ impl Inner {
     }
 
     fn matches(&self, pw: &[u8], stored: &PasswordHash) -> Result<bool, PasswordError> {
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
         let parsed = argon2::PasswordHash::new(stored.phc()).map_err(internal)?;
         let secret = match stored.pepper_id() {
             Some(id) => Some(

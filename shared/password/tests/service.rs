@@ -46,6 +46,7 @@ fn ctx<'a>(
     PolicyContext {
         personal,
         current,
+        verified_current: None,
         history,
     }
 }
@@ -192,6 +193,62 @@ async fn same_as_current_and_reuse() {
         .unwrap();
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].code, code::REUSED);
+}
+
+/// Argon2 evaluations `s` makes while `f` runs.
+async fn evaluations_during<T>(
+    s: &PasswordService,
+    f: impl std::future::Future<Output = T>,
+) -> (T, u64) {
+    let before = s.argon2_evaluations();
+    let out = f.await;
+    (out, s.argon2_evaluations() - before)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_current_password_verified_in_the_request_answers_same_as_current_without_hashing() {
+    let s = service();
+    let nobody = PersonalInfo::default();
+    let current = s.hash_unchecked(STRONG).await.unwrap();
+    let (verified, n) = evaluations_during(&s, s.verify(STRONG, Some(&current))).await;
+    let verified = verified.unwrap();
+    assert_eq!(n, 1, "a verification is one evaluation");
+    let with_verified = PolicyContext {
+        verified_current: Some(&verified),
+        ..ctx(&nobody, Some(&current), &[])
+    };
+
+    // Same password: refused without an evaluation. NFKC applies (fullwidth "v").
+    for same in [STRONG.to_owned(), STRONG.replacen('v', "\u{FF56}", 1)] {
+        let (err, n) = evaluations_during(&s, s.evaluate_and_hash(&same, &with_verified)).await;
+        assert_eq!(codes(&err.unwrap_err()), [code::SAME_AS_CURRENT]);
+        assert_eq!(n, 0, "answered by comparison, not by Argon2");
+    }
+    // A new password: only its own hash.
+    let (ok, n) = evaluations_during(&s, s.evaluate_and_hash(STRONG2, &with_verified)).await;
+    ok.unwrap();
+    assert_eq!(n, 1);
+
+    // Without a verification in the request the Argon2 check stays.
+    let plain = ctx(&nobody, Some(&current), &[]);
+    let (err, n) = evaluations_during(&s, s.evaluate_and_hash(STRONG, &plain)).await;
+    assert_eq!(codes(&err.unwrap_err()), [code::SAME_AS_CURRENT]);
+    assert_eq!(n, 1);
+    let (ok, n) = evaluations_during(&s, s.evaluate_and_hash(STRONG2, &plain)).await;
+    ok.unwrap();
+    assert_eq!(n, 2);
+
+    // A verification of another hash proves nothing about this one.
+    let other = s.hash_unchecked(STRONG).await.unwrap();
+    let elsewhere = PolicyContext {
+        verified_current: Some(&verified),
+        ..ctx(&nobody, Some(&other), &[])
+    };
+    let (err, n) = evaluations_during(&s, s.evaluate_and_hash(STRONG, &elsewhere)).await;
+    assert_eq!(codes(&err.unwrap_err()), [code::SAME_AS_CURRENT]);
+    assert_eq!(n, 1);
+
+    assert!(!format!("{verified:?}").contains("velvet"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -43,17 +43,20 @@ async fn change_opened(
     )
     .await?;
     let body: ChangeBody = parse_strict(plaintext)?;
-    if let Some(current) = &user.password {
-        let given = body
-            .current_password
-            .as_ref()
-            .ok_or(Refusal::CurrentPasswordRequired)?;
-        app.passwords
-            .verify(given.expose_secret(), Some(current))
-            .await?;
-    }
+    let verified = match &user.password {
+        Some(current) => {
+            let given = body
+                .current_password
+                .as_ref()
+                .ok_or(Refusal::CurrentPasswordRequired)?;
+            let verified = app.passwords.verify(given.expose_secret(), Some(current));
+            Some(verified.await?)
+        }
+        None => None,
+    };
     let now = app.clock.now_ms();
-    let next = with_new_password(ctx, &user, body.new_password.expose_secret(), now).await?;
+    let new = body.new_password.expose_secret();
+    let next = with_new_password(ctx, &user, new, verified.as_ref(), now).await?;
     let change = AccountChange {
         outbox: vec![ctx.changed_notice(&next, now, req)],
         revoke_links_of: Some(user.biz_id.clone()),

@@ -54,7 +54,7 @@ async fn init_opened(ctx: &Ctx<'_>, plaintext: &[u8]) -> Result<Done, ApiError> 
     if matches!(user.status, UserStatus::Locked | UserStatus::Disabled) {
         return Err(Refusal::AccountDisabled.into());
     }
-    let next = with_new_password(ctx, &user, body.password.expose_secret(), now).await?;
+    let next = with_new_password(ctx, &user, body.password.expose_secret(), None, now).await?;
     let data = json!({
         "bizId": next.biz_id,
         "email": next.email,

@@ -11,7 +11,7 @@ mod init;
 mod reset;
 mod status;
 
-use password::{PersonalInfo, PolicyContext};
+use password::{PersonalInfo, PolicyContext, Verified};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -167,16 +167,20 @@ impl Ctx<'_> {
 /// The user after `candidate` passes the whole policy (against the user's own
 /// data, current password and history): hashed, history pushed, timestamps
 /// and version moved. The one path by which change, init and reset set a password.
+/// `verified_current`: the current password as this request verified it
+/// (change), which spares `SAME_AS_CURRENT` its Argon2 evaluation.
 async fn with_new_password(
     ctx: &Ctx<'_>,
     user: &User,
     candidate: &str,
+    verified_current: Option<&Verified>,
     now: u64,
 ) -> Result<User, ApiError> {
     let personal = personal_info(user);
     let policy = PolicyContext {
         personal: &personal,
         current: user.password.as_ref(),
+        verified_current,
         history: &user.history,
     };
     let hash = ctx

@@ -54,7 +54,7 @@ async fn reset_opened(ctx: &Ctx<'_>, req: &ApiRequest, plaintext: &[u8]) -> Resu
         .await?
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(invalid)?;
-    let next = with_new_password(ctx, &user, body.new_password.expose_secret(), now).await?;
+    let next = with_new_password(ctx, &user, body.new_password.expose_secret(), None, now).await?;
     let change = AccountChange {
         outbox: vec![ctx.changed_notice(&next, now, req)],
         consume_reset: Some(hash),
