@@ -6,8 +6,6 @@
 //! a new round trip on a route is a visible change here and belongs in
 //! docs/performance.md.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +17,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_smithy_types::body::SdkBody;
 use client::SecureSession;
-use common::*;
+use e2e_tests::*;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 use shared::config::{Config, RateLimits};

@@ -3,9 +3,7 @@
 //! A new evaluation on a route is a visible change here, and in
 //! docs/performance.md, which explains each one.
 
-mod common;
-
-use common::*;
+use e2e_tests::*;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use shared::config::{Config, RateLimits};
@@ -32,7 +30,7 @@ async fn counted(s: &Server, route: &str, body: Value, headers: HeaderMap) -> (u
     let c = s.client("198.51.100.40");
     let sess = c.handshake().await.unwrap();
     let before = s.local.app.passwords.argon2_evaluations();
-    let r = call(&c, &sess, route, body, headers).await;
+    let r = App::new(&c, &sess).post(route, body, headers).await;
     let n = s.local.app.passwords.argon2_evaluations() - before;
     let code = r.body["code"].as_str().unwrap_or_default().to_owned();
     let detail = r.body["details"][0]["code"].as_str().map(str::to_owned);
@@ -49,7 +47,7 @@ async fn change(s: &Server, biz: &str, current: &str, new: &str) -> (u16, String
 async fn reset(s: &Server, email: &str, new: &str) -> (u16, String, u64) {
     let c = s.client("198.51.100.41");
     let sess = c.handshake().await.unwrap();
-    let r = call(&c, &sess, FORGOT, json!({"email": email}), HeaderMap::new()).await;
+    let r = App::new(&c, &sess).forgot(email).await;
     assert_eq!(r.status, 200);
     let token = query(&wait_for_link(s, "reset").await, "token");
     let body = json!({"token": token, "newPassword": new});
