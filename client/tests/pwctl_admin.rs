@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 
 use test_support::emulator_env;
 
@@ -19,8 +20,16 @@ fn pwctl(env: &HashMap<String, String>, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// The suites share the emulator's one key ring: one rotates at a time, or
+/// a rotation races another and is refused as concurrent (which is right).
+fn key_ring() -> MutexGuard<'static, ()> {
+    static KEY_RING: Mutex<()> = Mutex::new(());
+    KEY_RING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn rotate_list_and_check_the_key_ring() {
+    let _ring = key_ring();
     let env = emulator_env();
     let kid = format!(
         "k-test-{}",
@@ -64,6 +73,7 @@ fn rotate_list_and_check_the_key_ring() {
 
 #[test]
 fn init_creates_missing_secrets_once() {
+    let _ring = key_ring();
     let mut env = emulator_env();
     let pepper = format!(
         "p-test-{}",
@@ -116,6 +126,7 @@ fn listed_expiry(list: &str, kid: &str) -> u64 {
 /// public-key cache plus the longest-lived warm instance (docs/deployment.md).
 #[test]
 fn rotation_grace_defaults_to_one_day() {
+    let _ring = key_ring();
     const DAY_MS: u64 = 86_400_000;
     let env = emulator_env();
     let stamp = unix_ms();
