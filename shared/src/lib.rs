@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod http;
 pub mod i18n;
 pub mod lambda;
+pub mod observe;
 pub mod ports;
 pub mod routes;
 pub mod telemetry;

@@ -105,7 +105,12 @@ fn hex(b: &[u8]) -> String {
 /// A fresh, empty table of its own for one test.
 async fn fresh_empty(tag: &str) -> (AwsConfig, AwsClients) {
     let emu = emulator();
-    let cfg = config(&unique(tag), &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
+    let cfg = config(
+        &unique(tag),
+        &emu.kms_key_id,
+        &emu.sender,
+        EMULATOR_TIMEOUT_MS,
+    );
     let clients = clients_at(&cfg, &emu.endpoint).await;
     ensure_table(&clients.dynamodb, &cfg.table_name)
         .await
@@ -395,7 +400,12 @@ async fn tampered_session_item_fails_to_open() {
 #[tokio::test]
 async fn kms_seal_round_trip_and_wrong_context_fails() {
     let emu = emulator();
-    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
+    let cfg = config(
+        &emu.table,
+        &emu.kms_key_id,
+        &emu.sender,
+        EMULATOR_TIMEOUT_MS,
+    );
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let sealer = KmsSealer::new(clients.kms.clone(), &cfg.kms_key_id);
     let (_, der) = ServerKey::generate("k-seal", u64::MAX).unwrap();
@@ -523,7 +533,12 @@ async fn rotation_keeps_previous_key_until_grace_end() {
 #[tokio::test]
 async fn bootstrapped_emulator_key_ring_loads() {
     let emu = emulator();
-    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
+    let cfg = config(
+        &emu.table,
+        &emu.kms_key_id,
+        &emu.sender,
+        EMULATOR_TIMEOUT_MS,
+    );
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let keys = KmsKeyStore::from_clients(&clients, &cfg);
     let ring = keys.load_key_ring(now_ms()).await.unwrap();
@@ -678,7 +693,12 @@ async fn http_get(endpoint: &str, path: &str) -> String {
 #[tokio::test]
 async fn ses_send_is_recorded_by_the_emulator() {
     let emu = emulator();
-    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
+    let cfg = config(
+        &emu.table,
+        &emu.kms_key_id,
+        &emu.sender,
+        EMULATOR_TIMEOUT_MS,
+    );
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
     let to = format!("{}@example.com", unique("user"));
@@ -793,7 +813,12 @@ async fn silent_endpoint_is_unavailable_within_operation_timeout() {
 async fn ses_sends_outbox_messages_through_the_accounts_port() {
     use shared::ports::accounts::{MailKind, Mailer as OutboxMailer, OutboxMessage};
     let emu = emulator();
-    let cfg = config(&emu.table, &emu.kms_key_id, &emu.sender, EMULATOR_TIMEOUT_MS);
+    let cfg = config(
+        &emu.table,
+        &emu.kms_key_id,
+        &emu.sender,
+        EMULATOR_TIMEOUT_MS,
+    );
     let clients = clients_at(&cfg, &emu.endpoint).await;
     let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
     let to = format!("{}@example.com", unique("outbox"));
