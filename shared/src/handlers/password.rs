@@ -18,7 +18,9 @@ use crate::auth::AuthError;
 use crate::channel::random_bytes;
 use crate::channel::server::{open_request, seal_response, OpenedRequest};
 use crate::http::json::{parse_strict, SecretText};
-use crate::http::{error_body, success_body, ApiError, ApiRequest, ApiResponse, FieldIssue};
+use crate::http::{
+    error_body, success_body, ApiError, ApiRequest, ApiResponse, FieldIssue, SUCCESS_CODE,
+};
 use crate::i18n;
 use crate::ports::accounts::{
     AccountChange, ChangeRejected, ForgotRequest, MailKind, User, UserStatus,
@@ -149,6 +151,10 @@ impl Ctx<'_> {
     fn seal(&self, opened: &OpenedRequest, result: Result<Done, ApiError>) -> ApiResponse {
         let now = self.app.clock.now_ms();
         let lang = self.gw.lang;
+        self.facts.code(match &result {
+            Ok(_) => SUCCESS_CODE,
+            Err(e) => e.parts(lang).code,
+        });
         let (status, body, retry_after) = match result {
             Ok(mut done) => {
                 if done.confirmation {
@@ -190,6 +196,7 @@ impl Ctx<'_> {
 
     /// The token's user: present, enabled, and not changed since the token was issued.
     async fn token_user(&self, claims: &crate::auth::Claims) -> Result<User, ApiError> {
+        self.facts.biz_id(&claims.sub);
         let user = self
             .app
             .accounts
@@ -253,9 +260,8 @@ async fn with_new_password(
         history: &user.history,
     };
     let hash = ctx
-        .app
-        .passwords
-        .evaluate_and_hash(candidate, &policy)
+        .facts
+        .time_hash(ctx.app.passwords.evaluate_and_hash(candidate, &policy))
         .await
         .map_err(password_error)?
         .hash;
@@ -311,8 +317,8 @@ async fn change_opened(
             .current_password
             .as_ref()
             .ok_or_else(|| domain(StatusCode::BAD_REQUEST, "AUTH.CURRENT_PASSWORD_REQUIRED"))?;
-        app.passwords
-            .verify(given, Some(current))
+        ctx.facts
+            .time_hash(app.passwords.verify(given, Some(current)))
             .await
             .map_err(password_error)?;
     }
@@ -402,6 +408,7 @@ async fn init_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, ApiE
         .init_session(&body.session_id, now)
         .await?
         .ok_or_else(invalid)?;
+    ctx.facts.biz_id(&init.biz_id);
     let user = app.accounts.user(&init.biz_id).await?.ok_or_else(invalid)?;
     if user.password.is_some() {
         return Err(domain(StatusCode::CONFLICT, "AUTH.PASSWORD_ALREADY_SET"));
@@ -475,6 +482,7 @@ async fn forgot_opened(ctx: &Ctx<'_>, opened: &OpenedRequest) -> Result<Done, Ap
         requested_at_ms: app.clock.now_ms(),
     };
     app.accounts.record_forgot(&request).await?;
+    ctx.facts.forgot_id(&request.id);
     confirmed("PASSWORD.RESET_REQUESTED", json!({}))
 }
 
@@ -519,6 +527,7 @@ async fn reset_opened(
         .reset_token(&hash, now)
         .await?
         .ok_or_else(invalid)?;
+    ctx.facts.biz_id(&token.biz_id);
     let user = app
         .accounts
         .user(&token.biz_id)
