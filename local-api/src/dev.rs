@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::handlers::accounts::{create_user, Invitation};
-use shared::http::json::{parse_strict, SecretText};
+use shared::http::json::{parse_strict, ExposeSecret, SecretString};
 use shared::http::{error_response, json_response, success_body, ApiError, ApiResponse};
 use shared::i18n::Lang;
 use shared::App;
@@ -58,7 +58,7 @@ struct NewUser {
     email: String,
     name: String,
     phone: Option<String>,
-    password: Option<SecretText>,
+    password: Option<SecretString>,
 }
 
 #[derive(Deserialize)]
@@ -86,7 +86,7 @@ pub async fn seed_user(
         None => None,
     };
     let invitation = Invitation {
-        email: email.to_owned(),
+        email: password::Email::parse(email).map_err(|_| ApiError::invalid_value("email"))?,
         name: name.to_owned(),
         phone,
         locale: None,
@@ -117,7 +117,7 @@ pub async fn handle(
                     &req.email,
                     &req.name,
                     req.phone,
-                    req.password.as_deref(),
+                    req.password.as_ref().map(ExposeSecret::expose_secret),
                 )
                 .await?;
                 Ok((StatusCode::CREATED, data))

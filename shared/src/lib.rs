@@ -1,5 +1,9 @@
-//! Core library of the password API. Every Lambda function and `local-api`
-//! are thin shells around [`routes::handle`].
+//! Core library of the password API. Every Lambda function (through
+//! `aws_adapters::lambda`) and `local-api` are thin shells around
+//! [`routes::serve_endpoint`]: it checks the gateway input and calls the
+//! route's handler with a [`handlers::Ctx`] (app, gateway values, request id,
+//! route). The module map and the direction of imports are in
+//! docs/architecture.md.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -12,12 +16,13 @@ pub mod config;
 pub mod handlers;
 pub mod http;
 pub mod i18n;
-pub mod lambda;
 pub mod observe;
 pub mod ports;
+pub mod route;
 pub mod routes;
+pub mod secure_request;
 pub mod telemetry;
 pub mod time_fmt;
 
 pub use app::App;
-pub use routes::Route;
+pub use route::Route;

@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::*;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use proptest::prelude::*;
-use shared::channel::server::open_request;
 use shared::channel::wire::{
     request_context, EnvelopeType, Header, HEADER_LEN, MAX_ENVELOPE_LEN, MIN_ENVELOPE_LEN,
 };
 use shared::channel::SessionKey;
 use shared::ports::ScSession;
+use shared::secure_request::open_request;
 use shared::Route;
 
 /// The window of check 4, as configured by default.

@@ -5,11 +5,11 @@ mod common;
 use common::*;
 use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
-use shared::channel::server::{open_request, seal_response};
 use shared::channel::wire::{response_context, EnvelopeType};
 use shared::channel::{BodyForm, SessionKey};
 use shared::http::{ApiError, ScError};
 use shared::ports::ScSession;
+use shared::secure_request::{open_request, seal_response};
 
 const CHANGE: &str = "/web/v1/system/auth/password/change";
 

@@ -17,7 +17,7 @@ use shared::app::{jwt_verifier, password_service};
 use shared::channel::KeyRing;
 use shared::config::Config;
 use shared::ports::Clock;
-use shared::routes::{Endpoint, Needs, ScKeys};
+use shared::routes::{Needs, ScKeys};
 use shared::App;
 
 use crate::{
@@ -188,13 +188,4 @@ async fn pepper_ring(keys: &KmsKeyStore, id: &str) -> anyhow::Result<PepperRing>
 pub(crate) fn cold_start_failed(err: anyhow::Error) -> lambda_runtime::Error {
     tracing::error!(error = %format!("{err:#}"), "cold start failed");
     err.into()
-}
-
-/// Everything an HTTP function's `main` does.
-pub async fn run_http(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = app_from_env(endpoint.route.needs())
-        .await
-        .map_err(cold_start_failed)?;
-    shared::lambda::serve(app, endpoint).await
 }

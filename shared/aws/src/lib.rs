@@ -12,6 +12,8 @@
 //!   tokens, sealed forgot requests and the sealed outbox; every change is
 //!   one `TransactWriteItems`.
 //! - [`SesMailer`]: the [`Mailer`] port over SES v2.
+//! - [`lambda`]: the Lambda shell of the HTTP functions (API Gateway event in,
+//!   response out).
 //! - [`bootstrap`]: the cold start of every function over these adapters;
 //!   [`invite_fn`], [`mail_fn`] and [`sweep`]: the non-HTTP functions.
 //!
@@ -28,6 +30,8 @@ mod error;
 mod forgot;
 pub mod invite_fn;
 mod kms;
+#[cfg(feature = "lambda-http")]
+pub mod lambda;
 mod mail;
 pub mod mail_fn;
 pub mod sweep;

@@ -14,11 +14,15 @@
 
 mod codes;
 mod config;
+mod error;
 mod history;
+mod new_password;
+mod normalize;
 mod pepper;
 mod policy;
 mod service;
 mod types;
+mod violation;
 
 pub use codes::{all_codes, suggestion_code, warning_code};
 pub use config::{
@@ -26,11 +30,14 @@ pub use config::{
     ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_PARALLELISM, MAX_HISTORY_DEPTH, MAX_INPUT_BYTES,
     MAX_LENGTH_CEILING, MIN_LENGTH_FLOOR,
 };
+pub use error::PasswordError;
 pub use history::push_history;
+pub use new_password::NewPassword;
 pub use pepper::{PepperId, PepperRing, MIN_PEPPER_BYTES};
-pub use policy::{Evaluation, Policy, Violation};
-pub use service::{NewHash, PasswordError, PasswordService, PolicyContext, Verified};
-pub use types::{field, Email, InvalidEmail, InvalidHash, NewPassword, PasswordHash, PersonalInfo};
+pub use policy::{Evaluation, Policy};
+pub use service::{NewHash, PasswordService, PolicyContext, Verified};
+pub use types::{field, Email, InvalidEmail, InvalidHash, PasswordHash, PersonalInfo};
+pub use violation::Violation;
 
 /// Catalogue codes emitted by this crate, as constants.
 pub mod code {

@@ -1,37 +1,13 @@
 //! The pure (hash-free) password rules.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::codes;
 use crate::config::{ConfigError, PolicyConfig};
-use crate::types::{normalize, PersonalInfo};
-
-/// One failed rule: a catalogue code and the params its template uses.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Violation {
-    /// Catalogue code, e.g. `PASSWORD.TOO_SHORT`.
-    pub code: &'static str,
-    /// Parameters of the code's message template.
-    pub params: Map<String, Value>,
-}
-
-impl Violation {
-    /// A violation of `code` without parameters.
-    pub fn new(code: &'static str) -> Self {
-        Self {
-            code,
-            params: Map::new(),
-        }
-    }
-
-    /// Adds the template parameter `key`.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.params.insert(key.to_owned(), value.into());
-        self
-    }
-}
+use crate::normalize::normalize;
+use crate::types::PersonalInfo;
+use crate::violation::Violation;
 
 /// Result of the pure rules on one candidate.
 #[derive(Debug, Clone, PartialEq)]

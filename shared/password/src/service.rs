@@ -10,46 +10,13 @@ use zeroize::Zeroizing;
 
 use crate::codes;
 use crate::config::{ConfigError, HashingConfig, PasswordConfig};
+use crate::error::PasswordError;
+use crate::new_password::NewPassword;
+use crate::normalize::normalize;
 use crate::pepper::PepperRing;
-use crate::policy::{Policy, Violation};
-use crate::types::{normalize, NewPassword, PasswordHash, PersonalInfo};
-
-/// Failure of a password operation. `Display` never includes secrets.
-#[derive(Debug, thiserror::Error)]
-pub enum PasswordError {
-    /// One or more rules failed; all are listed.
-    #[error("password policy violated: {}", codes_of(.0))]
-    Policy(Vec<Violation>),
-    /// The candidate does not match (or the user is unknown).
-    #[error("password does not match")]
-    Mismatch,
-    /// Hashing failed, a task died, or a stored hash names an unknown pepper.
-    #[error("internal password error: {0}")]
-    Internal(String),
-}
-
-fn codes_of(v: &[Violation]) -> String {
-    v.iter().map(|v| v.code).collect::<Vec<_>>().join(", ")
-}
-
-impl PasswordError {
-    /// The catalogue code for a response.
-    pub fn code(&self) -> &'static str {
-        match self {
-            PasswordError::Policy(_) => codes::POLICY_VIOLATION,
-            PasswordError::Mismatch => codes::CURRENT_PASSWORD_INCORRECT,
-            PasswordError::Internal(_) => codes::INTERNAL_ERROR,
-        }
-    }
-
-    /// The violations, when this is a policy error.
-    pub fn violations(&self) -> &[Violation] {
-        match self {
-            PasswordError::Policy(v) => v,
-            _ => &[],
-        }
-    }
-}
+use crate::policy::Policy;
+use crate::types::{PasswordHash, PersonalInfo};
+use crate::violation::Violation;
 
 fn internal(e: impl std::fmt::Display) -> PasswordError {
     PasswordError::Internal(e.to_string())

@@ -2,69 +2,10 @@
 
 use std::fmt;
 
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
-use zeroize::Zeroizing;
 
-use crate::codes;
-use crate::config::{PolicyConfig, MAX_INPUT_BYTES};
 use crate::pepper::PepperId;
-use crate::policy::Violation;
-use crate::PasswordError;
-
-/// NFKC-normalizes raw input, or `None` when the raw input exceeds
-/// [`MAX_INPUT_BYTES`] (in which case nothing is normalized or hashed).
-pub(crate) fn normalize(raw: &str) -> Option<Zeroizing<String>> {
-    if raw.len() > MAX_INPUT_BYTES {
-        return None;
-    }
-    Some(Zeroizing::new(raw.nfkc().collect()))
-}
-
-/// A candidate password that is NFKC-normalized and within the configured
-/// length limits (code points). Debug/Display never show it.
-pub struct NewPassword(SecretString);
-
-impl NewPassword {
-    /// Normalizes (NFKC) and checks only the length limits of `config`.
-    /// The full policy lives in [`crate::Policy`] / [`crate::PasswordService`].
-    pub fn parse(raw: &str, config: &PolicyConfig) -> Result<Self, PasswordError> {
-        let too_long = || Violation::new(codes::TOO_LONG).with("max", config.max_length);
-        let normalized = normalize(raw).ok_or_else(|| PasswordError::Policy(vec![too_long()]))?;
-        let n = normalized.chars().count();
-        if n < config.min_length {
-            return Err(PasswordError::Policy(vec![Violation::new(
-                codes::TOO_SHORT,
-            )
-            .with("min", config.min_length)]));
-        }
-        if n > config.max_length {
-            return Err(PasswordError::Policy(vec![too_long()]));
-        }
-        Ok(Self::from_normalized(&normalized))
-    }
-
-    pub(crate) fn from_normalized(normalized: &str) -> Self {
-        Self(SecretString::from(normalized))
-    }
-
-    /// The normalized text (what is hashed). Keep its use local.
-    pub fn expose_secret(&self) -> &str {
-        self.0.expose_secret()
-    }
-
-    /// Length in code points.
-    pub fn char_count(&self) -> usize {
-        self.0.expose_secret().chars().count()
-    }
-}
-
-impl fmt::Debug for NewPassword {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("NewPassword([redacted])")
-    }
-}
 
 /// A stored Argon2 PHC string and the id of the pepper it was made with.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +84,9 @@ pub const MAX_EMAIL_BYTES: usize = 255;
 
 /// A pragmatic email address: trimmed, one `@`, non-empty local part, a
 /// domain containing a dot, no whitespace or control characters, at most
-/// 255 bytes; the domain is lowercased, the local part kept as given.
+/// 255 bytes. The whole address is lowercased: this is the one canonical
+/// form, stored and looked up (nobody can own `Ann@x.io` and `ann@x.io` as
+/// two accounts; see docs/data-model.md).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email {
@@ -169,21 +112,19 @@ impl Email {
         if !domain.contains('.') || !labels_ok {
             return Err(InvalidEmail);
         }
-        let value = format!("{local}@{}", domain.to_lowercase());
+        let value = s.to_lowercase();
         if value.len() > MAX_EMAIL_BYTES {
             return Err(InvalidEmail);
         }
-        Ok(Self {
-            at: local.len(),
-            value,
-        })
+        let at = value.find('@').ok_or(InvalidEmail)?;
+        Ok(Self { at, value })
     }
 
-    /// The address, domain lowercased.
+    /// The canonical (lowercased) address.
     pub fn as_str(&self) -> &str {
         &self.value
     }
-    /// The part before `@`, as given.
+    /// The part before `@`, lowercased.
     pub fn local_part(&self) -> &str {
         &self.value[..self.at]
     }
@@ -375,8 +316,8 @@ mod tests {
     #[test]
     fn email_parse() {
         let e = Email::parse("  John.Smith92+tag@Example.COM ").unwrap();
-        assert_eq!(e.as_str(), "John.Smith92+tag@example.com");
-        assert_eq!(e.local_part(), "John.Smith92+tag");
+        assert_eq!(e.as_str(), "john.smith92+tag@example.com");
+        assert_eq!(e.local_part(), "john.smith92+tag");
         assert_eq!(e.domain(), "example.com");
         for bad in [
             "",
@@ -397,7 +338,12 @@ mod tests {
         assert!(Email::parse(&long).is_err());
         let ok = format!("{}@x.com", "a".repeat(249));
         assert!(Email::parse(&ok).is_ok());
-        assert!(!format!("{e:?}").contains("Smith"));
+        assert!(!format!("{e:?}").contains("smith"));
+        // One canonical form: addresses differing only in case are equal.
+        assert_eq!(
+            Email::parse("ANN@X.IO").unwrap(),
+            Email::parse("ann@x.io").unwrap()
+        );
         let json = serde_json::to_string(&e).unwrap();
         let back: Email = serde_json::from_str(&json).unwrap();
         assert_eq!(back, e);
@@ -450,19 +396,5 @@ mod tests {
         assert!(serde_json::from_str::<PasswordHash>(r#"{"phc":"x"}"#).is_err());
         let nopep: PasswordHash = serde_json::from_str(&format!(r#"{{"phc":"{phc}"}}"#)).unwrap();
         assert_eq!(nopep.pepper_id(), None);
-    }
-
-    #[test]
-    fn new_password_parse() {
-        let c = PolicyConfig::default();
-        assert!(NewPassword::parse("1234567", &c).is_err());
-        let p = NewPassword::parse("😀😀😀😀😀😀😀😀", &c).unwrap();
-        assert_eq!(p.char_count(), 8);
-        assert_eq!(format!("{p:?}"), "NewPassword([redacted])");
-        assert!(NewPassword::parse(&"界".repeat(129), &c).is_err());
-        assert!(NewPassword::parse(&"界".repeat(128), &c).is_ok());
-        // NFKC: fullwidth letters become ASCII.
-        let p = NewPassword::parse("ｐａｓｓｗｏｒｄ", &c).unwrap();
-        assert_eq!(p.expose_secret(), "password");
     }
 }

@@ -1,8 +1,8 @@
-//! Secure Channel v2: envelope wire format, key ring, session keys, and the
-//! server-side request checks. The wire code does no I/O.
+//! Secure Channel v2: envelope wire format, key ring, session keys. Pure
+//! crypto without I/O; the server-side request checks are in
+//! [`crate::secure_request`].
 
 pub mod keyring;
-pub mod server;
 pub mod wire;
 
 pub use keyring::{KeyExchangeError, KeyRing, ServerKey};

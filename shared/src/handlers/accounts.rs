@@ -5,12 +5,12 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::mail;
-use super::password::{new_token, token_sha256, user_lang};
+use super::mail::{self, user_lang};
+use super::token::{new_token, token_sha256};
 use crate::app::App;
 use crate::channel::random_bytes;
 use crate::config::Config;
-use crate::http::{ApiError, FieldIssue};
+use crate::http::ApiError;
 use crate::i18n::Lang;
 use crate::observe::{self, audit, metrics};
 use crate::ports::accounts::{
@@ -24,7 +24,7 @@ use crate::ports::{PortResult, Unavailable};
 #[serde(deny_unknown_fields)]
 pub struct Invitation {
     /// The user's email address.
-    pub email: String,
+    pub email: password::Email,
     /// The user's display name.
     pub name: String,
     /// The user's phone number, if known.
@@ -40,19 +40,6 @@ pub struct Created {
     pub user: User,
     /// The init `sid`, when the user has no password yet.
     pub init_session_id: Option<String>,
-}
-
-fn invalid(field: &str) -> ApiError {
-    ApiError::Validation(vec![FieldIssue {
-        field: field.into(),
-        code: "INVALID_VALUE",
-    }])
-}
-
-/// The stored, unique form of an address: lower case throughout (nobody can
-/// own `Ann@x` and `ann@x` as two accounts, and lookups ignore case).
-pub fn canonical_email(email: &password::Email) -> String {
-    email.as_str().to_lowercase()
 }
 
 /// `ACC_USR_` and 12 random hex digits.
@@ -71,22 +58,21 @@ pub async fn create_user(
     invitation: Invitation,
     password: Option<password::PasswordHash>,
 ) -> Result<Created, ApiError> {
-    let email = password::Email::parse(&invitation.email).map_err(|_| invalid("email"))?;
     let name = invitation.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 128 {
-        return Err(invalid("name"));
+        return Err(ApiError::invalid_value("name"));
     }
     if let Some(phone) = &invitation.phone {
         let digits = phone.chars().filter(char::is_ascii_digit).count();
         if !(5..=20).contains(&digits) || phone.len() > 32 {
-            return Err(invalid("phone"));
+            return Err(ApiError::invalid_value("phone"));
         }
     }
     let locale = match invitation.locale.as_deref() {
         None => None,
         Some(tag) => Some(
             Lang::from_tag(tag)
-                .ok_or_else(|| invalid("locale"))?
+                .ok_or_else(|| ApiError::invalid_value("locale"))?
                 .tag()
                 .to_owned(),
         ),
@@ -95,7 +81,7 @@ pub async fn create_user(
     let has_password = password.is_some();
     let user = User {
         biz_id: new_biz_id(),
-        email: canonical_email(&email),
+        email: invitation.email.into(),
         name,
         phone: invitation.phone,
         locale,
@@ -118,11 +104,7 @@ pub async fn create_user(
         let sid = new_token();
         let mut params = Map::new();
         params.insert("name".into(), Value::from(user.name.clone()));
-        let lang = user
-            .locale
-            .as_deref()
-            .and_then(Lang::from_tag)
-            .unwrap_or(Lang::En);
+        let lang = user_lang(&user, Lang::En);
         let link = app.config.links.init(sid.as_str());
         change.outbox.push(mail::render(
             MailKind::Init,
@@ -145,12 +127,7 @@ pub async fn create_user(
             user,
             init_session_id,
         }),
-        Err(ChangeRejected::EmailTaken) => Err(ApiError::Domain {
-            status: http::StatusCode::CONFLICT,
-            code: "CONFLICT.CONCURRENT_UPDATE",
-            params: Map::new(),
-            details: Vec::new(),
-        }),
+        Err(taken @ ChangeRejected::EmailTaken) => Err(taken.into()),
         Err(other) => Err(ApiError::Internal(anyhow::anyhow!(
             "unexpected rejection {other}"
         ))),

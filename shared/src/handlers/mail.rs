@@ -4,7 +4,15 @@ use serde_json::{Map, Value};
 
 use crate::channel::random_bytes;
 use crate::i18n::{self, Lang};
-use crate::ports::accounts::{MailKind, OutboxMessage};
+use crate::ports::accounts::{MailKind, OutboxMessage, User};
+
+/// The user's own language when they chose one, else `fallback`.
+pub(crate) fn user_lang(user: &User, fallback: Lang) -> Lang {
+    user.locale
+        .as_deref()
+        .and_then(Lang::from_tag)
+        .unwrap_or(fallback)
+}
 
 fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

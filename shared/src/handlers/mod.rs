@@ -1,16 +1,22 @@
-//! Route handlers: each takes checked input and returns a response or an `ApiError`.
+//! Route handlers: each takes a [`Ctx`] (the app, the checked gateway
+//! headers, its own route) and the request, and returns a response or an `ApiError`.
 
 pub mod accounts;
 pub mod mail;
 pub mod password;
 pub mod secure_channel;
+pub mod token;
 
 use crate::app::App;
 use crate::http::{ApiError, Gateway};
 use crate::ports::{Limit, RateDecision};
+use crate::route::Route;
 
-/// What every handler gets: the app, the checked gateway headers, the request id.
+/// What every handler gets: the app, the checked gateway headers, the request
+/// id and the route it serves. Built per request by the dispatcher (`routes`).
 pub struct Ctx<'a> {
+    /// The route being served: the one an SCv2 request is opened under.
+    pub route: Route,
     /// The application state.
     pub app: &'a App,
     /// The checked gateway headers.

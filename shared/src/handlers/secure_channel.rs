@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use http::{HeaderValue, StatusCode};
+use http::HeaderValue;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -10,7 +10,7 @@ use super::Ctx;
 use crate::channel::wire::{confirmation_context, EnvelopeType, Header};
 use crate::channel::{random_bytes, KeyExchangeError};
 use crate::http::json::parse_strict;
-use crate::http::{json_response, success_body, ApiError, ApiResponse, ScError};
+use crate::http::{json_response, success_body, ApiError, ApiResponse, ScError, Success};
 use crate::ports::ScSession;
 use crate::time_fmt::rfc3339;
 
@@ -37,7 +37,7 @@ pub async fn public_key(ctx: &Ctx<'_>) -> Result<ApiResponse, ApiError> {
         "SUCCESS",
         data,
     );
-    let mut resp = json_response(StatusCode::OK, ctx.gw.lang, &body);
+    let mut resp = json_response(Success::Ok.into(), ctx.gw.lang, &body);
     let cache = format!("public, max-age={}", app.config.public_key_max_age_secs);
     if let Ok(v) = HeaderValue::from_str(&cache) {
         resp.headers_mut().insert(http::header::CACHE_CONTROL, v);
@@ -93,5 +93,5 @@ pub async fn create_session(ctx: &Ctx<'_>, body: &[u8]) -> Result<ApiResponse, A
         "keyConfirmation": STANDARD.encode(confirmation),
     });
     let body = success_body(ctx.gw.lang, now, ctx.request_id, "SUCCESS", data);
-    Ok(json_response(StatusCode::CREATED, ctx.gw.lang, &body))
+    Ok(json_response(Success::Created.into(), ctx.gw.lang, &body))
 }

@@ -1,9 +1,13 @@
 //! The one error type of the HTTP layer, and its mapping to status + code.
+//! Every HTTP status the API answers with is chosen in this file: failures in
+//! [`ApiError::parts`], successes in [`Success`].
 
 use http::StatusCode;
 use serde_json::{Map, Value};
 
+use crate::auth::AuthError;
 use crate::channel::{KeyExchangeError, WireError};
+use crate::ports::accounts::ChangeRejected;
 
 /// Secure Channel failures of section 6 (checks 1-6) and session creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -92,18 +96,13 @@ pub enum ApiError {
     /// A Secure Channel check failed.
     #[error("secure channel: {0}")]
     Sc(#[from] ScError),
-    /// A domain failure with its own code (password policy, auth ...).
-    #[error("{code}")]
-    Domain {
-        /// HTTP status.
-        status: StatusCode,
-        /// Error code, localized when rendered.
-        code: &'static str,
-        /// Placeholder values for the message.
-        params: Map<String, Value>,
-        /// Each item: `(code, params)`, localized when rendered.
-        details: Vec<(&'static str, Map<String, Value>)>,
-    },
+    /// A domain refusal of a use case (token, account, link, conflict).
+    #[error("{0:?}")]
+    Refused(Refusal),
+    /// The password was refused: policy violations (listed in `details`) or
+    /// a wrong current password. Its code is [`password::PasswordError::code`].
+    #[error("{0}")]
+    Password(password::PasswordError),
     /// A store or backend failed: 503.
     #[error("backend unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -115,6 +114,107 @@ pub enum ApiError {
 impl From<crate::ports::Unavailable> for ApiError {
     fn from(e: crate::ports::Unavailable) -> Self {
         ApiError::Unavailable(e.0)
+    }
+}
+
+/// The domain refusals of the use cases, each with one status and code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No bearer token.
+    TokenMissing,
+    /// The bearer token does not verify.
+    TokenInvalid,
+    /// The token was issued before the last password change.
+    TokenRevoked,
+    /// The token's subject is no user.
+    UserNotFound,
+    /// The account is locked or disabled.
+    AccountDisabled,
+    /// A password is set, and the body gives no current password.
+    CurrentPasswordRequired,
+    /// The account already has a password (init).
+    PasswordAlreadySet,
+    /// The init link is unknown, used or expired.
+    InitSessionInvalid,
+    /// The reset token is unknown, used or expired.
+    ResetTokenInvalid,
+    /// The account changed under the request (or the address is taken).
+    ConcurrentUpdate,
+}
+
+impl Refusal {
+    fn status_and_code(self) -> (StatusCode, &'static str) {
+        match self {
+            Refusal::TokenMissing => (StatusCode::UNAUTHORIZED, "AUTH.TOKEN_MISSING"),
+            Refusal::TokenInvalid => (StatusCode::UNAUTHORIZED, "AUTH.TOKEN_INVALID"),
+            Refusal::TokenRevoked => (StatusCode::UNAUTHORIZED, "AUTH.TOKEN_REVOKED"),
+            Refusal::UserNotFound => (StatusCode::NOT_FOUND, "AUTH.USER_NOT_FOUND"),
+            Refusal::AccountDisabled => (StatusCode::FORBIDDEN, "AUTH.ACCOUNT_DISABLED"),
+            Refusal::CurrentPasswordRequired => {
+                (StatusCode::BAD_REQUEST, "AUTH.CURRENT_PASSWORD_REQUIRED")
+            }
+            Refusal::PasswordAlreadySet => (StatusCode::CONFLICT, "AUTH.PASSWORD_ALREADY_SET"),
+            Refusal::InitSessionInvalid => (StatusCode::BAD_REQUEST, "AUTH.INIT_SESSION_INVALID"),
+            Refusal::ResetTokenInvalid => (StatusCode::BAD_REQUEST, "AUTH.RESET_TOKEN_INVALID"),
+            Refusal::ConcurrentUpdate => (StatusCode::CONFLICT, "CONFLICT.CONCURRENT_UPDATE"),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        ApiError::Refused(r)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Refused(match e {
+            AuthError::Missing => Refusal::TokenMissing,
+            AuthError::Invalid => Refusal::TokenInvalid,
+        })
+    }
+}
+
+impl From<password::PasswordError> for ApiError {
+    fn from(e: password::PasswordError) -> Self {
+        match e {
+            password::PasswordError::Internal(cause) => ApiError::Internal(anyhow::anyhow!(cause)),
+            refused => ApiError::Password(refused),
+        }
+    }
+}
+
+impl From<ChangeRejected> for ApiError {
+    fn from(e: ChangeRejected) -> Self {
+        match e {
+            ChangeRejected::VersionConflict | ChangeRejected::EmailTaken => {
+                Refusal::ConcurrentUpdate.into()
+            }
+            ChangeRejected::InitInvalid => Refusal::InitSessionInvalid.into(),
+            ChangeRejected::ResetInvalid => Refusal::ResetTokenInvalid.into(),
+            ChangeRejected::ForgotHandled => ApiError::Internal(anyhow::anyhow!(
+                "forgot request consumed by a password change"
+            )),
+        }
+    }
+}
+
+/// The status of a successful answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Success {
+    /// 200.
+    Ok,
+    /// 201: something was created (a session, a first password).
+    Created,
+}
+
+impl From<Success> for StatusCode {
+    fn from(s: Success) -> StatusCode {
+        match s {
+            Success::Ok => StatusCode::OK,
+            Success::Created => StatusCode::CREATED,
+        }
     }
 }
 
@@ -139,6 +239,15 @@ fn one(name: &str, value: Value) -> Map<String, Value> {
 }
 
 impl ApiError {
+    /// A body field whose value is refused: `VALIDATION.INVALID_PARAMETER`
+    /// with one `INVALID_VALUE` issue.
+    pub fn invalid_value(field: &str) -> Self {
+        ApiError::Validation(vec![FieldIssue {
+            field: field.into(),
+            code: "INVALID_VALUE",
+        }])
+    }
+
     /// The status, code and params of this error, with details localized in `lang`.
     pub fn parts(&self, lang: crate::i18n::Lang) -> ErrorParts {
         use crate::i18n::message;
@@ -160,7 +269,10 @@ impl ApiError {
                     status: StatusCode::BAD_REQUEST,
                     code,
                     params: one("headers", Value::from(names.clone())),
-                    details: names.iter().map(|h| serde_json::json!({ "header": h })).collect(),
+                    details: names
+                        .iter()
+                        .map(|h| serde_json::json!({ "header": h }))
+                        .collect(),
                     retry_after_secs: None,
                 }
             }
@@ -193,36 +305,48 @@ impl ApiError {
             },
             ApiError::Sc(e) => {
                 let (status, code) = match e {
-                    ScError::UnsupportedVersion => (StatusCode::BAD_REQUEST, "SC.UNSUPPORTED_VERSION"),
+                    ScError::UnsupportedVersion => {
+                        (StatusCode::BAD_REQUEST, "SC.UNSUPPORTED_VERSION")
+                    }
                     ScError::SessionInvalid => (StatusCode::UNAUTHORIZED, "SC.SESSION_INVALID"),
                     ScError::Malformed => (StatusCode::BAD_REQUEST, "SC.MALFORMED"),
                     ScError::Stale => (StatusCode::BAD_REQUEST, "SC.STALE"),
                     ScError::DecryptFailed => (StatusCode::BAD_REQUEST, "SC.DECRYPT_FAILED"),
                     ScError::Replay => (StatusCode::BAD_REQUEST, "SC.REPLAY"),
                     ScError::UnknownKey => (StatusCode::BAD_REQUEST, "SC.UNKNOWN_KEY"),
-                    ScError::KeyExchangeFailed => (StatusCode::BAD_REQUEST, "SC.KEY_EXCHANGE_FAILED"),
+                    ScError::KeyExchangeFailed => {
+                        (StatusCode::BAD_REQUEST, "SC.KEY_EXCHANGE_FAILED")
+                    }
                 };
                 simple(status, code)
             }
-            ApiError::Domain {
-                status,
-                code,
-                params,
-                details,
-            } => ErrorParts {
-                status: *status,
-                code,
-                params: params.clone(),
-                details: details
-                    .iter()
-                    .map(|(c, p)| {
-                        serde_json::json!({ "code": c, "message": message(lang, c, p), "params": p })
-                    })
-                    .collect(),
-                retry_after_secs: None,
-            },
-            ApiError::Unavailable(_) => simple(StatusCode::SERVICE_UNAVAILABLE, "SYSTEM.UNAVAILABLE"),
-            ApiError::Internal(_) => simple(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM.INTERNAL_ERROR"),
+            ApiError::Refused(r) => {
+                let (status, code) = r.status_and_code();
+                simple(status, code)
+            }
+            ApiError::Password(e) => {
+                let status = match e {
+                    password::PasswordError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ErrorParts {
+                    details: e
+                        .violations()
+                        .iter()
+                        .map(|v| {
+                            let (c, p) = (v.code, &v.params);
+                            serde_json::json!({ "code": c, "message": message(lang, c, p), "params": p })
+                        })
+                        .collect(),
+                    ..simple(status, e.code())
+                }
+            }
+            ApiError::Unavailable(_) => {
+                simple(StatusCode::SERVICE_UNAVAILABLE, "SYSTEM.UNAVAILABLE")
+            }
+            ApiError::Internal(_) => {
+                simple(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM.INTERNAL_ERROR")
+            }
         }
     }
 }

@@ -5,28 +5,9 @@ use serde::de::DeserializeOwned;
 
 use super::{ApiError, FieldIssue};
 
-/// A secret string field of a body (password, token): wiped on drop, never printed.
-pub struct SecretText(zeroize::Zeroizing<String>);
-
-impl<'de> serde::Deserialize<'de> for SecretText {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as serde::Deserialize>::deserialize(d)
-            .map(|s| SecretText(zeroize::Zeroizing::new(s)))
-    }
-}
-
-impl std::ops::Deref for SecretText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SecretText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretText(<redacted>)")
-    }
-}
+/// The one wrapper of a secret body field (password, token): wiped on drop,
+/// never printed, read only through `expose_secret`.
+pub use secrecy::{ExposeSecret, SecretString};
 
 /// Parses `bytes` into `T` (which should use `#[serde(deny_unknown_fields)]`).
 pub fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

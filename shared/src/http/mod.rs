@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value};
 
 pub use cors::CorsPolicy;
-pub use error::{ApiError, FieldIssue, ScError};
+pub use error::{ApiError, FieldIssue, Refusal, ScError, Success};
 pub use gateway::{ClientIpSource, Gateway};
 
 use crate::i18n::{self, Lang};

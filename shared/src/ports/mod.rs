@@ -1,5 +1,7 @@
-//! Narrow ports: each function gets only the traits it uses, so its IAM
-//! policy can grant only the matching actions. Adapters live in `adapters/`.
+//! Narrow ports: one trait per backend concern. Handlers reach them through
+//! `ctx.app`; each Lambda function's IAM policy grants only the actions of
+//! the ports its route uses. Adapters live in `adapters/` (embedded) and in
+//! the `aws-adapters` crate.
 
 use async_trait::async_trait;
 

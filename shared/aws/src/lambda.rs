@@ -1,13 +1,16 @@
 //! Lambda shell: turns an API Gateway request into an [`ApiRequest`] and the
-//! core's answer back. Every function's `main.rs` calls [`serve`].
+//! core's answer back. Every HTTP function's `main.rs` calls [`run_http`].
+//! Behind the `lambda-http` feature: only the functions compile `lambda_http`.
 
 use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
 
-use crate::app::App;
-use crate::http::ApiRequest;
-use crate::routes::{serve_endpoint, Endpoint};
+use shared::app::App;
+use shared::http::{ApiRequest, ApiResponse};
+use shared::routes::{serve_endpoint, Endpoint};
+
+use crate::bootstrap::{app_from_env, cold_start_failed};
 
 /// Converts an API Gateway request into an [`ApiRequest`].
 pub fn to_api_request(req: Request) -> ApiRequest {
@@ -45,7 +48,7 @@ pub fn to_api_request(req: Request) -> ApiRequest {
 }
 
 /// Converts the core's response into a Lambda response.
-pub fn to_lambda_response(resp: crate::http::ApiResponse) -> Response<Body> {
+pub fn to_lambda_response(resp: ApiResponse) -> Response<Body> {
     let (parts, body) = resp.into_parts();
     let is_text = parts
         .headers
@@ -68,4 +71,14 @@ pub async fn serve(app: App, endpoint: Endpoint) -> Result<(), Error> {
         Ok::<_, Error>(to_lambda_response(resp))
     }))
     .await
+}
+
+/// Everything an HTTP function's `main` does: telemetry, the cold start
+/// with exactly the secrets of `endpoint`'s route, then [`serve`].
+pub async fn run_http(endpoint: Endpoint) -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = app_from_env(endpoint.route.needs())
+        .await
+        .map_err(cold_start_failed)?;
+    serve(app, endpoint).await
 }

@@ -1,5 +1,7 @@
 //! Server side of an SCv2 call: the six checks of section 6 in order, then
-//! sealing the answer in the form it was asked.
+//! sealing the answer in the form it was asked. Above [`crate::channel`]
+//! (pure SCv2 crypto and wire format): it reads the session store and
+//! answers in the HTTP layer's terms.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -7,9 +9,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use zeroize::Zeroizing;
 
-use super::wire::{request_context, response_context, EnvelopeType, Header, HEADER_LEN, NONCE_LEN};
-use super::{random_bytes, BodyForm};
 use crate::app::App;
+use crate::channel::wire::{
+    request_context, response_context, EnvelopeType, Header, HEADER_LEN, NONCE_LEN,
+};
+use crate::channel::{random_bytes, BodyForm};
 use crate::http::{ApiError, ApiResponse, ScError};
 use crate::i18n::Lang;
 use crate::ports::ScSession;

@@ -1,0 +1,42 @@
+//! `POST .../password/status`: the signed-in user's password status.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ok, Done};
+use crate::handlers::Ctx;
+use crate::http::json::parse_strict;
+use crate::http::{ApiError, ApiRequest, ApiResponse};
+use crate::time_fmt::rfc3339;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EmptyBody {}
+
+/// `POST .../password/status`: the signed-in user's account and password status.
+pub async fn status(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let opened = ctx.open(req).await?;
+    Ok(ctx.seal(&opened, status_opened(ctx, req, &opened.plaintext).await))
+}
+
+async fn status_opened(
+    ctx: &Ctx<'_>,
+    req: &ApiRequest,
+    plaintext: &[u8],
+) -> Result<Done, ApiError> {
+    let user = ctx.token_user(req).await?;
+    ctx.rate_limit(
+        "status-user",
+        &user.biz_id,
+        ctx.app.config.limits.status_per_user,
+    )
+    .await?;
+    let _: EmptyBody = parse_strict(plaintext)?;
+    ok(
+        "SUCCESS",
+        json!({
+            "passwordSet": user.password.is_some(),
+            "passwordChangedAt": user.password_changed_at_ms.map(rfc3339),
+        }),
+    )
+}
