@@ -2,12 +2,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use http::Method;
 
 use crate::app::App;
 use crate::handlers::{self, Ctx};
-use crate::http::{error_response, gateway, request_id, ApiError, ApiRequest, ApiResponse};
+use crate::http::{
+    error_response, gateway, request_id, ApiError, ApiRequest, ApiResponse, SUCCESS_CODE,
+};
+use crate::observe::{self, audit, metrics, Facts};
 pub use crate::route::{Needs, Route, ScKeys};
 
 /// The future of one handler call.
@@ -99,9 +103,82 @@ pub async fn serve_endpoint(app: &App, endpoint: Endpoint, req: ApiRequest) -> A
 
 async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse {
     let route = endpoint.route;
+    let started = Instant::now();
     let now_ms = app.clock.now_ms();
-    let lang = gateway::language(&req.headers);
     let request_id = request_id(req);
+    let facts = Facts::default();
+    let mut origin = audit::Origin {
+        client_ip: req.source_ip,
+        country: None,
+        user_agent: req
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let (resp, code) = respond(app, endpoint, req, &request_id, &facts, &mut origin).await;
+    let status = resp.status().as_u16();
+    // One line per request: route, status and timing only, never a header value or body.
+    tracing::info!(
+        request_id = %request_id,
+        route = route.path(),
+        status,
+        elapsed_ms = app.clock.now_ms().saturating_sub(now_ms),
+        "request"
+    );
+    let recorded = facts.snapshot();
+    let code = recorded.code.unwrap_or(code);
+    let now_ms = app.clock.now_ms();
+    if let Some(event) = audit::event_for(route, code) {
+        observe::emit(
+            &audit::Record {
+                event,
+                request_id: &request_id,
+                route,
+                status,
+                code,
+                biz_id: recorded.biz_id.as_deref(),
+                forgot_id: recorded.forgot_id.as_deref(),
+                origin: &origin,
+                now_ms,
+            }
+            .to_json(),
+        );
+    }
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    observe::emit(
+        &metrics::RequestMetrics {
+            route,
+            status,
+            rate_limited: code == audit::RATE_LIMITED_CODE,
+            sc_rejected: audit::is_sc_rejection(code),
+            latency_ms,
+            hash_ms: recorded.hash_ms,
+        }
+        .to_emf(observe::namespace(), now_ms),
+    );
+    resp
+}
+
+/// The answer, and its envelope code unless the handler sealed one (then
+/// recorded in `facts`). `origin` learns the checked gateway's client.
+async fn respond(
+    app: &App,
+    endpoint: Endpoint,
+    req: &ApiRequest,
+    request_id: &str,
+    facts: &Facts,
+    origin: &mut audit::Origin,
+) -> (ApiResponse, &'static str) {
+    let route = endpoint.route;
+    let lang = gateway::language(&req.headers);
+    let refuse = |e: ApiError, lang| {
+        let code = e.parts(lang).code;
+        (
+            error_response(&e, lang, app.clock.now_ms(), request_id),
+            code,
+        )
+    };
     // Size first: nothing is parsed or decrypted for an oversized body. The
     // cap is on the SCv2 envelope (decoded from base64 when sent so), and on
     // the plain JSON body of the two secure-channel routes.
@@ -110,10 +187,10 @@ async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse 
         _ => crate::secure_request::envelope_len(&req.headers, &req.body),
     };
     if carried > crate::channel::wire::MAX_ENVELOPE_LEN {
-        return error_response(&ApiError::PayloadTooLarge, lang, now_ms, &request_id);
+        return refuse(ApiError::PayloadTooLarge, lang);
     }
     if req.method != route.method() {
-        return error_response(&ApiError::MethodNotAllowed, lang, now_ms, &request_id);
+        return refuse(ApiError::MethodNotAllowed, lang);
     }
     let gw = match gateway::check(
         &req.headers,
@@ -122,26 +199,21 @@ async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse 
         &app.config.client_ip,
     ) {
         Ok(gw) => gw,
-        Err(e) => return error_response(&e, lang, now_ms, &request_id),
+        Err(e) => return refuse(e, lang),
     };
+    origin.client_ip = Some(gw.client_ip);
+    origin.country = Some(gw.country.clone());
     let ctx = handlers::Ctx {
         route,
         app,
         gw: &gw,
-        request_id: &request_id,
+        request_id,
+        facts,
     };
-    let result = (endpoint.handler)(&ctx, req).await;
-    let resp =
-        result.unwrap_or_else(|e| error_response(&e, gw.lang, app.clock.now_ms(), &request_id));
-    // One line per request: route, status and timing only, never a header value or body.
-    tracing::info!(
-        request_id = %request_id,
-        route = route.path(),
-        status = resp.status().as_u16(),
-        elapsed_ms = app.clock.now_ms().saturating_sub(now_ms),
-        "request"
-    );
-    resp
+    match (endpoint.handler)(&ctx, req).await {
+        Ok(resp) => (resp, SUCCESS_CODE),
+        Err(e) => refuse(e, gw.lang),
+    }
 }
 
 /// Routes by path (local-api): unknown paths get 404 `REQUEST.NOT_FOUND`.

@@ -30,6 +30,16 @@ async fn logs_hold_no_password_token_key_or_body() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .init();
+    // The audit events and metric documents go to the same capture.
+    let observed = capture.clone();
+    assert!(shared::observe::install(
+        "PasswordApi",
+        move |line: &str| {
+            let mut out = observed.0.lock().unwrap();
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+        }
+    ));
 
     let s = Server::start().await;
     let biz = s.user("pat@example.com", STRONG).await;
@@ -68,6 +78,9 @@ async fn logs_hold_no_password_token_key_or_body() {
     secrets.push(sid.clone());
     app.init(&sid, "Init-Password-Secret-77").await;
     secrets.push("Init-Password-Secret-77".into());
+    // the addresses of the run: an audit event names accounts by bizId only
+    secrets.push("pat@example.com".into());
+    secrets.push("quin@example.com".into());
     // a decrypted body fragment that only exists inside the envelopes
     secrets.push("currentPassword".into());
     secrets.push("newPassword".into());
@@ -76,6 +89,22 @@ async fn logs_hold_no_password_token_key_or_body() {
     // the capture works: every request left its line
     assert!(logs.matches("\"request\"").count() >= 9, "{logs}");
     assert!(logs.contains(CHANGE) && logs.contains(RESET) && logs.contains(INIT));
+    // ... and its audit event and metrics document
+    for event in [
+        "password.changed",
+        "password.change_rejected",
+        "password.reset_requested",
+        "password.reset_answered",
+        "password.reset",
+        "password.init",
+    ] {
+        // (`password.init` stands for either init outcome)
+        assert!(
+            logs.contains(&format!("\"audit\":\"{event}")),
+            "{event}: {logs}"
+        );
+    }
+    assert!(logs.matches("\"_aws\"").count() >= 9, "{logs}");
     for secret in &secrets {
         assert!(
             !logs.contains(secret.as_str()),

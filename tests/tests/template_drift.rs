@@ -718,3 +718,240 @@ fn token_issuer_and_audience_are_required_parameters_given_to_every_http_functio
         }
     }
 }
+
+// ---- Alarms and the dashboard watch the metrics the code emits
+// (shared::observe::metrics): names, namespace and dimension values.
+
+/// One metric an alarm watches: namespace, name, dimensions (name, value).
+#[derive(Debug, Default, Clone)]
+struct Watched {
+    namespace: String,
+    name: String,
+    dimensions: Vec<(String, String)>,
+}
+
+/// `- {Name: X, Value: Y}`: the one layout the alarms write dimensions in.
+fn flow_dimension(line: &str) -> Option<(String, String)> {
+    let inner = line.trim().strip_prefix("- {Name: ")?.strip_suffix('}')?;
+    let (name, value) = inner.split_once(", Value: ")?;
+    Some((name.trim().to_owned(), value.trim().to_owned()))
+}
+
+/// Every `AWS::CloudWatch::Alarm`, by logical id, with the metrics it watches
+/// (one, or each `MetricStat` of a metric-math alarm).
+fn alarms(text: &str) -> BTreeMap<String, Vec<Watched>> {
+    let mut out = BTreeMap::new();
+    for (id, body) in resources(text) {
+        let is_alarm = body.iter().any(|l| {
+            indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::CloudWatch::Alarm")
+        });
+        if !is_alarm {
+            continue;
+        }
+        let mut watched: Vec<Watched> = Vec::new();
+        for line in &body {
+            if let Some(ns) = value(line, "Namespace") {
+                watched.push(Watched {
+                    namespace: ns,
+                    ..Watched::default()
+                });
+            } else if let Some(name) = value(line, "MetricName") {
+                watched
+                    .last_mut()
+                    .unwrap_or_else(|| panic!("{id}: MetricName before its Namespace"))
+                    .name = name;
+            } else if let Some(dim) = flow_dimension(line) {
+                watched
+                    .last_mut()
+                    .unwrap_or_else(|| panic!("{id}: Dimensions before their Namespace"))
+                    .dimensions
+                    .push(dim);
+            } else if line.trim().starts_with("- {") {
+                panic!("{id}: a dimension is `- {{Name: X, Value: Y}}` on one line, got {line:?}");
+            }
+        }
+        assert!(!watched.is_empty(), "{id}: watches no metric");
+        for w in &watched {
+            assert!(!w.name.is_empty(), "{id}: a metric without MetricName");
+        }
+        out.insert(id, watched);
+    }
+    out
+}
+
+const OWN_NAMESPACE: &str = "!Ref MetricsNamespace";
+
+fn dimension<'a>(w: &'a Watched, name: &str) -> Option<&'a str> {
+    w.dimensions
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A metric of the code's namespace exactly as the code emits it.
+fn assert_emitted(context: &str, name: &str, function: Option<&str>, route: Option<&str>) {
+    use shared::observe::metrics::{
+        function_name, MAIL_METRICS, REQUEST_METRICS, SEND_MAIL_FUNCTION,
+    };
+    if MAIL_METRICS.contains(&name) {
+        assert_eq!(
+            function,
+            Some(SEND_MAIL_FUNCTION),
+            "{context}: {name} Function"
+        );
+        assert_eq!(route, None, "{context}: {name} has no Route dimension");
+        return;
+    }
+    assert!(
+        REQUEST_METRICS.contains(&name),
+        "{context}: the code emits no metric {name:?} (shared/src/observe/metrics.rs)"
+    );
+    let route = route.and_then(Route::from_path).unwrap_or_else(|| {
+        panic!("{context}: {name} needs the Route of a contract path, got {route:?}")
+    });
+    assert_eq!(
+        function,
+        Some(function_name(route)),
+        "{context}: {name} Function of {}",
+        route.path()
+    );
+}
+
+#[test]
+fn metric_function_names_are_the_crates_serving_each_route() {
+    use shared::observe::metrics::{function_name, SEND_MAIL_FUNCTION};
+    let crates = function_crates();
+    for krate in &crates {
+        if let Some(route) = served_route(krate) {
+            assert_eq!(function_name(route), krate, "{krate}");
+        }
+    }
+    assert!(crates.contains(SEND_MAIL_FUNCTION));
+}
+
+#[test]
+fn alarms_watch_the_metrics_the_code_emits() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let alarms = alarms(&text);
+    let functions = template();
+    let mut own = BTreeSet::new();
+    let mut lambda_errors = BTreeSet::new();
+    let mut watched_routes: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (id, metrics) in &alarms {
+        for w in metrics {
+            if w.namespace == OWN_NAMESPACE {
+                let route = dimension(w, "Route");
+                assert_emitted(id, &w.name, dimension(w, "Function"), route);
+                own.insert(w.name.clone());
+                if let Some(r) = route.and_then(Route::from_path) {
+                    watched_routes
+                        .entry(w.name.clone())
+                        .or_default()
+                        .insert(r.path());
+                }
+            } else if w.namespace == "AWS/Lambda" && w.name == "Errors" {
+                lambda_errors.insert(dimension(w, "FunctionName").unwrap_or_default().to_owned());
+            }
+        }
+    }
+    // Errors of every function; 5xx of every route; Argon2 latency where a
+    // password is hashed; rate limits of forgot and reset; SC rejections of
+    // every sealed route; mail failures.
+    let every_function: BTreeSet<String> =
+        functions.keys().map(|id| format!("!Ref {id}")).collect();
+    assert_eq!(
+        lambda_errors, every_function,
+        "an Errors alarm per function"
+    );
+    let paths = |keep: fn(&Route) -> bool| -> BTreeSet<&str> {
+        Route::ALL
+            .into_iter()
+            .filter(keep)
+            .map(Route::path)
+            .collect()
+    };
+    let all = paths(|_| true);
+    let hashing = paths(|r| r.needs().pepper);
+    let sealed = paths(|r| *r != Route::PublicKey);
+    assert_eq!(watched_routes["Outcome5xx"], all, "5xx alarms");
+    assert_eq!(watched_routes["LatencyMs"], hashing, "latency alarms");
+    assert_eq!(
+        watched_routes["RateLimited"],
+        [Route::Forgot.path(), Route::Reset.path()]
+            .into_iter()
+            .collect(),
+        "rate-limited alarms"
+    );
+    assert_eq!(watched_routes["ScRejected"], sealed, "SC rejection alarm");
+    assert!(own.contains("MailFailed"), "mail failure alarm");
+    let others: BTreeSet<(String, String)> = alarms
+        .values()
+        .flatten()
+        .map(|w| (w.namespace.clone(), w.name.clone()))
+        .collect();
+    for needed in [
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "IteratorAge"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ] {
+        assert!(
+            others.contains(&(needed.0.to_owned(), needed.1.to_owned())),
+            "no alarm on {needed:?}"
+        );
+    }
+    // Each alarm notifies the optional topic.
+    for (id, body) in resources(&text) {
+        if alarms.contains_key(&id) {
+            assert_eq!(
+                setting(&body, "AlarmActions").as_deref(),
+                Some("!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"),
+                "{id}: AlarmActions"
+            );
+        }
+    }
+    // The functions write into the namespace the alarms read.
+    let globals = blocks(&text, "Globals");
+    assert_eq!(
+        setting(&globals["Function"], "METRICS_NAMESPACE").as_deref(),
+        Some(OWN_NAMESPACE)
+    );
+}
+
+#[test]
+fn the_dashboard_shows_every_metric_the_code_emits() {
+    use shared::observe::metrics::{MAIL_METRICS, REQUEST_METRICS};
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let (_, body) = resources(&text)
+        .into_iter()
+        .find(|(id, _)| id == "Dashboard")
+        .expect("a Dashboard resource");
+    let at = body
+        .iter()
+        .position(|l| l.trim() == "DashboardBody: !Sub >-")
+        .expect("DashboardBody: !Sub >- followed by one line of JSON");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(body[at + 1].trim()).expect("the dashboard body is JSON");
+    let mut shown = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().expect("widgets") {
+        for row in widget["properties"]["metrics"].as_array().expect("metrics") {
+            let row: Vec<&str> = row
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect();
+            if row[0] != "${MetricsNamespace}" {
+                continue;
+            }
+            let dim = |name: &str| row.iter().position(|v| *v == name).map(|i| row[i + 1]);
+            assert_emitted("Dashboard", row[1], dim("Function"), dim("Route"));
+            shown.insert(row[1].to_owned());
+        }
+    }
+    let emitted: BTreeSet<String> = REQUEST_METRICS
+        .iter()
+        .chain(MAIL_METRICS.iter())
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(shown, emitted, "dashboard metrics vs the code's");
+}

@@ -130,8 +130,11 @@ pub async fn handle(
     event: Event,
 ) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
+    let mut sent = 0u64;
     for record in &event.records {
-        if let Err(err) = deliver(store, mailer, config, record).await {
+        let delivered = deliver(store, mailer, config, record).await;
+        sent += u64::from(matches!(delivered, Ok(Delivery::Sent)));
+        if let Err(err) = delivered {
             tracing::error!(event_id = %record.event_id, error = %format!("{:#}", err.0), "outbox record failed");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(
@@ -144,6 +147,10 @@ pub async fn handle(
             response.batch_item_failures.push(failure);
         }
     }
+    let failed = response.batch_item_failures.len() as u64;
+    let emf =
+        shared::observe::metrics::mail_emf(shared::observe::namespace(), now_ms(), sent, failed);
+    shared::observe::emit(&emf);
     response
 }
 

@@ -12,6 +12,7 @@ use crate::channel::random_bytes;
 use crate::config::Config;
 use crate::http::ApiError;
 use crate::i18n::Lang;
+use crate::observe::{self, audit, metrics};
 use crate::ports::accounts::{
     AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, MailKind, ResetToken,
     User, UserStatus,
@@ -149,7 +150,9 @@ pub async fn answer_forgot(
         ..AccountChange::default()
     };
     let user = accounts.user_by_email(&request.email).await?;
-    if let Some(user) = user.filter(|u| u.status == UserStatus::Active) {
+    let active = user.filter(|u| u.status == UserStatus::Active);
+    let biz_id = active.as_ref().map(|u| u.biz_id.clone());
+    if let Some(user) = active {
         let token = new_token();
         let mut params = Map::new();
         params.insert(
@@ -174,7 +177,11 @@ pub async fn answer_forgot(
         ));
     }
     match accounts.apply(change, now).await? {
-        Ok(()) => Ok(true),
+        Ok(()) => {
+            // Whether the address has an account: for operators, never the client.
+            observe::emit(&audit::reset_answered(&request.id, biz_id.as_deref(), now));
+            Ok(true)
+        }
         Err(ChangeRejected::ForgotHandled) => Ok(false),
         Err(other) => Err(Unavailable(anyhow::anyhow!(
             "forgot request not answered: {other}"
@@ -187,17 +194,33 @@ pub async fn answer_forgot(
 /// it twice; a failed send releases nothing and is reported (returned) for
 /// the caller to retry.
 pub async fn deliver_outbox(app: &App) -> Result<usize, ApiError> {
+    let mut sent = 0;
+    let result = deliver_pending(app, &mut sent).await;
+    // The document send-mail writes per batch, when anything happened.
+    let failed = u64::from(result.is_err());
+    if sent > 0 || failed > 0 {
+        let emf = metrics::mail_emf(
+            observe::namespace(),
+            app.clock.now_ms(),
+            sent as u64,
+            failed,
+        );
+        observe::emit(&emf);
+    }
+    result.map(|()| sent)
+}
+
+async fn deliver_pending(app: &App, sent: &mut usize) -> Result<(), ApiError> {
     for request in app.accounts.pending_forgot().await? {
         answer_forgot(&*app.accounts, &app.config, &request, app.clock.now_ms()).await?;
     }
-    let mut sent = 0;
     for message in app.accounts.pending_outbox().await? {
         if !app.accounts.mark_delivered(&message.id).await? {
             continue;
         }
         app.mailer.send(&message).await?;
         tracing::info!(message_id = %message.id, kind = ?message.kind, "email delivered");
-        sent += 1;
+        *sent += 1;
     }
-    Ok(sent)
+    Ok(())
 }

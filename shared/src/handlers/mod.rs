@@ -23,6 +23,8 @@ pub struct Ctx<'a> {
     pub gw: &'a Gateway,
     /// The id echoed in the response envelope.
     pub request_id: &'a str,
+    /// What the handler learns for the audit event and metrics.
+    pub facts: &'a crate::observe::Facts,
 }
 
 impl Ctx<'_> {

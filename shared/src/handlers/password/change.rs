@@ -50,7 +50,7 @@ async fn change_opened(
                 .as_ref()
                 .ok_or(Refusal::CurrentPasswordRequired)?;
             let verified = app.passwords.verify(given.expose_secret(), Some(current));
-            Some(verified.await?)
+            Some(ctx.facts.time_hash(verified).await?)
         }
         None => None,
     };

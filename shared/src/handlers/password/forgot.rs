@@ -49,5 +49,6 @@ async fn forgot_opened(ctx: &Ctx<'_>, plaintext: &[u8]) -> Result<Done, ApiError
         requested_at_ms: app.clock.now_ms(),
     };
     app.accounts.record_forgot(&request).await?;
+    ctx.facts.forgot_id(&request.id);
     confirmed("PASSWORD.RESET_REQUESTED", json!({}))
 }

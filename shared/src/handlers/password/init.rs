@@ -47,6 +47,7 @@ async fn init_opened(ctx: &Ctx<'_>, plaintext: &[u8]) -> Result<Done, ApiError> 
         .init_session(&body.session_id, now)
         .await?
         .ok_or_else(invalid)?;
+    ctx.facts.biz_id(&init.biz_id);
     let user = app.accounts.user(&init.biz_id).await?.ok_or_else(invalid)?;
     if user.password.is_some() {
         return Err(Refusal::PasswordAlreadySet.into());

@@ -23,7 +23,9 @@ pub use status::status;
 
 use super::{mail, Ctx};
 use crate::http::json::parse_strict;
-use crate::http::{error_body, success_body, ApiError, ApiRequest, ApiResponse, Refusal, Success};
+use crate::http::{
+    error_body, success_body, ApiError, ApiRequest, ApiResponse, Refusal, Success, SUCCESS_CODE,
+};
 use crate::i18n;
 use crate::ports::accounts::{MailKind, OutboxMessage, User, UserStatus};
 use crate::route::Route;
@@ -87,6 +89,10 @@ impl Ctx<'_> {
     fn seal(&self, opened: &OpenedRequest, result: Result<Done, ApiError>) -> ApiResponse {
         let now = self.app.clock.now_ms();
         let lang = self.gw.lang;
+        self.facts.code(match &result {
+            Ok(_) => SUCCESS_CODE,
+            Err(e) => e.parts(lang).code,
+        });
         let (status, body, retry_after) = match result {
             Ok(mut done) => {
                 if done.confirmation {
@@ -122,6 +128,7 @@ impl Ctx<'_> {
             .app
             .jwt
             .verify(header, self.app.clock.now_ms() / 1000)?;
+        self.facts.biz_id(&claims.sub);
         let user = self
             .app
             .accounts
@@ -184,9 +191,8 @@ async fn with_new_password(
         history: &user.history,
     };
     let hash = ctx
-        .app
-        .passwords
-        .evaluate_and_hash(candidate, &policy)
+        .facts
+        .time_hash(ctx.app.passwords.evaluate_and_hash(candidate, &policy))
         .await?
         .hash;
     let mut next = user.clone();

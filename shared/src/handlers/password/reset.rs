@@ -48,6 +48,7 @@ async fn reset_opened(ctx: &Ctx<'_>, req: &ApiRequest, plaintext: &[u8]) -> Resu
         .reset_token(&hash, now)
         .await?
         .ok_or_else(invalid)?;
+    ctx.facts.biz_id(&token.biz_id);
     let user = app
         .accounts
         .user(&token.biz_id)

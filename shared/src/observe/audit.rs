@@ -1,0 +1,301 @@
+//! Audit events: exactly one per request to a password route that changes or
+//! tries to change a password (change, init, forgot, reset), and one per
+//! Secure Channel, access-token or rate-limit rejection on any route.
+//!
+//! An event holds the request id, route, outcome code, the account when
+//! known, and where the request came from (client IP and country as the
+//! gateway headers gave them, a shortened `User-Agent`). It never holds a
+//! password, token, init session id, session key or email address.
+
+use std::net::IpAddr;
+
+use serde_json::{json, Map, Value};
+
+use crate::routes::Route;
+
+/// The name of every audit event (the `audit` member of its line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A password change succeeded.
+    PasswordChanged,
+    /// A password change was refused (policy, wrong current password, ...).
+    ChangeRejected,
+    /// A first password was set through an init link.
+    PasswordInitialized,
+    /// A first password was refused.
+    InitRejected,
+    /// A forgot-password request was accepted (the answer to the client is
+    /// the same whether or not the account exists).
+    ResetRequested,
+    /// A password was reset with an emailed token.
+    PasswordReset,
+    /// A reset, or a forgot request, was refused.
+    ResetRejected,
+    /// A rate limit refused the request (any route).
+    RateLimited,
+    /// A Secure Channel check refused the request (any route).
+    SecureChannelRejected,
+    /// The access token was missing, invalid or revoked (any route).
+    TokenRejected,
+}
+
+impl Event {
+    /// Every event of the request path.
+    pub const ALL: [Event; 10] = [
+        Event::PasswordChanged,
+        Event::ChangeRejected,
+        Event::PasswordInitialized,
+        Event::InitRejected,
+        Event::ResetRequested,
+        Event::PasswordReset,
+        Event::ResetRejected,
+        Event::RateLimited,
+        Event::SecureChannelRejected,
+        Event::TokenRejected,
+    ];
+
+    /// The `audit` member.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::PasswordChanged => "password.changed",
+            Event::ChangeRejected => "password.change_rejected",
+            Event::PasswordInitialized => "password.initialized",
+            Event::InitRejected => "password.init_rejected",
+            Event::ResetRequested => "password.reset_requested",
+            Event::PasswordReset => "password.reset",
+            Event::ResetRejected => "password.reset_rejected",
+            Event::RateLimited => "rate_limited",
+            Event::SecureChannelRejected => "secure_channel.rejected",
+            Event::TokenRejected => "token.rejected",
+        }
+    }
+}
+
+/// The event of the component that answers a forgot request off the request
+/// path (send-mail, sweep-mail, local-api's delivery): whether the address
+/// belongs to an active account. Joined to `password.reset_requested` by `forgotId`.
+pub const RESET_ANSWERED: &str = "password.reset_answered";
+
+/// The envelope code of every success (`http::SUCCESS_CODE`).
+const SUCCESS: &str = crate::http::SUCCESS_CODE;
+
+/// Rejections of the access token (the auth layer), whatever the route.
+pub const TOKEN_CODES: [&str; 3] = [
+    "AUTH.TOKEN_MISSING",
+    "AUTH.TOKEN_INVALID",
+    "AUTH.TOKEN_REVOKED",
+];
+
+/// The code of a rate-limited answer.
+pub const RATE_LIMITED_CODE: &str = "REQUEST.RATE_LIMITED";
+
+/// Whether `code` is a Secure Channel rejection.
+pub fn is_sc_rejection(code: &str) -> bool {
+    code.starts_with("SC.")
+}
+
+/// The one event a request to `route` answered with `code` calls for, if any.
+/// Rejections by the channel, the token or a rate limit come first, on any
+/// route; then each password route's success or refusal. Public key,
+/// session creation and status emit nothing else (their metrics count them).
+pub fn event_for(route: Route, code: &str) -> Option<Event> {
+    if is_sc_rejection(code) {
+        return Some(Event::SecureChannelRejected);
+    }
+    if TOKEN_CODES.contains(&code) {
+        return Some(Event::TokenRejected);
+    }
+    if code == RATE_LIMITED_CODE {
+        return Some(Event::RateLimited);
+    }
+    let ok = code == SUCCESS;
+    match route {
+        Route::Change if ok => Some(Event::PasswordChanged),
+        Route::Change => Some(Event::ChangeRejected),
+        Route::Init if ok => Some(Event::PasswordInitialized),
+        Route::Init => Some(Event::InitRejected),
+        Route::Forgot if ok => Some(Event::ResetRequested),
+        Route::Reset if ok => Some(Event::PasswordReset),
+        Route::Forgot | Route::Reset => Some(Event::ResetRejected),
+        Route::PublicKey | Route::CreateSession | Route::Status => None,
+    }
+}
+
+/// The longest `userAgent` kept, in characters.
+pub const USER_AGENT_MAX: usize = 160;
+
+/// `User-Agent` cut to [`USER_AGENT_MAX`] characters.
+pub fn short_user_agent(ua: &str) -> String {
+    ua.chars().take(USER_AGENT_MAX).collect()
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The client address: the checked gateway's, else the network peer's.
+    pub client_ip: Option<IpAddr>,
+    /// `cf-ipcountry`, once the gateway headers were checked.
+    pub country: Option<String>,
+    /// The `User-Agent` header, when printable.
+    pub user_agent: Option<String>,
+}
+
+/// One request's event line.
+pub struct Record<'a> {
+    /// The event.
+    pub event: Event,
+    /// The envelope's request id.
+    pub request_id: &'a str,
+    /// The route.
+    pub route: Route,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// The envelope code of the answer.
+    pub code: &'a str,
+    /// The account, when known.
+    pub biz_id: Option<&'a str>,
+    /// The forgot request written (forgot only).
+    pub forgot_id: Option<&'a str>,
+    /// Where it came from.
+    pub origin: &'a Origin,
+    /// When, in ms since the epoch.
+    pub now_ms: u64,
+}
+
+fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
+    if let Some(v) = value {
+        map.insert(key.to_owned(), v.into());
+    }
+}
+
+impl Record<'_> {
+    /// The JSON line.
+    pub fn to_json(&self) -> Value {
+        let mut m = match json!({
+            "audit": self.event.name(),
+            "time": crate::time_fmt::rfc3339(self.now_ms),
+            "requestId": self.request_id,
+            "route": self.route.path(),
+            "status": self.status,
+            "code": self.code,
+        }) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        put(&mut m, "bizId", self.biz_id);
+        put(&mut m, "forgotId", self.forgot_id);
+        put(
+            &mut m,
+            "clientIp",
+            self.origin
+                .client_ip
+                .map(|ip| ip.to_canonical().to_string()),
+        );
+        put(&mut m, "country", self.origin.country.clone());
+        put(
+            &mut m,
+            "userAgent",
+            self.origin.user_agent.as_deref().map(short_user_agent),
+        );
+        Value::Object(m)
+    }
+}
+
+/// The off-path answer to forgot request `forgot_id`: `biz_id` is the active
+/// account the address belongs to (a reset link was sent), `None` when none.
+pub fn reset_answered(forgot_id: &str, biz_id: Option<&str>, now_ms: u64) -> Value {
+    let mut m = match json!({
+        "audit": RESET_ANSWERED,
+        "time": crate::time_fmt::rfc3339(now_ms),
+        "forgotId": forgot_id,
+        "accountExists": biz_id.is_some(),
+    }) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    put(&mut m, "bizId", biz_id);
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_outcome_has_its_event() {
+        use Event::*;
+        let cases = [
+            (Route::Change, "2000", Some(PasswordChanged)),
+            (
+                Route::Change,
+                "PASSWORD.POLICY_VIOLATION",
+                Some(ChangeRejected),
+            ),
+            (Route::Change, "AUTH.TOKEN_REVOKED", Some(TokenRejected)),
+            (Route::Status, "AUTH.TOKEN_MISSING", Some(TokenRejected)),
+            (Route::Status, "2000", None),
+            (Route::Status, "AUTH.USER_NOT_FOUND", None),
+            (Route::Init, "2000", Some(PasswordInitialized)),
+            (Route::Init, "AUTH.INIT_SESSION_INVALID", Some(InitRejected)),
+            (Route::Forgot, "2000", Some(ResetRequested)),
+            (
+                Route::Forgot,
+                "VALIDATION.INVALID_PARAMETER",
+                Some(ResetRejected),
+            ),
+            (Route::Reset, "2000", Some(PasswordReset)),
+            (
+                Route::Reset,
+                "AUTH.RESET_TOKEN_INVALID",
+                Some(ResetRejected),
+            ),
+            (Route::Reset, "SYSTEM.UNAVAILABLE", Some(ResetRejected)),
+            (Route::PublicKey, "REQUEST.RATE_LIMITED", Some(RateLimited)),
+            (Route::Forgot, "REQUEST.RATE_LIMITED", Some(RateLimited)),
+            (
+                Route::CreateSession,
+                "SC.UNKNOWN_KEY",
+                Some(SecureChannelRejected),
+            ),
+            (Route::Reset, "SC.REPLAY", Some(SecureChannelRejected)),
+            (Route::PublicKey, "2000", None),
+            (Route::CreateSession, "GATEWAY.HEADER_MISSING", None),
+        ];
+        for (route, code, event) in cases {
+            assert_eq!(event_for(route, code), event, "{route:?} {code}");
+        }
+        let names: std::collections::BTreeSet<_> = Event::ALL.iter().map(|e| e.name()).collect();
+        assert_eq!(names.len(), Event::ALL.len());
+    }
+
+    #[test]
+    fn a_record_holds_what_is_known_and_a_short_agent() {
+        let origin = Origin {
+            client_ip: Some("::ffff:203.0.113.9".parse().unwrap()),
+            country: Some("JP".into()),
+            user_agent: Some("x".repeat(1000)),
+        };
+        let line = Record {
+            event: Event::PasswordChanged,
+            request_id: "ray-1",
+            route: Route::Change,
+            status: 200,
+            code: "2000",
+            biz_id: Some("ACC_USR_1"),
+            forgot_id: None,
+            origin: &origin,
+            now_ms: 0,
+        }
+        .to_json();
+        assert_eq!(line["audit"], "password.changed");
+        assert_eq!(line["route"], Route::Change.path());
+        assert_eq!(line["clientIp"], "203.0.113.9");
+        assert_eq!(line["country"], "JP");
+        assert_eq!(line["bizId"], "ACC_USR_1");
+        assert_eq!(line["userAgent"].as_str().unwrap().len(), USER_AGENT_MAX);
+        assert!(line.get("forgotId").is_none());
+        let answered = reset_answered("f1", None, 0);
+        assert_eq!(answered["accountExists"], false);
+        assert!(answered.get("bizId").is_none());
+    }
+}

@@ -1,0 +1,209 @@
+//! CloudWatch Embedded Metric Format: one document per request (and one per
+//! mail batch), a JSON line CloudWatch Logs turns into metrics.
+//!
+//! The format is a small JSON shape, written here with `serde_json`: the
+//! EMF crates either aggregate through a process-global recorder flushed
+//! per invocation (not one document per request, and state shared between
+//! tests) or bring a whole metrics framework for two documents.
+
+use serde_json::{json, Map, Value};
+
+use crate::routes::Route;
+
+/// Requests answered (1 per document).
+pub const REQUESTS: &str = "Requests";
+/// 1 when the answer was a 4xx.
+pub const OUTCOME_4XX: &str = "Outcome4xx";
+/// 1 when the answer was a 5xx.
+pub const OUTCOME_5XX: &str = "Outcome5xx";
+/// Time from the request to the answer, in ms.
+pub const LATENCY_MS: &str = "LatencyMs";
+/// Time spent in Argon2, in ms: only where a password was hashed or verified.
+pub const HASH_MS: &str = "HashMs";
+/// 1 when a rate limit refused the request.
+pub const RATE_LIMITED: &str = "RateLimited";
+/// 1 when a Secure Channel check refused the request.
+pub const SC_REJECTED: &str = "ScRejected";
+/// Emails sent by one batch.
+pub const MAIL_SENT: &str = "MailSent";
+/// Emails (or forgot answers) that failed in one batch.
+pub const MAIL_FAILED: &str = "MailFailed";
+
+/// Every metric a request document can carry.
+pub const REQUEST_METRICS: [&str; 7] = [
+    REQUESTS,
+    OUTCOME_4XX,
+    OUTCOME_5XX,
+    LATENCY_MS,
+    HASH_MS,
+    RATE_LIMITED,
+    SC_REJECTED,
+];
+/// Every metric of a mail document.
+pub const MAIL_METRICS: [&str; 2] = [MAIL_SENT, MAIL_FAILED];
+
+/// The `Function` dimension of the mail documents.
+pub const SEND_MAIL_FUNCTION: &str = "send-mail";
+
+/// The `Function` dimension of `route`: the name of the function crate (and
+/// template function) that serves it, whichever process answers.
+pub fn function_name(route: Route) -> &'static str {
+    match route {
+        Route::PublicKey => "public-key",
+        Route::CreateSession => "create-session",
+        Route::Change => "change-password",
+        Route::Status => "password-status",
+        Route::Init => "init-password",
+        Route::Forgot => "forgot-password",
+        Route::Reset => "reset-password",
+    }
+}
+
+/// What one request's document counts.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestMetrics {
+    /// The route answered.
+    pub route: Route,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// A rate limit refused it.
+    pub rate_limited: bool,
+    /// A Secure Channel check refused it.
+    pub sc_rejected: bool,
+    /// Time to the answer.
+    pub latency_ms: u64,
+    /// Time in Argon2, when it ran.
+    pub hash_ms: Option<u64>,
+}
+
+fn document(
+    namespace: &str,
+    now_ms: u64,
+    dimensions: &[(&str, &str)],
+    metrics: &[(&str, &str, u64)],
+) -> Value {
+    let names: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+    let defs: Vec<Value> = metrics
+        .iter()
+        .map(|(name, unit, _)| json!({ "Name": name, "Unit": unit }))
+        .collect();
+    let mut doc = Map::new();
+    doc.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [names],
+                "Metrics": defs,
+            }],
+        }),
+    );
+    for (k, v) in dimensions {
+        doc.insert((*k).to_owned(), Value::from(*v));
+    }
+    for (name, _, value) in metrics {
+        doc.insert((*name).to_owned(), Value::from(*value));
+    }
+    Value::Object(doc)
+}
+
+impl RequestMetrics {
+    /// The EMF document, dimensions `Function` and `Route`.
+    pub fn to_emf(&self, namespace: &str, now_ms: u64) -> Value {
+        let flag = |b: bool| u64::from(b);
+        let mut metrics = vec![
+            (REQUESTS, "Count", 1),
+            (
+                OUTCOME_4XX,
+                "Count",
+                flag((400..500).contains(&self.status)),
+            ),
+            (OUTCOME_5XX, "Count", flag(self.status >= 500)),
+            (LATENCY_MS, "Milliseconds", self.latency_ms),
+            (RATE_LIMITED, "Count", flag(self.rate_limited)),
+            (SC_REJECTED, "Count", flag(self.sc_rejected)),
+        ];
+        if let Some(ms) = self.hash_ms {
+            metrics.push((HASH_MS, "Milliseconds", ms));
+        }
+        document(
+            namespace,
+            now_ms,
+            &[
+                ("Function", function_name(self.route)),
+                ("Route", self.route.path()),
+            ],
+            &metrics,
+        )
+    }
+}
+
+/// One mail batch's document (send-mail, and local-api's delivery), dimension `Function`.
+pub fn mail_emf(namespace: &str, now_ms: u64, sent: u64, failed: u64) -> Value {
+    document(
+        namespace,
+        now_ms,
+        &[("Function", SEND_MAIL_FUNCTION)],
+        &[(MAIL_SENT, "Count", sent), (MAIL_FAILED, "Count", failed)],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_document_declares_and_carries_each_metric() {
+        let doc = RequestMetrics {
+            route: Route::Reset,
+            status: 429,
+            rate_limited: true,
+            sc_rejected: false,
+            latency_ms: 12,
+            hash_ms: None,
+        }
+        .to_emf("Ns", 5);
+        let cw = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(doc["_aws"]["Timestamp"], 5);
+        assert_eq!(cw["Namespace"], "Ns");
+        assert_eq!(cw["Dimensions"], json!([["Function", "Route"]]));
+        assert_eq!(doc["Function"], "reset-password");
+        assert_eq!(doc["Route"], Route::Reset.path());
+        let declared: Vec<&str> = cw["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert!(!declared.contains(&HASH_MS), "no Argon2, no HashMs");
+        for name in &declared {
+            assert!(doc[*name].is_u64(), "{name}");
+        }
+        assert_eq!(doc[OUTCOME_4XX], 1);
+        assert_eq!(doc[RATE_LIMITED], 1);
+        assert_eq!(doc[LATENCY_MS], 12);
+        let hashed = RequestMetrics {
+            hash_ms: Some(300),
+            status: 503,
+            ..RequestMetrics {
+                route: Route::Change,
+                status: 0,
+                rate_limited: false,
+                sc_rejected: false,
+                latency_ms: 0,
+                hash_ms: None,
+            }
+        }
+        .to_emf("Ns", 0);
+        assert_eq!(hashed[HASH_MS], 300);
+        assert_eq!(hashed[OUTCOME_5XX], 1);
+        assert_eq!(hashed[OUTCOME_4XX], 0);
+        let mail = mail_emf("Ns", 0, 2, 1);
+        assert_eq!(mail[MAIL_SENT], 2);
+        assert_eq!(
+            mail["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function"]])
+        );
+    }
+}

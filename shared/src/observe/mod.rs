@@ -1,0 +1,171 @@
+//! What operators see of each request besides its log line: one audit event
+//! (who did what to which account, from where: [`audit`]) and one CloudWatch
+//! Embedded Metric Format document (health: [`metrics`]), each one JSON line
+//! on stdout. `routes::answer` writes both, from the [`Facts`] the handlers
+//! recorded on the way; docs/operations.md reads them.
+
+pub mod audit;
+pub mod metrics;
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// What a handler learns about a request that the dispatcher cannot see:
+/// the account, the time spent in Argon2, the code sealed into the answer.
+/// Shared by reference across the handler's awaits, hence the lock.
+#[derive(Debug, Default)]
+pub struct Facts(Mutex<Recorded>);
+
+/// The facts of one request so far.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The account the request proved to be about.
+    pub biz_id: Option<String>,
+    /// Milliseconds spent hashing or verifying passwords, when any ran.
+    pub hash_ms: Option<u64>,
+    /// The envelope `code` of an answer sealed by the handler.
+    pub code: Option<&'static str>,
+    /// The id of the forgot request written (joins its off-path answer).
+    pub forgot_id: Option<String>,
+}
+
+impl Facts {
+    fn with(&self, f: impl FnOnce(&mut Recorded)) {
+        // A poisoned record still holds what was written before the panic.
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard);
+    }
+
+    /// The account the request is about, once the handler knows it.
+    pub fn biz_id(&self, biz_id: &str) {
+        self.with(|r| r.biz_id = Some(biz_id.to_owned()));
+    }
+
+    /// The code of the answer the handler sealed.
+    pub fn code(&self, code: &'static str) {
+        self.with(|r| r.code = Some(code));
+    }
+
+    /// The forgot request written for this request.
+    pub fn forgot_id(&self, id: &str) {
+        self.with(|r| r.forgot_id = Some(id.to_owned()));
+    }
+
+    /// Adds `elapsed` to the time spent in Argon2.
+    pub fn hashed(&self, elapsed: Duration) {
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.with(|r| r.hash_ms = Some(r.hash_ms.unwrap_or(0).saturating_add(ms)));
+    }
+
+    /// Runs `work` (a password hash or verification) and adds its time.
+    pub async fn time_hash<F: Future>(&self, work: F) -> F::Output {
+        let start = Instant::now();
+        let out = work.await;
+        self.hashed(start.elapsed());
+        out
+    }
+
+    /// A copy of what was recorded.
+    pub fn snapshot(&self) -> Recorded {
+        let mut out = Recorded::default();
+        self.with(|r| out = r.clone());
+        out
+    }
+}
+
+/// The metrics namespace when `METRICS_NAMESPACE` is not set.
+pub const DEFAULT_NAMESPACE: &str = "PasswordApi";
+
+/// Where audit events and metric documents go: one line per call.
+pub struct Output {
+    namespace: String,
+    write: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+static OUTPUT: OnceLock<Output> = OnceLock::new();
+
+fn stdout_line(line: &str) {
+    // One locked write per line: never interleaved with a log line.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The namespace configured by `METRICS_NAMESPACE` (a CloudWatch namespace:
+/// 1-255 characters, no leading colon), else [`DEFAULT_NAMESPACE`].
+pub fn namespace_from(value: Option<&str>) -> String {
+    match value.map(str::trim) {
+        Some(ns) if (1..=255).contains(&ns.len()) && !ns.starts_with(':') => ns.to_owned(),
+        _ => DEFAULT_NAMESPACE.to_owned(),
+    }
+}
+
+fn output() -> &'static Output {
+    OUTPUT.get_or_init(|| Output {
+        namespace: namespace_from(std::env::var("METRICS_NAMESPACE").ok().as_deref()),
+        write: Box::new(stdout_line),
+    })
+}
+
+/// Sends every later line to `write` instead of stdout, under `namespace`
+/// (tests capture with it). Only the first call of a process takes effect,
+/// and only before anything was emitted; `false` otherwise.
+pub fn install(namespace: &str, write: impl Fn(&str) + Send + Sync + 'static) -> bool {
+    OUTPUT
+        .set(Output {
+            namespace: namespace_from(Some(namespace)),
+            write: Box::new(write),
+        })
+        .is_ok()
+}
+
+/// The metrics namespace of this process.
+pub fn namespace() -> &'static str {
+    &output().namespace
+}
+
+/// Writes `value` as one line.
+pub fn emit(value: &Value) {
+    if let Ok(line) = serde_json::to_string(value) {
+        (output().write)(&line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn facts_add_up_hash_time_and_keep_the_last_code() {
+        let facts = Facts::default();
+        assert_eq!(facts.snapshot(), Recorded::default());
+        facts.hashed(Duration::from_millis(40));
+        let v = facts
+            .time_hash(async {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                7
+            })
+            .await;
+        assert_eq!(v, 7);
+        facts.biz_id("ACC_USR_1");
+        facts.code("AUTH.TOKEN_INVALID");
+        facts.code("2000");
+        let r = facts.snapshot();
+        assert!(r.hash_ms.unwrap() >= 42, "{r:?}");
+        assert_eq!(r.biz_id.as_deref(), Some("ACC_USR_1"));
+        assert_eq!(r.code, Some("2000"));
+    }
+
+    #[test]
+    fn the_namespace_falls_back_when_unusable() {
+        assert_eq!(namespace_from(None), DEFAULT_NAMESPACE);
+        assert_eq!(namespace_from(Some("  ")), DEFAULT_NAMESPACE);
+        assert_eq!(namespace_from(Some(":bad")), DEFAULT_NAMESPACE);
+        assert_eq!(namespace_from(Some(&"n".repeat(256))), DEFAULT_NAMESPACE);
+        assert_eq!(namespace_from(Some("Pw/prod")), "Pw/prod");
+    }
+}
