@@ -1,4 +1,5 @@
 //! Lambda for `sweep-mail` (scheduled: pending outbox messages, mail dead letters).
+#![forbid(unsafe_code)]
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
