@@ -28,6 +28,9 @@ pub struct OpenedRequest {
     pub form: BodyForm,
     /// The decrypted body, wiped on drop.
     pub plaintext: Zeroizing<Vec<u8>>,
+    /// Until when check 6 keeps the (session, nonce) pair: past it the
+    /// timestamp is stale anyway.
+    replay_until_ms: u64,
 }
 
 /// How the body was sent: raw bytes under `application/octet-stream`, base64 text otherwise.
@@ -108,6 +111,22 @@ pub async fn open_request(
     client_hash: &str,
     body: &[u8],
 ) -> Result<OpenedRequest, ApiError> {
+    let opened = decrypt_request(app, method, route, headers, client_hash, body).await?;
+    check_replay(app, &opened).await?;
+    Ok(opened)
+}
+
+/// Checks 1-5 of section 6: the request decrypts under its session and
+/// route. Check 6 ([`check_replay`]) must follow before the request is
+/// acted on; a route may run it beside its first read.
+pub async fn decrypt_request(
+    app: &App,
+    method: &str,
+    route: &str,
+    headers: &HeaderMap,
+    client_hash: &str,
+    body: &[u8],
+) -> Result<OpenedRequest, ApiError> {
     check_sc_headers(headers)?;
     let header_str = |name: &str| {
         headers
@@ -157,21 +176,32 @@ pub async fn open_request(
     envelope.copy_within(HEADER_LEN..HEADER_LEN + plain_len, 0);
     envelope.truncate(plain_len);
     let plaintext = envelope;
-    // 6. (session, nonce) not seen in the window; kept until the timestamp is stale anyway
-    let keep_until = header.timestamp_ms.max(now) + skew_ms + 1000;
-    let first = app
-        .replay
-        .first_use(&session.id, &header.nonce, keep_until, now)
-        .await?;
-    if !first {
-        return Err(ScError::Replay.into());
-    }
     Ok(OpenedRequest {
         session,
         request_nonce: header.nonce,
         form,
         plaintext,
+        replay_until_ms: header.timestamp_ms.max(now) + skew_ms + 1000,
     })
+}
+
+/// Check 6: the (session, nonce) pair not seen in the window. Records it,
+/// so it runs once per request, only after checks 1-5 passed.
+pub async fn check_replay(app: &App, opened: &OpenedRequest) -> Result<(), ApiError> {
+    let first = app
+        .replay
+        .first_use(
+            &opened.session.id,
+            &opened.request_nonce,
+            opened.replay_until_ms,
+            app.clock.now_ms(),
+        )
+        .await?;
+    if first {
+        Ok(())
+    } else {
+        Err(ScError::Replay.into())
+    }
 }
 
 /// Seals a standard-envelope JSON answer to an opened request, in its form.

@@ -2,13 +2,10 @@
 
 use async_trait::async_trait;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use shared::channel::SessionKey;
-use shared::ports::{
-    gcra, Limit, PortResult, RateDecision, RateLimiter, ReplayGuard, ScSession, SessionStore,
-    Unavailable,
-};
+use shared::ports::{PortResult, ReplayGuard, ScSession, SessionStore, Unavailable};
 use zeroize::Zeroizing;
 
 use crate::error::{condition_failed, corrupt, unavailable};
@@ -269,124 +266,5 @@ impl ReplayGuard for DynamoReplayGuard {
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable("dynamodb PutItem nonce", e)),
         }
-    }
-}
-
-/// `RateLimiter` over DynamoDB: GCRA ([`shared::ports::gcra`]) with one
-/// item per (bucket, key), `RATE#<bucket>#<key>` / `GCRA`, whose
-/// `expiresAtMs` is the theoretical arrival time (TAT): past it, the bucket
-/// is full again, the same as no item. Buckets are code constants without `#`.
-///
-/// Each request is one conditional `UpdateItem`: an idle key starts over at
-/// `now + period`, a busy one advances its TAT by one period if that stays
-/// within the burst. A failed condition returns the item, which either shows
-/// the request is over the limit (nothing written) or tells which of the two
-/// updates applies. The TAT only grows, so this ends after at most three calls.
-#[derive(Debug, Clone)]
-pub struct DynamoRateLimiter {
-    client: Client,
-    table: String,
-}
-
-/// The TAT a failed condition saw (0 when the item was absent).
-type SeenTat = u64;
-
-impl DynamoRateLimiter {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoRateLimiter {
-            client,
-            table: table.into(),
-        }
-    }
-
-    /// Runs one conditional update; `Ok(None)` when it applied, else the TAT seen.
-    async fn conditional(
-        &self,
-        bucket: &str,
-        key: &str,
-        update: &str,
-        condition: &str,
-        values: &[(&str, u64)],
-    ) -> PortResult<Option<SeenTat>> {
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(format!("RATE#{bucket}#{key}")))
-            .key(SK, s("GCRA"))
-            .update_expression(update)
-            .condition_expression(condition)
-            .expression_attribute_names("#exp", EXPIRES_MS)
-            .expression_attribute_names("#ttl", TTL_ATTR)
-            .expression_attribute_names("#type", TYPE)
-            .expression_attribute_values(":type", s("RateBucket"))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        for (name, value) in values {
-            req = req.expression_attribute_values(*name, n(*value));
-        }
-        match req.send().await {
-            Ok(_) => Ok(None),
-            Err(e) => match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(f)) => {
-                    Ok(Some(match f.item() {
-                        Some(old) if old.contains_key(EXPIRES_MS) => get_n(old, EXPIRES_MS)?,
-                        _ => 0,
-                    }))
-                }
-                _ => Err(unavailable("dynamodb UpdateItem rate bucket", e)),
-            },
-        }
-    }
-}
-
-#[async_trait]
-impl RateLimiter for DynamoRateLimiter {
-    async fn hit(
-        &self,
-        bucket: &str,
-        key: &str,
-        limit: Limit,
-        now_ms: u64,
-    ) -> PortResult<RateDecision> {
-        let period = limit.period_ms();
-        let latest = now_ms + limit.burst_ms() - period;
-        // Every TAT written here is at most now + burst: a safe TTL for both updates.
-        let ttl = ttl_secs(now_ms + limit.burst_ms());
-        let mut seen: SeenTat = 0;
-        for _ in 0..4 {
-            let outcome = if seen < now_ms {
-                self.conditional(
-                    bucket,
-                    key,
-                    "SET #exp = :next, #ttl = :ttl, #type = :type",
-                    "attribute_not_exists(#exp) OR #exp < :now",
-                    &[(":next", now_ms + period), (":now", now_ms), (":ttl", ttl)],
-                )
-                .await?
-            } else {
-                if let Err(limited) = gcra(limit, seen, now_ms) {
-                    return Ok(limited);
-                }
-                self.conditional(
-                    bucket,
-                    key,
-                    "SET #exp = #exp + :period, #ttl = :ttl, #type = :type",
-                    "#exp BETWEEN :now AND :latest",
-                    &[
-                        (":period", period),
-                        (":now", now_ms),
-                        (":latest", latest),
-                        (":ttl", ttl),
-                    ],
-                )
-                .await?
-            };
-            match outcome {
-                None => return Ok(RateDecision::Allowed),
-                Some(tat) => seen = tat,
-            }
-        }
-        // Unreachable while the TAT only grows; a store that breaks that is faulty.
-        Err(corrupt("rate bucket kept changing under its condition"))
     }
 }

@@ -34,6 +34,7 @@ mod kms;
 pub mod lambda;
 mod mail;
 pub mod mail_fn;
+mod rate;
 pub mod sweep;
 pub mod table;
 #[cfg(feature = "testing")]
@@ -42,7 +43,7 @@ pub mod testing;
 pub use accounts::{sha256_hex, Claim, DynamoAccountStore, StoredOutbox, OUTBOX_TTL_MS};
 pub use clients::AwsClients;
 pub use config::{AwsConfig, ConfigError};
-pub use dynamo::{DynamoRateLimiter, DynamoReplayGuard, DynamoSessionStore, SessionSealer};
+pub use dynamo::{DynamoReplayGuard, DynamoSessionStore, SessionSealer};
 pub use error::unavailable;
 pub use forgot::FORGOT_PENDING_PK;
 pub use kms::{
@@ -51,3 +52,4 @@ pub use kms::{
     PURPOSE_SESSION_DATA_KEY,
 };
 pub use mail::{Email, Mailer, SesMailer};
+pub use rate::DynamoRateLimiter;

@@ -8,7 +8,7 @@ use super::{confirmed, with_new_password, Done};
 use crate::handlers::Ctx;
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse, Refusal};
-use crate::ports::accounts::AccountChange;
+use crate::ports::accounts::{AccountChange, User};
 use crate::time_fmt::rfc3339;
 
 #[derive(Deserialize)]
@@ -23,19 +23,23 @@ pub async fn change(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiE
     let limits = &ctx.app.config.limits;
     ctx.rate_limit("change-ip", &ctx.ip_key(), limits.change_per_ip)
         .await?;
-    let opened = ctx.open(req).await?;
-    Ok(ctx.seal(&opened, change_opened(ctx, req, &opened.plaintext).await))
+    let (opened, user) = ctx.open_beside(req, ctx.token_user(req)).await?;
+    Ok(ctx.seal(
+        &opened,
+        change_opened(ctx, req, user, &opened.plaintext).await,
+    ))
 }
 
 async fn change_opened(
     ctx: &Ctx<'_>,
     req: &ApiRequest,
+    user: Result<User, ApiError>,
     plaintext: &[u8],
 ) -> Result<Done, ApiError> {
     let app = ctx.app;
     // The per-user bucket counts only requests that prove to be that user:
     // a stolen or revoked token cannot use up the owner's attempts.
-    let user = ctx.token_user(req).await?;
+    let user = user?;
     ctx.rate_limit(
         "change-user",
         &user.biz_id,

@@ -29,7 +29,7 @@ use crate::http::{
 use crate::i18n;
 use crate::ports::accounts::{MailKind, OutboxMessage, User, UserStatus};
 use crate::route::Route;
-use crate::secure_request::{open_request, seal_response, OpenedRequest};
+use crate::secure_request::{check_replay, decrypt_request, seal_response, OpenedRequest};
 
 /// A successful answer: status, message code, data.
 pub struct Done {
@@ -74,7 +74,28 @@ pub fn personal_info(user: &User) -> PersonalInfo {
 impl Ctx<'_> {
     /// Runs the SCv2 checks on `req` under this endpoint's own route.
     async fn open(&self, req: &ApiRequest) -> Result<OpenedRequest, ApiError> {
-        open_request(
+        let opened = self.decrypt(req).await?;
+        check_replay(self.app, &opened).await?;
+        Ok(opened)
+    }
+
+    /// Like [`Self::open`], with check 6 (the replay guard's write) run beside
+    /// `first`, the route's first read: one round trip instead of two. `first`
+    /// must change nothing; a replayed request is refused whatever it found.
+    async fn open_beside<T>(
+        &self,
+        req: &ApiRequest,
+        first: impl std::future::Future<Output = T>,
+    ) -> Result<(OpenedRequest, T), ApiError> {
+        let opened = self.decrypt(req).await?;
+        let (fresh, found) = tokio::join!(check_replay(self.app, &opened), first);
+        fresh?;
+        Ok((opened, found))
+    }
+
+    /// SCv2 checks 1-5 under this endpoint's own route.
+    async fn decrypt(&self, req: &ApiRequest) -> Result<OpenedRequest, ApiError> {
+        decrypt_request(
             self.app,
             self.route.method().as_str(),
             self.route.path(),

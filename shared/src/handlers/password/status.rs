@@ -7,6 +7,7 @@ use super::{ok, Done};
 use crate::handlers::Ctx;
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse};
+use crate::ports::accounts::User;
 use crate::time_fmt::rfc3339;
 
 #[derive(Deserialize)]
@@ -15,16 +16,16 @@ pub(super) struct EmptyBody {}
 
 /// `POST .../password/status`: the signed-in user's account and password status.
 pub async fn status(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let opened = ctx.open(req).await?;
-    Ok(ctx.seal(&opened, status_opened(ctx, req, &opened.plaintext).await))
+    let (opened, user) = ctx.open_beside(req, ctx.token_user(req)).await?;
+    Ok(ctx.seal(&opened, status_opened(ctx, user, &opened.plaintext).await))
 }
 
 async fn status_opened(
     ctx: &Ctx<'_>,
-    req: &ApiRequest,
+    user: Result<User, ApiError>,
     plaintext: &[u8],
 ) -> Result<Done, ApiError> {
-    let user = ctx.token_user(req).await?;
+    let user = user?;
     ctx.rate_limit(
         "status-user",
         &user.biz_id,
