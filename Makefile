@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 load emulator emulator-stop watch web fuzz sweep deny
+.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 load emulator emulator-stop watch web fuzz sweep deny
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -32,7 +32,12 @@ WEB := client/web
 web: $(WEB)/node_modules/.package-lock.json
 	cd $(WEB) && npm run --silent build
 
-$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+## The web client and its tests need Node.js 20 or later (globalThis.crypto, node --test).
+node-version:
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null || \
+	{ echo "Node.js >= 20 is needed for client/web (found: $$(node --version 2>/dev/null || echo none))" >&2; exit 1; }
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json | node-version
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
 
 ## Formatting and lints, as CI runs them.
@@ -103,6 +108,18 @@ load:
 	trap 'kill $$pid' EXIT; \
 	for i in $$(seq 50); do curl -s -o /dev/null http://127.0.0.1:$(LOAD_PORT)/ && break; sleep 0.2; done; \
 	$(TARGET_DIR)/release/pwload --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
+
+## The same load over the AWS adapters on the local emulator (tests/examples/emulator_api.rs),
+## to count the store's round trips; LOAD_STORE=memory serves the same build over the embedded
+## store, so the two runs separate the emulator's share. Dev profile (dependencies, Argon2
+## included, at opt-level 3): it shares the test build instead of a release AWS SDK build.
+LOAD_STORE ?= emulator
+load-emulator:
+	$(CARGO) build --workspace --example emulator_api --bin pwload
+	@$(TARGET_DIR)/debug/examples/emulator_api $(LOAD_PORT) --store $(LOAD_STORE) >/dev/null 2>&1 & pid=$$!; \
+	trap 'kill $$pid' EXIT; \
+	for i in $$(seq 300); do curl -s -o /dev/null http://127.0.0.1:$(LOAD_PORT)/ && break; sleep 0.2; done; \
+	$(TARGET_DIR)/debug/pwload --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
 
 ## Cold start of each release bootstrap under a local Lambda Runtime API (run `make build ARCH=x86_64` first).
 bench-cold-start:
