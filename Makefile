@@ -72,8 +72,10 @@ $(TOOLS_STAMP): infra/tools-requirements.txt
 	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/tools-requirements.txt
 	@touch $@
 
-## SAM translation and cfn-lint of template.yaml (offline; any region will do).
+## SAM translation (sam validate) and cfn-lint (--lint, which skips the
+## translation) of template.yaml (offline; any region will do).
 validate: $(TOOLS_STAMP)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate --lint
 
 ## Build with SAM (cargo-lambda) and deploy, asking for the parameters (docs/deployment.md).

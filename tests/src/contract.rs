@@ -1,6 +1,20 @@
 //! Every answer the end-to-end suites receive, held against `docs/openapi.yaml`:
 //! the route and status must be documented, the required headers present,
 //! and the (opened) body must match the schema of its status and media type.
+//! A path no route serves must answer the document's `RouteNotFound`.
+//!
+//! The suites of `e2e-tests` reach the API through [`checked`] clients or
+//! [`checked_response`]. Deliberately unchecked are local-api's own HTTP
+//! suites (`local-api/tests/`, which cannot use this crate: it depends on
+//! local-api):
+//! - `hostile_sweep.rs` sends hostile input (mutated envelopes, bodies,
+//!   header sets, methods and paths) and holds only that nothing answers 5xx
+//!   or brings the process down; most of its requests are, on purpose, ones
+//!   no contract describes;
+//! - `observe_stdout.rs` reads the audit and metric lines on the binary's
+//!   stdout; the answers behind them are the routes' ordinary ones, checked
+//!   here by the suites that make the same calls;
+//! - `bind.rs` makes no request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -79,12 +93,15 @@ fn validate(pointer: &str, instance: &Value) -> Result<(), String> {
 /// The operation object of `method` on `path`, with its JSON pointer. A
 /// method the path does not take is answered by the path's own operation
 /// (its documented 405).
-fn operation(method: &str, path: &str, status: u16) -> (String, &'static Value) {
+fn operation(method: &str, path: &str, status: u16) -> Option<(String, &'static Value)> {
     let item_pointer = format!("/paths/{}", pointer_escape(path));
-    let item = document()
-        .pointer(&item_pointer)
-        .and_then(Value::as_object)
-        .unwrap_or_else(|| panic!("{path} is not in docs/openapi.yaml"));
+    let Some(item) = document().pointer(&item_pointer).and_then(Value::as_object) else {
+        assert_eq!(
+            status, 404,
+            "{path} is not in docs/openapi.yaml, yet answered {status}"
+        );
+        return None;
+    };
     let method = method.to_ascii_lowercase();
     let name = if item.contains_key(&method) {
         method
@@ -97,8 +114,11 @@ fn operation(method: &str, path: &str, status: u16) -> (String, &'static Value) 
         own.unwrap_or_else(|| panic!("{path}: no operation"))
             .to_owned()
     };
-    (format!("{item_pointer}/{name}"), &item[&name])
+    Some((format!("{item_pointer}/{name}"), &item[&name]))
 }
+
+/// Where a path no route serves is documented.
+const ROUTE_NOT_FOUND: &str = "/components/responses/RouteNotFound";
 
 /// Holds one answer against the document; panics with every difference.
 pub fn check(
@@ -109,11 +129,22 @@ pub fn check(
     body: &Value,
     sealed: bool,
 ) {
-    let (op_pointer, op) = operation(method, path, status);
-    let Some(response) = op["responses"].get(status.to_string()) else {
-        panic!("{method} {path} answered {status}, which docs/openapi.yaml does not list: {body}");
+    let (mut response_pointer, response) = match operation(method, path, status) {
+        Some((op_pointer, op)) => {
+            let Some(response) = op["responses"].get(status.to_string()) else {
+                panic!(
+                    "{method} {path} answered {status}, which docs/openapi.yaml does not list: {body}"
+                );
+            };
+            (format!("{op_pointer}/responses/{status}"), response)
+        }
+        None => (
+            ROUTE_NOT_FOUND.to_owned(),
+            document()
+                .pointer(ROUTE_NOT_FOUND)
+                .expect("docs/openapi.yaml: no RouteNotFound response"),
+        ),
     };
-    let mut response_pointer = format!("{op_pointer}/responses/{status}");
     if let Some(r) = response.get("$ref").and_then(Value::as_str) {
         response_pointer = r.trim_start_matches('#').to_owned();
     }

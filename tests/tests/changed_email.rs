@@ -31,7 +31,7 @@ async fn the_changed_email_says_when_where_and_on_what() {
     {
         let email = format!("owner{i}@example.com");
         let biz = s.user(&email, STRONG).await;
-        let c = Client::new(
+        let c = contract::checked(Client::new(
             &s.url,
             Identity {
                 ip: format!("198.51.100.{}", 140 + i),
@@ -39,7 +39,7 @@ async fn the_changed_email_says_when_where_and_on_what() {
                 country: country.into(),
                 ..Identity::default()
             },
-        );
+        ));
         let sess = c.handshake().await.unwrap();
         let app = App::new(&c, &sess);
         let mut headers = bearer(&s.token(&biz).await);

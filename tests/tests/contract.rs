@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 use e2e_tests::*;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 use shared::config::Config;
 use shared::http::CorsPolicy;
 use shared::Route;
@@ -39,6 +40,85 @@ fn the_document_describes_exactly_the_routes() {
         .filter(|p| !documented.contains(*p))
         .collect();
     assert_eq!(local, ["/_dev/outbox", "/_dev/token", "/_dev/users"]);
+}
+
+/// What makes `doc` an invalid OpenAPI 3.1 document: every error of the
+/// official schema (tests/data/openapi-3.1-schema.json), every mapping key
+/// whose value is null (an unquoted comma in a flow mapping splits a
+/// description into such stray keys, which schemas allow anywhere), and
+/// every operationId used twice.
+fn openapi_problems(doc: &Value) -> Vec<String> {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let path = root().join("tests/data/openapi-3.1-schema.json");
+        let text = std::fs::read_to_string(&path).expect("tests/data/openapi-3.1-schema.json");
+        let schema: Value = serde_json::from_str(&text).expect("the OpenAPI 3.1 schema is JSON");
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&schema)
+            .expect("the OpenAPI 3.1 schema compiles")
+    });
+    let mut problems: Vec<String> = schema
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+
+    fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let here = format!("{at}/{k}");
+                    if v.is_null() {
+                        out.push(format!("{here}: null (a stray key?)"));
+                    }
+                    nulls(v, &here, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    nulls(v, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    nulls(doc, "", &mut problems);
+
+    let mut seen = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                if !seen.insert(id) {
+                    problems.push(format!("{method} {path}: operationId {id} used twice"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_document_is_valid_openapi_3_1() {
+    let doc = contract::document();
+    let problems = openapi_problems(doc);
+    assert!(problems.is_empty(), "docs/openapi.yaml: {problems:#?}");
+
+    // The check sees what a document can get wrong.
+    let mut bad = doc.clone();
+    bad["components"]["parameters"]["XClientHash"]["a session is bound to it."] = Value::Null;
+    bad["components"]["schemas"]["Timestamp"]["Unix milliseconds."] = Value::Null;
+    bad["paths"][CHANGE]["options"]["operationId"] = json!("preflightPublicKey");
+    let problems = openapi_problems(&bad);
+    for wanted in [
+        "Unevaluated properties are not allowed",
+        "/components/schemas/Timestamp/Unix milliseconds.: null",
+        "operationId preflightPublicKey used twice",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(wanted)),
+            "{wanted:?} not found in {problems:#?}"
+        );
+    }
 }
 
 fn rejects(f: impl FnOnce()) -> bool {
@@ -169,8 +249,20 @@ async fn change_forgot_and_reset_confirm_in_the_documented_shape_localized() {
 const APP_ORIGIN: &str = "https://app.example.com";
 
 async fn preflight(s: &Server, path: &str, origin: &str) -> reqwest::Response {
+    preflight_with(s, path, origin, HeaderMap::new()).await
+}
+
+/// A preflight that also carries `headers` (a browser on local-api sends no
+/// gateway headers in a preflight, but a caller could).
+async fn preflight_with(
+    s: &Server,
+    path: &str,
+    origin: &str,
+    headers: HeaderMap,
+) -> reqwest::Response {
     s.http
         .request(Method::OPTIONS, format!("{}{path}", s.url))
+        .headers(headers)
         .header("origin", origin)
         .header("access-control-request-method", "POST")
         .header(
@@ -220,11 +312,15 @@ async fn cors_on_local_api_for_allowed_and_other_origins() {
     assert_eq!(status, 204);
     assert!(cors_names(&h).is_empty(), "{h:?}");
 
-    // Preflights are never counted: 20 of them, then the 3 forgot calls the per-IP limit allows.
-    for _ in 0..20 {
-        preflight(&s, FORGOT, APP_ORIGIN).await;
-    }
+    // Preflights are never counted: 20 of them from the caller's own address
+    // (its gateway headers), then the 3 forgot calls the per-IP limit allows.
     let c = s.client("198.51.100.70");
+    for _ in 0..20 {
+        let r = preflight_with(&s, FORGOT, APP_ORIGIN, c.gateway_headers()).await;
+        let (status, h, _) = contract::checked_response("OPTIONS", FORGOT, r).await;
+        assert_eq!(status, 204);
+        assert_eq!(h["access-control-allow-origin"], APP_ORIGIN);
+    }
     let sess = c.handshake().await.unwrap();
     let app = App::new(&c, &sess);
     for i in 0..3 {

@@ -53,8 +53,8 @@ async fn bad_input_over_http_gets_clear_4xx() {
 
     // unknown route
     let r = http.get(format!("{url}/web/v1/nope")).send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let (status, _, body) = contract::checked_response("GET", "/web/v1/nope", r).await;
+    assert_eq!(status, 404);
     assert_eq!(body["code"], "REQUEST.NOT_FOUND");
 
     // body over 64 KiB

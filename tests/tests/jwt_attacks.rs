@@ -100,8 +100,11 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
         parts[1] = b64(&with("sub", json!("ACC_USR_SOMEONE_ELSE")));
         parts.join(".")
     };
+    // Signed by the trusted (and only) key, but naming no key: kid is required.
+    let no_kid = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &good, &trusted.key).unwrap();
     let cases: Vec<(&str, String)> = vec![
         ("alg none", alg_none),
+        ("header without kid", no_kid),
         ("HS256 with the public key", hs_with_public),
         ("unknown kid", stranger.sign(&good)),
         ("kid of a trusted key, other key", unknown_kid_same_name),

@@ -167,11 +167,11 @@ async fn plain_get(c: &Client, route: Route, drop_header: Option<&str>) -> Reply
         .send()
         .await
         .unwrap();
-    let status = resp.status().as_u16();
+    let (status, headers, body) = contract::checked_response("GET", route.path(), resp).await;
     Reply {
         status,
-        headers: resp.headers().clone(),
-        body: resp.json().await.unwrap(),
+        headers,
+        body,
         encrypted: false,
     }
 }

@@ -1,9 +1,13 @@
 //! The edge settings of `template.yaml` equal the code's: the HTTP API's
 //! CORS lists (shared/src/http/cors.rs), the default trusted proxies
-//! (shared/src/http/gateway.rs), and the execute-api switch.
+//! (shared/src/http/gateway.rs), the execute-api switch, and the custom
+//! domain as plain resources SAM can translate (`make validate` runs the
+//! translation, `sam validate`, besides `sam validate --lint`).
 //!
 //! The template is read line by line (CloudFormation short tags trip YAML
 //! libraries); each key read here is one line of the template's own layout.
+
+use std::process::Command;
 
 use shared::http::cors;
 use shared::http::gateway::CLOUDFLARE_RANGES;
@@ -99,4 +103,92 @@ fn the_execute_api_endpoint_is_off_by_default_behind_a_custom_domain() {
         .position(|l| l.trim() == "DisableExecuteApiEndpoint:")
         .expect("DisableExecuteApiEndpoint parameter");
     assert_eq!(lines[at + 2].trim(), "Default: auto");
+}
+
+/// The lines of resource `id` (below `  <id>:`, up to the next resource), trimmed.
+fn resource<'a>(text: &'a str, id: &str) -> Vec<&'a str> {
+    let head = format!("  {id}:");
+    let mut lines = text.lines().skip_while(|l| *l != head);
+    assert!(lines.next().is_some(), "template.yaml: no resource {id}");
+    lines
+        .take_while(|l| l.trim().is_empty() || l.starts_with("    ") || l.starts_with("  #"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn the_custom_domain_is_a_domain_and_a_mapping_of_the_default_stage() {
+    let text = template();
+    // SAM refuses a conditional `Domain` on the HttpApi ("Custom Domains only
+    // works if both DomainName and CertificateArn are provided").
+    let api = resource(&text, "HttpApi");
+    assert!(api.contains(&"Type: AWS::Serverless::HttpApi"), "{api:?}");
+    assert!(
+        !api.iter().any(|l| l.starts_with("Domain:")),
+        "HttpApi has a Domain property: {api:?}"
+    );
+
+    let domain = resource(&text, "ApiDomain");
+    for line in [
+        "Type: AWS::ApiGatewayV2::DomainName",
+        "Condition: HasCustomDomain",
+        "DomainName: !Ref CustomDomainName",
+        "- CertificateArn: !Ref CustomDomainCertificateArn",
+        "EndpointType: REGIONAL",
+    ] {
+        assert!(
+            domain.contains(&line),
+            "ApiDomain lacks {line:?}: {domain:?}"
+        );
+    }
+    let mapping = resource(&text, "ApiDomainMapping");
+    for line in [
+        "Type: AWS::ApiGatewayV2::ApiMapping",
+        "Condition: HasCustomDomain",
+        "DomainName: !Ref ApiDomain",
+        "ApiId: !Ref HttpApi",
+        // The stage SAM generates for the HttpApi: the reference orders the
+        // mapping after it.
+        "Stage: !Ref HttpApiApiGatewayDefaultStage",
+    ] {
+        assert!(
+            mapping.contains(&line),
+            "ApiDomainMapping lacks {line:?}: {mapping:?}"
+        );
+    }
+    // The domain exists only with its certificate, and a name without one is refused.
+    assert!(text.contains(
+        "  HasCustomDomain: !And\n    - !Not [!Equals [!Ref CustomDomainName, '']]\n    - !Not [!Equals [!Ref CustomDomainCertificateArn, '']]\n"
+    ));
+    assert!(text.contains("      - Assert: !Not [!Equals [!Ref CustomDomainCertificateArn, '']]"));
+}
+
+#[test]
+fn make_validate_translates_the_template_and_lints_it() {
+    let out = Command::new("make")
+        .args(["-n", "validate"])
+        .current_dir(e2e_tests::root())
+        .output()
+        .expect("run make -n validate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let sam: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.contains("sam validate"))
+        .map(|l| {
+            let (_, args) = l.split_once("sam validate").unwrap();
+            args.split_whitespace().collect()
+        })
+        .collect();
+    // `--lint` alone skips the SAM translation, where a bad HttpApi fails.
+    assert!(sam.contains(&vec![]), "no plain sam validate: {stdout}");
+    assert!(
+        sam.contains(&vec!["--lint"]),
+        "no sam validate --lint: {stdout}"
+    );
 }
