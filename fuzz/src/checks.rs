@@ -45,7 +45,11 @@ fn harness() -> &'static Harness {
         let der = pkcs8_from_pem(&vectors.private_key_pem).expect("vector key PEM");
         let key = ServerKey::from_pkcs8("k2026-11", &der, VECTOR_TIME_MS + 30 * 86_400_000)
             .expect("vector key");
-        let mut config = Config::default();
+        let mut config = Config {
+            // Calls name no network peer: the simulation header is the client.
+            client_ip: gateway::ClientIpSource::SimulationHeader,
+            ..Config::default()
+        };
         let lifted = Limit {
             max: u32::MAX,
             window_secs: 1,
@@ -297,18 +301,24 @@ pub fn gateway(data: &[u8]) {
     let lang = gateway::language(&headers);
     // A caller off the trusted edge is counted by its own address, whatever it sends.
     let direct: std::net::IpAddr = [203, 0, 113, 9].into();
+    // Without a peer, behind trusted proxies, no header chooses the key either.
     let trust = [
-        (None, gateway::ClientIpSource::SimulationHeader),
-        (Some(direct), gateway::ClientIpSource::default()),
+        (true, None, gateway::ClientIpSource::SimulationHeader),
+        (false, Some(direct), gateway::ClientIpSource::default()),
+        (true, None, gateway::ClientIpSource::default()),
     ];
-    for (has_body, (source, policy)) in [true, false].into_iter().zip(trust.iter()) {
-        match gateway::check(&headers, has_body, *source, policy) {
+    for (has_body, source, policy) in &trust {
+        match gateway::check(&headers, *has_body, *source, policy) {
             Ok(gw) => {
                 assert_eq!(gw.lang, lang);
                 assert_eq!(gw.country.len(), 2);
                 assert!((1..=128).contains(&gw.client_hash.len()));
-                if source.is_some() {
-                    assert_eq!(gw.client_ip, direct);
+                match (source, policy) {
+                    (Some(_), _) => assert_eq!(gw.client_ip, direct),
+                    (None, gateway::ClientIpSource::TrustedProxies(_)) => {
+                        assert_eq!(gw.client_ip, gateway::UNKNOWN_PEER)
+                    }
+                    (None, gateway::ClientIpSource::SimulationHeader) => {}
                 }
             }
             Err(ApiError::HeaderMissing(names) | ApiError::HeaderInvalid(names)) => {

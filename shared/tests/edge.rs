@@ -23,7 +23,7 @@ fn cors_app() -> TestApp {
         cors: CorsPolicy::parse(APP_ORIGIN).unwrap(),
         ..Config::default()
     };
-    TestApp::with(config, KeyRing::single(vector_key()))
+    TestApp::with(simulating_the_edge(config), KeyRing::single(vector_key()))
 }
 
 fn cors_headers(resp: &shared::http::ApiResponse) -> Vec<String> {
@@ -141,7 +141,7 @@ async fn without_a_list_nothing_is_added() {
 }
 
 /// 25 session creations, each with a new `CF-Connecting-IP`, from `source`.
-async fn sessions_with_rotating_header(t: &TestApp, source: IpAddr) -> Vec<u16> {
+async fn sessions_with_rotating_header(t: &TestApp, source: Option<IpAddr>) -> Vec<u16> {
     let mut statuses = Vec::new();
     for i in 0..25 {
         let mut h = gateway_headers("device-1");
@@ -152,19 +152,23 @@ async fn sessions_with_rotating_header(t: &TestApp, source: IpAddr) -> Vec<u16> 
         let body =
             serde_json::to_vec(&json!({"keyId": "k2026-11", "encryptedKey": "AAAA"})).unwrap();
         let r = t
-            .call_from(Some(source), Route::CreateSession, Method::POST, h, &body)
+            .call_from(source, Route::CreateSession, Method::POST, h, &body)
             .await;
         statuses.push(r.status().as_u16());
     }
     statuses
 }
 
+/// The deployed default: only Cloudflare's ranges name the client.
+fn deployed() -> TestApp {
+    TestApp::with(Config::default(), KeyRing::single(vector_key()))
+}
+
 #[tokio::test]
 async fn a_caller_off_the_edge_cannot_choose_its_rate_limit_key() {
-    // Default: only Cloudflare's ranges are trusted to name the client.
-    let t = TestApp::new();
+    let t = deployed();
     let direct: IpAddr = "203.0.113.99".parse().unwrap();
-    let statuses = sessions_with_rotating_header(&t, direct).await;
+    let statuses = sessions_with_rotating_header(&t, Some(direct)).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 429).count(),
         5,
@@ -173,9 +177,24 @@ async fn a_caller_off_the_edge_cannot_choose_its_rate_limit_key() {
     assert!(statuses[..20].iter().all(|s| *s == 400));
 
     // Through the edge, each client is its own bucket.
-    let t = TestApp::new();
+    let t = deployed();
     let edge: IpAddr = "172.64.10.1".parse().unwrap();
-    let statuses = sessions_with_rotating_header(&t, edge).await;
+    let statuses = sessions_with_rotating_header(&t, Some(edge)).await;
+    assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn without_a_network_peer_the_header_is_believed_only_when_simulating() {
+    // Behind trusted proxies, requests that name no peer share one bucket.
+    let statuses = sessions_with_rotating_header(&deployed(), None).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(statuses[..20].iter().all(|s| *s == 400));
+    // local-api's simulation mode, opted into explicitly, believes the header.
+    let statuses = sessions_with_rotating_header(&TestApp::new(), None).await;
     assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
 }
 
@@ -187,9 +206,9 @@ async fn trusted_proxies_come_from_the_configuration() {
     };
     let t = TestApp::with(config, KeyRing::single(vector_key()));
     let cloudflare_edge: IpAddr = "172.64.10.1".parse().unwrap();
-    let statuses = sessions_with_rotating_header(&t, cloudflare_edge).await;
+    let statuses = sessions_with_rotating_header(&t, Some(cloudflare_edge)).await;
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5);
     let own_proxy: IpAddr = "10.1.2.3".parse().unwrap();
-    let statuses = sessions_with_rotating_header(&t, own_proxy).await;
+    let statuses = sessions_with_rotating_header(&t, Some(own_proxy)).await;
     assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
 }

@@ -116,7 +116,7 @@ async fn session_ttl_is_configurable() {
         session_ttl_secs: 120,
         ..Config::default()
     };
-    let t = TestApp::with(config, KeyRing::single(vector_key()));
+    let t = TestApp::with(simulating_the_edge(config), KeyRing::single(vector_key()));
     let (ek, _) = valid_case();
     let body = json_of(
         &t.create_session(&json!({"keyId": "k2026-11", "encryptedKey": ek}))
@@ -129,7 +129,7 @@ async fn session_ttl_is_configurable() {
 async fn unknown_or_expired_key_id_is_sc_unknown_key() {
     let (retired, _) = ServerKey::generate("old", VECTOR_TIME_MS + 1000).unwrap();
     let ring = KeyRing::new(vec![retired, vector_key()], "k2026-11").unwrap();
-    let t = TestApp::with(Config::default(), ring);
+    let t = TestApp::with(simulating_the_edge(Config::default()), ring);
     let (ek, _) = valid_case();
     for kid in ["nope", "", "k2026-12"] {
         let resp = t
@@ -329,7 +329,7 @@ async fn rate_limits_per_ip_answer_429_with_retry_after() {
         max: 60,
         window_secs: 300,
     };
-    let t = TestApp::with(config, KeyRing::single(vector_key()));
+    let t = TestApp::with(simulating_the_edge(config), KeyRing::single(vector_key()));
     for _ in 0..60 {
         let r = t
             .call(Route::PublicKey, Method::GET, gateway_headers("d"), b"")

@@ -39,10 +39,18 @@ impl Default for TestApp {
 }
 
 impl TestApp {
+    /// The default configuration in the simulation mode local-api runs in:
+    /// calls name no network peer, and `CF-Connecting-IP` is the client.
     pub fn new() -> TestApp {
-        Self::with(Config::default(), KeyRing::single(vector_key()))
+        Self::with(
+            simulating_the_edge(Config::default()),
+            KeyRing::single(vector_key()),
+        )
     }
 
+    /// `config` exactly as given: with the default trusted proxies, a call
+    /// without a peer (`call`) is counted by the unknown address, whatever
+    /// header it sends; [`TestApp::call_from`] names the peer.
     pub fn with(config: Config, keys: KeyRing) -> TestApp {
         let clock = Arc::new(ManualClock::new(VECTOR_TIME_MS));
         let app = App::embedded_with_clock(config, keys, clock.clone()).unwrap();
@@ -87,6 +95,12 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// `config` in the simulation mode: `CF-Connecting-IP` is believed as sent.
+pub fn simulating_the_edge(mut config: Config) -> Config {
+    config.client_ip = shared::http::ClientIpSource::SimulationHeader;
+    config
 }
 
 pub fn gateway_headers(client_hash: &str) -> HeaderMap {

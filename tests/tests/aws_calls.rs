@@ -5,8 +5,16 @@
 //! emails it sends (one SES SendEmail each in AWS). The counts are pinned:
 //! a new round trip on a route is a visible change here and belongs in
 //! docs/performance.md.
+//!
+//! The same recorder notes which partitions each request touches, with the
+//! IAM action that allows it: `(dynamodb:<item action>, partition)`, one per
+//! item of a `TransactWriteItems`, the partition being the partition key up
+//! to its first `#` (`USER#`) or, for a fixed partition, the whole key
+//! (`FORGOT#PENDING`). They are pinned per route and outcome, cold start
+//! included, in `tests/data/route_touches.json` (a set: no order, no
+//! counts), which `template_drift.rs` holds against each function's role.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::{
@@ -16,18 +24,101 @@ use aws_sdk_dynamodb::config::interceptors::{
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_smithy_types::body::SdkBody;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use client::SecureSession;
 use e2e_tests::*;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 use shared::config::{Config, RateLimits};
-use shared::ports::accounts::MailKind;
+use shared::ports::accounts::{AccountChange, InitSession, MailKind, ResetToken};
 use shared::ports::Limit;
+use shared::Route;
+
+/// `(IAM action, partition)`: `("dynamodb:PutItem", "USER#")`.
+type Touch = (String, String);
 
 /// Operation name of every AWS request sent, and the capacity units
-/// DynamoDB reported for it; asks DynamoDB to report them.
+/// DynamoDB reported for it (asks DynamoDB to report them); the partitions
+/// each DynamoDB request touches.
 #[derive(Debug, Default, Clone)]
-struct Recorder(Arc<Mutex<Vec<(String, f64)>>>);
+struct Recorder {
+    calls: Arc<Mutex<Vec<(String, f64)>>>,
+    touches: Arc<Mutex<BTreeSet<Touch>>>,
+}
+
+/// Partitions of one fixed key, recorded whole: the key names what is
+/// granted (`FORGOT#PENDING`, `SECRET#<purpose>`), not a family of items.
+fn partition(pk: &str) -> String {
+    const FIXED: [&str; 4] = [
+        "FORGOT#PENDING",
+        "OUTBOX#PENDING",
+        "ACCOUNTS#NOOP",
+        "KEYRING#scv2",
+    ];
+    if FIXED.contains(&pk) || pk.starts_with("SECRET#") {
+        return pk.to_owned();
+    }
+    match pk.find('#') {
+        Some(i) => pk[..=i].to_owned(),
+        None => pk.to_owned(),
+    }
+}
+
+/// The partition key of a `Key` or `Item` map.
+fn pk_of(item: &Value) -> Option<&str> {
+    item["PK"]["S"].as_str()
+}
+
+/// The partition a Query's key condition names (`PK = :pk`, or through an
+/// attribute name).
+fn query_pk(body: &Value) -> Option<&str> {
+    let condition = body["KeyConditionExpression"].as_str()?;
+    condition.split(" AND ").find_map(|clause| {
+        let (name, value) = clause.split_once('=')?;
+        let name = name.trim();
+        let name = match name.strip_prefix('#') {
+            Some(_) => body["ExpressionAttributeNames"][name].as_str()?,
+            None => name,
+        };
+        (name == "PK").then(|| body["ExpressionAttributeValues"][value.trim()]["S"].as_str())?
+    })
+}
+
+/// What one DynamoDB request touches, under the IAM actions that allow it:
+/// each item of a transaction under its own item action. An operation this
+/// does not know is recorded on the whole table (`*`), which no role grants.
+fn touches(op: &str, body: &Value) -> Vec<Touch> {
+    let touch = |action: &str, pk: Option<&str>| {
+        (
+            format!("dynamodb:{action}"),
+            pk.map_or_else(|| "*".to_owned(), partition),
+        )
+    };
+    match op {
+        "GetItem" | "DeleteItem" | "UpdateItem" => vec![touch(op, pk_of(&body["Key"]))],
+        "PutItem" => vec![touch(op, pk_of(&body["Item"]))],
+        "Query" => vec![touch(op, query_pk(body))],
+        "TransactWriteItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|item| {
+                [
+                    ("Put", "PutItem", "Item"),
+                    ("Update", "UpdateItem", "Key"),
+                    ("Delete", "DeleteItem", "Key"),
+                    ("ConditionCheck", "ConditionCheckItem", "Key"),
+                ]
+                .into_iter()
+                .filter(|(kind, _, _)| item[kind].is_object())
+                .map(|(kind, action, key)| touch(action, pk_of(&item[kind][key])))
+                .collect::<Vec<_>>()
+            })
+            .collect(),
+        other => vec![touch(other, None)],
+    }
+}
 
 fn operation(target: &str) -> String {
     // "DynamoDB_20120810.GetItem" -> "dynamodb:GetItem", "TrentService.Decrypt" -> "kms:Decrypt"
@@ -65,6 +156,8 @@ impl Intercept for Recorder {
         else {
             return Ok(());
         };
+        let op = target.split_once('.').map_or(target, |(_, op)| op);
+        self.touches.lock().unwrap().extend(touches(op, &body));
         body["ReturnConsumedCapacity"] = json!("TOTAL");
         let bytes = serde_json::to_vec(&body)?;
         request
@@ -82,7 +175,7 @@ impl Intercept for Recorder {
     ) -> Result<(), BoxError> {
         let target = context.request().headers().get("x-amz-target");
         let op = operation(target.unwrap_or("ses.SendEmail"));
-        self.0.lock().unwrap().push((op, 0.0));
+        self.calls.lock().unwrap().push((op, 0.0));
         Ok(())
     }
 
@@ -101,7 +194,7 @@ impl Intercept for Recorder {
             Value::Array(all) => all.iter().map(units).sum(),
             c => units(c),
         };
-        if let Some(last) = self.0.lock().unwrap().last_mut() {
+        if let Some(last) = self.calls.lock().unwrap().last_mut() {
             last.1 = consumed;
         }
         Ok(())
@@ -111,7 +204,7 @@ impl Intercept for Recorder {
 impl Recorder {
     /// The calls since the last take: `{operation: [count, units]}`.
     fn take(&self) -> Value {
-        let calls = std::mem::take(&mut *self.0.lock().unwrap());
+        let calls = std::mem::take(&mut *self.calls.lock().unwrap());
         let mut out: BTreeMap<String, (u32, f64)> = BTreeMap::new();
         for (op, units) in calls {
             let e = out.entry(op).or_default();
@@ -122,6 +215,11 @@ impl Recorder {
             .map(|(op, (n, units))| (op, json!([n, units])))
             .collect::<serde_json::Map<_, _>>()
             .into()
+    }
+
+    /// The partitions touched since the last take.
+    fn take_touches(&self) -> BTreeSet<Touch> {
+        std::mem::take(&mut *self.touches.lock().unwrap())
     }
 }
 
@@ -164,6 +262,9 @@ async fn dispatch(
         .as_u16()
 }
 
+/// Each route's partitions touched, per outcome.
+type RouteTouches = BTreeMap<String, BTreeMap<String, BTreeSet<Touch>>>;
+
 /// The app under count and what it takes to call it.
 struct Counted {
     recorder: Recorder,
@@ -171,26 +272,74 @@ struct Counted {
     client: client::Client,
     session: SecureSession,
     biz: String,
+    /// The last round's calls per outcome.
+    counts: Mutex<serde_json::Map<String, Value>>,
+    touched: Mutex<RouteTouches>,
 }
 
 impl Counted {
     /// One request: its status, the calls made while answering it, the
-    /// calls of the stream consumer's run that follows, the emails sent.
-    async fn measure(&self, route: &str, body: Value) -> Value {
+    /// calls of the stream consumer's run that follows, the emails sent;
+    /// the partitions the request touched are noted under `outcome`.
+    async fn run(&self, outcome: &str, route: &str, body: Value) -> Value {
         // A token from after any earlier change (`iat` has second precision).
         let token = self.local.signer.token(&self.biz, now_secs() + 1).unwrap();
         let token = (route == STATUS || route == CHANGE).then_some(token.as_str());
         self.recorder.take();
+        self.recorder.take_touches();
         let sent_before = self.local.mailbox.sent().len();
         let app = &self.local.app;
         let status = dispatch(app, &self.client, &self.session, route, body, token).await;
         let request = self.recorder.take();
+        self.touch(route, outcome, self.recorder.take_touches());
         shared::handlers::accounts::deliver_outbox(app)
             .await
             .unwrap();
         let stream = self.recorder.take();
+        // The stream consumer is another function, with its own role.
+        self.recorder.take_touches();
         let mails = self.local.mailbox.sent().len() - sent_before;
         json!({"status": status, "request": request, "stream": stream, "mails": mails})
+    }
+
+    /// [`Counted::run`], its calls kept as `outcome`'s counts.
+    async fn measure(&self, outcome: &str, route: &str, body: Value) {
+        let got = self.run(outcome, route, body).await;
+        self.counts.lock().unwrap().insert(outcome.to_owned(), got);
+    }
+
+    fn touch(&self, route: &str, outcome: &str, touches: BTreeSet<Touch>) {
+        self.touched
+            .lock()
+            .unwrap()
+            .entry(route.to_owned())
+            .or_default()
+            .entry(outcome.to_owned())
+            .or_default()
+            .extend(touches);
+    }
+
+    /// A request without a secure session (public-key, create-session),
+    /// straight to the recorded app: its status, its touches noted.
+    async fn run_plain(&self, outcome: &str, route: Route, body: Option<Value>) -> u16 {
+        let mut headers: HeaderMap = self.client.gateway_headers();
+        if body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        let request = shared::http::ApiRequest {
+            method: route.method(),
+            headers,
+            body: body.map(|b| b.to_string()).unwrap_or_default().into(),
+            fallback_request_id: None,
+            source_ip: None,
+        };
+        self.recorder.take_touches();
+        let status = shared::routes::dispatch(&self.local.app, route.path(), request)
+            .await
+            .status()
+            .as_u16();
+        self.touch(route.path(), outcome, self.recorder.take_touches());
+        status
     }
 
     /// The newest reset token mailed to `email`.
@@ -202,6 +351,32 @@ impl Counted {
             .find(|m| m.to == email && m.kind == MailKind::Reset);
         query(&mail.unwrap().link, "token")
     }
+}
+
+/// Gives `biz_id` an outstanding init session and reset token, written
+/// straight to the store: no request leaves an active user with an init
+/// session, or a pending one with a reset token, yet a password set revokes
+/// whatever links the user has, and its role must allow that.
+async fn plant_links(app: &shared::app::App, biz_id: &str, tag: &str) {
+    let expires_at_ms = (now_secs() + 3600) * 1000;
+    let change = AccountChange {
+        new_init: Some(InitSession {
+            sid: format!("planted-init-{tag}"),
+            biz_id: biz_id.to_owned(),
+            expires_at_ms,
+        }),
+        new_reset: Some(ResetToken {
+            token_sha256: format!("{tag:0>64}"),
+            biz_id: biz_id.to_owned(),
+            expires_at_ms,
+        }),
+        ..AccountChange::default()
+    };
+    app.accounts
+        .apply(change, now_secs() * 1000)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,54 +417,95 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
     let session = client.handshake().await.unwrap();
     let n = Counted {
         recorder,
-        local: aws_local_with(config, &aws, &recorded).await,
+        local: aws_local_with(config.clone(), &aws, &recorded).await,
         client,
         session,
         biz,
+        counts: Mutex::default(),
+        touched: Mutex::default(),
     };
 
-    let mut got = serde_json::Map::new();
     let passwords = [
         "amber kestrel harbor 11",
         "cobalt walrus meadow 22",
         STRONG_2,
         STRONG_3,
     ];
+    // Round 0 brings every bucket in use; round 1's counts are pinned.
     for round in 0..2 {
-        // Round 0 brings every bucket in use; round 1 is pinned.
-        let mut case = |name: &str, v: Value| {
-            if round == 1 {
-                got.insert(name.to_owned(), v);
-            }
-        };
-        case("status ok", n.measure(STATUS, json!({})).await);
+        n.measure("status ok", STATUS, json!({})).await;
         let wrong = json!({"currentPassword": "not the password 1", "newPassword": STRONG_3});
-        case("change wrong current", n.measure(CHANGE, wrong).await);
+        n.measure("change wrong current", CHANGE, wrong).await;
         // The password before: the first one, or the one round 0's reset set.
         let (current, new) = match round {
             0 => (STRONG, passwords[0]),
             _ => (passwords[2], passwords[1]),
         };
         let ok = json!({"currentPassword": current, "newPassword": new});
-        case("change ok", n.measure(CHANGE, ok).await);
-        case(
-            "forgot known",
-            n.measure(FORGOT, json!({"email": email})).await,
-        );
+        n.measure("change ok", CHANGE, ok).await;
+        n.measure("forgot known", FORGOT, json!({"email": email}))
+            .await;
         let nobody = json!({"email": "nobody-calls@example.com"});
-        case("forgot unknown", n.measure(FORGOT, nobody).await);
+        n.measure("forgot unknown", FORGOT, nobody).await;
         let token = n.reset_token(email);
         let reset = json!({"token": token, "newPassword": passwords[2 + round]});
-        case("reset ok", n.measure(RESET, reset).await);
+        n.measure("reset ok", RESET, reset).await;
         let used = json!({"token": token, "newPassword": STRONG});
-        case("reset used token", n.measure(RESET, used).await);
+        n.measure("reset used token", RESET, used).await;
     }
+    let got = counts_only(Value::Object(n.counts.lock().unwrap().clone()));
 
-    let got = counts_only(Value::Object(got));
+    // Touches only, past the pinned counts: the routes and outcomes above
+    // leave out, and each function's cold start.
+    let status = |v: Value| v["status"].as_u64().unwrap();
+    let pk = n.client.public_key().await.unwrap();
+    assert_eq!(n.run_plain("ok", Route::PublicKey, None).await, 200);
+    let wrapped = client::wrap_key(&pk.spki_der, &[7u8; 32]).unwrap();
+    let body = json!({"keyId": pk.key_id, "encryptedKey": STANDARD.encode(wrapped)});
+    let ok = n.run_plain("ok", Route::CreateSession, Some(body)).await;
+    assert_eq!(ok, 201);
+    let body = json!({"keyId": pk.key_id, "encryptedKey": "AAAA"});
+    let bad = n
+        .run_plain("bad key", Route::CreateSession, Some(body))
+        .await;
+    assert_eq!(bad, 400);
+    // A password set with links outstanding revokes them in its transaction.
+    let fresh = ["saffron heron valley 44", "umber falcon prairie 55"];
+    plant_links(&server.local.app, &n.biz, "a1").await;
+    let ok = json!({"currentPassword": passwords[3], "newPassword": fresh[0]});
+    let r = n.run("change ok revoking links", CHANGE, ok).await;
+    assert_eq!(status(r), 200);
+    n.run("forgot known", FORGOT, json!({"email": email})).await;
+    let token = n.reset_token(email);
+    plant_links(&server.local.app, &n.biz, "b2").await;
+    let reset = json!({"token": token, "newPassword": fresh[1]});
+    let r = n.run("reset ok revoking links", RESET, reset).await;
+    assert_eq!(status(r), 200);
+    let (pending, sid) = server
+        .pending_user("calls-pending@example.com", "Pending")
+        .await;
+    plant_links(&server.local.app, &pending, "c3").await;
+    let init = json!({"sessionId": sid, "password": STRONG});
+    let r = n.run("init ok revoking links", INIT, init.clone()).await;
+    assert_eq!(status(r), 201);
+    let r = n.run("init used session", INIT, init).await;
+    assert_eq!(status(r), 400);
+    for route in Route::ALL {
+        n.recorder.take_touches();
+        aws_adapters::bootstrap::app_with(route.needs(), config.clone(), &aws, &recorded)
+            .await
+            .unwrap();
+        n.touch(route.path(), "cold start", n.recorder.take_touches());
+    }
+    let touched = n.touched.lock().unwrap().clone();
+
     let pinned_path = root().join("tests/data/aws_calls.json");
+    let touches_path = root().join("tests/data/route_touches.json");
     if std::env::var_os("PIN_AWS_CALLS").is_some() {
         let text = serde_json::to_string_pretty(&got).unwrap() + "\n";
         std::fs::write(&pinned_path, text).unwrap();
+        let text = serde_json::to_string_pretty(&touched).unwrap() + "\n";
+        std::fs::write(&touches_path, text).unwrap();
     }
     let pinned: Value =
         serde_json::from_str(&std::fs::read_to_string(&pinned_path).unwrap()).unwrap();
@@ -299,6 +515,16 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
         "AWS calls per route changed; if intended, re-pin with PIN_AWS_CALLS=1 and update \
          docs/performance.md:\n{}",
         serde_json::to_string_pretty(&got).unwrap()
+    );
+    // Compared as sets: the file's order means nothing.
+    let pinned: RouteTouches =
+        serde_json::from_str(&std::fs::read_to_string(&touches_path).unwrap()).unwrap();
+    assert_eq!(
+        touched,
+        pinned,
+        "partitions touched per route changed; if intended, re-pin with PIN_AWS_CALLS=1 \
+         (template_drift.rs then holds them against the roles):\n{}",
+        serde_json::to_string_pretty(&touched).unwrap()
     );
 }
 

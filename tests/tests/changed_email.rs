@@ -6,11 +6,50 @@ use client::{Client, Identity};
 use e2e_tests::*;
 use reqwest::header::{HeaderValue, USER_AGENT};
 use serde_json::json;
+use shared::ports::accounts::AccountChange;
 
 const IPHONE: &str =
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
 const WINDOWS: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36";
+
+/// `biz` (at `email`) changes the password from `(ip, accept_language,
+/// country)` with `user_agent`: the answer and the "password changed" email.
+async fn change_from(
+    s: &Server,
+    biz: &str,
+    email: &str,
+    (ip, lang, country): (&str, &str, &str),
+    user_agent: &'static str,
+) -> (client::Reply, serde_json::Value) {
+    let c = contract::checked(Client::new(
+        &s.url,
+        Identity {
+            ip: ip.into(),
+            accept_language: lang.into(),
+            country: country.into(),
+            ..Identity::default()
+        },
+    ));
+    let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
+    let mut headers = bearer(&s.token(biz).await);
+    headers.insert(USER_AGENT, HeaderValue::from_static(user_agent));
+    let r = app
+        .post(
+            CHANGE,
+            json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
+            headers,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let outbox = s.outbox().await;
+    let mail = outbox
+        .into_iter()
+        .find(|m| m["kind"] == "changed" && m["to"] == email)
+        .expect("changed notice");
+    (r, mail)
+}
 
 #[tokio::test]
 async fn the_changed_email_says_when_where_and_on_what() {
@@ -31,35 +70,11 @@ async fn the_changed_email_says_when_where_and_on_what() {
     {
         let email = format!("owner{i}@example.com");
         let biz = s.user(&email, STRONG).await;
-        let c = contract::checked(Client::new(
-            &s.url,
-            Identity {
-                ip: format!("198.51.100.{}", 140 + i),
-                accept_language: lang.into(),
-                country: country.into(),
-                ..Identity::default()
-            },
-        ));
-        let sess = c.handshake().await.unwrap();
-        let app = App::new(&c, &sess);
-        let mut headers = bearer(&s.token(&biz).await);
-        headers.insert(USER_AGENT, HeaderValue::from_static(ua));
+        let ip = format!("198.51.100.{}", 140 + i);
         let before = now_secs() * 1000;
-        let r = app
-            .post(
-                CHANGE,
-                json!({"currentPassword": STRONG, "newPassword": STRONG_2}),
-                headers,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        let (_, mail) = change_from(&s, &biz, &email, (&ip, lang, country), ua).await;
         let after = now_secs() * 1000;
 
-        let outbox = s.outbox().await;
-        let mail = outbox
-            .iter()
-            .find(|m| m["kind"] == "changed" && m["to"] == email.as_str())
-            .expect("changed notice");
         let text = mail["text"].as_str().unwrap();
         let html = mail["html"].as_str().unwrap();
         // when: the minute of the change, in UTC
@@ -81,4 +96,37 @@ async fn the_changed_email_says_when_where_and_on_what() {
             assert_eq!(mail["subject"], "パスワードが変更されました");
         }
     }
+}
+
+#[tokio::test]
+async fn the_changed_email_is_in_the_owners_stored_language_not_the_requests() {
+    let s = Server::start().await;
+    let email = "owner-ja@example.com";
+    let biz = s.user(email, STRONG).await;
+    // The account's own language is Japanese (as an invitation with a locale leaves it).
+    let mut user = s.stored_user(&biz).await;
+    let expected = user.version;
+    user.locale = Some("ja".into());
+    user.version += 1;
+    let change = AccountChange {
+        user: Some((user, Some(expected))),
+        ..AccountChange::default()
+    };
+    s.local
+        .app
+        .accounts
+        .apply(change, now_secs() * 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    // The change comes from an English-speaking browser.
+    let (r, mail) = change_from(&s, &biz, email, ("198.51.100.150", "en", "JP"), IPHONE).await;
+    // The answer speaks the request's language...
+    assert_eq!(r.headers["content-language"], "en");
+    // ...the email the owner's.
+    let text = mail["text"].as_str().unwrap();
+    assert_eq!(mail["subject"], "パスワードが変更されました");
+    assert!(text.contains("国・地域：JP"), "{text}");
+    assert!(text.contains("デバイス：iPhone"), "{text}");
+    assert!(!text.contains("Country:"), "{text}");
 }

@@ -550,17 +550,24 @@ async fn the_token_that_changed_the_password_is_revoked_even_in_the_same_second(
     let c = s.client("198.51.100.80");
     let sess = c.handshake().await.unwrap();
     let app = App::new(&c, &sess);
-    // Issued "now": the change lands in the same second as `iat`.
-    let token = s.token(&biz).await;
+    let token = s.token_at(&biz, now_secs() - 5).await;
     let r = app.change(&token, STRONG, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = app.status(&token).await;
+    // The second the change was stored in, as the answer tells it.
+    let changed_at = r.body["data"]["passwordChangedAt"].as_str().unwrap();
+    let changed_secs = shared::time_fmt::parse_rfc3339(changed_at).unwrap() / 1000;
+    // A token issued in that very second (as the one that made the change
+    // may have been) cannot be told from one issued before it: revoked.
+    let same_second = s.token_at(&biz, changed_secs).await;
+    let r = app.status(&same_second).await;
     assert_eq!(
         (r.status, r.body["code"].as_str().unwrap()),
-        (401, "AUTH.TOKEN_REVOKED")
+        (401, "AUTH.TOKEN_REVOKED"),
+        "{}",
+        r.body
     );
-    // A token issued after the change's second works.
-    let fresh = s.token_at(&biz, now_secs() + 1).await;
+    // A token issued in the next second works.
+    let fresh = s.token_at(&biz, changed_secs + 1).await;
     let r = app.status(&fresh).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
@@ -576,14 +583,32 @@ async fn a_revoked_or_foreign_token_does_not_use_up_the_owners_change_limit() {
     let t = s.token_at(&biz, now_secs() - 5).await;
     let r = App::new(&owner, &sess).change(&t, STRONG, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    // An attacker with the revoked token, from many addresses (per-IP limits aside).
-    for i in 0..8 {
-        let a = s.client(&format!("203.0.113.{}", 100 + i));
-        let sess = a.handshake().await.unwrap();
-        let r = App::new(&a, &sess)
-            .change(&old, "guess-guess-guess", STRONG_3)
-            .await;
-        assert_eq!(r.body["code"], "AUTH.TOKEN_REVOKED");
+    // A token naming the owner, signed by a key the service does not trust.
+    let foreign = local_api::DevSigner::generate()
+        .unwrap()
+        .token(&biz, now_secs())
+        .unwrap();
+    // An attacker with the revoked token, and one with the foreign token,
+    // from many addresses (per-IP limits aside): more attempts each than the
+    // owner's per-user limit allows.
+    let limit = shared::config::Config::default().limits.change_per_user.max;
+    for (token, code) in [
+        (&old, "AUTH.TOKEN_REVOKED"),
+        (&foreign, "AUTH.TOKEN_INVALID"),
+    ] {
+        for i in 0..limit + 3 {
+            let a = s.client(&format!("203.0.113.{}", 100 + i));
+            let sess = a.handshake().await.unwrap();
+            let r = App::new(&a, &sess)
+                .change(token, "guess-guess-guess", STRONG_3)
+                .await;
+            assert_eq!(
+                (r.status, r.body["code"].as_str()),
+                (401, Some(code)),
+                "{}",
+                r.body
+            );
+        }
     }
     // The owner's own attempts are untouched.
     let fresh = s.token_at(&biz, now_secs() + 1).await;

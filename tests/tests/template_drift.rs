@@ -14,7 +14,13 @@
 //!   `Needs::SEND_MAIL`, `Needs::SWEEP_MAIL`) by `ColdStartAccess`:
 //!   `kms:Decrypt` with exactly those encryption-context purposes (in its
 //!   policy and in the key policy), never `kms:Encrypt`, and on
-//!   `SECRET#`/`KEYRING#` items only the reads a cold start makes, never a write.
+//!   `SECRET#`/`KEYRING#` items only the reads a cold start makes, never a write;
+//! - each HTTP function's role grants exactly the data its code touches: every
+//!   `(DynamoDB action, partition)` its route's requests and cold start were
+//!   seen to touch on the emulator (`tests/data/route_touches.json`, recorded
+//!   by `tests/tests/aws_calls.rs`) is allowed by an action and a
+//!   `dynamodb:LeadingKeys` pattern of the role, and every other grant of a
+//!   table partition is used by one of them.
 //!
 //! CloudFormation short tags (`!Ref`, `!GetAtt`, ...) trip YAML libraries, so
 //! the template is read line by line: the layout it relies on (two-space
@@ -568,6 +574,157 @@ fn the_key_policy_grants_each_role_exactly_its_purposes() {
         granted.is_empty(),
         "key policy names unknown roles: {granted:?}"
     );
+}
+
+/// What one route touches, per outcome: `(action, partition)`, a partition
+/// being a fixed key (`FORGOT#PENDING`) or a key prefix ending in `#`
+/// (`USER#`, any key that starts so).
+type Touches = BTreeMap<String, BTreeSet<(String, String)>>;
+
+/// `tests/data/route_touches.json`, by route path.
+fn route_touches() -> BTreeMap<String, Touches> {
+    let path = root().join("tests/data/route_touches.json");
+    let text = std::fs::read_to_string(&path).expect("tests/data/route_touches.json");
+    serde_json::from_str(&text)
+        .expect("route_touches.json: {route: {outcome: [[action, partition]]}}")
+}
+
+/// IAM `StringLike`: `*` matches any run of characters (`?` is unused here).
+fn like(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(text) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=text.len())
+                .filter(|i| text.is_char_boundary(*i))
+                .any(|i| like(rest, &text[i..]))
+        }
+    }
+}
+
+/// Whether a `dynamodb:LeadingKeys` pattern allows every key of `partition`:
+/// a fixed partition is one key; a prefix (`USER#`) stands for every key that
+/// starts with it, which only a pattern ending in `*` can cover.
+fn allows(pattern: &str, partition: &str) -> bool {
+    if partition.ends_with('#') {
+        pattern.ends_with('*') && like(pattern, partition)
+    } else {
+        like(pattern, partition)
+    }
+}
+
+/// The DynamoDB actions on table items (the stream's are not item access).
+fn is_item_action(action: &str) -> bool {
+    action.starts_with("dynamodb:")
+        && ![
+            "DescribeStream",
+            "GetRecords",
+            "GetShardIterator",
+            "ListStreams",
+        ]
+        .iter()
+        .any(|a| action.ends_with(a))
+}
+
+#[test]
+fn the_leading_keys_reader_matches_as_iam_does() {
+    assert!(allows("USER#*", "USER#"));
+    assert!(allows("*", "USER#"));
+    assert!(allows("OUTBOX#*", "OUTBOX#PENDING"));
+    assert!(allows("FORGOT#PENDING", "FORGOT#PENDING"));
+    assert!(!allows("FORGOT#PENDING", "FORGOT#"));
+    assert!(!allows("USER#", "USER#"));
+    assert!(!allows("USER#*", "USERS#"));
+    assert!(!allows("RESET#*", "FORGOT#PENDING"));
+    assert!(like("SECRET#*-key", "SECRET#outbox-data-key"));
+    assert!(!like("SECRET#*-key", "SECRET#password-pepper"));
+}
+
+/// Each HTTP function's role against what its route touches on the emulator.
+///
+/// Granted and never touched, yet kept out of this check: the key items
+/// (`SECRET#`, `KEYRING#`), which `each_role_holds_exactly_the_keys_its_function_loads`
+/// holds to `Needs` exactly (the pepper's item is read only once
+/// `PASSWORD_PEPPER_ID` is set, which the recording stack leaves unset).
+///
+/// Touched only through state no request leaves behind: an active user with
+/// an init session, a pending one with a reset token. A password set revokes
+/// whatever links the user has, so change, init and reset are granted
+/// `DeleteItem` on `INIT#`/`RESET#`/`LINKS#`; `aws_calls.rs` plants such
+/// links in the store to see those deletes made ("… revoking links").
+///
+/// Never granted: `dynamodb:ConditionCheckItem`. An empty account change is
+/// one `ConditionCheck` on `ACCOUNTS#NOOP`; no route makes one (each writes
+/// the user), and one that came to would show here as an ungranted touch.
+#[test]
+fn each_http_role_grants_exactly_the_data_its_route_touches() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let functions = template_functions(&text);
+    let policies = role_policies(&text);
+    let mut touches = route_touches();
+    let recorded: BTreeSet<&str> = touches.keys().map(String::as_str).collect();
+    let routes: BTreeSet<&str> = Route::ALL.iter().map(|r| r.path()).collect();
+    assert_eq!(
+        recorded, routes,
+        "route_touches.json records every route, and only routes"
+    );
+    let mut checked = 0;
+    for f in functions.values() {
+        let krate = f.binary.as_deref().expect("Binary");
+        let Some(route) = served_route(krate) else {
+            continue;
+        };
+        let role = f.role.as_deref().unwrap_or_else(|| panic!("{krate}: Role"));
+        let statements = &policies[role];
+        let outcomes = touches.remove(route.path()).unwrap_or_default();
+        assert!(
+            outcomes.contains_key("cold start") && outcomes.len() > 1,
+            "{krate}: touches of its cold start and of its requests: {outcomes:?}"
+        );
+        for st in statements {
+            if st.actions.iter().any(|a| is_item_action(a)) {
+                assert!(
+                    !st.leading_keys.is_empty(),
+                    "{krate} {}: a table grant without dynamodb:LeadingKeys allows every item",
+                    st.sid
+                );
+            }
+        }
+        // Every touch is granted.
+        for (outcome, touched) in &outcomes {
+            for (action, partition) in touched {
+                let granted = statements.iter().any(|st| {
+                    st.actions.contains(action)
+                        && st.leading_keys.iter().any(|k| allows(k, partition))
+                });
+                assert!(
+                    granted,
+                    "{krate} ({role}): {outcome:?} makes {action} on {partition} and the role \
+                     does not allow it"
+                );
+            }
+        }
+        // Every grant on table data is used.
+        let all: BTreeSet<&(String, String)> = outcomes.values().flatten().collect();
+        for st in statements {
+            for action in st.actions.iter().filter(|a| is_item_action(a)) {
+                for key in st.leading_keys.iter().filter(|k| !is_key_item(k)) {
+                    let used = all.iter().any(|(a, p)| a == action && allows(key, p));
+                    assert!(
+                        used,
+                        "{krate} ({role}) {}: {action} on {key} is granted and no request or \
+                         cold start of {} uses it",
+                        st.sid,
+                        route.path()
+                    );
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, Route::ALL.len(), "one HTTP function per route");
 }
 
 #[test]

@@ -59,6 +59,10 @@ pub const CLOUDFLARE_RANGES: [&str; 22] = [
     "2c0f:f248::/32",
 ];
 
+/// The address a request without a network peer is counted by, behind
+/// trusted proxies: one shared bucket, never a header's choice.
+pub const UNKNOWN_PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 /// Which address the per-IP limits count by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientIpSource {
@@ -97,10 +101,14 @@ impl ClientIpSource {
     }
 
     /// The address to count by. `source` is the network peer the runtime saw
-    /// (API Gateway's `sourceIp`); in-process callers have none.
+    /// (API Gateway's `sourceIp`). Behind trusted proxies a request without
+    /// one cannot show it came through them: the header is not believed, and
+    /// every such request shares the unspecified address's bucket. Only the
+    /// simulation mode (local-api, tests) takes the header as it is.
     pub fn client_ip(&self, source: Option<IpAddr>, header: IpAddr) -> IpAddr {
         match (self, source) {
-            (ClientIpSource::SimulationHeader, _) | (_, None) => header,
+            (ClientIpSource::SimulationHeader, _) => header,
+            (ClientIpSource::TrustedProxies(_), None) => UNKNOWN_PEER,
             (ClientIpSource::TrustedProxies(proxies), Some(peer)) => {
                 let peer = peer.to_canonical();
                 if proxies.iter().any(|net| net.contains(&peer)) {
@@ -235,6 +243,24 @@ mod tests {
         assert!(ClientIpSource::parse_cidrs("10.0.0.0/8, 2001:db8::/32").is_ok());
         assert!(ClientIpSource::parse_cidrs("10.0.0.0/33").is_err());
         assert!(ClientIpSource::parse_cidrs("example.com").is_err());
+    }
+
+    #[test]
+    fn without_a_network_peer_only_the_simulation_mode_believes_the_header() {
+        // Behind trusted proxies, a request that names no peer cannot show it
+        // came through one: it is counted by the shared unknown address.
+        for policy in [
+            ClientIpSource::default(),
+            ClientIpSource::parse_cidrs("").unwrap(),
+            ClientIpSource::parse_cidrs("0.0.0.0/0, ::/0").unwrap(),
+        ] {
+            let g = check(&full(), true, None, &policy).unwrap();
+            assert_eq!(g.client_ip, UNKNOWN_PEER, "{policy:?}");
+            assert!(g.client_ip.is_unspecified());
+        }
+        // local-api's explicit simulation mode takes the header as sent.
+        let g = check(&full(), true, None, &sim()).unwrap();
+        assert_eq!(g.client_ip.to_string(), "2001:db8::1");
     }
 
     #[test]
