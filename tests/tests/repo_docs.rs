@@ -1,6 +1,11 @@
 //! The repository's own documentation against the repository:
 //!
-//! - every path of README's layout tree exists;
+//! - every path of README's layout tree exists, and every folder of
+//!   `shared/src` and `shared/aws/src` is in it;
+//! - no table of README names a variable or flag twice;
+//! - every relative link and every back-ticked repository path of README and
+//!   docs/ resolves;
+//! - every test docs/security.md cites as evidence exists;
 //! - `make deploy` hands the same `Architecture` to `sam build` and `sam deploy`;
 //! - no file of the repository reads or points at anything beside it.
 
@@ -61,6 +66,103 @@ fn every_path_of_the_readme_layout_exists() {
         missing.is_empty(),
         "README layout names paths that do not exist: {missing:?}"
     );
+}
+
+/// Every folder below `dir` (relative to the repository), recursively.
+fn folders_under(dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(root().join(&d)).unwrap_or_else(|e| panic!("{d}: {e}")) {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                let sub = format!("{d}/{}", entry.file_name().to_string_lossy());
+                out.push(sub.clone());
+                todo.push(sub);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_folder_of_the_shared_crates_is_in_the_readme_layout() {
+    let paths = tree_paths(&readme_layout());
+    let mut folders = folders_under("shared/src");
+    folders.extend(folders_under("shared/aws/src"));
+    assert!(folders.len() > 10, "{folders:?}");
+    let missing: Vec<&String> = folders.iter().filter(|f| !paths.contains(f)).collect();
+    assert!(
+        missing.is_empty(),
+        "README layout lacks these folders: {missing:?}"
+    );
+}
+
+/// The first cells of the rows of every Markdown table in `text`, with the
+/// line of each, table by table.
+fn table_keys(text: &str) -> Vec<Vec<(usize, String)>> {
+    let mut tables = Vec::new();
+    let mut current: Vec<(usize, String)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if let Some(row) = line.strip_prefix('|') {
+            let first = row.split('|').next().unwrap_or("").trim().to_owned();
+            if !first.is_empty() && !first.starts_with("---") {
+                current.push((n + 1, first));
+            }
+        } else if !current.is_empty() {
+            tables.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        tables.push(current);
+    }
+    tables
+}
+
+/// The names (first cells: each code span, or the whole cell without one)
+/// that one table of `text` lists on two rows.
+fn repeated_rows(text: &str) -> Vec<String> {
+    let names = |cell: &str| -> Vec<String> {
+        if cell.contains('`') {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        } else {
+            vec![cell.to_owned()]
+        }
+    };
+    let mut twice = Vec::new();
+    for table in table_keys(text) {
+        for (i, (line, key)) in table.iter().enumerate() {
+            for name in names(key) {
+                if let Some((other, _)) = table[i + 1..]
+                    .iter()
+                    .find(|(_, later)| names(later).contains(&name))
+                {
+                    twice.push(format!("{name} (lines {line} and {other})"));
+                }
+            }
+        }
+    }
+    twice
+}
+
+#[test]
+fn no_table_of_the_readme_names_a_row_twice() {
+    let readme = read("README.md");
+    assert!(table_keys(&readme).len() >= 4, "README has too few tables");
+    let twice = repeated_rows(&readme);
+    assert!(twice.is_empty(), "README.md: {twice:#?}");
+}
+
+#[test]
+fn the_table_reader_finds_a_repeated_row_within_one_table_only() {
+    let text = "| name | x |\n|---|---|\n| `A`, `B` | 1 |\n| `C` | 2 |\n| `POST /d/a` | 5 |\n| `POST /d/b` | 6 |\n\n| `A` | other table |\n| `B` / `C` | 3 |\n| `C` | 4 |\n";
+    assert_eq!(table_keys(text).len(), 2);
+    assert_eq!(repeated_rows(text), ["C (lines 9 and 10)"]);
 }
 
 #[test]
@@ -275,4 +377,305 @@ fn nothing_reads_or_names_a_path_beside_the_repository() {
         offending.extend(outside_references(&root, &file, &text));
     }
     assert!(offending.is_empty(), "{offending:#?}");
+}
+
+/// The Markdown files whose links and paths must resolve.
+fn doc_files() -> Vec<String> {
+    let mut files = vec!["README.md".to_owned(), "client/web/README.md".to_owned()];
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".md") {
+            files.push(format!("docs/{name}"));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The text outside fenced code blocks.
+fn prose(text: &str) -> String {
+    let mut out = String::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The inline code spans of the prose (they may wrap a line).
+fn code_spans(text: &str) -> Vec<String> {
+    prose(text)
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Targets of inline links `[text](target)`, outside fenced code blocks.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    for line in prose(text).lines() {
+        let mut rest = line;
+        while let Some(i) = rest.find("](") {
+            rest = &rest[i + 2..];
+            let end = rest.find(')').unwrap_or(rest.len());
+            let target = rest[..end].trim();
+            if !target.is_empty() && !target.contains(char::is_whitespace) {
+                targets.push(target.to_owned());
+            }
+            rest = &rest[end..];
+        }
+    }
+    targets
+}
+
+/// GitHub's anchors of the headings of a Markdown text.
+fn anchors(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in prose(text).lines() {
+        let heading = line.trim_start_matches('#');
+        if heading.len() == line.len() || !heading.starts_with(' ') {
+            continue;
+        }
+        let slug: String = heading
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        out.push(slug);
+    }
+    out
+}
+
+/// Back-ticked spans that name a path of the repository: no spaces, a `/`,
+/// path characters only, and a first component that is a top-level entry.
+fn repo_paths(text: &str) -> Vec<String> {
+    let top: Vec<String> = std::fs::read_dir(root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".git" && n != "target")
+        .collect();
+    code_spans(text)
+        .into_iter()
+        .filter(|span| {
+            span.contains('/')
+                && span
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+                && span
+                    .split('/')
+                    .next()
+                    .is_some_and(|first| top.iter().any(|t| t == first))
+        })
+        .map(|span| span.trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// Whether a `.gitignore` of the repository names `rel` or a folder above
+/// it: generated paths (`fuzz/corpus/`, `target/`) exist only once made.
+fn ignored(rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    (0..parts.len()).any(|i| {
+        let dir = parts[..i].join("/");
+        let Ok(rules) = std::fs::read_to_string(root().join(&dir).join(".gitignore")) else {
+            return false;
+        };
+        rules.lines().map(str::trim).any(|rule| {
+            let name = rule.trim_matches('/');
+            !rule.starts_with('#')
+                && !name.is_empty()
+                && !name.contains(['*', '?', '[', '!'])
+                && (name == parts[i] || parts[i..].join("/").starts_with(&format!("{name}/")))
+        })
+    })
+}
+
+/// What is wrong with the links and back-ticked paths of one Markdown file.
+fn broken_references(file: &str) -> Vec<String> {
+    let text = read(file);
+    let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+    let mut broken = Vec::new();
+    for target in link_targets(&text) {
+        let scheme = target
+            .split_once(':')
+            .is_some_and(|(s, _)| s.chars().all(|c| c.is_ascii_alphabetic()));
+        if scheme {
+            continue;
+        }
+        let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+        let resolved = if path.is_empty() {
+            root().join(file)
+        } else {
+            root().join(dir).join(path)
+        };
+        if !resolved.exists() {
+            broken.push(format!("{file}: link ({target}) to a missing file"));
+        } else if !anchor.is_empty()
+            && resolved.extension().is_some_and(|e| e == "md")
+            && !anchors(&std::fs::read_to_string(&resolved).unwrap()).contains(&anchor.to_owned())
+        {
+            broken.push(format!("{file}: link ({target}) to a missing heading"));
+        }
+    }
+    for path in repo_paths(&text) {
+        if !root().join(&path).exists() && !ignored(&path) {
+            broken.push(format!("{file}: `{path}` does not exist"));
+        }
+    }
+    broken
+}
+
+#[test]
+fn every_link_and_repository_path_of_the_docs_resolves() {
+    let files = doc_files();
+    assert!(files.len() > 10, "{files:?}");
+    let broken: Vec<String> = files.iter().flat_map(|f| broken_references(f)).collect();
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+#[test]
+fn the_reference_readers_find_links_anchors_and_paths() {
+    let text = "\
+# Top `x` level
+See [a](other.md#part-two), [b](https://example.com), [c](#top-x-level).
+```
+[not](a link)
+```
+Read `shared/src/lib.rs`, `docs/`, not `a b/c`, `Route::ALL` or `fuzz/logs/<t>.log`.
+";
+    assert_eq!(
+        link_targets(text),
+        ["other.md#part-two", "https://example.com", "#top-x-level"]
+    );
+    assert_eq!(anchors(text), ["top-x-level"]);
+    assert_eq!(repo_paths(text), ["shared/src/lib.rs", "docs"]);
+    assert!(ignored("target/debug/x"));
+    assert!(ignored("fuzz/corpus/jwt"));
+    assert!(!ignored("fuzz/seeds/jwt"));
+}
+
+/// Back-ticked snake_case names in `text` (the last segment of a `a::b`
+/// path), the way docs cite tests.
+fn cited_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = code_spans(text)
+        .iter()
+        .filter(|span| {
+            span.split("::").all(|seg| {
+                seg.starts_with(|c: char| c.is_ascii_lowercase())
+                    && seg
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            })
+        })
+        .filter_map(|span| span.rsplit("::").next())
+        .filter(|name| name.contains('_'))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Every `fn` name of the repository's Rust files.
+fn rust_fn_names() -> std::collections::BTreeSet<String> {
+    let mut files = Vec::new();
+    repo_text_files(&root(), &mut files);
+    let mut names = std::collections::BTreeSet::new();
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+    {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for (i, _) in text.match_indices("fn ") {
+            let before = text[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String = text[i + 3..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                names.insert(name);
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn every_test_cited_in_the_security_doc_exists() {
+    // Cited names that are neither functions nor fuzz targets: a lint and a
+    // Wycheproof set.
+    const NOT_FUNCTIONS: [&str; 2] = ["missing_docs", "rsa_oaep_misc"];
+    let cited = cited_names(&read("docs/security.md"));
+    assert!(cited.len() > 30, "{cited:?}");
+    let fns = rust_fn_names();
+    let fuzz_target = |n: &str| root().join(format!("fuzz/fuzz_targets/{n}.rs")).exists();
+    let missing: Vec<&String> = cited
+        .iter()
+        .filter(|n| !fns.contains(*n) && !fuzz_target(n) && !NOT_FUNCTIONS.contains(&n.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/security.md cites tests that no .rs file defines: {missing:?}"
+    );
+}
+
+#[test]
+fn cited_names_are_the_snake_case_spans() {
+    let text =
+        "`a_test`, `gateway::tests::b_test`, `Route::needs`, `c`, `d_e.json`, `f-g`, `a_test`";
+    assert_eq!(cited_names(text), ["a_test", "b_test"]);
+}
+
+/// The names after `--test ` in `text`.
+fn test_targets(text: &str) -> Vec<String> {
+    text.match_indices("--test ")
+        .map(|(i, m)| {
+            text[i + m.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+#[test]
+fn every_test_target_named_in_the_docs_exists() {
+    let mut suites = Vec::new();
+    repo_text_files(&root(), &mut suites);
+    let suites: Vec<String> = suites
+        .iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("tests")))
+        .filter_map(|p| {
+            p.file_name()?
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(str::to_owned)
+        })
+        .collect();
+    let mut unknown = Vec::new();
+    let mut named = 0;
+    for file in doc_files() {
+        for target in test_targets(&read(&file)) {
+            named += 1;
+            if !suites.contains(&target) {
+                unknown.push(format!("{file}: --test {target}"));
+            }
+        }
+    }
+    assert!(named >= 5, "{named} test targets named");
+    assert!(unknown.is_empty(), "no tests/<name>.rs for {unknown:#?}");
 }

@@ -408,11 +408,24 @@ function field(data: unknown, name: string): string {
   return v;
 }
 
+/**
+ * A session key wrapped under the server's public key (base64 DER SPKI).
+ * Bad base64, a key WebCrypto will not import or one it cannot encrypt to
+ * is the server's answer being unreadable, not a bug of the caller.
+ */
+async function sessionKeyFor(publicKey: string): Promise<{ key: CryptoKey; encryptedKey: Uint8Array }> {
+  try {
+    return await createSessionKey(fromBase64(publicKey));
+  } catch {
+    throw clientError(ClientCodes.unreadable, "The server's public key cannot be used");
+  }
+}
+
 /** Public key, then session; a key retired meanwhile (SC.UNKNOWN_KEY) is fetched anew once. */
 async function handshake(settings: Settings, guard: Guard): Promise<Session> {
   for (let attempt = 0; ; attempt++) {
     const pk = (await plainJson(settings, "GET", ROUTES.publicKey, guard)).env.data;
-    const { key, encryptedKey } = await createSessionKey(fromBase64(field(pk, "publicKey")));
+    const { key, encryptedKey } = await sessionKeyFor(field(pk, "publicKey"));
     let created;
     try {
       created = await plainJson(settings, "POST", ROUTES.session, guard, {

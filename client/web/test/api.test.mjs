@@ -183,6 +183,31 @@ test("connect refuses a key confirmation that does not open", async () => {
   await assert.rejects(connect({ fetch: rec.fetch }), { status: 0, code: "CLIENT.KEY_CONFIRMATION_FAILED" });
 });
 
+for (const [what, garble] of [
+  ["not base64", () => "%%not base64%%"],
+  ["not a public key", (k) => Buffer.from(k, "base64").subarray(0, 40).toString("base64")],
+  ["empty", () => ""],
+]) {
+  test(`connect refuses a public key that is ${what}: CLIENT.RESPONSE_UNREADABLE`, async () => {
+    const rec = recordingFetch(async (call, init) => {
+      if (call.url.endsWith("/secure-channel/public-key")) {
+        const resp = await fetch(call.url, init);
+        const env = await resp.json();
+        env.data.publicKey = garble(env.data.publicKey);
+        return new Response(JSON.stringify(env), { status: resp.status, headers: { "content-type": "application/json" } });
+      }
+    });
+    await assert.rejects(connect({ fetch: rec.fetch }), (e) => {
+      assert.ok(e instanceof ApiError, `${e?.name}: ${e?.message}`);
+      assert.equal(e.status, 0);
+      assert.equal(e.code, "CLIENT.RESPONSE_UNREADABLE");
+      return true;
+    });
+    // Nothing was sent on: no session was asked for with an unusable key.
+    assert.equal(rec.calls.filter((c) => c.url.endsWith("/secure-channel/session")).length, 0);
+  });
+}
+
 test("network failures, server errors and bad input are not retried", async () => {
   let fail = false;
   const rec = recordingFetch((call) => {

@@ -4,7 +4,7 @@
 // outside a sealed body. A screenshot of each screen goes to SCREENSHOT_DIR.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -50,7 +50,11 @@ after(async () => {
 /** A new browser profile (own storage, so its own simulated IP) with every request and console line recorded. */
 async function freshPage(locale = "en-US") {
   const context = await browser.newContext({ locale, viewport: { width: 900, height: 760 } });
-  const page = await context.newPage();
+  return watched(await context.newPage());
+}
+
+/** Records the page's requests, console lines and errors for the leak checks. */
+function watched(page) {
   page.on("console", (m) => seen.console.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => seen.pageErrors.push(String(e)));
   page.on("request", (r) => seen.requests.push({ url: r.url(), headers: r.headers(), body: r.postDataBuffer() }));
@@ -198,6 +202,62 @@ test("the fourth forgot request from one browser shows the wait", async () => {
   const wait = Number(/Wait (\d+) seconds before trying again/.exec(last.text)?.[1]);
   assert.ok(wait > 0 && wait <= 300, last.text);
   await shot(page, "forgot-rate-limited");
+  await page.context().close();
+});
+
+/** Submits the forgot form for `email` and returns what the page shows and the X-Client-Hash values it sent. */
+async function forgotFrom(page, email) {
+  const hashes = new Set();
+  const onRequest = (r) => {
+    const hash = r.headers()["x-client-hash"];
+    if (r.url().includes("/web/v1/") && hash !== undefined) hashes.add(hash);
+  };
+  page.on("request", onRequest);
+  await open(page, `${DEMO}forgot.html`);
+  await page.getByLabel("Email address").fill(email);
+  const result = await submitWithEnter(page, "Email address");
+  page.off("request", onRequest);
+  return { ...result, hashes: [...hashes] };
+}
+
+test("two page loads in one browser profile send the same X-Client-Hash; another profile sends its own", async () => {
+  const first = await freshPage();
+  const a = await forgotFrom(first, "hash-a@example.com");
+  assert.equal(a.outcome, "success", a.text);
+  assert.equal(a.hashes.length, 1, `one X-Client-Hash per page: ${a.hashes}`);
+  assert.match(a.hashes[0], /^[0-9a-f]{64}$/);
+
+  // A second load in the same profile: a new page, a new secure-channel
+  // session, but the installation id kept in localStorage.
+  const second = watched(await first.context().newPage());
+  const b = await forgotFrom(second, "hash-b@example.com");
+  assert.equal(b.outcome, "success", b.text);
+  assert.deepEqual(b.hashes, a.hashes);
+
+  const other = await freshPage();
+  const c = await forgotFrom(other, "hash-c@example.com");
+  assert.equal(c.outcome, "success", c.text);
+  assert.equal(c.hashes.length, 1);
+  assert.notEqual(c.hashes[0], a.hashes[0], "a fresh profile is a new installation");
+  await first.context().close();
+  await other.context().close();
+});
+
+test("a ja-JP browser shows the Japanese success message", async () => {
+  const catalogue = (lang) => JSON.parse(readFileSync(new URL(`../../../shared/i18n/${lang}.json`, import.meta.url), "utf8"));
+  const ja = catalogue("ja")["PASSWORD.RESET_REQUESTED"];
+  const en = catalogue("en")["PASSWORD.RESET_REQUESTED"];
+  assert.ok(ja && en && ja !== en);
+  const page = await freshPage("ja-JP");
+  const languages = [];
+  page.on("request", (r) => {
+    if (r.url().includes("/web/v1/")) languages.push(r.headers()["accept-language"]);
+  });
+  const forgot = await forgotFrom(page, "nihongo@example.com");
+  assert.equal(forgot.outcome, "success", forgot.text);
+  assert.ok(forgot.text.includes(ja), forgot.text);
+  assert.ok(languages.length > 0 && languages.every((l) => /^ja\b/.test(l ?? "")), `Accept-Language: ${languages}`);
+  await shot(page, "forgot-ja");
   await page.context().close();
 });
 
