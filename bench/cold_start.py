@@ -11,8 +11,8 @@ adapters, runtime client. The median of --runs starts is reported with the
 size of each bootstrap, against the targets (<= 50 ms, <= 8 MiB).
 
 Functions get the environment they need at start: the application config
-(defaults), an RSA-3072 key file (SC_PRIVATE_KEY_FILE, for functions that
-read their key from a file) and, unless --no-emulator, the local AWS emulator
+(defaults, plus the token issuer and audience every deployed HTTP function
+requires) and, unless --no-emulator, the local AWS emulator
 (`infra/emulator.sh up`, then the lines of `infra/emulator.sh env`), so a
 function that loads its key ring from DynamoDB and unseals it with KMS does
 that against the emulator. The emulator is stopped afterwards only if this
@@ -108,27 +108,6 @@ def functions():
     return sorted(f for f in os.listdir(d) if os.path.isfile(os.path.join(d, f, "Cargo.toml")))
 
 
-def rsa_key_file(tmp):
-    path = os.path.join(tmp, "sc-key.pem")
-    if shutil.which("openssl"):
-        subprocess.run(
-            ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072", "-out", path],
-            check=True,
-            capture_output=True,
-        )
-    else:
-        code = (
-            "import sys\n"
-            "from cryptography.hazmat.primitives import serialization\n"
-            "from cryptography.hazmat.primitives.asymmetric import rsa\n"
-            "k = rsa.generate_private_key(public_exponent=65537, key_size=3072)\n"
-            "open(sys.argv[1], 'wb').write(k.private_bytes(serialization.Encoding.PEM,"
-            " serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))\n"
-        )
-        subprocess.run([os.path.join(ROOT, ".venv/bin/python"), "-c", code, path], check=True)
-    return path
-
-
 def emulator_env():
     """Starts the emulator if needed; returns (env, started_here)."""
     script = os.path.join(ROOT, "infra/emulator.sh")
@@ -194,9 +173,12 @@ def main():
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "RUST_LOG": "warn",
-            "SC_PRIVATE_KEY_FILE": rsa_key_file(tmp),
-            "SC_KEY_ID": "bench-1",
             "SES_FROM_ADDRESS": "noreply@password-api.local",
+            # Required of every deployed HTTP function (template parameters).
+            "JWT_ISSUER": "https://id.example.com",
+            "JWT_AUDIENCE": "password-api",
+            # sweep-mail's dead-letter queue: only its URL is read at start.
+            "MAIL_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/bench-dlq",
         }
         if not args.no_emulator:
             emu, started_emulator = emulator_env()

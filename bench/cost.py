@@ -26,34 +26,35 @@ PRICE = {
 }
 
 # route: memory (MB, template.yaml), Argon2 evaluations, DynamoDB calls on
-# the request path, WRU, RRU (request path and stream consumer together),
-# KMS calls, emails sent. The call counts are the measured ones pinned by
-# tests/tests/aws_calls.rs (tests/data/aws_calls.json); the capacity units
-# are estimated from the code (the emulator reports none).
+# the request path, of which sequential round trips (what the function waits
+# for), WRU, RRU (request path and stream consumer together), KMS calls,
+# emails sent. The calls and round trips are the measured ones pinned by
+# tests/tests/aws_calls.rs (tests/data/aws_calls.json, docs/performance.md);
+# the capacity units are estimated from the code (the emulator reports none).
 ROUTES = {
-    "status": (1024, 0, 5, 1, 1.5, 0, 0),
-    "change (history 0)": (1769, 2, 9, 8, 1.5, 0, 1),
-    "change (history 5)": (1769, 7, 9, 8, 1.5, 0, 1),
-    "forgot, known email": (1024, 0, 7, 7, 1.5, 0, 1),
-    "forgot, unknown email": (1024, 0, 7, 4, 1.5, 0, 0),
-    "reset (history 0)": (1769, 2, 9, 10, 2, 0, 1),
-    "reset (history 5)": (1769, 7, 9, 10, 2, 0, 1),
+    "status": (1024, 0, 4, 3, 1, 1.5, 0, 0),
+    "change (history 0)": (1769, 2, 7, 6, 8, 1.5, 0, 1),
+    "change (history 5)": (1769, 7, 7, 6, 8, 1.5, 0, 1),
+    "forgot, known email": (1024, 0, 5, 5, 7, 1.5, 0, 1),
+    "forgot, unknown email": (1024, 0, 5, 5, 4, 1.5, 0, 0),
+    "reset (history 0)": (1769, 2, 8, 8, 10, 2, 0, 1),
+    "reset (history 5)": (1769, 7, 8, 8, 10, 2, 0, 1),
 }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--argon2-ms", type=float, default=20.0, help="one evaluation at one vCPU")
-    ap.add_argument("--ddb-ms", type=float, default=4.0, help="assumed DynamoDB call latency")
+    ap.add_argument("--ddb-ms", type=float, default=4.0, help="assumed DynamoDB round-trip latency")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
 
     head = ["route", "MB", "Argon2", "ms billed", "Lambda arm64", "Lambda x86_64",
             "API+requests", "DynamoDB", "KMS+SES", "total arm64", "floor arm64", "x floor"]
     rows = []
-    for route, (mb, evals, calls, wru, rru, kms, mails) in ROUTES.items():
+    for route, (mb, evals, _calls, trips, wru, rru, kms, mails) in ROUTES.items():
         gb = mb / 1024
-        ms = evals * args.argon2_ms + calls * args.ddb_ms + 1.0
+        ms = evals * args.argon2_ms + trips * args.ddb_ms + 1.0
         floor_ms = evals * args.argon2_ms
         arm = gb * ms / 1e3 * PRICE["gbs_arm64"] * 1e6
         x86 = gb * ms / 1e3 * PRICE["gbs_x86_64"] * 1e6

@@ -3,29 +3,44 @@
 //! `make load-emulator`. `--store memory` serves the same build over the
 //! embedded adapters, so the two runs separate the emulator's share.
 //!
-//! Usage: emulator_api <port> [--store emulator|memory]
-//! Needs `infra/emulator.sh up` for the emulator store. Rate limits are off.
+//! Usage: emulator_api <port> [--store emulator|memory] [--buckets idle|in-use]
+//! The emulator store starts the emulator (`infra/emulator.sh up`). Rate
+//! limits never refuse. `--buckets in-use` gives them periods so long that
+//! every bucket stays in use, as a busy client's are; `idle` (the default)
+//! lets every bucket fall idle between two requests.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use shared::channel::{KeyRing, ServerKey};
 use shared::config::{Config, RateLimits};
+use shared::ports::Limit;
 use test_support::EMULATOR_TIMEOUT_MS;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let port: u16 = args.first().map_or(Ok(9410), |p| p.parse())?;
-    let store = match args.get(1).map(String::as_str) {
-        None => "emulator",
-        Some("--store") => args.get(2).map_or("emulator", String::as_str),
-        Some(other) => anyhow::bail!("unknown argument {other}"),
+    let option = |name: &str, default: &'static str| -> String {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map_or(default.to_owned(), Clone::clone)
+    };
+    let store = option("--store", "emulator");
+    let limits = match option("--buckets", "idle").as_str() {
+        "idle" => RateLimits::unlimited(),
+        // 100,000 requests per 10^8 s: one period is 1,000 s, the burst 100,000.
+        "in-use" => RateLimits::all(Limit {
+            max: 100_000,
+            window_secs: 100_000_000,
+        }),
+        other => anyhow::bail!("--buckets is idle or in-use, not {other}"),
     };
     let config = Config {
-        limits: RateLimits::unlimited(),
+        limits,
         ..Config::from_env()?
     };
-    let local = match store {
+    let local = match store.as_str() {
         "memory" => {
             let expires = e2e_tests::now_secs() * 1000 + 86_400_000;
             let key = ServerKey::generate("k-load", expires)?.0;
