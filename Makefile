@@ -116,9 +116,11 @@ load:
 ## store, so the two runs separate the emulator's share. Dev profile (dependencies, Argon2
 ## included, at opt-level 3): it shares the test build instead of a release AWS SDK build.
 LOAD_STORE ?= emulator
+## LOAD_BUCKETS=in-use keeps every rate-limit bucket in use (as a busy client's are); idle lets them empty.
+LOAD_BUCKETS ?= idle
 load-emulator:
 	$(CARGO) build --workspace --example emulator_api --bin pwload
-	@$(TARGET_DIR)/debug/examples/emulator_api $(LOAD_PORT) --store $(LOAD_STORE) >/dev/null 2>&1 & pid=$$!; \
+	@$(TARGET_DIR)/debug/examples/emulator_api $(LOAD_PORT) --store $(LOAD_STORE) --buckets $(LOAD_BUCKETS) >/dev/null 2>&1 & pid=$$!; \
 	trap 'kill $$pid' EXIT; \
 	for i in $$(seq 300); do curl -s -o /dev/null http://127.0.0.1:$(LOAD_PORT)/ && break; sleep 0.2; done; \
 	$(TARGET_DIR)/debug/pwload --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
