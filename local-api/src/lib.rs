@@ -62,7 +62,6 @@ pub struct Local {
 impl Local {
     /// Embedded app whose JWKS is the local signer's key and whose mail stays in memory.
     pub fn new(mut config: Config, keys: KeyRing) -> anyhow::Result<Local> {
-        simulate_the_edge(&mut config);
         let signer = DevSigner::generate()?;
         if config.jwt.jwks_json.is_none() {
             config.jwt.jwks_json = Some(signer.jwks().to_owned());
@@ -71,9 +70,14 @@ impl Local {
     }
 
     /// Any prepared app (e.g. over the AWS adapters), its mail kept in
-    /// memory, in the same simulation mode as [`Local::new`].
+    /// memory. Local and test clients simulate the edge's headers (the
+    /// contract asks them to): local-api names no network peer, so
+    /// `CF-Connecting-IP` is the client only in this explicit mode, and a
+    /// browser may send the headers.
     pub fn over(mut app: App, signer: DevSigner) -> Local {
-        simulate_the_edge(std::sync::Arc::make_mut(&mut app.config));
+        let config = Arc::make_mut(&mut app.config);
+        config.client_ip = ClientIpSource::SimulationHeader;
+        config.cors = config.cors.clone().with_simulation_headers();
         let mailbox = Arc::new(MemoryMailer::default());
         app.mailer = mailbox.clone();
         Local {
@@ -93,14 +97,6 @@ impl Local {
             tracing::error!(error = %e, "local outbox delivery failed");
         }
     }
-}
-
-/// Local and test clients simulate the edge's headers (the contract asks
-/// them to): local-api names no network peer, so `CF-Connecting-IP` is the
-/// client only in this explicit mode, and a browser may send the headers.
-fn simulate_the_edge(config: &mut Config) {
-    config.client_ip = ClientIpSource::SimulationHeader;
-    config.cors = config.cors.clone().with_simulation_headers();
 }
 
 /// Binds `addr` and serves in a background task; returns the bound address.
