@@ -35,10 +35,13 @@ function api(): Promise<PasswordApi> {
   return connection;
 }
 
-/** A secret from the emailed link: `#name=` (preferred), else `?name=`; then dropped from the address bar. */
+/**
+ * A secret from the emailed link's fragment (`#name=`), then dropped from the
+ * address bar. The query string is never read: a secret there has already
+ * reached servers and logs, and a link that puts one there is not ours.
+ */
 function secretFromLink(name: string): string | null {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get(name);
-  const value = fromHash ?? new URLSearchParams(location.search).get(name);
+  const value = new URLSearchParams(location.hash.slice(1)).get(name);
   if (value !== null) history.replaceState(null, "", location.pathname);
   return value;
 }

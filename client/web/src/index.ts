@@ -80,6 +80,14 @@ export const ClientCodes = {
   unreadable: "CLIENT.RESPONSE_UNREADABLE",
 } as const;
 
+/**
+ * Prefixes of the codes an encrypted route may answer in plaintext: those
+ * refused before the envelope is opened (docs/api.md, "Plaintext or sealed").
+ * Any other verdict (`AUTH.*`, `PASSWORD.*`, `VALIDATION.*`, a success) comes
+ * sealed, so a plaintext one was not written by the server.
+ */
+const PLAINTEXT_CODE_PREFIXES = ["SC.", "GATEWAY.", "REQUEST.", "SYSTEM."] as const;
+
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface ConnectOptions {
@@ -281,6 +289,8 @@ export async function defaultClientHash(): Promise<string> {
 export class PasswordApi {
   #settings: Settings;
   #session: Session;
+  /** A session the server refused as unknown or expired: renewed before its next use. */
+  #retired: Session | undefined;
 
   private constructor(settings: Settings, session: Session) {
     this.#settings = settings;
@@ -317,7 +327,7 @@ export class PasswordApi {
 
   /** Whether the account has a password, and since when. */
   status(options: AuthOptions): Promise<StatusData> {
-    return this.#call<StatusData>(ROUTES.status, {}, options, options.accessToken);
+    return this.#call<StatusData>(ROUTES.status, {}, options, options.accessToken, true);
   }
 
   /** Changes the password of the token's user; `currentPassword` may be omitted while none is set. */
@@ -342,23 +352,45 @@ export class PasswordApi {
     return this.#call<MessageData>(ROUTES.reset, { token: body.token, newPassword: body.newPassword }, options);
   }
 
-  #call<T>(route: string, body: Record<string, unknown>, options: CallOptions, accessToken?: string): Promise<T> {
+  /**
+   * One sealed call. An answer of `SC.SESSION_INVALID` retires the session;
+   * only a read-only call (`retry`) is sent again, once, on a new one. The
+   * others (change, init, forgot, reset) are never sent twice: that answer
+   * arrives in plaintext and anyone on the path can forge it after the
+   * server has acted, so the error goes to the caller and the new session
+   * serves the next call.
+   */
+  #call<T>(route: string, body: Record<string, unknown>, options: CallOptions, accessToken?: string, retry = false): Promise<T> {
     return new Guard(this.#settings.timeoutMs, options.signal).run(async (guard) => {
       let renewed = false;
       for (;;) {
+        if (this.#retired === this.#session) await this.#renew(guard);
         const session = this.#session;
         const answer = await sealedCall(this.#settings, session, route, body, accessToken, guard);
-        // An unknown or expired session is refused before anything is opened:
-        // nothing happened, so a new session and one more try are safe.
-        if (answer.kind === "session-invalid" && !renewed) {
-          renewed = true;
-          if (this.#session === session) this.#session = await handshake(this.#settings, guard);
-          continue;
+        if (answer.kind === "session-invalid") {
+          if (this.#session === session) this.#retired = session;
+          if (retry && !renewed) {
+            renewed = true;
+            continue;
+          }
+          // Renewed now when it can be; otherwise at the start of the next call.
+          await this.#renew(guard).catch(() => undefined);
         }
         if (answer.kind !== "ok") throw answer.error;
         return answer.data as T;
       }
     });
+  }
+
+  /** A new session in place of a retired one. */
+  async #renew(guard: Guard): Promise<void> {
+    const retired = this.#retired;
+    if (retired === undefined || retired !== this.#session) return;
+    const session = await handshake(this.#settings, guard);
+    if (this.#session === retired) {
+      this.#session = session;
+      this.#retired = undefined;
+    }
   }
 }
 
@@ -484,8 +516,15 @@ async function sealedCall(
 
   const contentType = (r.headers.get("content-type") ?? "").toLowerCase();
   if (contentType.startsWith("application/json")) {
-    // Refused before decryption: a plaintext envelope.
-    const error = errorFromEnvelope(r.status, parseJson(r.bytes), r.headers);
+    // Refused before decryption: a plaintext envelope. Only the codes of
+    // those refusals are believed; any other verdict in plaintext is forged.
+    const env = parseJson(r.bytes);
+    const error = errorFromEnvelope(r.status, env, r.headers);
+    const beforeDecryption =
+      r.status >= 400 && env?.success !== true && PLAINTEXT_CODE_PREFIXES.some((prefix) => error.code.startsWith(prefix));
+    if (!beforeDecryption) {
+      return { kind: "failed", error: clientError(ClientCodes.unreadable, `An unsealed answer the server does not send (HTTP ${r.status})`) };
+    }
     return { kind: error.code === "SC.SESSION_INVALID" ? "session-invalid" : "failed", error };
   }
   let env: StandardEnvelope | undefined;

@@ -1,6 +1,7 @@
 // The SDK against a running local-api (PASSWORD_API_URL): the full flow
-// (status, change, forgot, the emailed reset link, reset), session renewal,
-// no hidden retries, deadlines, headers, and no secret outside a sealed body.
+// (status, change, forgot, the emailed reset link, reset), session renewal
+// (status only; a change is never sent twice), no hidden retries, deadlines,
+// headers, and no secret outside a sealed body.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
@@ -164,7 +165,28 @@ test("a session refused twice in a row fails: one renewal, no more", async () =>
     if (isSealedCall(call)) return fetch(call.url, { ...init, headers: { ...init.headers, "X-SC-Session-Id": "AAAAAAAAAAAAAAAAAAAAAA" } });
   });
   const api = await connect({ fetch: rec.fetch });
-  await assert.rejects(api.forgotPassword({ email: "a@example.com" }), { status: 401, code: "SC.SESSION_INVALID" });
+  await assert.rejects(api.status({ accessToken: "x" }), { status: 401, code: "SC.SESSION_INVALID" });
+  assert.equal(rec.calls.filter(isSealedCall).length, 2);
+});
+
+test("a change refused for its session is not sent again; the caller's next try goes on a new session", async () => {
+  const current = strongPassword();
+  const next = strongPassword();
+  const user = await newUser(current);
+  let forged = 0;
+  const rec = recordingFetch((call, init) => {
+    if (isSealedCall(call) && forged === 0) {
+      forged++;
+      return fetch(call.url, { ...init, headers: { ...init.headers, "X-SC-Session-Id": "AAAAAAAAAAAAAAAAAAAAAA" } });
+    }
+  });
+  const api = await connect({ fetch: rec.fetch });
+  const firstSession = api.sessionId;
+  const accessToken = await token(user.bizId);
+  await assert.rejects(api.changePassword({ currentPassword: current, newPassword: next }, { accessToken }), { status: 401, code: "SC.SESSION_INVALID" });
+  assert.equal(rec.calls.filter(isSealedCall).length, 1);
+  assert.notEqual(api.sessionId, firstSession, "the session is renewed for the next call");
+  await api.changePassword({ currentPassword: current, newPassword: next }, { accessToken });
   assert.equal(rec.calls.filter(isSealedCall).length, 2);
   assert.equal(rec.calls.filter((c) => c.url.endsWith("/secure-channel/session")).length, 2);
 });

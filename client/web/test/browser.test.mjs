@@ -157,14 +157,41 @@ test("the invitation link sets the first password", async () => {
   assert.ok(init.text.includes(user.email), init.text);
   await shot(page, "init");
 
-  // The same link again (the query form of older links): refused, with its code and message.
+  // The same link again: refused, with its code and message.
   await page.goto("about:blank");
-  await open(page, `${DEMO}init.html?sid=${encodeURIComponent(sid)}`);
+  await open(page, link);
   assert.equal(await page.getByLabel("Invitation code").inputValue(), sid);
   await page.getByLabel("Password", { exact: true }).fill(password);
   const again = await submitWithEnter(page, "Password");
   assert.equal(again.outcome, "failure");
   assert.match(again.text, /AUTH\.(INIT_SESSION_INVALID|PASSWORD_ALREADY_SET)/);
+  await page.context().close();
+});
+
+test("a secret in the query string (?token=, ?sid=) is ignored: only the fragment fills the form", async () => {
+  const page = await freshPage();
+  const sent = [];
+  page.on("request", (r) => {
+    if (r.url().includes("/web/v1/")) sent.push(r.url());
+  });
+  for (const [screen, label, name] of [
+    ["reset", "Reset code", "token"],
+    ["init", "Invitation code", "sid"],
+  ]) {
+    const fromQuery = `query-${name}-${Date.now()}`;
+    await open(page, `${DEMO}${screen}.html?${name}=${fromQuery}`);
+    assert.equal(await page.getByLabel(label).inputValue(), "", `${screen}: ?${name}= filled the form`);
+    assert.equal(await page.getByRole("status").getAttribute("data-outcome"), null, `${screen}: something was submitted`);
+
+    // Both forms present: the fragment's value, never the query's.
+    const fromFragment = `fragment-${name}-${Date.now()}`;
+    await page.goto("about:blank");
+    await open(page, `${DEMO}${screen}.html?${name}=${fromQuery}#${name}=${fromFragment}`);
+    assert.equal(await page.getByLabel(label).inputValue(), fromFragment);
+    assert.ok(!page.url().includes(fromFragment), "the fragment leaves the address bar");
+    await page.goto("about:blank");
+  }
+  assert.deepEqual(sent, [], "the pages sent nothing to the API on their own");
   await page.context().close();
 });
 

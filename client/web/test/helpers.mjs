@@ -22,7 +22,9 @@ export function edgeHeaders(ip = freshIp()) {
 }
 
 export async function dev(path, body) {
-  const resp = await fetch(BASE_URL + path, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
+  // The /_dev routes take JSON bodies only (fetch would label a string text/plain).
+  const init = body === undefined ? {} : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  const resp = await fetch(BASE_URL + path, init);
   const env = await resp.json();
   if (env.success !== true) throw new Error(`${path}: ${JSON.stringify(env)}`);
   return env.data;
@@ -43,14 +45,14 @@ export async function token(bizId, delaySecs = 1) {
   return (await dev("/_dev/token", { bizId, iat: Math.floor(Date.now() / 1000) + delaySecs })).accessToken;
 }
 
-/** The secret of the latest emailed link of `kind` to `email` (fragment or query form). */
+/** The secret of the latest emailed link of `kind` to `email`, from its fragment (`#name=`). */
 export async function linkSecret(email, kind, name) {
   const mails = (await dev("/_dev/outbox")).filter((m) => m.to === email && m.kind === kind);
   const last = mails.at(-1);
   if (!last) throw new Error(`no ${kind} email to ${email}`);
   const url = new URL(last.link);
-  const value = new URLSearchParams(url.hash.slice(1)).get(name) ?? url.searchParams.get(name);
-  if (!value) throw new Error(`the ${kind} link has no ${name}`);
+  const value = new URLSearchParams(url.hash.slice(1)).get(name);
+  if (!value) throw new Error(`the ${kind} link has no #${name}=`);
   return { value, link: last.link };
 }
 
