@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 load emulator emulator-stop watch web fuzz sweep deny
+.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 load emulator emulator-stop watch web fuzz fuzz-ci sweep deny
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -158,6 +158,29 @@ fuzz:
 			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
 			> logs/$$t.log 2>&1 || { tail -n 60 logs/$$t.log; echo "fuzz target $$t failed: input in fuzz/artifacts/$$t"; exit 1; }; \
 		printf '%-16s %s\n' $$t "$$(grep -E '^#[0-9]+[[:space:]]+DONE' logs/$$t.log | tail -n 1)"; \
+	done
+
+## The landing gate's fuzzing, reproducible: the same commit does the same work.
+## First every committed input (fuzz/seeds, fuzz/regressions) is replayed; then
+## each target runs FUZZ_CI_RUNS executions from a fixed libFuzzer seed, with a
+## scratch corpus that starts from the committed inputs only (fuzz/corpus, which
+## random campaigns grow, is not read). A crash fails the gate: its input goes to
+## fuzz/regressions/<target>/ with the fix. Random campaigns: `make fuzz`.
+FUZZ_CI_SEED ?= 20261204
+FUZZ_CI_RUNS ?= 20000
+fuzz-ci:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && $(CARGO) fuzz build $(FUZZ_FLAGS)
+	@mkdir -p fuzz/logs
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+		scratch=$$(mktemp -d); \
+		$(CARGO) fuzz run $(FUZZ_FLAGS) $$t $$scratch seeds/$$t regressions/$$t -- -runs=0 \
+			> logs/$$t.replay.log 2>&1 || { tail -n 60 logs/$$t.replay.log; echo "fuzz target $$t: a committed input fails"; exit 1; }; \
+		$(CARGO) fuzz run $(FUZZ_FLAGS) $$t $$scratch seeds/$$t regressions/$$t -- \
+			-seed=$(FUZZ_CI_SEED) -runs=$(FUZZ_CI_RUNS) -rss_limit_mb=2048 -print_final_stats=1 \
+			> logs/$$t.ci.log 2>&1 || { tail -n 60 logs/$$t.ci.log; echo "fuzz target $$t failed (seed $(FUZZ_CI_SEED)): input in fuzz/artifacts/$$t"; exit 1; }; \
+		rm -rf $$scratch; \
+		printf '%-16s seed %s: %s\n' $$t $(FUZZ_CI_SEED) "$$(grep -E '^#[0-9]+[[:space:]]+DONE' logs/$$t.ci.log | tail -n 1)"; \
 	done
 
 ## The hostile-input sweep at its large size (make test runs 5000 requests).

@@ -221,6 +221,10 @@ pub fn password_policy(data: &[u8]) {
     let codes: Vec<&str> = eval.violations.iter().map(|v| v.code).collect();
     if pw.len() > MAX_INPUT_BYTES {
         assert_eq!(codes, [code::TOO_LONG], "oversized input is only TOO_LONG");
+    } else {
+        // The estimator ran and did not fail (its panics are caught and
+        // would otherwise hide here as a plain WEAK).
+        assert!(eval.score.is_some(), "the strength estimator failed");
     }
     // The length check of NewPassword and the policy's agree.
     let parsed = NewPassword::parse(pw, policy.config());
@@ -334,6 +338,6 @@ pub fn gateway(data: &[u8]) {
         fallback_request_id: None,
         source_ip: None,
     };
-    let id = request_id(&req);
+    let id = request_id(&req, &gateway::ClientIpSource::SimulationHeader);
     assert!(gateway::is_printable_ascii(&id, 128));
 }

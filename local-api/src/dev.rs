@@ -1,10 +1,15 @@
 //! Development-only routes (`/_dev/...`): seed users, mint access tokens,
 //! read the delivered emails (after delivering what is pending). They exist only in local-api, never in AWS.
+//!
+//! A web page the developer visits must not reach them: [`guard`] accepts
+//! only a loopback `Host` (no DNS rebinding), no `Origin` outside the CORS
+//! allow-list (no cross-site call) and JSON bodies (no form or `text/plain`
+//! post, which a browser sends without a preflight).
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -99,15 +104,107 @@ pub async fn seed_user(
     Ok(data)
 }
 
-/// Answers a `/_dev` route, or `None` when `path` is not one.
+/// Whether `host` (a `Host` header or URI authority) names this machine's
+/// loopback interface: `localhost`, `127.x.y.z` or `[::1]`, any port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let port_ok = |p: &str| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = host.strip_prefix('[') {
+        let Some((inner, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let port_fits = after.is_empty() || after.strip_prefix(':').is_some_and(port_ok);
+        return port_fits
+            && inner
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
+    }
+    let name = match host.split_once(':') {
+        Some((name, port)) if port_ok(port) => name,
+        Some(_) => return false,
+        None => host,
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `application/json`, with at most a `charset=utf-8` parameter.
+fn is_json(content_type: &str) -> bool {
+    let mut parts = content_type.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or_default();
+    essence.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("charset")
+                    && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            })
+        })
+}
+
+/// The checks every `/_dev` request passes before it is looked at, or the
+/// refusal: 400 `GATEWAY.HEADER_MISSING` / `GATEWAY.HEADER_INVALID` naming
+/// the headers. `Host` must be loopback (unless `any_host`: local-api was
+/// started with `--unsafe-expose-dev-routes`); an `Origin`, when sent, must
+/// be one of `allowed_origins` (the CORS allow-list); a `POST` must carry
+/// `Content-Type: application/json` (optionally `; charset=utf-8`).
+pub fn guard(
+    method: &Method,
+    headers: &HeaderMap,
+    authority: Option<&str>,
+    allowed_origins: &[String],
+    any_host: bool,
+) -> Result<(), ApiError> {
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().ok());
+    let mut missing = Vec::new();
+    let mut invalid = Vec::new();
+    if !any_host {
+        match text("host").or(authority.map(Some)) {
+            None => missing.push("Host"),
+            Some(Some(h)) if is_loopback_host(h) => {}
+            Some(_) => invalid.push("Host"),
+        }
+    }
+    match text("origin") {
+        None => {}
+        Some(Some(o)) if allowed_origins.iter().any(|a| a == o) => {}
+        Some(_) => invalid.push("Origin"),
+    }
+    if method == Method::POST {
+        match text("content-type") {
+            None => missing.push("Content-Type"),
+            Some(Some(ct)) if is_json(ct) => {}
+            Some(_) => invalid.push("Content-Type"),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::HeaderMissing(missing));
+    }
+    if !invalid.is_empty() {
+        return Err(ApiError::HeaderInvalid(invalid));
+    }
+    Ok(())
+}
+
+/// Answers a `/_dev` route, or `None` when `path` is not one. A request that
+/// fails [`guard`] is refused before anything is read or changed.
 pub async fn handle(
     local: &Local,
     method: &Method,
     path: &str,
+    headers: &HeaderMap,
+    authority: Option<&str>,
     body: &[u8],
 ) -> Option<ApiResponse> {
+    if !path.starts_with("/_dev/") {
+        return None;
+    }
     let app = &local.app;
     let now = app.clock.now_ms();
+    let origins = app.config.cors.origins();
+    if let Err(e) = guard(method, headers, authority, origins, local.expose_dev_routes) {
+        return Some(error_response(&e, Lang::En, now, "dev"));
+    }
     let result: Result<(StatusCode, Value), ApiError> = match (method, path) {
         (&Method::POST, "/_dev/users") => {
             async {
@@ -142,8 +239,7 @@ pub async fn handle(
                 .collect();
             Ok((StatusCode::OK, Value::Array(sent)))
         }
-        _ if path.starts_with("/_dev/") => Err(ApiError::NotFound),
-        _ => return None,
+        _ => Err(ApiError::NotFound),
     };
     Some(match result {
         Ok((status, data)) => json_response(
@@ -153,4 +249,65 @@ pub async fn handle(
         ),
         Err(e) => error_response(&e, Lang::En, now, "dev"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_any_port() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:9000",
+            "127.0.0.1",
+            "127.0.0.1:9000",
+            "127.8.9.10:1",
+            "[::1]",
+            "[::1]:9000",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for no in [
+            "rebind.attacker.example",
+            "rebind.attacker.example:9000",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1:9000",
+            "0.0.0.0:9000",
+            "[::2]:9000",
+            "[::1]x",
+            "::1",
+            "localhost:",
+            "localhost:abc",
+            "localhost:9000:1",
+            "",
+        ] {
+            assert!(!is_loopback_host(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn only_json_bodies() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+        ] {
+            assert!(is_json(ok), "{ok}");
+        }
+        for no in [
+            "text/plain",
+            "text/plain;charset=UTF-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/json; charset=latin1",
+            "application/json; boundary=x",
+            "application/jsonx",
+            "",
+        ] {
+            assert!(!is_json(no), "{no}");
+        }
+    }
 }

@@ -55,6 +55,9 @@ pub struct Local {
     pub app: App,
     pub signer: Arc<DevSigner>,
     pub mailbox: Arc<MemoryMailer>,
+    /// `--unsafe-expose-dev-routes`: the `/_dev` routes answer whatever
+    /// `Host` reached them (the other checks of [`dev::guard`] stay).
+    expose_dev_routes: bool,
     /// One delivery run at a time, so [`Local::settle`] sees every earlier one finished.
     delivery: Arc<tokio::sync::Mutex<()>>,
 }
@@ -84,8 +87,17 @@ impl Local {
             app,
             signer: Arc::new(signer),
             mailbox,
+            expose_dev_routes: false,
             delivery: Arc::default(),
         }
+    }
+
+    /// With [`EXPOSE_FLAG`]: the server is meant to be reached by other
+    /// names than loopback ones, so the `/_dev` routes no longer check
+    /// `Host`; `Origin` and `Content-Type` are still checked.
+    pub fn exposing_dev_routes(mut self) -> Local {
+        self.expose_dev_routes = true;
+        self
     }
 
     /// Answers the pending forgot requests and delivers the pending mail, as
@@ -133,7 +145,17 @@ async fn route_any(
     if let Some(page) = demo::handle(&parts.method, &path) {
         return page.map(axum::body::Body::from);
     }
-    let resp = match dev::handle(&local, &parts.method, &path, &body).await {
+    let authority = parts.uri.authority().map(|a| a.as_str());
+    let dev = dev::handle(
+        &local,
+        &parts.method,
+        &path,
+        &parts.headers,
+        authority,
+        &body,
+    )
+    .await;
+    let resp = match dev {
         Some(resp) => resp,
         None => {
             let api_req = ApiRequest {

@@ -16,7 +16,8 @@ struct Args {
     /// Address to bind; only loopback unless --unsafe-expose-dev-routes.
     #[arg(long, default_value = "127.0.0.1", env = "LOCAL_API_BIND")]
     bind: IpAddr,
-    /// Allow a non-loopback --bind, exposing /_dev/token (which mints access tokens) to the network.
+    /// Allow a non-loopback --bind, exposing /_dev/token (which mints access tokens) to the network;
+    /// the /_dev routes then answer any Host (Origin and Content-Type are still checked).
     #[arg(long)]
     unsafe_expose_dev_routes: bool,
     /// PKCS#8 PEM private key to use instead of a freshly generated RSA-3072 key.
@@ -57,7 +58,10 @@ async fn main() -> anyhow::Result<()> {
             KeyRing::single(ServerKey::generate(&args.key_id, expires)?.0)
         }
     };
-    let local = local_api::Local::new(config, keys)?;
+    let mut local = local_api::Local::new(config, keys)?;
+    if args.unsafe_expose_dev_routes {
+        local = local.exposing_dev_routes();
+    }
     // A demo account so every flow can be tried at once.
     let demo_password = format!("demo-{}", hex(&shared::channel::random_bytes::<6>()));
     let demo = local_api::dev::seed_user(

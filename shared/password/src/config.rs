@@ -6,6 +6,13 @@ use serde::{Deserialize, Serialize};
 pub const MIN_LENGTH_FLOOR: usize = 8;
 /// Largest accepted password, in code points after NFKC normalization.
 pub const MAX_LENGTH_CEILING: usize = 128;
+/// The most code points the strength estimator (zxcvbn 3.1) is ever given.
+/// Its scoring multiplies without overflow checks: `factorial(l)` over the
+/// number of matches in a sequence (21! overflows u64) and `degree^turns`
+/// for keyboard paths (keypad degree 5: 5^28 overflows). A candidate of at
+/// most 20 code points has at most 20 matches and 19 turns, so every
+/// product stays in range (docs/password-policy.md).
+pub const ZXCVBN_SAFE_CHARS: usize = 20;
 /// Raw input over this many bytes is refused before normalization or hashing.
 pub const MAX_INPUT_BYTES: usize = 1024;
 /// Largest allowed history depth.
@@ -76,7 +83,8 @@ pub struct PolicyConfig {
     pub required_classes: usize,
     /// Minimum zxcvbn score (0..=4, 0 = off).
     pub min_score: u8,
-    /// Only the first N code points are given to zxcvbn (16..=128), bounding its cost.
+    /// Only the first N code points are given to zxcvbn (16..=[`ZXCVBN_SAFE_CHARS`]),
+    /// bounding its cost and keeping its arithmetic in range.
     pub zxcvbn_max_chars: usize,
     /// Refuse passwords containing the user's email, name, phone or bizId.
     pub forbid_personal_info: bool,
@@ -91,7 +99,7 @@ impl Default for PolicyConfig {
             max_repeats: 3,
             required_classes: 0,
             min_score: 3,
-            zxcvbn_max_chars: 40,
+            zxcvbn_max_chars: ZXCVBN_SAFE_CHARS,
             forbid_personal_info: true,
         }
     }
@@ -122,7 +130,7 @@ impl PolicyConfig {
             "zxcvbnMaxChars",
             self.zxcvbn_max_chars,
             16,
-            MAX_LENGTH_CEILING,
+            ZXCVBN_SAFE_CHARS,
         )?;
         Ok(())
     }

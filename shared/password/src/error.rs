@@ -12,7 +12,11 @@ pub enum PasswordError {
     /// The candidate does not match (or the user is unknown).
     #[error("password does not match")]
     Mismatch,
-    /// Hashing failed, a task died, or a stored hash names an unknown pepper.
+    /// A stored hash names a pepper this process has not loaded (a rotation
+    /// that dropped a pepper still in use): alarm-worthy, never a mismatch.
+    #[error("stored hash names pepper {0}, which is not loaded")]
+    UnknownPepper(crate::PepperId),
+    /// Hashing failed or a task died.
     #[error("internal password error: {0}")]
     Internal(String),
 }
@@ -27,7 +31,7 @@ impl PasswordError {
         match self {
             PasswordError::Policy(_) => codes::POLICY_VIOLATION,
             PasswordError::Mismatch => codes::CURRENT_PASSWORD_INCORRECT,
-            PasswordError::Internal(_) => codes::INTERNAL_ERROR,
+            PasswordError::UnknownPepper(_) | PasswordError::Internal(_) => codes::INTERNAL_ERROR,
         }
     }
 

@@ -28,7 +28,7 @@ pub use codes::{all_codes, suggestion_code, warning_code};
 pub use config::{
     ConfigError, HashingConfig, PasswordConfig, PolicyConfig, ARGON2_MIN_ITERATIONS,
     ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_PARALLELISM, MAX_HISTORY_DEPTH, MAX_INPUT_BYTES,
-    MAX_LENGTH_CEILING, MIN_LENGTH_FLOOR,
+    MAX_LENGTH_CEILING, MIN_LENGTH_FLOOR, ZXCVBN_SAFE_CHARS,
 };
 pub use error::PasswordError;
 pub use history::push_history;

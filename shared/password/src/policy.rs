@@ -4,7 +4,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::codes;
-use crate::config::{ConfigError, PolicyConfig};
+use crate::config::{ConfigError, PolicyConfig, ZXCVBN_SAFE_CHARS};
 use crate::normalize::normalize;
 use crate::types::PersonalInfo;
 use crate::violation::Violation;
@@ -14,7 +14,8 @@ use crate::violation::Violation;
 pub struct Evaluation {
     /// Every failed rule, in rule order; empty when the candidate passes.
     pub violations: Vec<Violation>,
-    /// zxcvbn score (0-4) when the strength rule ran.
+    /// zxcvbn score (0-4) when the strength rule ran; `None` also when the
+    /// estimator failed (the candidate is then refused as `WEAK`).
     pub score: Option<u8>,
 }
 
@@ -79,7 +80,7 @@ impl Policy {
         let mut score = None;
         if c.min_score > 0 {
             let (s, weak) = strength(pw, personal, c);
-            score = Some(s);
+            score = s;
             if let Some(w) = weak {
                 v.push(w);
             }
@@ -205,25 +206,31 @@ fn l33t_letters(ch: char) -> &'static [char] {
     }
 }
 
-fn strength(pw: &str, personal: &PersonalInfo, c: &PolicyConfig) -> (u8, Option<Violation>) {
-    // zxcvbn's cost grows quickly with length; the prefix is what a guesser
-    // attacks first anyway, and the rest only adds entropy.
-    let head = &pw[..zxcvbn_prefix_len(pw, c.zxcvbn_max_chars)];
+fn strength(pw: &str, personal: &PersonalInfo, c: &PolicyConfig) -> (Option<u8>, Option<Violation>) {
+    // zxcvbn's cost grows quickly with length, and its arithmetic overflows
+    // past ZXCVBN_SAFE_CHARS; the prefix is what a guesser attacks first
+    // anyway, and the rest only adds entropy.
+    let max_chars = c.zxcvbn_max_chars.min(ZXCVBN_SAFE_CHARS);
+    let head = &pw[..zxcvbn_prefix_len(pw, max_chars)];
     let inputs: Vec<&str> = personal
         .fragments()
         .iter()
         .map(|(_, s)| s.as_str())
         .collect();
-    let entropy = zxcvbn::zxcvbn(head, &inputs);
-    let score = u8::from(entropy.score());
-    if score >= c.min_score {
-        return (score, None);
+    // The bound above keeps zxcvbn from panicking; should it panic anyway,
+    // the answer is still a verdict on this input (refused as weakest, with
+    // no feedback and no score), never a failed request.
+    let estimate = std::panic::catch_unwind(|| zxcvbn::zxcvbn(head, &inputs)).ok();
+    let score = estimate.as_ref().map(|e| u8::from(e.score()));
+    if let Some(score) = score.filter(|s| *s >= c.min_score) {
+        return (Some(score), None);
     }
+    let score = score.unwrap_or(0);
     let mut v = Violation::new(codes::WEAK)
         .with("score", score)
         .with("minScore", c.min_score);
     let mut suggestions = Vec::new();
-    if let Some(fb) = entropy.feedback() {
+    if let Some(fb) = estimate.as_ref().and_then(|e| e.feedback()) {
         if let Some(w) = fb.warning() {
             v = v.with("warning", codes::warning_code(w));
         }
@@ -233,7 +240,7 @@ fn strength(pw: &str, personal: &PersonalInfo, c: &PolicyConfig) -> (u8, Option<
                 .map(|s| Value::from(codes::suggestion_code(*s))),
         );
     }
-    (score, Some(v.with("suggestions", suggestions)))
+    (estimate.map(|_| score), Some(v.with("suggestions", suggestions)))
 }
 
 #[cfg(test)]
@@ -248,6 +255,31 @@ mod tests {
         let random = "x7#Kq9!mZ2@pL4$wR8^tY1&uI5*oP3(aS6)dF0_gH-jK=lZ+xC[vB]nM";
         let n = zxcvbn_prefix_len(random, 64);
         assert!(n > 8 && n < 30, "{n}");
+    }
+
+    /// NFKC-expanding input (U+FB01 becomes "fi") once made a 40-character
+    /// keyboard path with 39 turns, whose estimate overflowed inside zxcvbn.
+    #[test]
+    fn expanding_ligatures_get_a_verdict() {
+        let policy = Policy::new(PolicyConfig::default()).unwrap();
+        for n in [20, 40, 64, 128] {
+            let e = policy.evaluate(&"\u{FB01}".repeat(n), &PersonalInfo::default());
+            assert!(!e.violations.is_empty(), "{n} ligatures must not pass");
+        }
+    }
+
+    /// Every prefix zxcvbn can be given stays within the overflow-safe bound.
+    #[test]
+    fn the_estimator_never_sees_more_than_the_safe_bound() {
+        let c = PolicyConfig {
+            zxcvbn_max_chars: 128,
+            ..PolicyConfig::default()
+        };
+        assert!(Policy::new(c.clone()).is_err(), "config above the bound is refused");
+        for pw in ["fi".repeat(64), "qwertyuiop".repeat(12), "1".repeat(128)] {
+            let end = zxcvbn_prefix_len(&pw, c.zxcvbn_max_chars.min(ZXCVBN_SAFE_CHARS));
+            assert!(pw[..end].chars().count() <= ZXCVBN_SAFE_CHARS);
+        }
     }
 
     #[test]

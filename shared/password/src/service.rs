@@ -354,7 +354,7 @@ impl Inner {
             Some(id) => Some(
                 self.peppers
                     .secret(id)
-                    .ok_or_else(|| internal(format!("unknown pepper id {id}")))?,
+                    .ok_or_else(|| PasswordError::UnknownPepper(id.clone()))?,
             ),
             None => None,
         };
