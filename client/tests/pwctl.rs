@@ -130,3 +130,28 @@ async fn pwctl_runs_every_flow_and_never_prints_secrets() {
     .await;
     assert_eq!(code, 2);
 }
+
+/// `init` takes the registration link's sid from the environment, like
+/// every other secret, and never prints it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pwctl_init_reads_the_sid_from_the_environment() {
+    let Server { url, local, .. } = Server::start().await;
+    let seeded =
+        local_api::dev::seed_user(&local.app, "first@example.com", "First User", None, None)
+            .await
+            .unwrap();
+    let sid = seeded["initSessionId"].as_str().unwrap().to_owned();
+    let (code, out, err) = pwctl(
+        args(&url, &["init"]),
+        vec![
+            ("PWCTL_SESSION_ID", sid.clone()),
+            ("PWCTL_PASSWORD", "lantern Quartz meadow 84".into()),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains(&sid) && !err.contains(&sid));
+    let biz = seeded["bizId"].as_str().unwrap();
+    let user = local.app.accounts.user(biz).await.unwrap().unwrap();
+    assert!(user.password.is_some(), "the first password is set");
+}

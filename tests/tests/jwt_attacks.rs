@@ -133,6 +133,12 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
             "wrong issuer",
             trusted.sign(&with("iss", json!("https://evil.example.com"))),
         ),
+        ("no issuer claim", trusted.sign(&without("iss"))),
+        ("no audience claim", trusted.sign(&without("aud"))),
+        (
+            "audience array without ours",
+            trusted.sign(&with("aud", json!(["another-api", "third-api"]))),
+        ),
         ("no sub", trusted.sign(&without("sub"))),
         ("no iat", trusted.sign(&without("iat"))),
         ("no exp", trusted.sign(&without("exp"))),
@@ -152,6 +158,12 @@ async fn forged_or_unacceptable_tokens_get_401_and_change_nothing() {
     }
     assert_eq!(s.stored_user(&biz).await.version, before, "nothing changed");
     assert!(s.outbox().await.is_empty());
+
+    // an audience array that names ours passes
+    let r = App::new(&c, &sess)
+        .status(&trusted.sign(&with("aud", json!(["another-api", "password-api"]))))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
 
     // within the 30 s leeway an expired or not-yet-valid token still passes
     for claims in [with("exp", json!(now - 20)), with("nbf", json!(now + 20))] {
@@ -186,5 +198,29 @@ async fn hs256_only_when_explicitly_configured() {
     let c = s.client("198.51.100.82");
     let sess = c.handshake().await.unwrap();
     let r = App::new(&c, &sess).status(&hs(&biz)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// With an issuer and audience configured, local-api's `/_dev/token` mints
+/// both claims, so its tokens pass the verifier that now requires them.
+#[tokio::test]
+async fn dev_tokens_carry_the_configured_issuer_and_audience() {
+    let mut config = Config::default();
+    config.jwt.issuer = Some("https://id.example.com".into());
+    config.jwt.audience = Some("password-api".into());
+    let s = Server::start_with(config).await;
+    let biz = s.user("ivy@example.com", STRONG).await;
+    let token = s.token(&biz).await;
+    let payload: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["iss"], "https://id.example.com");
+    assert_eq!(payload["aud"], "password-api");
+    let c = s.client("198.51.100.81");
+    let sess = c.handshake().await.unwrap();
+    let r = App::new(&c, &sess).status(&token).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }

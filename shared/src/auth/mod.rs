@@ -137,7 +137,12 @@ impl JwtVerifier {
         };
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECS;
-        validation.set_required_spec_claims(&["sub", "exp", "iat"]);
+        // jsonwebtoken judges `iss` and `aud` only when a token carries them:
+        // configured, they are required too, or a token without them passes.
+        let mut required = vec!["sub", "exp", "iat"];
+        required.extend(self.issuer.as_ref().map(|_| "iss"));
+        required.extend(self.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         // Expiry and not-before are judged below against the injected clock,
         // so tests can move time.
         validation.validate_exp = false;

@@ -12,6 +12,7 @@ Secrets from the environment:
     PWCTL_CURRENT_PASSWORD  current password for `change`
     PWCTL_NEW_PASSWORD      new password for `change` and `reset`
     PWCTL_PASSWORD          first password for `init`
+    PWCTL_SESSION_ID        registration link's `sid` for `init`
     PWCTL_RESET_TOKEN       reset token for `reset`
   e.g.  read -rs PWCTL_NEW_PASSWORD && export PWCTL_NEW_PASSWORD
   pwctl never prints tokens or passwords.
@@ -120,7 +121,7 @@ pub(crate) enum Command {
     #[command(after_help = SECRETS_HELP)]
     Init {
         /// The `sid` of the link emailed at registration.
-        #[arg(long, value_name = "SID")]
+        #[arg(long, value_name = "SID", env = "PWCTL_SESSION_ID", hide_env_values = true)]
         session_id: String,
         /// The password to set.
         #[arg(long, value_name = "P", env = "PWCTL_PASSWORD", hide_env_values = true)]
