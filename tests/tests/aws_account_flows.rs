@@ -255,3 +255,72 @@ async fn init_attempts_leave_no_sid_in_the_table() {
         assert!(!stored.contains(sid), "a raw init sid is stored");
     }
 }
+
+/// The peppers of `aws`, as `pwctl admin keys init` creates them.
+async fn with_peppers(
+    aws: &aws_adapters::AwsConfig,
+    clients: &aws_adapters::AwsClients,
+    active: &str,
+    verify_only: &[&str],
+) -> aws_adapters::AwsConfig {
+    let cfg = aws_adapters::AwsConfig {
+        pepper_id: Some(active.into()),
+        pepper_verify_ids: verify_only.iter().map(|s| (*s).to_owned()).collect(),
+        ..aws.clone()
+    };
+    aws_adapters::admin::init_keys_with(
+        &aws_adapters::KmsKeyStore::from_clients(clients, &cfg),
+        &cfg,
+        None,
+        now_secs() * 1000,
+    )
+    .await
+    .unwrap();
+    cfg
+}
+
+fn pepper_of(user: &shared::ports::accounts::User) -> Option<String> {
+    let hash = user.password.as_ref().expect("a password");
+    hash.pepper_id().map(|p| p.as_str().to_owned())
+}
+
+/// A pepper rotation as docs/deployment.md describes it: p2 active, p1
+/// verify-only. A user hashed under p1 changes the password: verified with
+/// p1, stored with p2. A stack that dropped p1 answers 500 with the
+/// `PepperMissing` metric and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pepper_rotation_verifies_with_the_old_pepper_and_stores_with_the_new() {
+    let endpoint = emulator_env()["AWS_ENDPOINT_URL"].clone();
+    let (aws, clients) = aws_stack("pepper", &endpoint, EMULATOR_TIMEOUT_MS).await;
+    let before = with_peppers(&aws, &clients, "p1", &[]).await;
+    let old = Server::serve(aws_local(&before, &clients).await).await;
+    let moved = old.user("moved@example.com", STRONG).await;
+    let stranded = old.user("stranded@example.com", STRONG).await;
+    assert_eq!(pepper_of(&old.stored_user(&moved).await).as_deref(), Some("p1"));
+
+    let rotated = with_peppers(&aws, &clients, "p2", &["p1"]).await;
+    let new = Server::serve(aws_local(&rotated, &clients).await).await;
+    let c = new.client("198.51.100.61");
+    let sess = c.handshake().await.unwrap();
+    let t = new.token(&moved).await;
+    let r = App::new(&c, &sess).change(&t, STRONG, STRONG_2).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(pepper_of(&new.stored_user(&moved).await).as_deref(), Some("p2"));
+
+    // p1 dropped from the ring: the stranded user's hash cannot be checked.
+    let dropped = with_peppers(&aws, &clients, "p2", &[]).await;
+    let broken = Server::serve(aws_local(&dropped, &clients).await).await;
+    let c = broken.client("198.51.100.62");
+    let sess = c.handshake().await.unwrap();
+    let version = broken.stored_user(&stranded).await.version;
+    let t = broken.token(&stranded).await;
+    let r = App::new(&c, &sess).change(&t, STRONG, STRONG_2).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (500, Some("SYSTEM.INTERNAL_ERROR")),
+        "{}",
+        r.body
+    );
+    let after = broken.stored_user(&stranded).await;
+    assert_eq!((after.version, pepper_of(&after).as_deref()), (version, Some("p1")));
+}

@@ -98,9 +98,10 @@ pub async fn app_with(
         },
         accounts_for(needs, aws, clients, &keys),
         async {
-            match aws.pepper_id.as_deref() {
-                Some(id) if needs.pepper => pepper_ring(&keys, id).await,
-                _ => Ok(PepperRing::none()),
+            if needs.pepper {
+                pepper_ring(&keys, aws).await
+            } else {
+                Ok(PepperRing::none())
             }
         },
     )?;
@@ -176,15 +177,22 @@ async fn accounts_for(
     Ok(store)
 }
 
-async fn pepper_ring(keys: &KmsKeyStore, id: &str) -> anyhow::Result<PepperRing> {
-    let secret = keys
-        .load_secret(PURPOSE_PASSWORD_PEPPER, id, PEPPER_BYTES)
-        .await
-        .context("loading the password pepper")?;
-    let id = PepperId::new(id);
+/// The active pepper (`PASSWORD_PEPPER_ID`) and the verify-only ones
+/// (`PASSWORD_PEPPER_VERIFY_IDS`). One after another: verify-only peppers
+/// exist only during a rotation, and the whole ring already loads beside the
+/// other cold-start reads.
+async fn pepper_ring(keys: &KmsKeyStore, aws: &AwsConfig) -> anyhow::Result<PepperRing> {
+    let mut secrets = HashMap::new();
+    for id in aws.pepper_id.iter().chain(&aws.pepper_verify_ids) {
+        let secret = keys
+            .load_secret(PURPOSE_PASSWORD_PEPPER, id, PEPPER_BYTES)
+            .await
+            .with_context(|| format!("loading the password pepper {id}"))?;
+        secrets.insert(PepperId::new(id.as_str()), secret);
+    }
     Ok(PepperRing::new(
-        Some(id.clone()),
-        HashMap::from([(id, secret)]),
+        aws.pepper_id.as_deref().map(PepperId::new),
+        secrets,
     )?)
 }
 

@@ -28,6 +28,10 @@ pub struct AwsConfig {
     /// `PASSWORD_PEPPER_ID` (optional): id of the KMS-sealed password pepper;
     /// unset means hashes without a pepper.
     pub pepper_id: Option<String>,
+    /// `PASSWORD_PEPPER_VERIFY_IDS` (optional, comma-separated): peppers kept
+    /// after a rotation only to verify the hashes made with them; each such
+    /// hash moves to the active pepper when its password is next checked.
+    pub pepper_verify_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,20 +105,10 @@ impl AwsConfig {
         let key_id = |var: &'static str| -> Result<Option<String>, ConfigError> {
             match get(var) {
                 None => Ok(None),
-                Some(v) => {
-                    let v = v.trim();
-                    let ok = (1..=64).contains(&v.len())
-                        && v.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-                    if ok {
-                        Ok(Some(v.to_owned()))
-                    } else {
-                        Err(ConfigError::Malformed {
-                            var,
-                            reason: "expected 1-64 characters of [A-Za-z0-9._-]".into(),
-                        })
-                    }
-                }
+                Some(v) => key_id_value(&v).map(Some).ok_or(ConfigError::Malformed {
+                    var,
+                    reason: "expected 1-64 characters of [A-Za-z0-9._-]".into(),
+                }),
             }
         };
         let ses_from_address = required("SES_FROM_ADDRESS")?;
@@ -123,6 +117,26 @@ impl AwsConfig {
                 var: "SES_FROM_ADDRESS",
                 reason: "expected an email address".into(),
             });
+        }
+        let pepper_id = key_id("PASSWORD_PEPPER_ID")?;
+        let mut pepper_verify_ids: Vec<String> = Vec::new();
+        for id in get("PASSWORD_PEPPER_VERIFY_IDS")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+        {
+            let id = key_id_value(id).ok_or_else(|| ConfigError::Malformed {
+                var: "PASSWORD_PEPPER_VERIFY_IDS",
+                reason: "expected ids of 1-64 characters of [A-Za-z0-9._-], comma-separated"
+                    .into(),
+            })?;
+            if pepper_id.as_ref() == Some(&id) || pepper_verify_ids.contains(&id) {
+                return Err(ConfigError::Malformed {
+                    var: "PASSWORD_PEPPER_VERIFY_IDS",
+                    reason: format!("{id} is listed twice or is the active PASSWORD_PEPPER_ID"),
+                });
+            }
+            pepper_verify_ids.push(id);
         }
         Ok(AwsConfig {
             table_name: required("TABLE_NAME")?,
@@ -135,7 +149,8 @@ impl AwsConfig {
                 .unwrap_or_else(|| DEFAULT_SESSION_DATA_KEY_ID.into()),
             outbox_data_key_id: key_id("OUTBOX_DATA_KEY_ID")?
                 .unwrap_or_else(|| DEFAULT_OUTBOX_DATA_KEY_ID.into()),
-            pepper_id: key_id("PASSWORD_PEPPER_ID")?,
+            pepper_id,
+            pepper_verify_ids,
         })
     }
 
@@ -149,6 +164,15 @@ impl AwsConfig {
     pub fn retry_config(&self) -> RetryConfig {
         RetryConfig::standard().with_max_attempts(self.max_attempts)
     }
+}
+
+/// A key id as stored (trimmed), if it has the allowed form.
+fn key_id_value(v: &str) -> Option<String> {
+    let v = v.trim();
+    let ok = (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    ok.then(|| v.to_owned())
 }
 
 #[cfg(test)]
@@ -205,6 +229,18 @@ mod tests {
         pairs.push(("PASSWORD_PEPPER_ID", "p#1"));
         let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
         assert!(err.to_string().contains("PASSWORD_PEPPER_ID"));
+        for bad in ["p#1", "p1,p1", "p0", "p1,,p#"] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("PASSWORD_PEPPER_ID", "p0"));
+            pairs.push(("PASSWORD_PEPPER_VERIFY_IDS", bad));
+            let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
+            assert!(err.to_string().contains("PASSWORD_PEPPER_VERIFY_IDS"), "{bad}");
+        }
+        let mut pairs = BASE.to_vec();
+        pairs.push(("PASSWORD_PEPPER_ID", "p2"));
+        pairs.push(("PASSWORD_PEPPER_VERIFY_IDS", " p1, p0 ,"));
+        let cfg = AwsConfig::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(cfg.pepper_verify_ids, ["p1", "p0"]);
         let mut pairs = BASE.to_vec();
         pairs[2] = ("SES_FROM_ADDRESS", "nobody");
         let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();

@@ -180,6 +180,7 @@ impl From<password::PasswordError> for ApiError {
     fn from(e: password::PasswordError) -> Self {
         match e {
             password::PasswordError::Internal(cause) => ApiError::Internal(anyhow::anyhow!(cause)),
+            e @ password::PasswordError::UnknownPepper(_) => ApiError::Internal(e.into()),
             refused => ApiError::Password(refused),
         }
     }
@@ -326,7 +327,8 @@ impl ApiError {
             }
             ApiError::Password(e) => {
                 let status = match e {
-                    password::PasswordError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    password::PasswordError::Internal(_)
+                    | password::PasswordError::UnknownPepper(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     _ => StatusCode::BAD_REQUEST,
                 };
                 ErrorParts {

@@ -24,13 +24,16 @@ pub const HASH_MS: &str = "HashMs";
 pub const RATE_LIMITED: &str = "RateLimited";
 /// 1 when a Secure Channel check refused the request.
 pub const SC_REJECTED: &str = "ScRejected";
+/// 1 when a stored hash named a pepper the function has not loaded: a
+/// rotation dropped a pepper still in use (docs/operations.md#pepper-missing).
+pub const PEPPER_MISSING: &str = "PepperMissing";
 /// Emails sent by one batch.
 pub const MAIL_SENT: &str = "MailSent";
 /// Emails (or forgot answers) that failed in one batch.
 pub const MAIL_FAILED: &str = "MailFailed";
 
 /// Every metric a request document can carry.
-pub const REQUEST_METRICS: [&str; 7] = [
+pub const REQUEST_METRICS: [&str; 8] = [
     REQUESTS,
     OUTCOME_4XX,
     OUTCOME_5XX,
@@ -38,6 +41,7 @@ pub const REQUEST_METRICS: [&str; 7] = [
     HASH_MS,
     RATE_LIMITED,
     SC_REJECTED,
+    PEPPER_MISSING,
 ];
 /// Every metric of a mail document.
 pub const MAIL_METRICS: [&str; 2] = [MAIL_SENT, MAIL_FAILED];
@@ -74,6 +78,8 @@ pub struct RequestMetrics {
     pub latency_ms: u64,
     /// Time in Argon2, when it ran.
     pub hash_ms: Option<u64>,
+    /// A stored hash named a pepper that is not loaded (carried only then).
+    pub pepper_missing: bool,
 }
 
 fn document(
@@ -127,6 +133,9 @@ impl RequestMetrics {
         if let Some(ms) = self.hash_ms {
             metrics.push((HASH_MS, "Milliseconds", ms));
         }
+        if self.pepper_missing {
+            metrics.push((PEPPER_MISSING, "Count", 1));
+        }
         document(
             namespace,
             now_ms,
@@ -162,6 +171,7 @@ mod tests {
             sc_rejected: false,
             latency_ms: 12,
             hash_ms: None,
+            pepper_missing: false,
         }
         .to_emf("Ns", 5);
         let cw = &doc["_aws"]["CloudWatchMetrics"][0];
@@ -177,6 +187,7 @@ mod tests {
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
         assert!(!declared.contains(&HASH_MS), "no Argon2, no HashMs");
+        assert!(!declared.contains(&PEPPER_MISSING), "carried only when it happened");
         for name in &declared {
             assert!(doc[*name].is_u64(), "{name}");
         }
@@ -186,6 +197,7 @@ mod tests {
         let hashed = RequestMetrics {
             hash_ms: Some(300),
             status: 503,
+            pepper_missing: true,
             ..RequestMetrics {
                 route: Route::Change,
                 status: 0,
@@ -193,10 +205,12 @@ mod tests {
                 sc_rejected: false,
                 latency_ms: 0,
                 hash_ms: None,
+                pepper_missing: false,
             }
         }
         .to_emf("Ns", 0);
         assert_eq!(hashed[HASH_MS], 300);
+        assert_eq!(hashed[PEPPER_MISSING], 1);
         assert_eq!(hashed[OUTCOME_5XX], 1);
         assert_eq!(hashed[OUTCOME_4XX], 0);
         let mail = mail_emf("Ns", 0, 2, 1);

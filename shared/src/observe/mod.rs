@@ -31,6 +31,8 @@ pub struct Recorded {
     pub code: Option<&'static str>,
     /// The id of the forgot request written (joins its off-path answer).
     pub forgot_id: Option<String>,
+    /// A stored hash named a pepper this process has not loaded.
+    pub pepper_missing: bool,
 }
 
 impl Facts {
@@ -53,6 +55,20 @@ impl Facts {
     /// The forgot request written for this request.
     pub fn forgot_id(&self, id: &str) {
         self.with(|r| r.forgot_id = Some(id.to_owned()));
+    }
+
+    /// Runs `work` (a password check) and adds its time, noting a stored
+    /// hash whose pepper is not loaded: its own metric and alarm.
+    pub async fn time_check<T, F>(&self, work: F) -> Result<T, password::PasswordError>
+    where
+        F: Future<Output = Result<T, password::PasswordError>>,
+    {
+        let out = self.time_hash(work).await;
+        if let Err(password::PasswordError::UnknownPepper(id)) = &out {
+            tracing::error!(pepper_id = %id, "a stored hash names a pepper that is not loaded");
+            self.with(|r| r.pepper_missing = true);
+        }
+        out
     }
 
     /// Adds `elapsed` to the time spent in Argon2.
@@ -138,6 +154,25 @@ pub fn emit(value: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_check_against_a_pepper_not_loaded_is_recorded() {
+        let facts = Facts::default();
+        let ok: Result<(), _> = facts.time_check(async { Ok(()) }).await;
+        assert!(ok.is_ok() && !facts.snapshot().pepper_missing);
+        let mismatch: Result<(), _> = facts
+            .time_check(async { Err(password::PasswordError::Mismatch) })
+            .await;
+        assert!(mismatch.is_err() && !facts.snapshot().pepper_missing);
+        let missing: Result<(), _> = facts
+            .time_check(async {
+                Err(password::PasswordError::UnknownPepper(password::PepperId::new("p1")))
+            })
+            .await;
+        assert!(missing.is_err());
+        assert!(facts.snapshot().pepper_missing);
+        assert!(facts.snapshot().hash_ms.is_some());
+    }
 
     #[tokio::test]
     async fn facts_add_up_hash_time_and_keep_the_last_code() {

@@ -54,7 +54,7 @@ async fn change_opened(
                 .as_ref()
                 .ok_or(Refusal::CurrentPasswordRequired)?;
             let verified = app.passwords.verify(given.expose_secret(), Some(current));
-            Some(ctx.facts.time_hash(verified).await?)
+            Some(ctx.facts.time_check(verified).await?)
         }
         None => None,
     };
