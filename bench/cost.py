@@ -32,7 +32,7 @@ PRICE = {
 # tests/tests/aws_calls.rs (tests/data/aws_calls.json, docs/performance.md);
 # the capacity units are estimated from the code (the emulator reports none).
 ROUTES = {
-    "status": (1024, 0, 4, 3, 1, 1.5, 0, 0),
+    "status": (1024, 0, 5, 4, 2, 1.5, 0, 0),
     "change (history 0)": (1769, 2, 7, 6, 8, 1.5, 0, 1),
     "change (history 5)": (1769, 7, 7, 6, 8, 1.5, 0, 1),
     "forgot, known email": (1024, 0, 5, 5, 7, 1.5, 0, 1),

@@ -14,7 +14,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// Every limit of the contract (per 300 s by default), `RATE_LIMIT_<NAME>` = `max/window_secs`.
+/// Every limit of the contract (per 300 s by default, status per IP per 60 s), `RATE_LIMIT_<NAME>` = `max/window_secs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
     /// Public-key requests per client IP.
@@ -25,6 +25,8 @@ pub struct RateLimits {
     pub change_per_ip: Limit,
     /// Password changes per user.
     pub change_per_user: Limit,
+    /// Password status queries per client IP (default 60 per 60 s).
+    pub status_per_ip: Limit,
     /// Password status queries per user.
     pub status_per_user: Limit,
     /// First-password settings per client IP.
@@ -58,6 +60,7 @@ impl RateLimits {
             session_per_ip: open,
             change_per_ip: open,
             change_per_user: open,
+            status_per_ip: open,
             status_per_user: open,
             init_per_ip: open,
             init_per_session: open,
@@ -155,6 +158,11 @@ impl Default for Config {
                 session_per_ip: per_5_min(20),
                 change_per_ip: per_5_min(5),
                 change_per_user: per_5_min(5),
+                // A window of its own: polling clients, many behind one address.
+                status_per_ip: Limit {
+                    max: 60,
+                    window_secs: 60,
+                },
                 status_per_user: per_5_min(30),
                 init_per_ip: per_5_min(5),
                 init_per_session: per_5_min(5),
@@ -235,6 +243,7 @@ impl Config {
                 session_per_ip: limit("RATE_LIMIT_SESSION", d.limits.session_per_ip)?,
                 change_per_ip: limit("RATE_LIMIT_CHANGE_PER_IP", d.limits.change_per_ip)?,
                 change_per_user: limit("RATE_LIMIT_CHANGE_PER_USER", d.limits.change_per_user)?,
+                status_per_ip: limit("RATE_LIMIT_STATUS_PER_IP", d.limits.status_per_ip)?,
                 status_per_user: limit("RATE_LIMIT_STATUS_PER_USER", d.limits.status_per_user)?,
                 init_per_ip: limit("RATE_LIMIT_INIT_PER_IP", d.limits.init_per_ip)?,
                 init_per_session: limit("RATE_LIMIT_INIT_PER_SESSION", d.limits.init_per_session)?,

@@ -105,7 +105,7 @@ async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse 
     let route = endpoint.route;
     let started = Instant::now();
     let now_ms = app.clock.now_ms();
-    let request_id = request_id(req);
+    let request_id = request_id(req, &app.config.client_ip);
     let facts = Facts::default();
     let mut origin = audit::Origin {
         client_ip: req.source_ip,
@@ -225,7 +225,7 @@ pub async fn dispatch(app: &App, path: &str, req: ApiRequest) -> ApiResponse {
                 &ApiError::NotFound,
                 gateway::language(&req.headers),
                 app.clock.now_ms(),
-                &request_id(&req),
+                &request_id(&req, &app.config.client_ip),
             );
             app.config.cors.decorate(&req.headers, &mut resp);
             resp

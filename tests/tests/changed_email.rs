@@ -130,3 +130,59 @@ async fn the_changed_email_is_in_the_owners_stored_language_not_the_requests() {
     assert!(text.contains("デバイス：iPhone"), "{text}");
     assert!(!text.contains("Country:"), "{text}");
 }
+
+#[tokio::test]
+async fn a_caller_off_the_edge_cannot_choose_the_country_of_the_changed_email() {
+    let s = Server::start().await;
+    let email = "offedge@example.com";
+    let biz = s.user(email, STRONG).await;
+    let c = Client::new(
+        &s.url,
+        Identity {
+            ip: "198.51.100.150".into(),
+            country: "FR".into(),
+            ..Identity::default()
+        },
+    );
+    let sess = c.handshake().await.unwrap();
+    // The same stores under the deployed trust: only Cloudflare's ranges
+    // are believed, and this caller reaches the origin directly.
+    let mut app = s.local.app.clone();
+    std::sync::Arc::make_mut(&mut app.config).client_ip = shared::http::ClientIpSource::default();
+    let direct: std::net::IpAddr = "203.0.113.50".parse().unwrap();
+    let body = json!({"currentPassword": STRONG, "newPassword": STRONG_2}).to_string();
+    let (_, envelope) = Client::seal_request(&sess, "POST", CHANGE, body.as_bytes());
+    let mut headers = c.gateway_headers();
+    assert_eq!(headers["cf-ipcountry"], "FR");
+    headers.insert("x-sc-session-id", HeaderValue::from_str(&sess.id).unwrap());
+    headers.insert("x-sc-version", HeaderValue::from_static("2"));
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    let token = format!("Bearer {}", s.token(&biz).await);
+    headers.insert("authorization", HeaderValue::from_str(&token).unwrap());
+    let req = shared::http::ApiRequest {
+        method: http::Method::POST,
+        headers,
+        body: envelope.into(),
+        fallback_request_id: None,
+        source_ip: Some(direct),
+    };
+    let resp = shared::routes::dispatch(&app, CHANGE, req).await;
+    assert_eq!(resp.status(), 200);
+
+    let mail = s
+        .outbox()
+        .await
+        .into_iter()
+        .find(|m| m["kind"] == "changed" && m["to"] == email)
+        .expect("changed notice");
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("Country: unknown country"), "{text}");
+    for part in ["text", "html"] {
+        let body = mail[part].as_str().unwrap();
+        assert!(!body.contains(": FR"), "{part}: {body}");
+        assert!(!body.contains(">FR<"), "{part}: {body}");
+    }
+}

@@ -677,3 +677,36 @@ async fn many_reset_requests_keep_only_the_newest_links_live() {
     let r = app.reset(tokens.last().unwrap(), STRONG_3).await;
     assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID", "{}", r.body);
 }
+
+#[tokio::test]
+async fn status_is_limited_per_ip_before_any_token_is_verified() {
+    let mut config = shared::config::Config::default();
+    config.limits.status_per_ip = shared::ports::Limit {
+        max: 5,
+        window_secs: 300,
+    };
+    let s = Server::start_with(config).await;
+    let c = s.client("198.51.100.90");
+    let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
+    // Forged tokens from one address: each answer is 401 until the per-IP
+    // bucket is spent, then 429 in plaintext, before the token is looked at.
+    for _ in 0..5 {
+        let r = app.status("not.a.jwt").await;
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    let r = app.status("not.a.jwt").await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.body["code"], "REQUEST.RATE_LIMITED");
+    assert!(!r.encrypted, "the per-IP limit answers in plaintext");
+    assert!(r.headers.contains_key("retry-after"));
+    // The owner of a valid token is refused from that address too, and
+    // served from any other.
+    let biz = s.user("ida@example.com", STRONG).await;
+    let t = s.token(&biz).await;
+    assert_eq!(app.status(&t).await.status, 429);
+    let other = s.client("198.51.100.91");
+    let sess = other.handshake().await.unwrap();
+    let r = App::new(&other, &sess).status(&t).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -15,9 +15,11 @@ pub struct Gateway {
     pub client_hash: String,
     /// The address the per-IP limits count by.
     pub client_ip: IpAddr,
-    /// `Cf-Ray`: the edge's request id.
-    pub ray: String,
-    /// `cf-ipcountry`: two-letter country code.
+    /// `Cf-Ray`: the edge's request id, when the edge headers are believed
+    /// ([`ClientIpSource::trusts`]).
+    pub ray: Option<String>,
+    /// `cf-ipcountry`: two-letter country code, upper case, when the edge
+    /// headers are believed; [`UNKNOWN_COUNTRY`] otherwise.
     pub country: String,
     /// The language to answer in, from `Accept-Language`.
     pub lang: Lang,
@@ -63,7 +65,12 @@ pub const CLOUDFLARE_RANGES: [&str; 22] = [
 /// trusted proxies: one shared bucket, never a header's choice.
 pub const UNKNOWN_PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
-/// Which address the per-IP limits count by.
+/// Cloudflare's code for a country it cannot tell: the country of a caller
+/// whose edge headers are not believed. Emails render it as unknown.
+pub const UNKNOWN_COUNTRY: &str = "XX";
+
+/// Which address the per-IP limits count by, and whether the edge's other
+/// headers (`Cf-Ray`, `cf-ipcountry`) are believed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientIpSource {
     /// `CF-Connecting-IP` is believed only when the connection comes from one
@@ -100,23 +107,31 @@ impl ClientIpSource {
             .map(ClientIpSource::TrustedProxies)
     }
 
-    /// The address to count by. `source` is the network peer the runtime saw
-    /// (API Gateway's `sourceIp`). Behind trusted proxies a request without
-    /// one cannot show it came through them: the header is not believed, and
-    /// every such request shares the unspecified address's bucket. Only the
-    /// simulation mode (local-api, tests) takes the header as it is.
-    pub fn client_ip(&self, source: Option<IpAddr>, header: IpAddr) -> IpAddr {
+    /// Whether the edge's headers (`CF-Connecting-IP`, `Cf-Ray`,
+    /// `cf-ipcountry`) are believed for a request from `source`, the network
+    /// peer the runtime saw (API Gateway's `sourceIp`): only when it is a
+    /// trusted proxy, or in the simulation mode (local-api, tests). Behind
+    /// trusted proxies a request without a peer cannot show it came through
+    /// them, and is not believed.
+    pub fn trusts(&self, source: Option<IpAddr>) -> bool {
         match (self, source) {
-            (ClientIpSource::SimulationHeader, _) => header,
-            (ClientIpSource::TrustedProxies(_), None) => UNKNOWN_PEER,
+            (ClientIpSource::SimulationHeader, _) => true,
+            (ClientIpSource::TrustedProxies(_), None) => false,
             (ClientIpSource::TrustedProxies(proxies), Some(peer)) => {
                 let peer = peer.to_canonical();
-                if proxies.iter().any(|net| net.contains(&peer)) {
-                    header
-                } else {
-                    peer
-                }
+                proxies.iter().any(|net| net.contains(&peer))
             }
+        }
+    }
+
+    /// The address to count by: the header where [`Self::trusts`] believes
+    /// it, else the peer itself; without a peer, behind trusted proxies,
+    /// every request shares the unspecified address's bucket.
+    pub fn client_ip(&self, source: Option<IpAddr>, header: IpAddr) -> IpAddr {
+        if self.trusts(source) {
+            header
+        } else {
+            source.map_or(UNKNOWN_PEER, |peer| peer.to_canonical())
         }
     }
 }
@@ -124,8 +139,11 @@ impl ClientIpSource {
 type Check = fn(&str) -> bool;
 
 /// Checks every gateway header and reports all missing, then all malformed ones.
-/// `Content-Type` is required only when the route takes a body. The client IP
-/// comes from `CF-Connecting-IP` only where `ip_source` trusts the caller.
+/// `Content-Type` is required only when the route takes a body. The edge's
+/// headers are required and checked from every caller alike, but believed only
+/// where `ip_source` trusts the peer: from any other caller the client IP is
+/// the peer, the country [`UNKNOWN_COUNTRY`] and `ray` is `None` (the request
+/// id is then generated, [`super::request_id`]).
 pub fn check(
     headers: &HeaderMap,
     has_body: bool,
@@ -174,11 +192,16 @@ pub fn check(
         .trim()
         .parse()
         .map_err(|_| ApiError::HeaderInvalid(vec!["CF-Connecting-IP"]))?;
+    let believed = ip_source.trusts(source_ip);
     Ok(Gateway {
         client_hash: get("x-client-hash"),
         client_ip: ip_source.client_ip(source_ip, header_ip),
-        ray: get("cf-ray"),
-        country: get("cf-ipcountry").to_ascii_uppercase(),
+        ray: believed.then(|| get("cf-ray")),
+        country: if believed {
+            get("cf-ipcountry").to_ascii_uppercase()
+        } else {
+            UNKNOWN_COUNTRY.to_owned()
+        },
         lang: language(headers),
     })
 }
@@ -261,6 +284,75 @@ mod tests {
         // local-api's explicit simulation mode takes the header as sent.
         let g = check(&full(), true, None, &sim()).unwrap();
         assert_eq!(g.client_ip.to_string(), "2001:db8::1");
+    }
+
+    #[test]
+    fn edge_headers_are_believed_only_from_a_trusted_proxy() {
+        let cloudflare = ClientIpSource::default();
+        let edge: IpAddr = "172.64.1.9".parse().unwrap();
+        let g = check(&full(), true, Some(edge), &cloudflare).unwrap();
+        assert_eq!(g.country, "JP");
+        assert_eq!(g.ray.as_deref(), Some("8f1e2d3c4b5a6978-NRT"));
+        // Off the edge, or without a peer: the country is unknown and the
+        // ray is not taken, whatever the caller sends.
+        let direct: IpAddr = "203.0.113.7".parse().unwrap();
+        for source in [Some(direct), None] {
+            let g = check(&full(), true, source, &cloudflare).unwrap();
+            assert_eq!(g.country, UNKNOWN_COUNTRY, "{source:?}");
+            assert_eq!(g.ray, None, "{source:?}");
+        }
+        let none = ClientIpSource::parse_cidrs("").unwrap();
+        assert_eq!(
+            check(&full(), true, Some(edge), &none).unwrap().country,
+            UNKNOWN_COUNTRY
+        );
+        // The simulation mode believes them as sent.
+        let g = check(&full(), true, None, &sim()).unwrap();
+        assert_eq!((g.country.as_str(), g.ray.is_some()), ("JP", true));
+        // Still required and still checked from an untrusted caller.
+        let mut h = full();
+        h.insert("cf-ipcountry", "FRA".parse().unwrap());
+        h.remove("cf-ray");
+        assert!(
+            matches!(check(&h, true, Some(direct), &cloudflare), Err(ApiError::HeaderMissing(n)) if n == vec!["Cf-Ray"])
+        );
+        h.insert("cf-ray", "a b".parse().unwrap());
+        assert!(
+            matches!(check(&h, true, Some(direct), &cloudflare), Err(ApiError::HeaderInvalid(n)) if n == vec!["Cf-Ray", "cf-ipcountry"])
+        );
+    }
+
+    #[test]
+    fn the_request_id_is_the_ray_only_from_a_trusted_proxy() {
+        let cloudflare = ClientIpSource::default();
+        let req = |source: Option<IpAddr>, fallback: Option<&str>| crate::http::ApiRequest {
+            method: http::Method::POST,
+            headers: full(),
+            body: bytes::Bytes::new(),
+            fallback_request_id: fallback.map(str::to_owned),
+            source_ip: source,
+        };
+        let ray = "8f1e2d3c4b5a6978-NRT";
+        let edge: IpAddr = "172.64.1.9".parse().unwrap();
+        let direct: IpAddr = "203.0.113.7".parse().unwrap();
+        let id = |r: crate::http::ApiRequest, policy: &ClientIpSource| {
+            crate::http::request_id(&r, policy)
+        };
+        assert_eq!(id(req(Some(edge), None), &cloudflare), ray);
+        assert_eq!(id(req(None, None), &sim()), ray);
+        // Off the edge: Lambda's id, else a fresh random one, never the header.
+        assert_eq!(
+            id(req(Some(direct), Some("lambda-1")), &cloudflare),
+            "lambda-1"
+        );
+        for source in [Some(direct), None] {
+            let a = id(req(source, None), &cloudflare);
+            let b = id(req(source, None), &cloudflare);
+            assert_ne!(a, ray);
+            assert_eq!(a.len(), 24);
+            assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+            assert_ne!(a, b, "fresh each time");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub struct ApiRequest {
     pub headers: HeaderMap,
     /// Raw body.
     pub body: Bytes,
-    /// Lambda's request id, used when `Cf-Ray` is absent.
+    /// Lambda's request id, used when `Cf-Ray` is absent or not believed.
     pub fallback_request_id: Option<String>,
     /// The network peer as the runtime saw it (API Gateway's `sourceIp`);
     /// `None` for in-process callers.
@@ -118,10 +118,14 @@ pub fn error_response(err: &ApiError, lang: Lang, now_ms: u64, request_id: &str)
     resp
 }
 
-/// A request id for the envelope: `Cf-Ray`, else Lambda's, else a fresh one.
-pub fn request_id(req: &ApiRequest) -> String {
+/// A request id for the envelope: `Cf-Ray` when `ip_source` believes the
+/// edge's headers of this request ([`ClientIpSource::trusts`]), else Lambda's,
+/// else a fresh one: a caller off the edge never chooses its request id.
+pub fn request_id(req: &ApiRequest, ip_source: &ClientIpSource) -> String {
+    let believed = ip_source.trusts(req.source_ip);
     req.headers
         .get("cf-ray")
+        .filter(|_| believed)
         .and_then(|v| v.to_str().ok())
         .filter(|v| gateway::is_printable_ascii(v, 128))
         .map(str::to_owned)

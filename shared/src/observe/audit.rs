@@ -134,7 +134,8 @@ pub fn short_user_agent(ua: &str) -> String {
 pub struct Origin {
     /// The client address: the checked gateway's, else the network peer's.
     pub client_ip: Option<IpAddr>,
-    /// `cf-ipcountry`, once the gateway headers were checked.
+    /// `cf-ipcountry`, once the gateway headers were checked (`XX` when the
+    /// edge headers are not believed, `gateway::UNKNOWN_COUNTRY`).
     pub country: Option<String>,
     /// The `User-Agent` header, when printable.
     pub user_agent: Option<String>,

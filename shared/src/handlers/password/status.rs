@@ -16,6 +16,14 @@ pub(super) struct EmptyBody {}
 
 /// `POST .../password/status`: the signed-in user's account and password status.
 pub async fn status(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    // Before the session read, the nonce write and the token's user: a
+    // caller with forged tokens spends only this bucket.
+    ctx.rate_limit(
+        "status-ip",
+        &ctx.ip_key(),
+        ctx.app.config.limits.status_per_ip,
+    )
+    .await?;
     let (opened, user) = ctx.open_beside(req, ctx.token_user(req)).await?;
     Ok(ctx.seal(&opened, status_opened(ctx, user, &opened.plaintext).await))
 }
