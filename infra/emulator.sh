@@ -34,12 +34,15 @@ running() {
     [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
 }
 
+# (Re)installs the pins when the venv is missing or was made from other pins.
 ensure_venv() {
-    if [[ ! -x "$VENV/bin/moto_server" ]]; then
-        echo "emulator: creating $VENV" >&2
+    local stamp="$VENV/emulator-requirements.txt"
+    if [[ ! -x "$VENV/bin/moto_server" ]] || ! cmp -s "$ROOT/infra/emulator-requirements.txt" "$stamp"; then
+        echo "emulator: installing infra/emulator-requirements.txt into $VENV" >&2
         [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
             -r "$ROOT/infra/emulator-requirements.txt" >&2
+        cp "$ROOT/infra/emulator-requirements.txt" "$stamp"
     fi
 }
 

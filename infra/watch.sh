@@ -29,7 +29,7 @@ export JWT_ISSUER="${JWT_ISSUER:-http://localhost/issuer}" JWT_AUDIENCE="${JWT_A
 } >"$ENV_FILE"
 
 "$ROOT/.venv/bin/python" "$ROOT/infra/stream_pump.py" "$AWS_ENDPOINT_URL" "$TABLE_NAME" \
-    "http://127.0.0.1:$PORT/2015-03-31/functions/send-mail/invocations" &
+    "http://127.0.0.1:$PORT/2015-03-31/functions/send-mail/invocations" "$ROOT/template.yaml" &
 PUMP=$!
 trap 'kill $PUMP 2>/dev/null || true' EXIT INT TERM
 

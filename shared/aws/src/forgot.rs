@@ -8,7 +8,9 @@ use shared::ports::accounts::ForgotRequest;
 use shared::ports::PortResult;
 use zeroize::Zeroizing;
 
-use crate::accounts::{from_item, pending_sk, to_item, DynamoAccountStore, Planner, SealedItem};
+use crate::accounts::{
+    from_item, pending_sk, to_item, DynamoAccountStore, Item, Planner, SealedItem,
+};
 use crate::error::{corrupt, unavailable};
 
 /// The one partition of pending forgot requests, oldest first.
@@ -107,18 +109,39 @@ impl DynamoAccountStore {
         .transpose()
     }
 
-    /// Every unexpired pending request, oldest first (the sweep).
+    /// Every unexpired pending request, oldest first.
     pub(crate) async fn query_pending_forgot(&self) -> PortResult<Vec<ForgotRequest>> {
-        let now = self.clock.now_ms();
-        let mut pending = Vec::new();
-        for item in self
+        let items = self
             .query_all(
                 FORGOT_PENDING_PK.into(),
                 "",
                 "dynamodb Query pending forgot requests",
             )
-            .await?
-        {
+            .await?;
+        self.unexpired_forgot(items)
+    }
+
+    /// The unexpired requests among the `limit` oldest pending ones (one
+    /// Query with `Limit`: the sweep's bounded share), and whether more are
+    /// pending after them.
+    pub async fn oldest_pending_forgot(
+        &self,
+        limit: usize,
+    ) -> PortResult<(Vec<ForgotRequest>, bool)> {
+        let (items, more) = self
+            .query_first(
+                FORGOT_PENDING_PK.into(),
+                limit,
+                "dynamodb Query pending forgot requests",
+            )
+            .await?;
+        Ok((self.unexpired_forgot(items)?, more))
+    }
+
+    fn unexpired_forgot(&self, items: Vec<Item>) -> PortResult<Vec<ForgotRequest>> {
+        let now = self.clock.now_ms();
+        let mut pending = Vec::new();
+        for item in items {
             let item: SealedItem = from_item(item)?;
             if item.expires_at_ms > now {
                 pending.push(self.forgot_from_item(item)?);

@@ -9,12 +9,20 @@
 //! 1. reads the dead letters (up to [`MAX_DEAD_LETTERS`]) and keeps their
 //!    receipt handles; every batch they point at was written before, so its
 //!    messages are among the pending ones read next;
-//! 2. delivers every pending message the way `send-mail` does (claim under a
-//!    condition, send, drop the marker): a message already claimed by the
-//!    stream or by another run is skipped, so each one goes out at most once;
-//! 3. deletes the dead letters of step 1 only when every pending message was
-//!    delivered; otherwise they reappear after their visibility timeout and
-//!    the next run tries again.
+//! 2. answers the oldest pending forgot requests, at most
+//!    [`MAX_FORGOT_PER_RUN`] (one Query with `Limit`);
+//! 3. delivers the oldest pending messages the way `send-mail` does (claim
+//!    under a condition, send, drop the marker), at most
+//!    [`MAX_MESSAGES_PER_RUN`] (one Query with `Limit`): a message already
+//!    claimed by the stream or by another run is skipped, so each one goes
+//!    out at most once;
+//! 4. deletes the dead letters of step 1 only when every pending message was
+//!    delivered and none is left for a later run; otherwise they reappear
+//!    after their visibility timeout and the next run tries again.
+//!
+//! A run does bounded work whatever the backlog (the function has a 30 s
+//! timeout and runs every 15 minutes): what is past the bounds waits for the
+//! next run, oldest first.
 
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -22,7 +30,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::config::Config;
 use shared::handlers::accounts::answer_forgot;
-use shared::ports::accounts::{AccountStore, Mailer};
+use shared::ports::accounts::Mailer;
 use shared::ports::PortResult;
 
 use crate::bootstrap::{account_store, cold_start_failed};
@@ -34,6 +42,12 @@ use crate::{AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer};
 pub const DEAD_LETTER_QUEUE_URL_VAR: &str = "MAIL_DEAD_LETTER_QUEUE_URL";
 /// Dead letters read per run at most (SQS hands out 10 per call).
 pub const MAX_DEAD_LETTERS: usize = 1000;
+/// Forgot requests one run answers at most (each: two reads, a Query and a
+/// transaction).
+pub const MAX_FORGOT_PER_RUN: usize = 50;
+/// Messages one run delivers at most (each: a read, a claim, an SES send and
+/// a marker delete).
+pub const MAX_MESSAGES_PER_RUN: usize = 50;
 /// How long a read dead letter stays hidden from other readers: longer than
 /// one run (the function's timeout is at most a few minutes).
 const VISIBILITY_TIMEOUT_SECS: i32 = 900;
@@ -120,23 +134,54 @@ pub struct SweepReport {
     pub sent: usize,
     pub already_delivered: usize,
     pub failed: usize,
+    /// Forgot requests or messages past this run's bounds, left for the next.
+    pub left_for_next_run: bool,
 }
 
-/// One run: dead letters first, then every forgot request still pending
-/// (its stream record may be one of them), then every pending message, then
-/// the dead letters deleted if nothing failed.
+/// How much one run does at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepLimits {
+    pub forgot_requests: usize,
+    pub messages: usize,
+}
+
+impl Default for SweepLimits {
+    fn default() -> Self {
+        SweepLimits {
+            forgot_requests: MAX_FORGOT_PER_RUN,
+            messages: MAX_MESSAGES_PER_RUN,
+        }
+    }
+}
+
+/// One run within the default [`SweepLimits`].
 pub async fn sweep(
     store: &DynamoAccountStore,
     mailer: &dyn Mailer,
     config: &Config,
     dead_letters: &DeadLetters,
 ) -> PortResult<SweepReport> {
+    sweep_within(store, mailer, config, dead_letters, SweepLimits::default()).await
+}
+
+/// One run: dead letters first, then the oldest forgot requests still
+/// pending (their stream records may be among them), then the oldest pending
+/// messages, each within `limits`, then the dead letters deleted if nothing
+/// failed and nothing was left for the next run.
+pub async fn sweep_within(
+    store: &DynamoAccountStore,
+    mailer: &dyn Mailer,
+    config: &Config,
+    dead_letters: &DeadLetters,
+    limits: SweepLimits,
+) -> PortResult<SweepReport> {
     let handles = dead_letters.receive().await?;
     let mut report = SweepReport {
         dead_letters_read: handles.len(),
         ..SweepReport::default()
     };
-    for request in store.pending_forgot().await? {
+    let (requests, more_requests) = store.oldest_pending_forgot(limits.forgot_requests).await?;
+    for request in requests {
         // Answered at most once: the answer consumes the request in its transaction.
         match answer_forgot(store, config, &request, now_ms()).await {
             Ok(true) => report.forgot_answered += 1,
@@ -147,7 +192,9 @@ pub async fn sweep(
             }
         }
     }
-    for message in store.pending_outbox().await? {
+    let (messages, more_messages) = store.oldest_pending_outbox(limits.messages).await?;
+    report.left_for_next_run = more_requests || more_messages;
+    for message in messages {
         match deliver_message(store, mailer, &message.id).await {
             Ok(Delivery::Sent) => report.sent += 1,
             Ok(Delivery::AlreadyDelivered | Delivery::Ignored | Delivery::Answered) => {
@@ -159,7 +206,7 @@ pub async fn sweep(
             }
         }
     }
-    if report.failed == 0 && !handles.is_empty() {
+    if report.failed == 0 && !report.left_for_next_run && !handles.is_empty() {
         report.dead_letters_deleted = dead_letters.delete(&handles).await?;
     }
     Ok(report)

@@ -66,8 +66,13 @@ pub(crate) fn get_b<'a>(
     }
 }
 
+/// The table stream carries keys only, as in template.yaml: its consumer
+/// (`send-mail`) reads each item itself, so no image (hashes, addresses,
+/// sealed keys) is ever copied to the stream.
+pub const STREAM_VIEW_TYPE: StreamViewType = StreamViewType::KeysOnly;
+
 /// Creates the table if missing (on-demand, `PK`/`SK` strings, stream
-/// NEW_IMAGE) and enables TTL on `expiresAt`. Idempotent.
+/// [`STREAM_VIEW_TYPE`]) and enables TTL on `expiresAt`. Idempotent.
 pub async fn ensure_table(client: &Client, table: &str) -> PortResult<()> {
     let exists = match client.describe_table().table_name(table).send().await {
         Ok(_) => true,
@@ -105,7 +110,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> PortResult<()> {
             .stream_specification(
                 StreamSpecification::builder()
                     .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewImage)
+                    .stream_view_type(STREAM_VIEW_TYPE)
                     .build()
                     .expect("stream specification"),
             )

@@ -220,9 +220,8 @@ fn ddb_json(v: &AttributeValue) -> Value {
     }
 }
 
+/// A stream record as the table's `KEYS_ONLY` stream carries it: no image.
 fn record(seq: &str, name: &str, item: &HashMap<String, AttributeValue>) -> Value {
-    let image: serde_json::Map<String, Value> =
-        item.iter().map(|(k, v)| (k.clone(), ddb_json(v))).collect();
     json!({
         "eventID": format!("ev-{seq}"),
         "eventName": name,
@@ -233,10 +232,9 @@ fn record(seq: &str, name: &str, item: &HashMap<String, AttributeValue>) -> Valu
         "dynamodb": {
             "ApproximateCreationDateTime": 1_700_000_000.0,
             "Keys": { "PK": ddb_json(&item["PK"]), "SK": ddb_json(&item["SK"]) },
-            "NewImage": image,
             "SequenceNumber": seq,
             "SizeBytes": 512,
-            "StreamViewType": "NEW_IMAGE"
+            "StreamViewType": "KEYS_ONLY"
         }
     })
 }
@@ -691,6 +689,108 @@ async fn sweep_sends_each_pending_message_once_and_drains_dead_letters() {
     assert_eq!(retried.sent, 1, "{retried:?}");
     assert_eq!(sent_to(&emu.endpoint, &to4).await.len(), 1);
     assert!(store.pending_outbox().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_run_does_bounded_work_oldest_first() {
+    use aws_adapters::sweep::{sweep_within, DeadLetters, SweepLimits};
+    let emu = emulator();
+    let (cfg, clients) = fresh("sweepcap").await;
+    let store = dynamo_account_store(&cfg, &clients).await;
+    let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
+    let (sqs, url) = dead_letter_queue(&cfg).await;
+    let dead_letters = DeadLetters::new(sqs.clone(), &url);
+    let config = Config::default();
+    let now = now_ms();
+    let limits = SweepLimits {
+        forgot_requests: 2,
+        messages: 2,
+    };
+
+    // Three forgot requests (addresses of nobody: answered with no email)
+    // and five messages, written newest first.
+    let requests: Vec<ForgotRequest> = (0..3)
+        .map(|i| ForgotRequest {
+            id: shared::handlers::mail::new_id(),
+            email: email(),
+            lang: "en".into(),
+            requested_at_ms: now + i,
+        })
+        .collect();
+    for r in requests.iter().rev() {
+        store.record_forgot(r).await.unwrap();
+    }
+    let to: Vec<String> = (0..5).map(|_| email()).collect();
+    let messages: Vec<OutboxMessage> = to
+        .iter()
+        .enumerate()
+        .map(|(i, to)| {
+            message(
+                MailKind::Changed,
+                to,
+                "https://app.example.com/forgot",
+                now + i as u64,
+            )
+        })
+        .collect();
+    for m in messages.iter().rev() {
+        enqueue(&store, vec![m.clone()], now).await;
+    }
+    dead_letter(&sqs, &url, "300").await;
+    let pending_ids = || async {
+        store
+            .pending_forgot()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id)
+            .collect::<Vec<_>>()
+    };
+    let sent = |to: &str| {
+        let (endpoint, to) = (emu.endpoint.clone(), to.to_owned());
+        async move { sent_to(&endpoint, &to).await.len() }
+    };
+
+    // First run: the two oldest of each, the rest left; the dead letter kept.
+    let first = sweep_within(&store, &mailer, &config, &dead_letters, limits)
+        .await
+        .unwrap();
+    assert_eq!(first.forgot_answered, 2, "{first:?}");
+    assert_eq!(first.sent, 2, "{first:?}");
+    assert!(first.left_for_next_run, "{first:?}");
+    assert_eq!(first.dead_letters_deleted, 0, "{first:?}");
+    assert_eq!(pending_ids().await, vec![requests[2].id.clone()]);
+    assert_eq!(
+        (sent(&to[0]).await, sent(&to[1]).await, sent(&to[2]).await),
+        (1, 1, 0),
+        "oldest first"
+    );
+    assert_eq!(store.pending_outbox().await.unwrap().len(), 3);
+
+    // Second run: the last request, two more messages.
+    let second = sweep_within(&store, &mailer, &config, &dead_letters, limits)
+        .await
+        .unwrap();
+    assert_eq!((second.forgot_answered, second.sent), (1, 2), "{second:?}");
+    assert!(pending_ids().await.is_empty());
+    assert_eq!(
+        (sent(&to[2]).await, sent(&to[3]).await, sent(&to[4]).await),
+        (1, 1, 0)
+    );
+
+    // Third run: the last message; nothing is left.
+    let third = sweep_within(&store, &mailer, &config, &dead_letters, limits)
+        .await
+        .unwrap();
+    assert_eq!((third.forgot_answered, third.sent), (0, 1), "{third:?}");
+    assert!(!third.left_for_next_run, "{third:?}");
+    assert!(store.pending_outbox().await.unwrap().is_empty());
+    for to in &to {
+        assert_eq!(sent(to).await, 1);
+    }
+    // The dead letter read by the first run was kept (hidden until its
+    // visibility timeout): the run that reads it next deletes it.
+    assert_eq!(queued(&sqs, &url).await, 1);
 }
 
 // ------------------------------------------------ first user (docs/deployment.md)

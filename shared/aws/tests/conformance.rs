@@ -57,3 +57,20 @@ async fn conformance_dynamo_account_store_and_no_token_at_rest() {
         assert!(!text.contains("token=") && !text.contains("sid="));
     }
 }
+
+#[tokio::test]
+async fn forgot_request_before_a_password_change_gets_no_link_memory() {
+    conformance::accounts::forgot_request_before_a_password_change(Arc::new(
+        MemoryAccountStore::default(),
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgot_request_before_a_password_change_gets_no_link_dynamo() {
+    let (cfg, clients) = fresh("stale-forgot").await;
+    conformance::accounts::forgot_request_before_a_password_change(Arc::new(
+        dynamo_account_store(&cfg, &clients).await,
+    ))
+    .await;
+}

@@ -139,6 +139,11 @@ pub async fn create_user(
 /// the request is consumed in the same transaction, so a retried or
 /// concurrent answer issues nothing twice. `true` when this call answered it,
 /// `false` when another already had.
+///
+/// A request made before the account's password was last set (answered
+/// late: a stream retry, the sweep) is dropped the same way, with no link:
+/// the password change revoked every link, and must not be followed by one
+/// asked for before it.
 pub async fn answer_forgot(
     accounts: &dyn AccountStore,
     config: &Config,
@@ -150,7 +155,14 @@ pub async fn answer_forgot(
         ..AccountChange::default()
     };
     let user = accounts.user_by_email(&request.email).await?;
-    let active = user.filter(|u| u.status == UserStatus::Active);
+    let predates_change = |u: &User| {
+        u.password_changed_at_ms
+            .is_some_and(|changed| request.requested_at_ms < changed)
+    };
+    if user.as_ref().is_some_and(predates_change) {
+        tracing::info!(request_id = %request.id, "forgot request predates the last password change: dropped");
+    }
+    let active = user.filter(|u| u.status == UserStatus::Active && !predates_change(u));
     let biz_id = active.as_ref().map(|u| u.biz_id.clone());
     if let Some(user) = active {
         let token = new_token();

@@ -137,6 +137,34 @@ impl DynamoAccountStore {
         Ok(items)
     }
 
+    /// At most `limit` items of partition `pk`, oldest (lowest sort key)
+    /// first: one strongly consistent Query with `Limit`, never the whole
+    /// partition. `true` with them when the partition holds more.
+    pub(crate) async fn query_first(
+        &self,
+        pk: String,
+        limit: usize,
+        what: &'static str,
+    ) -> PortResult<(Vec<Item>, bool)> {
+        if limit == 0 {
+            return Ok((Vec::new(), true));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true)
+            .scan_index_forward(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| unavailable(what, e))?;
+        let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
+        Ok((out.items.unwrap_or_default(), more))
+    }
+
     /// The unexpired markers of `biz_id`'s links whose sort key starts with
     /// `prefix` ("" = all), oldest reset first.
     async fn link_markers(

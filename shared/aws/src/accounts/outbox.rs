@@ -12,7 +12,7 @@ use crate::dynamo::SessionSealer;
 use crate::error::{condition_failed, corrupt, unavailable};
 use crate::table::{n, s, PK, SK};
 
-use super::item::{from_item, to_item, MarkerItem, SealedItem};
+use super::item::{from_item, to_item, Item, MarkerItem, SealedItem};
 use super::keys::{outbox_pk, pending_sk, OUTBOX_PENDING_PK, OUTBOX_SK};
 use super::plan::Planner;
 use super::DynamoAccountStore;
@@ -138,15 +138,36 @@ impl DynamoAccountStore {
 
     /// Every pending message not yet delivered, oldest first.
     pub(super) async fn query_pending_outbox(&self) -> PortResult<Vec<OutboxMessage>> {
-        let mut ids = Vec::new();
-        for item in self
+        let markers = self
             .query_all(
                 OUTBOX_PENDING_PK.into(),
                 "",
                 "dynamodb Query pending outbox",
             )
-            .await?
-        {
+            .await?;
+        self.undelivered(markers).await
+    }
+
+    /// The undelivered messages among the `limit` oldest pending markers
+    /// (one Query with `Limit`: the sweep's bounded share), and whether more
+    /// markers follow them.
+    pub async fn oldest_pending_outbox(
+        &self,
+        limit: usize,
+    ) -> PortResult<(Vec<OutboxMessage>, bool)> {
+        let (markers, more) = self
+            .query_first(
+                OUTBOX_PENDING_PK.into(),
+                limit,
+                "dynamodb Query pending outbox",
+            )
+            .await?;
+        Ok((self.undelivered(markers).await?, more))
+    }
+
+    async fn undelivered(&self, markers: Vec<Item>) -> PortResult<Vec<OutboxMessage>> {
+        let mut ids = Vec::new();
+        for item in markers {
             let id = from_item::<MarkerItem>(item)?.id;
             ids.push(id.ok_or_else(|| corrupt("pending marker without id"))?);
         }

@@ -591,3 +591,70 @@ pub async fn account_store(store: Arc<dyn AccountStore>) -> Vec<String> {
     assert_eq!(after.len(), pending.len() - 1);
     secrets
 }
+
+/// Reset emails queued for `to`.
+async fn queued_resets(store: &dyn AccountStore, to: &str) -> usize {
+    store
+        .pending_outbox()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.to == to && m.kind == MailKind::Reset)
+        .count()
+}
+
+/// `answer_forgot` over the store: a forgot request made before the
+/// account's last password change is consumed with no link and no email; one
+/// made after it gets a reset token and its email.
+pub async fn forgot_request_before_a_password_change(store: Arc<dyn AccountStore>) {
+    use crate::handlers::accounts::answer_forgot;
+    let config = crate::config::Config::default();
+    let now = now_ms();
+    // Its password was set at `now`.
+    let ann = user(&email(), now);
+    assert_eq!(apply(&*store, create(&ann), now).await, Ok(()));
+    let request = |at: u64| ForgotRequest {
+        id: crate::handlers::mail::new_id(),
+        email: ann.email.clone(),
+        lang: "en".into(),
+        requested_at_ms: at,
+    };
+    let pending = |id: String| {
+        let store = store.clone();
+        async move {
+            store
+                .pending_forgot()
+                .await
+                .unwrap()
+                .iter()
+                .any(|f| f.id == id)
+        }
+    };
+
+    // Asked before the change, answered after it (a stream retry, the sweep).
+    for stale in [request(now - 60_000), request(now - 1)] {
+        store.record_forgot(&stale).await.unwrap();
+        assert!(answer_forgot(&*store, &config, &stale, now + 1_000)
+            .await
+            .unwrap());
+        assert!(!pending(stale.id.clone()).await, "the request is consumed");
+        assert_eq!(
+            queued_resets(&*store, &ann.email).await,
+            0,
+            "no reset link for a request that predates the password change"
+        );
+        // Answering it again issues nothing either.
+        assert!(!answer_forgot(&*store, &config, &stale, now + 2_000)
+            .await
+            .unwrap());
+    }
+
+    // Asked after the change (or in its millisecond): answered with a link.
+    let fresh = request(now);
+    store.record_forgot(&fresh).await.unwrap();
+    assert!(answer_forgot(&*store, &config, &fresh, now + 1_000)
+        .await
+        .unwrap());
+    assert!(!pending(fresh.id.clone()).await);
+    assert_eq!(queued_resets(&*store, &ann.email).await, 1);
+}
