@@ -27,6 +27,9 @@ pub const DEV_KID: &str = "local-dev";
 pub struct DevSigner {
     encoding: EncodingKey,
     jwks: String,
+    /// `iss` and `aud` of every token, when the app requires them.
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 impl DevSigner {
@@ -41,18 +44,40 @@ impl DevSigner {
         Ok(DevSigner {
             encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
             jwks: jwks.to_string(),
+            issuer: None,
+            audience: None,
         })
+    }
+
+    /// Tokens also carry this issuer and audience (the ones the app requires).
+    pub fn with_issuer_and_audience(
+        self,
+        issuer: Option<String>,
+        audience: Option<String>,
+    ) -> DevSigner {
+        DevSigner {
+            issuer,
+            audience,
+            ..self
+        }
     }
 
     pub fn jwks(&self) -> &str {
         &self.jwks
     }
 
-    /// An EdDSA access token for `biz_id`, issued at `iat`, valid one hour.
+    /// An EdDSA access token for `biz_id`, issued at `iat`, valid one hour,
+    /// with the configured issuer and audience.
     pub fn token(&self, biz_id: &str, iat: u64) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(DEV_KID.into());
-        let claims = json!({"sub": biz_id, "iat": iat, "exp": iat + 3600});
+        let mut claims = json!({"sub": biz_id, "iat": iat, "exp": iat + 3600});
+        if let Some(iss) = &self.issuer {
+            claims["iss"] = json!(iss);
+        }
+        if let Some(aud) = &self.audience {
+            claims["aud"] = json!(aud);
+        }
         Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
     }
 }

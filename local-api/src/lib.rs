@@ -81,6 +81,9 @@ impl Local {
         let config = Arc::make_mut(&mut app.config);
         config.client_ip = ClientIpSource::SimulationHeader;
         config.cors = config.cors.clone().with_simulation_headers();
+        // `/_dev/token` mints what the app's verifier requires.
+        let signer =
+            signer.with_issuer_and_audience(config.jwt.issuer.clone(), config.jwt.audience.clone());
         let mailbox = Arc::new(MemoryMailer::default());
         app.mailer = mailbox.clone();
         Local {

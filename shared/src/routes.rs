@@ -154,6 +154,7 @@ async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse 
             sc_rejected: audit::is_sc_rejection(code),
             latency_ms,
             hash_ms: recorded.hash_ms,
+            pepper_missing: recorded.pepper_missing,
         }
         .to_emf(observe::namespace(), now_ms),
     );

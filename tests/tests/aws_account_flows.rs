@@ -296,7 +296,10 @@ async fn a_pepper_rotation_verifies_with_the_old_pepper_and_stores_with_the_new(
     let old = Server::serve(aws_local(&before, &clients).await).await;
     let moved = old.user("moved@example.com", STRONG).await;
     let stranded = old.user("stranded@example.com", STRONG).await;
-    assert_eq!(pepper_of(&old.stored_user(&moved).await).as_deref(), Some("p1"));
+    assert_eq!(
+        pepper_of(&old.stored_user(&moved).await).as_deref(),
+        Some("p1")
+    );
 
     let rotated = with_peppers(&aws, &clients, "p2", &["p1"]).await;
     let new = Server::serve(aws_local(&rotated, &clients).await).await;
@@ -305,7 +308,10 @@ async fn a_pepper_rotation_verifies_with_the_old_pepper_and_stores_with_the_new(
     let t = new.token(&moved).await;
     let r = App::new(&c, &sess).change(&t, STRONG, STRONG_2).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(pepper_of(&new.stored_user(&moved).await).as_deref(), Some("p2"));
+    assert_eq!(
+        pepper_of(&new.stored_user(&moved).await).as_deref(),
+        Some("p2")
+    );
 
     // p1 dropped from the ring: the stranded user's hash cannot be checked.
     let dropped = with_peppers(&aws, &clients, "p2", &[]).await;
@@ -322,5 +328,8 @@ async fn a_pepper_rotation_verifies_with_the_old_pepper_and_stores_with_the_new(
         r.body
     );
     let after = broken.stored_user(&stranded).await;
-    assert_eq!((after.version, pepper_of(&after).as_deref()), (version, Some("p1")));
+    assert_eq!(
+        (after.version, pepper_of(&after).as_deref()),
+        (version, Some("p1"))
+    );
 }

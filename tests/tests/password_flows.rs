@@ -678,6 +678,44 @@ async fn many_reset_requests_keep_only_the_newest_links_live() {
     assert_eq!(r.body["code"], "AUTH.RESET_TOKEN_INVALID", "{}", r.body);
 }
 
+/// NFKC-expanding new passwords (ligatures, full-width and compatibility
+/// forms) once crashed the strength estimator: each gets a policy verdict,
+/// the same one every time, and the account keeps its password.
+#[tokio::test]
+async fn nfkc_expanding_passwords_get_a_policy_verdict_never_a_500() {
+    let mut config = shared::config::Config::default();
+    let wide = shared::ports::Limit {
+        max: 1000,
+        window_secs: 300,
+    };
+    config.limits.change_per_ip = wide;
+    config.limits.change_per_user = wide;
+    let s = Server::start_with(config).await;
+    let c = s.client("198.51.100.41");
+    let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
+    let biz = s.user("lig@example.com", STRONG).await;
+    // Ligatures expand 2-3x (U+FB01 "fi", U+FB03 "ffi"), U+3300 to a katakana word.
+    for unit in ["\u{FB01}", "\u{FB03}", "\u{3300}", "\u{FB01}\u{FB02}"] {
+        for n in [20, 40, 128] {
+            let candidate = unit.repeat(n);
+            let mut verdicts = Vec::new();
+            for _ in 0..2 {
+                let t = s.token(&biz).await;
+                let r = app.change(&t, STRONG, &candidate).await;
+                assert_eq!(r.status, 400, "{unit:?} x {n}: {}", r.body);
+                assert_eq!(r.body["code"], "PASSWORD.POLICY_VIOLATION");
+                verdicts.push(r.body["details"].clone());
+            }
+            assert_eq!(verdicts[0], verdicts[1], "{unit:?} x {n}: one verdict");
+        }
+    }
+    // The password is unchanged: the original one still changes it.
+    let t = s.token(&biz).await;
+    let r = app.change(&t, STRONG, STRONG_2).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 #[tokio::test]
 async fn status_is_limited_per_ip_before_any_token_is_verified() {
     let mut config = shared::config::Config::default();

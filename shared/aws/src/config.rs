@@ -127,8 +127,7 @@ impl AwsConfig {
         {
             let id = key_id_value(id).ok_or_else(|| ConfigError::Malformed {
                 var: "PASSWORD_PEPPER_VERIFY_IDS",
-                reason: "expected ids of 1-64 characters of [A-Za-z0-9._-], comma-separated"
-                    .into(),
+                reason: "expected ids of 1-64 characters of [A-Za-z0-9._-], comma-separated".into(),
             })?;
             if pepper_id.as_ref() == Some(&id) || pepper_verify_ids.contains(&id) {
                 return Err(ConfigError::Malformed {
@@ -234,7 +233,10 @@ mod tests {
             pairs.push(("PASSWORD_PEPPER_ID", "p0"));
             pairs.push(("PASSWORD_PEPPER_VERIFY_IDS", bad));
             let err = AwsConfig::from_lookup(lookup(&pairs)).unwrap_err();
-            assert!(err.to_string().contains("PASSWORD_PEPPER_VERIFY_IDS"), "{bad}");
+            assert!(
+                err.to_string().contains("PASSWORD_PEPPER_VERIFY_IDS"),
+                "{bad}"
+            );
         }
         let mut pairs = BASE.to_vec();
         pairs.push(("PASSWORD_PEPPER_ID", "p2"));

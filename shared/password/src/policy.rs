@@ -206,7 +206,11 @@ fn l33t_letters(ch: char) -> &'static [char] {
     }
 }
 
-fn strength(pw: &str, personal: &PersonalInfo, c: &PolicyConfig) -> (Option<u8>, Option<Violation>) {
+fn strength(
+    pw: &str,
+    personal: &PersonalInfo,
+    c: &PolicyConfig,
+) -> (Option<u8>, Option<Violation>) {
     // zxcvbn's cost grows quickly with length, and its arithmetic overflows
     // past ZXCVBN_SAFE_CHARS; the prefix is what a guesser attacks first
     // anyway, and the rest only adds entropy.
@@ -240,7 +244,10 @@ fn strength(pw: &str, personal: &PersonalInfo, c: &PolicyConfig) -> (Option<u8>,
                 .map(|s| Value::from(codes::suggestion_code(*s))),
         );
     }
-    (estimate.map(|_| score), Some(v.with("suggestions", suggestions)))
+    (
+        estimate.map(|_| score),
+        Some(v.with("suggestions", suggestions)),
+    )
 }
 
 #[cfg(test)]
@@ -275,7 +282,10 @@ mod tests {
             zxcvbn_max_chars: 128,
             ..PolicyConfig::default()
         };
-        assert!(Policy::new(c.clone()).is_err(), "config above the bound is refused");
+        assert!(
+            Policy::new(c.clone()).is_err(),
+            "config above the bound is refused"
+        );
         for pw in ["fi".repeat(64), "qwertyuiop".repeat(12), "1".repeat(128)] {
             let end = zxcvbn_prefix_len(&pw, c.zxcvbn_max_chars.min(ZXCVBN_SAFE_CHARS));
             assert!(pw[..end].chars().count() <= ZXCVBN_SAFE_CHARS);

@@ -328,7 +328,9 @@ impl ApiError {
             ApiError::Password(e) => {
                 let status = match e {
                     password::PasswordError::Internal(_)
-                    | password::PasswordError::UnknownPepper(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    | password::PasswordError::UnknownPepper(_) => {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
                     _ => StatusCode::BAD_REQUEST,
                 };
                 ErrorParts {

@@ -187,7 +187,10 @@ mod tests {
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
         assert!(!declared.contains(&HASH_MS), "no Argon2, no HashMs");
-        assert!(!declared.contains(&PEPPER_MISSING), "carried only when it happened");
+        assert!(
+            !declared.contains(&PEPPER_MISSING),
+            "carried only when it happened"
+        );
         for name in &declared {
             assert!(doc[*name].is_u64(), "{name}");
         }

@@ -166,7 +166,9 @@ mod tests {
         assert!(mismatch.is_err() && !facts.snapshot().pepper_missing);
         let missing: Result<(), _> = facts
             .time_check(async {
-                Err(password::PasswordError::UnknownPepper(password::PepperId::new("p1")))
+                Err(password::PasswordError::UnknownPepper(
+                    password::PepperId::new("p1"),
+                ))
             })
             .await;
         assert!(missing.is_err());

@@ -121,7 +121,12 @@ pub(crate) enum Command {
     #[command(after_help = SECRETS_HELP)]
     Init {
         /// The `sid` of the link emailed at registration.
-        #[arg(long, value_name = "SID", env = "PWCTL_SESSION_ID", hide_env_values = true)]
+        #[arg(
+            long,
+            value_name = "SID",
+            env = "PWCTL_SESSION_ID",
+            hide_env_values = true
+        )]
         session_id: String,
         /// The password to set.
         #[arg(long, value_name = "P", env = "PWCTL_PASSWORD", hide_env_values = true)]
