@@ -173,7 +173,7 @@ fuzz-ci:
 	cd fuzz && $(CARGO) fuzz build $(FUZZ_FLAGS)
 	@mkdir -p fuzz/logs
 	@cd fuzz && for t in $(FUZZ_TARGETS); do \
-		scratch=$$(mktemp -d); \
+		scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
 		$(CARGO) fuzz run $(FUZZ_FLAGS) $$t $$scratch seeds/$$t regressions/$$t -- -runs=0 \
 			> logs/$$t.replay.log 2>&1 || { tail -n 60 logs/$$t.replay.log; echo "fuzz target $$t: a committed input fails"; exit 1; }; \
 		$(CARGO) fuzz run $(FUZZ_FLAGS) $$t $$scratch seeds/$$t regressions/$$t -- \

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::handlers::accounts::{create_user, Invitation};
 use shared::http::json::{parse_strict, ExposeSecret, SecretString};
-use shared::http::{error_response, json_response, success_body, ApiError, ApiResponse};
+use shared::http::{
+    error_response, json_response, success_body, ApiError, ApiResponse, CorsPolicy,
+};
 use shared::i18n::Lang;
 use shared::App;
 
@@ -171,13 +173,13 @@ fn is_json(content_type: &str) -> bool {
 /// refusal: 400 `GATEWAY.HEADER_MISSING` / `GATEWAY.HEADER_INVALID` naming
 /// the headers. `Host` must be loopback (unless `any_host`: local-api was
 /// started with `--unsafe-expose-dev-routes`); an `Origin`, when sent, must
-/// be one of `allowed_origins` (the CORS allow-list); a `POST` must carry
+/// be on the CORS allow-list; a `POST` must carry
 /// `Content-Type: application/json` (optionally `; charset=utf-8`).
 pub fn guard(
     method: &Method,
     headers: &HeaderMap,
     authority: Option<&str>,
-    allowed_origins: &[String],
+    cors: &CorsPolicy,
     any_host: bool,
 ) -> Result<(), ApiError> {
     let text = |name: &str| headers.get(name).map(|v| v.to_str().ok());
@@ -190,10 +192,8 @@ pub fn guard(
             Some(_) => invalid.push("Host"),
         }
     }
-    match text("origin") {
-        None => {}
-        Some(Some(o)) if allowed_origins.iter().any(|a| a == o) => {}
-        Some(_) => invalid.push("Origin"),
+    if headers.contains_key(http::header::ORIGIN) && cors.allowed_origin(headers).is_none() {
+        invalid.push("Origin");
     }
     if method == Method::POST {
         match text("content-type") {
@@ -226,8 +226,13 @@ pub async fn handle(
     }
     let app = &local.app;
     let now = app.clock.now_ms();
-    let origins = app.config.cors.origins();
-    if let Err(e) = guard(method, headers, authority, origins, local.expose_dev_routes) {
+    if let Err(e) = guard(
+        method,
+        headers,
+        authority,
+        &app.config.cors,
+        local.expose_dev_routes,
+    ) {
         return Some(error_response(&e, Lang::En, now, "dev"));
     }
     let result: Result<(StatusCode, Value), ApiError> = match (method, path) {

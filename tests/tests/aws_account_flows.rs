@@ -332,4 +332,36 @@ async fn a_pepper_rotation_verifies_with_the_old_pepper_and_stores_with_the_new(
         (after.version, pepper_of(&after).as_deref()),
         (version, Some("p1"))
     );
+
+    // The moved user's change kept the old password in history under p2, so
+    // dropping p1 does not touch them: they change again.
+    let moved_user = broken.stored_user(&moved).await;
+    let history: Vec<_> = moved_user
+        .history
+        .iter()
+        .map(|h| h.pepper_id().map(|p| p.as_str().to_owned()))
+        .collect();
+    assert_eq!(history, [Some("p2".to_owned())]);
+    // Issued after the first change's second: that change revoked earlier tokens.
+    let t = broken.token_at(&moved, now_secs() + 2).await;
+    let r = App::new(&c, &sess).change(&t, STRONG_2, STRONG_3).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // The stranded user recovers with a reset, stored under p2.
+    let app = App::new(&c, &sess);
+    let r = app.forgot("stranded@example.com").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mail = broken.outbox().await;
+    let link = mail
+        .iter()
+        .rev()
+        .find(|m| m["kind"] == "reset")
+        .expect("a reset email")["link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app.reset(&query(&link, "token"), STRONG_3).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let after = broken.stored_user(&stranded).await;
+    assert_eq!(pepper_of(&after).as_deref(), Some("p2"));
 }

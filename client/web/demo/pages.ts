@@ -42,7 +42,10 @@ function api(): Promise<PasswordApi> {
  */
 function secretFromLink(name: string): string | null {
   const value = new URLSearchParams(location.hash.slice(1)).get(name);
-  if (value !== null) history.replaceState(null, "", location.pathname);
+  // Dropped from the address bar and history wherever it stood.
+  if (value !== null || new URLSearchParams(location.search).has(name)) {
+    history.replaceState(null, "", location.pathname);
+  }
   return value;
 }
 

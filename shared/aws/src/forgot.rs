@@ -128,9 +128,14 @@ impl DynamoAccountStore {
         &self,
         limit: usize,
     ) -> PortResult<(Vec<ForgotRequest>, bool)> {
+        // Sort keys start with the request time: expired requests that TTL
+        // has not removed yet are skipped by the key condition, so they
+        // never fill the run's share.
+        let expired_before = self.clock.now_ms().saturating_sub(FORGOT_TTL_MS);
         let (items, more) = self
             .query_first(
                 FORGOT_PENDING_PK.into(),
+                &format!("{expired_before:013}"),
                 limit,
                 "dynamodb Query pending forgot requests",
             )

@@ -793,6 +793,75 @@ async fn sweep_run_does_bounded_work_oldest_first() {
     assert_eq!(queued(&sqs, &url).await, 1);
 }
 
+/// Markers that outlived their message (claimed long ago: sent, or lost by a
+/// sender that stopped) and forgot requests past their expiry that TTL has
+/// not removed yet never take the place of pending work in a bounded run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_markers_and_expired_requests_never_block_the_sweep() {
+    use aws_adapters::sweep::{sweep_within, DeadLetters, SweepLimits};
+    let emu = emulator();
+    let (cfg, clients) = fresh("sweepstale").await;
+    let store = dynamo_account_store(&cfg, &clients).await;
+    let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
+    let (sqs, url) = dead_letter_queue(&cfg).await;
+    let dead_letters = DeadLetters::new(sqs.clone(), &url);
+    let config = Config::default();
+    let now = now_ms();
+    let limits = SweepLimits {
+        forgot_requests: 1,
+        messages: 2,
+    };
+    // Two expired forgot requests, then a live one.
+    for age_h in [30, 25] {
+        let expired = ForgotRequest {
+            id: shared::handlers::mail::new_id(),
+            email: email(),
+            lang: "en".into(),
+            requested_at_ms: now - age_h * 3_600_000,
+        };
+        store.record_forgot(&expired).await.unwrap();
+    }
+    let live = ForgotRequest {
+        id: shared::handlers::mail::new_id(),
+        email: email(),
+        lang: "en".into(),
+        requested_at_ms: now,
+    };
+    store.record_forgot(&live).await.unwrap();
+    // Three messages claimed an hour ago and never finished, then a pending one.
+    let to: Vec<String> = (0..4).map(|_| email()).collect();
+    for (i, to) in to.iter().enumerate() {
+        let m = message(
+            MailKind::Changed,
+            to,
+            "https://app.example.com/forgot",
+            now - 10 + i as u64,
+        );
+        enqueue(&store, vec![m.clone()], now).await;
+        if i < 3 {
+            assert!(store.claim(&m.id, now - 3_600_000).await.unwrap().is_some());
+        }
+    }
+    let first = sweep_within(&store, &mailer, &config, &dead_letters, limits)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.forgot_answered, 1,
+        "the live request first: {first:?}"
+    );
+    let second = sweep_within(&store, &mailer, &config, &dead_letters, limits)
+        .await
+        .unwrap();
+    assert_eq!(first.sent + second.sent, 1, "{first:?} {second:?}");
+    assert_eq!(sent_to(&emu.endpoint, &to[3]).await.len(), 1);
+    assert_eq!(
+        sent_to(&emu.endpoint, &to[0]).await.len(),
+        0,
+        "a lost claim is never resent"
+    );
+    assert!(store.pending_outbox().await.unwrap().is_empty());
+}
+
 // ------------------------------------------------ first user (docs/deployment.md)
 
 /// The `## First user` section of the deployment guide: the invitation

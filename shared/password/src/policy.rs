@@ -206,6 +206,14 @@ fn l33t_letters(ch: char) -> &'static [char] {
     }
 }
 
+/// What the strength estimator is given of `pw`: a prefix of at most
+/// `zxcvbnMaxChars` and never more than [`ZXCVBN_SAFE_CHARS`] code points,
+/// within the l33t budget.
+fn estimator_input<'a>(pw: &'a str, c: &PolicyConfig) -> &'a str {
+    let max_chars = c.zxcvbn_max_chars.min(ZXCVBN_SAFE_CHARS);
+    &pw[..zxcvbn_prefix_len(pw, max_chars)]
+}
+
 fn strength(
     pw: &str,
     personal: &PersonalInfo,
@@ -214,8 +222,7 @@ fn strength(
     // zxcvbn's cost grows quickly with length, and its arithmetic overflows
     // past ZXCVBN_SAFE_CHARS; the prefix is what a guesser attacks first
     // anyway, and the rest only adds entropy.
-    let max_chars = c.zxcvbn_max_chars.min(ZXCVBN_SAFE_CHARS);
-    let head = &pw[..zxcvbn_prefix_len(pw, max_chars)];
+    let head = estimator_input(pw, c);
     let inputs: Vec<&str> = personal
         .fragments()
         .iter()
@@ -272,6 +279,8 @@ mod tests {
         for n in [20, 40, 64, 128] {
             let e = policy.evaluate(&"\u{FB01}".repeat(n), &PersonalInfo::default());
             assert!(!e.violations.is_empty(), "{n} ligatures must not pass");
+            // A score: the estimator ran to the end, no caught panic.
+            assert!(e.score.is_some(), "{n} ligatures: the estimator failed");
         }
     }
 
@@ -287,8 +296,9 @@ mod tests {
             "config above the bound is refused"
         );
         for pw in ["fi".repeat(64), "qwertyuiop".repeat(12), "1".repeat(128)] {
-            let end = zxcvbn_prefix_len(&pw, c.zxcvbn_max_chars.min(ZXCVBN_SAFE_CHARS));
-            assert!(pw[..end].chars().count() <= ZXCVBN_SAFE_CHARS);
+            assert!(estimator_input(&pw, &c).chars().count() <= ZXCVBN_SAFE_CHARS);
+            let default = estimator_input(&pw, &PolicyConfig::default());
+            assert!(default.chars().count() <= ZXCVBN_SAFE_CHARS);
         }
     }
 

@@ -62,6 +62,17 @@ pub struct Verified {
 }
 
 impl Verified {
+    /// The hash to keep for the password behind `stored` (as history, when
+    /// a new password replaces it): the fresh rehash when one was due and
+    /// this verification proved `stored`, else `stored` itself. So a change
+    /// moves the history off a retired pepper too.
+    pub fn keep(&self, stored: PasswordHash) -> PasswordHash {
+        match &self.rehash {
+            Some(fresh) if self.proves(&stored) => fresh.clone(),
+            _ => stored,
+        }
+    }
+
     /// Whether this verification proved the password behind `stored`.
     fn proves(&self, stored: &PasswordHash) -> bool {
         self.matched.phc() == stored.phc() && self.matched.pepper_id() == stored.pepper_id()
@@ -225,7 +236,18 @@ impl PasswordService {
             let inner = self.inner.clone();
             let pw = pw.clone();
             let h = h.clone();
-            tokio::task::spawn_blocking(move || inner.matches(pw.as_bytes(), &h))
+            tokio::task::spawn_blocking(move || {
+                // A hash under a pepper no longer loaded cannot be compared:
+                // it does not block the new password (a reset is how its
+                // owner recovers), and it is reported.
+                match inner.matches(pw.as_bytes(), &h) {
+                    Err(PasswordError::UnknownPepper(id)) => {
+                        tracing::error!(pepper_id = %id, "a stored hash names a pepper that is not loaded; not compared for reuse");
+                        Ok(false)
+                    }
+                    other => other,
+                }
+            })
         };
         let current_task = current.filter(|_| known_same.is_none()).map(spawn);
         let history_tasks: Vec<_> = history.iter().take(depth).map(spawn).collect();

@@ -346,6 +346,40 @@ async fn pepper_rotation() {
         Err(PasswordError::UnknownPepper(id)) if id.as_str() == "k1"
     ));
     v3.verify(STRONG, Some(&h2)).await.unwrap();
+
+    // A hash under the retired k1 cannot be compared for reuse: it neither
+    // blocks a new password (a reset is how its owner recovers) nor fails it.
+    let nobody = PersonalInfo::default();
+    v3.evaluate_and_hash(STRONG2, &ctx(&nobody, Some(&h1), std::slice::from_ref(&h1)))
+        .await
+        .unwrap();
+    let refused = v3
+        .evaluate_and_hash(STRONG, &ctx(&nobody, Some(&h2), std::slice::from_ref(&h1)))
+        .await
+        .unwrap_err();
+    assert_eq!(codes(&refused), [code::SAME_AS_CURRENT]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verified_password_is_kept_under_the_active_pepper() {
+    let h1 = peppered("k1", &["k1"])
+        .hash_unchecked(STRONG)
+        .await
+        .unwrap();
+    let v2 = peppered("k2", &["k1", "k2"]);
+    let verified = v2.verify(STRONG, Some(&h1)).await.unwrap();
+    let kept = verified.keep(h1.clone());
+    assert_eq!(kept.pepper_id().unwrap().as_str(), "k2");
+    v2.verify(STRONG, Some(&kept)).await.unwrap();
+    // Only the hash this verification proved is replaced.
+    let other = peppered("k1", &["k1"])
+        .hash_unchecked(STRONG2)
+        .await
+        .unwrap();
+    assert_eq!(verified.keep(other.clone()).phc(), other.phc());
+    // Nothing due: the stored hash is kept as it is.
+    let current = v2.verify(STRONG, Some(&kept)).await.unwrap();
+    assert_eq!(current.keep(kept.clone()).phc(), kept.phc());
 }
 
 #[tokio::test(flavor = "multi_thread")]

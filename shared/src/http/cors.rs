@@ -80,7 +80,7 @@ impl CorsPolicy {
     }
 
     /// The request's `Origin` when it is on the list.
-    fn allowed_origin<'h>(&self, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
+    pub fn allowed_origin<'h>(&self, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
         let origin = headers.get(header::ORIGIN)?;
         let text = origin.to_str().ok()?;
         self.origins.iter().any(|o| o == text).then_some(origin)

@@ -137,12 +137,14 @@ impl DynamoAccountStore {
         Ok(items)
     }
 
-    /// At most `limit` items of partition `pk`, oldest (lowest sort key)
-    /// first: one strongly consistent Query with `Limit`, never the whole
-    /// partition. `true` with them when the partition holds more.
+    /// At most `limit` items of partition `pk` whose sort key is above
+    /// `sk_after`, oldest (lowest sort key) first: one strongly consistent
+    /// Query with `Limit`, never the whole partition. `true` with them when
+    /// the partition holds more.
     pub(crate) async fn query_first(
         &self,
         pk: String,
+        sk_after: &str,
         limit: usize,
         what: &'static str,
     ) -> PortResult<(Vec<Item>, bool)> {
@@ -153,8 +155,9 @@ impl DynamoAccountStore {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
+            .key_condition_expression("PK = :pk AND SK > :after")
             .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":after", s(sk_after))
             .consistent_read(true)
             .scan_index_forward(true)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))

@@ -19,6 +19,9 @@ use super::DynamoAccountStore;
 
 /// Outbox messages (and their pending markers) live this long.
 pub const OUTBOX_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+/// A claim this old has ended, sent or lost (far beyond any function's
+/// timeout): its pending marker is dropped when a sweep meets it.
+const SETTLED_CLAIM_MS: u64 = 15 * 60 * 1000;
 
 /// The sealed part of an outbox message: everything that may carry a token.
 #[derive(Serialize, Deserialize)]
@@ -155,9 +158,11 @@ impl DynamoAccountStore {
         &self,
         limit: usize,
     ) -> PortResult<(Vec<OutboxMessage>, bool)> {
+        let expired_before = self.clock.now_ms().saturating_sub(OUTBOX_TTL_MS);
         let (markers, more) = self
             .query_first(
                 OUTBOX_PENDING_PK.into(),
+                &format!("{expired_before:013}"),
                 limit,
                 "dynamodb Query pending outbox",
             )
@@ -166,21 +171,43 @@ impl DynamoAccountStore {
     }
 
     async fn undelivered(&self, markers: Vec<Item>) -> PortResult<Vec<OutboxMessage>> {
-        let mut ids = Vec::new();
+        let mut found = Vec::new();
         for item in markers {
-            let id = from_item::<MarkerItem>(item)?.id;
-            ids.push(id.ok_or_else(|| corrupt("pending marker without id"))?);
+            let marker = from_item::<MarkerItem>(item)?;
+            let id = marker
+                .id
+                .ok_or_else(|| corrupt("pending marker without id"))?;
+            found.push((marker.head.sk, id));
         }
-        let mut pending = Vec::with_capacity(ids.len());
-        for id in ids {
-            // A marker may outlive its message's delivery (deleted after it).
-            if let Some(stored) = self.outbox_message(&id).await? {
-                if stored.delivered_at_ms.is_none() {
-                    pending.push(stored.message);
-                }
+        let now = self.clock.now_ms();
+        let mut pending = Vec::with_capacity(found.len());
+        for (sk, id) in found {
+            match self.outbox_message(&id).await? {
+                Some(stored) if stored.delivered_at_ms.is_none() => pending.push(stored.message),
+                // Claimed a moment ago: its sender is still at work.
+                Some(stored)
+                    if stored
+                        .delivered_at_ms
+                        .is_some_and(|claimed| now < claimed + SETTLED_CLAIM_MS) => {}
+                // Delivered (or claimed long ago and lost), or gone: the
+                // marker only outlived it. Dropped, so that it never takes
+                // the place of a pending message in a bounded sweep.
+                _ => self.drop_marker(&sk).await?,
             }
         }
         Ok(pending)
+    }
+
+    async fn drop_marker(&self, sk: &str) -> PortResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(OUTBOX_PENDING_PK))
+            .key(SK, s(sk))
+            .send()
+            .await
+            .map_err(|e| unavailable("dynamodb DeleteItem outbox marker", e))?;
+        Ok(())
     }
 
     /// Claims a message for delivery: `SET deliveredAtMs` under
@@ -241,14 +268,7 @@ impl DynamoAccountStore {
 
     /// Removes the pending marker of a delivered message.
     pub async fn finish(&self, claim: &Claim) -> PortResult<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(OUTBOX_PENDING_PK))
-            .key(SK, s(pending_sk(claim.created_at_ms, &claim.id)))
-            .send()
+        self.drop_marker(&pending_sk(claim.created_at_ms, &claim.id))
             .await
-            .map_err(|e| unavailable("dynamodb DeleteItem outbox marker", e))?;
-        Ok(())
     }
 }

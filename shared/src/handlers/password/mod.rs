@@ -218,7 +218,11 @@ async fn with_new_password(
         .hash;
     let mut next = user.clone();
     if let Some(old) = next.password.take() {
-        ctx.app.passwords.push_history(&mut next.history, old);
+        let kept = match verified_current {
+            Some(v) => v.keep(old),
+            None => old,
+        };
+        ctx.app.passwords.push_history(&mut next.history, kept);
     }
     next.password = Some(hash);
     next.password_changed_at_ms = Some(now);
