@@ -167,7 +167,7 @@ fuzz:
 ## random campaigns grow, is not read). A crash fails the gate: its input goes to
 ## fuzz/regressions/<target>/ with the fix. Random campaigns: `make fuzz`.
 FUZZ_CI_SEED ?= 20261204
-FUZZ_CI_RUNS ?= 20000
+FUZZ_CI_RUNS ?= 50000
 fuzz-ci:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
 	cd fuzz && $(CARGO) fuzz build $(FUZZ_FLAGS)

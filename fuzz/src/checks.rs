@@ -56,6 +56,7 @@ fn harness() -> &'static Harness {
         };
         config.limits.session_per_ip = lifted;
         config.limits.change_per_ip = lifted;
+        config.limits.status_per_ip = lifted;
         let clock = Arc::new(ManualClock::new(VECTOR_TIME_MS));
         let app = App::embedded_with_clock(config, KeyRing::single(key), clock).expect("app");
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -31,7 +31,14 @@ struct Case {
 
 impl Case {
     async fn new(key_bytes: [u8; 32]) -> Case {
-        let t = TestApp::new();
+        // One case sends hundreds of envelopes from one address: the per-IP
+        // status limit is lifted so that every one reaches the SC checks.
+        let mut config = simulating_the_edge(shared::config::Config::default());
+        config.limits.status_per_ip = shared::ports::Limit {
+            max: u32::MAX,
+            window_secs: 1,
+        };
+        let t = TestApp::with(config, shared::channel::KeyRing::single(vector_key()));
         let sid = format!("prop-{}", NEXT_SESSION.fetch_add(1, Ordering::Relaxed));
         let key = SessionKey::from_bytes(key_bytes);
         t.app
