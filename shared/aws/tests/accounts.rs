@@ -691,15 +691,42 @@ async fn sweep_sends_each_pending_message_once_and_drains_dead_letters() {
     assert!(store.pending_outbox().await.unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sweep_run_does_bounded_work_oldest_first() {
-    use aws_adapters::sweep::{sweep_within, DeadLetters, SweepLimits};
-    let emu = emulator();
-    let (cfg, clients) = fresh("sweepcap").await;
+/// What a sweep runs over: a fresh table's store, the SES mailer and a
+/// dead-letter queue of its own.
+struct SweepStack {
+    store: aws_adapters::DynamoAccountStore,
+    mailer: SesMailer,
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    dead_letters: aws_adapters::sweep::DeadLetters,
+}
+
+async fn sweep_stack(tag: &str) -> SweepStack {
+    let (cfg, clients) = fresh(tag).await;
     let store = dynamo_account_store(&cfg, &clients).await;
     let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
     let (sqs, url) = dead_letter_queue(&cfg).await;
-    let dead_letters = DeadLetters::new(sqs.clone(), &url);
+    let dead_letters = aws_adapters::sweep::DeadLetters::new(sqs.clone(), &url);
+    SweepStack {
+        store,
+        mailer,
+        sqs,
+        url,
+        dead_letters,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_run_does_bounded_work_oldest_first() {
+    use aws_adapters::sweep::{sweep_within, SweepLimits};
+    let emu = emulator();
+    let SweepStack {
+        store,
+        mailer,
+        sqs,
+        url,
+        dead_letters,
+    } = sweep_stack("sweepcap").await;
     let config = Config::default();
     let now = now_ms();
     let limits = SweepLimits {
@@ -798,13 +825,14 @@ async fn sweep_run_does_bounded_work_oldest_first() {
 /// not removed yet never take the place of pending work in a bounded run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_markers_and_expired_requests_never_block_the_sweep() {
-    use aws_adapters::sweep::{sweep_within, DeadLetters, SweepLimits};
+    use aws_adapters::sweep::{sweep_within, SweepLimits};
     let emu = emulator();
-    let (cfg, clients) = fresh("sweepstale").await;
-    let store = dynamo_account_store(&cfg, &clients).await;
-    let mailer = SesMailer::new(clients.ses.clone(), &cfg.ses_from_address);
-    let (sqs, url) = dead_letter_queue(&cfg).await;
-    let dead_letters = DeadLetters::new(sqs.clone(), &url);
+    let SweepStack {
+        store,
+        mailer,
+        dead_letters,
+        ..
+    } = sweep_stack("sweepstale").await;
     let config = Config::default();
     let now = now_ms();
     let limits = SweepLimits {
