@@ -14,9 +14,10 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::handlers::accounts::{create_user, Invitation};
+use shared::handlers::verify::{self, Verdict};
 use shared::http::json::{parse_strict, ExposeSecret, SecretString};
 use shared::http::{
-    error_response, json_response, success_body, ApiError, ApiResponse, CorsPolicy,
+    error_response, json_response, success_body, ApiError, ApiResponse, CorsPolicy, Refusal,
 };
 use shared::i18n::Lang;
 use shared::App;
@@ -91,6 +92,13 @@ struct NewUser {
     name: String,
     phone: Option<String>,
     password: Option<SecretString>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigninRequest {
+    email: password::Email,
+    password: SecretString,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +266,17 @@ pub async fn handle(
                 .map_err(ApiError::Internal)?;
             Ok((StatusCode::OK, json!({ "accessToken": token })))
         }),
+        (&Method::POST, "/_dev/verify-password") => {
+            // The internal function's JSON in and out, verbatim.
+            let out = verify::handle_json(app, body).await;
+            let status = out["error"]["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::OK);
+            return Some(json_response(status, Lang::En, &out));
+        }
+        (&Method::POST, "/_dev/signin") => signin(local, body, now).await,
         (&Method::GET, "/_dev/outbox") => {
             // Whatever earlier requests left pending is answered and sent first.
             local.settle().await;
@@ -279,6 +298,41 @@ pub async fn handle(
         ),
         Err(e) => error_response(&e, Lang::En, now, "dev"),
     })
+}
+
+/// `/_dev/signin`: the verification, then on `ok` a token like `/_dev/token`'s.
+async fn signin(local: &Local, body: &[u8], now: u64) -> Result<(StatusCode, Value), ApiError> {
+    let req: SigninRequest = parse_strict(body)?;
+    let verdict = verify::verify_password(
+        &local.app,
+        verify::VerifyRequest {
+            email: Some(req.email),
+            biz_id: None,
+            password: req.password,
+            client_ip: None,
+            user_agent: None,
+        },
+    )
+    .await?;
+    match verdict {
+        Verdict::Ok {
+            biz_id,
+            must_change,
+        } => {
+            let token = local
+                .signer
+                .token(&biz_id, now / 1000)
+                .map_err(ApiError::Internal)?;
+            Ok((
+                StatusCode::OK,
+                json!({ "accessToken": token, "bizId": biz_id, "mustChange": must_change }),
+            ))
+        }
+        Verdict::Invalid => Err(Refusal::SigninFailed.into()),
+        Verdict::Locked { until_ms } => Err(ApiError::AccountLocked {
+            retry_after_secs: Verdict::retry_after_secs(until_ms, now),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -7,13 +7,13 @@ use password::{PasswordService, PepperRing};
 
 use crate::adapters::memory::accounts::{MemoryAccountStore, MemoryMailer};
 use crate::adapters::memory::{
-    MemoryRateLimiter, MemoryReplayGuard, MemorySessionStore, SystemClock,
+    MemoryGuessCounter, MemoryRateLimiter, MemoryReplayGuard, MemorySessionStore, SystemClock,
 };
 use crate::auth::JwtVerifier;
 use crate::channel::KeyRing;
 use crate::config::Config;
 use crate::ports::accounts::{AccountStore, Mailer};
-use crate::ports::{Clock, RateLimiter, ReplayGuard, SessionStore};
+use crate::ports::{Clock, GuessCounter, RateLimiter, ReplayGuard, SessionStore};
 
 /// Configuration and every adapter a handler uses, shared behind `Arc`s.
 #[derive(Clone)]
@@ -30,6 +30,8 @@ pub struct App {
     pub replay: Arc<dyn ReplayGuard>,
     /// Rate-limit buckets.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Consecutive failed password checks: the guessing cap.
+    pub guesses: Arc<dyn GuessCounter>,
     /// Users, links, forgot requests and the outbox.
     pub accounts: Arc<dyn AccountStore>,
     /// Delivers rendered emails.
@@ -84,6 +86,7 @@ impl App {
             sessions: Arc::new(MemorySessionStore::default()),
             replay: Arc::new(MemoryReplayGuard::default()),
             limiter: Arc::new(MemoryRateLimiter::default()),
+            guesses: Arc::new(MemoryGuessCounter::default()),
             accounts: Arc::new(MemoryAccountStore::default()),
             mailer: Arc::new(MemoryMailer::default()),
         })

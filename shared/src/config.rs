@@ -2,7 +2,7 @@
 //! Missing or malformed values fail at start with the variable's name.
 
 use crate::http::{ClientIpSource, CorsPolicy};
-use crate::ports::Limit;
+use crate::ports::{Limit, Lockout};
 
 /// A configuration variable that is missing or malformed.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,8 @@ pub struct RateLimits {
     pub reset_per_ip: Limit,
     /// Password resets per reset token.
     pub reset_per_token: Limit,
+    /// Password verifications (sign-in) per end-user IP, when the caller gives one.
+    pub verify_per_ip: Limit,
 }
 
 impl RateLimits {
@@ -68,6 +70,7 @@ impl RateLimits {
             forgot_per_email: open,
             reset_per_ip: open,
             reset_per_token: open,
+            verify_per_ip: open,
         }
     }
 }
@@ -130,6 +133,9 @@ pub struct Config {
     pub public_key_max_age_secs: u64,
     /// `RATE_LIMIT_<NAME>`: the per-route rate limits.
     pub limits: RateLimits,
+    /// `LOCKOUT_THRESHOLD` (default 5) and `LOCKOUT_MAX_SECONDS` (default
+    /// 900): the guessing cap shared by sign-in and change.
+    pub lockout: Lockout,
     /// `INIT_SESSION_TTL_SECONDS` (default 86400): life of an emailed init link.
     pub init_session_ttl_secs: u64,
     /// `RESET_TOKEN_TTL_SECONDS` (default 1800): life of a reset token.
@@ -170,6 +176,11 @@ impl Default for Config {
                 forgot_per_email: per_5_min(3),
                 reset_per_ip: per_5_min(5),
                 reset_per_token: per_5_min(5),
+                verify_per_ip: per_5_min(30),
+            },
+            lockout: Lockout {
+                threshold: 5,
+                max_lock_secs: 900,
             },
             init_session_ttl_secs: 86_400,
             reset_token_ttl_secs: 1800,
@@ -251,6 +262,17 @@ impl Config {
                 forgot_per_email: limit("RATE_LIMIT_FORGOT_PER_EMAIL", d.limits.forgot_per_email)?,
                 reset_per_ip: limit("RATE_LIMIT_RESET_PER_IP", d.limits.reset_per_ip)?,
                 reset_per_token: limit("RATE_LIMIT_RESET_PER_TOKEN", d.limits.reset_per_token)?,
+                verify_per_ip: limit("RATE_LIMIT_VERIFY_PER_IP", d.limits.verify_per_ip)?,
+            },
+            lockout: Lockout {
+                threshold: u32::try_from(secs(
+                    "LOCKOUT_THRESHOLD",
+                    d.lockout.threshold.into(),
+                    1,
+                    100,
+                )?)
+                .unwrap_or(u32::MAX),
+                max_lock_secs: secs("LOCKOUT_MAX_SECONDS", d.lockout.max_lock_secs, 1, 86_400)?,
             },
             init_session_ttl_secs: secs(
                 "INIT_SESSION_TTL_SECONDS",

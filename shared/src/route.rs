@@ -107,6 +107,13 @@ impl Needs {
         outbox_data_key: true,
         ..Needs::NOTHING
     };
+    /// The internal `verify-password` function: checks a password and writes
+    /// the lock email.
+    pub const VERIFY_PASSWORD: Needs = Needs {
+        outbox_data_key: true,
+        pepper: true,
+        ..Needs::NOTHING
+    };
     /// The `send-mail` stream consumer: opens what the routes sealed.
     pub const SEND_MAIL: Needs = Needs {
         outbox_data_key: true,

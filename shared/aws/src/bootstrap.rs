@@ -21,8 +21,8 @@ use shared::routes::{Needs, ScKeys};
 use shared::App;
 
 use crate::{
-    AwsClients, AwsConfig, DynamoAccountStore, DynamoRateLimiter, DynamoReplayGuard,
-    DynamoSessionStore, KmsKeyStore, SesMailer, SessionSealer, PEPPER_BYTES,
+    AwsClients, AwsConfig, DynamoAccountStore, DynamoGuessCounter, DynamoRateLimiter,
+    DynamoReplayGuard, DynamoSessionStore, KmsKeyStore, SesMailer, SessionSealer, PEPPER_BYTES,
     PURPOSE_OUTBOX_DATA_KEY, PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY,
     PURPOSE_SESSION_DATA_KEY,
 };
@@ -121,6 +121,10 @@ pub async fn app_with(
             &aws.table_name,
         )),
         limiter: Arc::new(DynamoRateLimiter::new(
+            clients.dynamodb.clone(),
+            &aws.table_name,
+        )),
+        guesses: Arc::new(DynamoGuessCounter::new(
             clients.dynamodb.clone(),
             &aws.table_name,
         )),

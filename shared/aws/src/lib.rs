@@ -28,6 +28,7 @@ mod config;
 mod dynamo;
 mod error;
 mod forgot;
+mod guess;
 pub mod invite_fn;
 mod kms;
 #[cfg(feature = "lambda-http")]
@@ -39,6 +40,7 @@ pub mod sweep;
 pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod verify_fn;
 
 pub use accounts::{sha256_hex, Claim, DynamoAccountStore, StoredOutbox, OUTBOX_TTL_MS};
 pub use clients::AwsClients;
@@ -46,6 +48,7 @@ pub use config::{AwsConfig, ConfigError};
 pub use dynamo::{DynamoReplayGuard, DynamoSessionStore, SessionSealer};
 pub use error::unavailable;
 pub use forgot::FORGOT_PENDING_PK;
+pub use guess::{guess_pk, DynamoGuessCounter, GUESS_SK};
 pub use kms::{
     Ensured, KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, DATA_KEY_BYTES,
     PEPPER_BYTES, PURPOSE_OUTBOX_DATA_KEY, PURPOSE_PASSWORD_PEPPER, PURPOSE_SCV2_PRIVATE_KEY,

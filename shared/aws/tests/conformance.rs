@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use aws_adapters::testing::*;
-use aws_adapters::{DynamoRateLimiter, DynamoReplayGuard};
+use aws_adapters::{DynamoGuessCounter, DynamoRateLimiter, DynamoReplayGuard};
 use shared::adapters::memory::accounts::MemoryAccountStore;
-use shared::adapters::memory::{MemoryRateLimiter, MemoryReplayGuard, MemorySessionStore};
+use shared::adapters::memory::{
+    MemoryGuessCounter, MemoryRateLimiter, MemoryReplayGuard, MemorySessionStore,
+};
 use shared::testing::conformance;
 
 #[tokio::test]
@@ -14,6 +16,7 @@ async fn conformance_memory_adapters() {
     conformance::session_store(&MemorySessionStore::default()).await;
     conformance::replay_guard(Arc::new(MemoryReplayGuard::default())).await;
     conformance::rate_limiter(Arc::new(MemoryRateLimiter::default())).await;
+    conformance::guess_counter(Arc::new(MemoryGuessCounter::default())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,6 +29,11 @@ async fn conformance_dynamo_adapters() {
     )))
     .await;
     conformance::rate_limiter(Arc::new(DynamoRateLimiter::new(
+        clients.dynamodb.clone(),
+        &cfg.table_name,
+    )))
+    .await;
+    conformance::guess_counter(Arc::new(DynamoGuessCounter::new(
         clients.dynamodb.clone(),
         &cfg.table_name,
     )))

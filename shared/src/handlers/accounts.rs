@@ -95,6 +95,7 @@ pub async fn create_user(
         // Only a change through the API moves it: a password given at
         // creation (local seeding) revokes no token issued before it.
         password_changed_at_ms: None,
+        must_change: false,
         created_at_ms: now,
         version: 1,
     };

@@ -111,6 +111,7 @@ pub fn render(
         MailKind::Init => "EMAIL.INIT",
         MailKind::Reset => "EMAIL.RESET",
         MailKind::Changed => "EMAIL.CHANGED",
+        MailKind::Locked => "EMAIL.LOCKED",
     };
     params.insert("link".into(), Value::from(link));
     let subject = i18n::message(lang, &format!("{prefix}.SUBJECT"), &params);

@@ -6,6 +6,7 @@ pub mod mail;
 pub mod password;
 pub mod secure_channel;
 pub mod token;
+pub mod verify;
 
 use crate::app::App;
 use crate::http::{ApiError, Gateway};

@@ -84,6 +84,12 @@ pub enum ApiError {
         /// Seconds until a request would fit again.
         retry_after_secs: u64,
     },
+    /// Consecutive failed password checks locked the account for now.
+    #[error("account locked")]
+    AccountLocked {
+        /// Seconds until the lock ends.
+        retry_after_secs: u64,
+    },
     /// No route has this path.
     #[error("route not found")]
     NotFound,
@@ -140,6 +146,9 @@ pub enum Refusal {
     ResetTokenInvalid,
     /// The account changed under the request (or the address is taken).
     ConcurrentUpdate,
+    /// Sign-in refused: unknown address, wrong password, or an account that
+    /// may not sign in (local-api's `/_dev/signin`).
+    SigninFailed,
 }
 
 impl Refusal {
@@ -157,6 +166,7 @@ impl Refusal {
             Refusal::InitSessionInvalid => (StatusCode::BAD_REQUEST, "AUTH.INIT_SESSION_INVALID"),
             Refusal::ResetTokenInvalid => (StatusCode::BAD_REQUEST, "AUTH.RESET_TOKEN_INVALID"),
             Refusal::ConcurrentUpdate => (StatusCode::CONFLICT, "CONFLICT.CONCURRENT_UPDATE"),
+            Refusal::SigninFailed => (StatusCode::UNAUTHORIZED, "AUTH.SIGNIN_FAILED"),
         }
     }
 }
@@ -285,6 +295,11 @@ impl ApiError {
                 params: one("retryAfter", Value::from(*retry_after_secs)),
                 retry_after_secs: Some(*retry_after_secs),
                 ..simple(StatusCode::TOO_MANY_REQUESTS, "REQUEST.RATE_LIMITED")
+            },
+            ApiError::AccountLocked { retry_after_secs } => ErrorParts {
+                params: one("retryAfter", Value::from(*retry_after_secs)),
+                retry_after_secs: Some(*retry_after_secs),
+                ..simple(StatusCode::TOO_MANY_REQUESTS, "AUTH.ACCOUNT_LOCKED")
             },
             ApiError::NotFound => simple(StatusCode::NOT_FOUND, "REQUEST.NOT_FOUND"),
             ApiError::MethodNotAllowed => {

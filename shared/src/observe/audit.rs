@@ -76,6 +76,16 @@ impl Event {
 /// belongs to an active account. Joined to `password.reset_requested` by `forgotId`.
 pub const RESET_ANSWERED: &str = "password.reset_answered";
 
+/// A password check for the identity provider succeeded (verify-password).
+pub const PASSWORD_VERIFIED: &str = "password.verified";
+/// A password check failed: wrong password, unknown account, or locked.
+pub const VERIFY_FAILED: &str = "password.verify_failed";
+/// Consecutive failures locked an account (or an unknown address) for the
+/// first time in an episode.
+pub const ACCOUNT_LOCKED: &str = "account.locked";
+/// A verified password's hash was replaced by one with the current settings.
+pub const PASSWORD_REHASHED: &str = "password.rehashed";
+
 /// The envelope code of every success (`http::SUCCESS_CODE`).
 const SUCCESS: &str = crate::http::SUCCESS_CODE;
 
@@ -216,6 +226,53 @@ pub fn reset_answered(forgot_id: &str, biz_id: Option<&str>, now_ms: u64) -> Val
     };
     put(&mut m, "bizId", biz_id);
     Value::Object(m)
+}
+
+fn event(name: &str, now_ms: u64, biz_id: Option<&str>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("audit".into(), Value::from(name));
+    m.insert("time".into(), Value::from(crate::time_fmt::rfc3339(now_ms)));
+    put(&mut m, "bizId", biz_id);
+    m
+}
+
+/// `password.verified` for `biz_id`.
+pub fn password_verified(biz_id: &str, now_ms: u64) -> Value {
+    Value::Object(event(PASSWORD_VERIFIED, now_ms, Some(biz_id)))
+}
+
+/// `password.verify_failed`: the account when one was found (operators may
+/// know; the caller never does), whether the counter refused it, and where
+/// the attempt came from.
+pub fn verify_failed(
+    biz_id: Option<&str>,
+    locked: bool,
+    client_ip: Option<IpAddr>,
+    user_agent: Option<&str>,
+    now_ms: u64,
+) -> Value {
+    let mut m = event(VERIFY_FAILED, now_ms, biz_id);
+    m.insert("accountExists".into(), Value::from(biz_id.is_some()));
+    m.insert("locked".into(), Value::from(locked));
+    put(&mut m, "clientIp", client_ip.map(|ip| ip.to_string()));
+    put(&mut m, "userAgent", user_agent.map(short_user_agent));
+    Value::Object(m)
+}
+
+/// `account.locked`, until `until_ms`.
+pub fn account_locked(biz_id: Option<&str>, until_ms: u64, now_ms: u64) -> Value {
+    let mut m = event(ACCOUNT_LOCKED, now_ms, biz_id);
+    m.insert("accountExists".into(), Value::from(biz_id.is_some()));
+    m.insert(
+        "lockedUntil".into(),
+        Value::from(crate::time_fmt::rfc3339(until_ms)),
+    );
+    Value::Object(m)
+}
+
+/// `password.rehashed` for `biz_id`.
+pub fn password_rehashed(biz_id: &str, now_ms: u64) -> Value {
+    Value::Object(event(PASSWORD_REHASHED, now_ms, Some(biz_id)))
 }
 
 #[cfg(test)]

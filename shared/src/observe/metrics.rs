@@ -32,6 +32,18 @@ pub const MAIL_SENT: &str = "MailSent";
 /// Emails (or forgot answers) that failed in one batch.
 pub const MAIL_FAILED: &str = "MailFailed";
 
+/// 1 when a password check succeeded (verify-password).
+pub const VERIFY_OK: &str = "VerifyOk";
+/// 1 when a password check failed: the credential-stuffing signal.
+pub const VERIFY_FAILED: &str = "VerifyFailed";
+/// 1 when a check was refused because the account was locked.
+pub const VERIFY_LOCKED: &str = "VerifyLocked";
+/// The `Function` dimension of the verification documents.
+pub const VERIFY_FUNCTION: &str = "verify-password";
+/// Every metric of a verification document.
+pub const VERIFY_METRICS: [&str; 5] =
+    [VERIFY_OK, VERIFY_FAILED, VERIFY_LOCKED, LATENCY_MS, HASH_MS];
+
 /// Every metric a request document can carry.
 pub const REQUEST_METRICS: [&str; 8] = [
     REQUESTS,
@@ -158,6 +170,33 @@ pub fn mail_emf(namespace: &str, now_ms: u64, sent: u64, failed: u64) -> Value {
     )
 }
 
+/// One verification's document, dimension `Function`: `outcome` is `ok`,
+/// `invalid` or `locked`.
+pub fn verify_emf(
+    namespace: &str,
+    now_ms: u64,
+    outcome: &str,
+    latency_ms: u64,
+    hash_ms: Option<u64>,
+) -> Value {
+    let flag = |o: &str| u64::from(outcome == o);
+    let mut metrics = vec![
+        (VERIFY_OK, "Count", flag("ok")),
+        (VERIFY_FAILED, "Count", flag("invalid")),
+        (VERIFY_LOCKED, "Count", flag("locked")),
+        (LATENCY_MS, "Milliseconds", latency_ms),
+    ];
+    if let Some(ms) = hash_ms {
+        metrics.push((HASH_MS, "Milliseconds", ms));
+    }
+    document(
+        namespace,
+        now_ms,
+        &[("Function", VERIFY_FUNCTION)],
+        &metrics,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +255,16 @@ mod tests {
         assert_eq!(hashed[PEPPER_MISSING], 1);
         assert_eq!(hashed[OUTCOME_5XX], 1);
         assert_eq!(hashed[OUTCOME_4XX], 0);
+        let verify = verify_emf("Ns", 0, "invalid", 90, Some(80));
+        assert_eq!(
+            (verify[VERIFY_OK].clone(), verify[VERIFY_FAILED].clone()),
+            (json!(0), json!(1))
+        );
+        assert_eq!(verify[HASH_MS], 80);
+        assert_eq!(verify["Function"], VERIFY_FUNCTION);
+        assert!(verify_emf("Ns", 0, "locked", 1, None)
+            .get(HASH_MS)
+            .is_none());
         let mail = mail_emf("Ns", 0, 2, 1);
         assert_eq!(mail[MAIL_SENT], 2);
         assert_eq!(

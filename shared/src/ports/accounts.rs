@@ -53,6 +53,9 @@ pub struct User {
     pub history: Vec<PasswordHash>,
     /// When the password was last set, Unix ms.
     pub password_changed_at_ms: Option<u64>,
+    /// The user must choose a new password (set by an operator or by breach
+    /// screening, cleared when a password is set).
+    pub must_change: bool,
     /// When the user was created, Unix ms.
     pub created_at_ms: u64,
     /// Optimistic-locking version, bumped by every change.
@@ -129,6 +132,8 @@ pub enum MailKind {
     Reset,
     /// Notice that the password was changed.
     Changed,
+    /// Notice that failed sign-ins locked the account (first lock of an episode).
+    Locked,
 }
 
 /// A rendered email waiting to be delivered by the mail function.

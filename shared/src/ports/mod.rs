@@ -134,3 +134,101 @@ pub trait RateLimiter: Send + Sync {
         now_ms: u64,
     ) -> PortResult<RateDecision>;
 }
+
+/// The guessing cap: how many consecutive failed password checks an account
+/// takes before each further one locks it, and the longest lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    /// Consecutive failures allowed before the first lock.
+    pub threshold: u32,
+    /// The longest lock, seconds.
+    pub max_lock_secs: u64,
+}
+
+impl Lockout {
+    /// The lock that the `failures`-th consecutive failure brings, ms:
+    /// none below the threshold, then min(2^(failures − threshold) s, max).
+    pub fn lock_ms(self, failures: u32) -> Option<u64> {
+        let over = failures.checked_sub(self.threshold)?;
+        let secs = 1u64.checked_shl(over).unwrap_or(u64::MAX);
+        Some(secs.min(self.max_lock_secs).saturating_mul(1000))
+    }
+}
+
+/// The answer to one reserved attempt at a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The password may be checked. `failures` counts this attempt (it is
+    /// counted as failed until [`GuessCounter::clear`] says otherwise).
+    Allowed {
+        /// Consecutive failures including this attempt.
+        failures: u32,
+    },
+    /// The account is locked: no password is checked until `until_ms`.
+    Locked {
+        /// When the lock ends, Unix ms.
+        until_ms: u64,
+    },
+}
+
+impl Attempt {
+    /// Whether this attempt is the one that locked the account first in its
+    /// episode (the owner is told once).
+    pub fn first_lock(self, lockout: Lockout) -> bool {
+        matches!(self, Attempt::Allowed { failures } if failures == lockout.threshold)
+    }
+}
+
+/// How long a counter nobody touches is kept before it starts over.
+pub const GUESS_COUNTER_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// A stored guess counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GuessState {
+    /// Consecutive failures counted.
+    pub failures: u32,
+    /// The lock's end, Unix ms (0: never locked).
+    pub locked_until_ms: u64,
+    /// When the counter starts over, Unix ms.
+    pub expires_at_ms: u64,
+}
+
+/// The reservation rule, shared by every adapter: the state to store for one
+/// more attempt, or the lock that refuses it. An expired counter is none.
+pub fn reserve_next(
+    stored: Option<GuessState>,
+    lockout: Lockout,
+    now_ms: u64,
+) -> Result<GuessState, Attempt> {
+    let current = stored
+        .filter(|s| s.expires_at_ms > now_ms)
+        .unwrap_or_default();
+    if current.locked_until_ms > now_ms {
+        return Err(Attempt::Locked {
+            until_ms: current.locked_until_ms,
+        });
+    }
+    let failures = current.failures.saturating_add(1);
+    let locked_until_ms = lockout
+        .lock_ms(failures)
+        .map_or(current.locked_until_ms, |lock| now_ms + lock);
+    Ok(GuessState {
+        failures,
+        locked_until_ms,
+        expires_at_ms: locked_until_ms.max(now_ms) + GUESS_COUNTER_TTL_MS,
+    })
+}
+
+/// Consecutive failed password checks per account (or per unknown address).
+///
+/// An attempt is counted as failed *before* the password is checked, and
+/// the attempt that reaches the threshold locks the account in the same
+/// atomic write: however many guesses arrive at once, at most `threshold`
+/// are checked before the lock, then one per lock period.
+#[async_trait]
+pub trait GuessCounter: Send + Sync {
+    /// Counts one attempt for `key` unless it is locked at `now_ms`.
+    async fn reserve(&self, key: &str, lockout: Lockout, now_ms: u64) -> PortResult<Attempt>;
+    /// The password was right: the count and any lock start over.
+    async fn clear(&self, key: &str) -> PortResult<()>;
+}

@@ -60,6 +60,8 @@ pub(super) struct UserItem {
     history: Vec<PasswordHash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     password_changed_at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    must_change: bool,
     created_at_ms: u64,
     version: u64,
 }
@@ -79,6 +81,7 @@ impl From<&User> for UserItem {
             password: u.password.clone(),
             history: u.history.clone(),
             password_changed_at_ms: u.password_changed_at_ms,
+            must_change: u.must_change,
             created_at_ms: u.created_at_ms,
             version: u.version,
         }
@@ -97,6 +100,7 @@ impl From<UserItem> for User {
             password: i.password,
             history: i.history,
             password_changed_at_ms: i.password_changed_at_ms,
+            must_change: i.must_change,
             created_at_ms: i.created_at_ms,
             version: i.version,
         }

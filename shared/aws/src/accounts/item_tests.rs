@@ -34,6 +34,7 @@ fn user() -> User {
         password: Some(hash),
         history: vec![PasswordHash::parse(PHC, None).unwrap()],
         password_changed_at_ms: Some(5),
+        must_change: false,
         created_at_ms: 3,
         version: 7,
     }

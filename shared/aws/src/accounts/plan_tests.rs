@@ -37,6 +37,7 @@ fn user(version: u64) -> User {
         password: None,
         history: Vec::new(),
         password_changed_at_ms: None,
+        must_change: false,
         created_at_ms: 1,
         version,
     }

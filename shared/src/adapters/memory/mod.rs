@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::ports::{
-    gcra, Clock, Limit, PortResult, RateDecision, RateLimiter, ReplayGuard, ScSession,
-    SessionStore, Unavailable,
+    gcra, reserve_next, Attempt, Clock, GuessCounter, GuessState, Limit, Lockout, PortResult,
+    RateDecision, RateLimiter, ReplayGuard, ScSession, SessionStore, Unavailable,
 };
 
 /// The real wall clock.
@@ -146,5 +146,35 @@ impl RateLimiter for MemoryRateLimiter {
             }
             Err(limited) => Ok(limited),
         }
+    }
+}
+
+/// One counter per key; see [`reserve_next`].
+#[derive(Default)]
+pub struct MemoryGuessCounter {
+    counters: Mutex<HashMap<String, GuessState>>,
+}
+
+#[async_trait]
+impl GuessCounter for MemoryGuessCounter {
+    async fn reserve(&self, key: &str, lockout: Lockout, now_ms: u64) -> PortResult<Attempt> {
+        let mut counters = self.counters.lock().map_err(|_| poisoned())?;
+        if counters.len() > 10_000 {
+            counters.retain(|_, c| c.expires_at_ms > now_ms);
+        }
+        match reserve_next(counters.get(key).copied(), lockout, now_ms) {
+            Ok(next) => {
+                counters.insert(key.to_owned(), next);
+                Ok(Attempt::Allowed {
+                    failures: next.failures,
+                })
+            }
+            Err(locked) => Ok(locked),
+        }
+    }
+
+    async fn clear(&self, key: &str) -> PortResult<()> {
+        self.counters.lock().map_err(|_| poisoned())?.remove(key);
+        Ok(())
     }
 }

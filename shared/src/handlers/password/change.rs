@@ -4,11 +4,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
+use password::Verified;
+
 use super::{confirmed, with_new_password, Done};
+use crate::handlers::verify::{account_guess_key, failed_check, Verdict};
 use crate::handlers::Ctx;
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse, Refusal};
 use crate::ports::accounts::{AccountChange, User};
+use crate::ports::Attempt;
 use crate::time_fmt::rfc3339;
 
 #[derive(Deserialize)]
@@ -47,18 +51,17 @@ async fn change_opened(
     )
     .await?;
     let body: ChangeBody = parse_strict(plaintext)?;
+    let now = app.clock.now_ms();
     let verified = match &user.password {
         Some(current) => {
             let given = body
                 .current_password
                 .as_ref()
                 .ok_or(Refusal::CurrentPasswordRequired)?;
-            let verified = app.passwords.verify(given.expose_secret(), Some(current));
-            Some(ctx.facts.time_check(verified).await?)
+            Some(check_current(ctx, req, &user, given, current, now).await?)
         }
         None => None,
     };
-    let now = app.clock.now_ms();
     let new = body.new_password.expose_secret();
     let next = with_new_password(ctx, &user, new, verified.as_ref(), now).await?;
     let change = AccountChange {
@@ -72,4 +75,42 @@ async fn change_opened(
         "PASSWORD.CHANGED",
         json!({ "passwordChangedAt": rfc3339(now) }),
     )
+}
+
+/// Checks the current password under the guessing cap that sign-in shares:
+/// a locked account is refused before Argon2, a wrong password counts (and
+/// may lock), a right one starts the count over.
+async fn check_current(
+    ctx: &Ctx<'_>,
+    req: &ApiRequest,
+    user: &User,
+    given: &SecretString,
+    current: &password::PasswordHash,
+    now: u64,
+) -> Result<Verified, ApiError> {
+    let app = ctx.app;
+    let key = account_guess_key(&user.biz_id);
+    let attempt = app.guesses.reserve(&key, app.config.lockout, now).await?;
+    if let Attempt::Locked { until_ms } = attempt {
+        return Err(ApiError::AccountLocked {
+            retry_after_secs: Verdict::retry_after_secs(until_ms, now),
+        });
+    }
+    let checked = app.passwords.verify(given.expose_secret(), Some(current));
+    match ctx.facts.time_check(checked).await {
+        Ok(verified) => {
+            app.guesses.clear(&key).await?;
+            Ok(verified)
+        }
+        Err(e) => {
+            if matches!(e, password::PasswordError::Mismatch) {
+                let user_agent = req
+                    .headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok());
+                failed_check(app, attempt, Some(user), user_agent, now).await?;
+            }
+            Err(e.into())
+        }
+    }
 }

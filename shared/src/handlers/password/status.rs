@@ -46,6 +46,7 @@ async fn status_opened(
         json!({
             "passwordSet": user.password.is_some(),
             "passwordChangedAt": user.password_changed_at_ms.map(rfc3339),
+            "mustChange": user.must_change,
         }),
     )
 }

@@ -7,7 +7,10 @@ pub mod accounts;
 use std::sync::Arc;
 
 use crate::channel::SessionKey;
-use crate::ports::{Limit, RateDecision, RateLimiter, ReplayGuard, ScSession, SessionStore};
+use crate::ports::{
+    Attempt, GuessCounter, Limit, Lockout, RateDecision, RateLimiter, ReplayGuard, ScSession,
+    SessionStore, GUESS_COUNTER_TTL_MS,
+};
 
 pub use accounts::account_store;
 
@@ -211,4 +214,105 @@ pub async fn rate_limiter(limiter: Arc<dyn RateLimiter>) {
     let burst = hits(&*limiter, &key, odd, now, 8).await;
     assert_eq!(burst[..7], [RateDecision::Allowed; 7]);
     assert_eq!(burst[7], limited(1));
+}
+
+/// The `GuessCounter` contract: at most `threshold` attempts get through a
+/// concurrent burst, each further one locks for min(2^(n − threshold) s, max),
+/// a lock refuses without counting, a success starts over, keys are apart,
+/// and an untouched counter expires.
+pub async fn guess_counter(counter: Arc<dyn GuessCounter>) {
+    let lockout = Lockout {
+        threshold: 5,
+        max_lock_secs: 900,
+    };
+    let now = now_ms();
+    let key = unique("acct");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (c, key) = (counter.clone(), key.clone());
+        tasks.spawn(async move { c.reserve(&key, lockout, now).await.unwrap() });
+    }
+    let mut allowed = Vec::new();
+    let mut locked = 0;
+    while let Some(r) = tasks.join_next().await {
+        match r.unwrap() {
+            Attempt::Allowed { failures } => allowed.push(failures),
+            Attempt::Locked { until_ms } => {
+                // The fifth failure locks for 2^0 s.
+                assert_eq!(until_ms, now + 1_000);
+                locked += 1;
+            }
+        }
+    }
+    allowed.sort_unstable();
+    assert_eq!(
+        allowed,
+        [1, 2, 3, 4, 5],
+        "exactly threshold attempts get through"
+    );
+    assert_eq!(locked, 15);
+    assert!(Attempt::Allowed { failures: 5 }.first_lock(lockout));
+    assert!(!Attempt::Allowed { failures: 6 }.first_lock(lockout));
+
+    // Each further failure doubles the lock, from the moment it was made.
+    let mut t = now + 1_000;
+    for (n, secs) in [(6u32, 2u64), (7, 4), (8, 8)] {
+        assert_eq!(
+            counter.reserve(&key, lockout, t - 1).await.unwrap(),
+            Attempt::Locked { until_ms: t },
+            "still locked 1 ms before the lock ends"
+        );
+        assert_eq!(
+            counter.reserve(&key, lockout, t).await.unwrap(),
+            Attempt::Allowed { failures: n }
+        );
+        t += secs * 1000;
+    }
+    // Capped at the maximum.
+    let capped = Lockout {
+        threshold: 1,
+        max_lock_secs: 3,
+    };
+    let other = unique("acct");
+    let mut t2 = now;
+    for expected in [1_000, 2_000, 3_000, 3_000] {
+        assert!(matches!(
+            counter.reserve(&other, capped, t2).await.unwrap(),
+            Attempt::Allowed { .. }
+        ));
+        assert_eq!(
+            counter.reserve(&other, capped, t2).await.unwrap(),
+            Attempt::Locked {
+                until_ms: t2 + expected
+            }
+        );
+        t2 += expected;
+    }
+
+    // Another key is unaffected; a success starts the count over.
+    let fresh = unique("acct");
+    assert_eq!(
+        counter.reserve(&fresh, lockout, now).await.unwrap(),
+        Attempt::Allowed { failures: 1 }
+    );
+    counter.clear(&key).await.unwrap();
+    assert_eq!(
+        counter.reserve(&key, lockout, t).await.unwrap(),
+        Attempt::Allowed { failures: 1 }
+    );
+    // Clearing a key that has no counter is fine.
+    counter.clear(&unique("none")).await.unwrap();
+
+    // A counter untouched past its expiry starts over.
+    let idle = unique("acct");
+    for _ in 0..4 {
+        counter.reserve(&idle, lockout, now).await.unwrap();
+    }
+    assert_eq!(
+        counter
+            .reserve(&idle, lockout, now + GUESS_COUNTER_TTL_MS + 1)
+            .await
+            .unwrap(),
+        Attempt::Allowed { failures: 1 }
+    );
 }

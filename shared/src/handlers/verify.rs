@@ -1,0 +1,348 @@
+//! Sign-in: the identity provider checks a password kept here (the internal
+//! `verify-password` function, local-api's `/_dev/verify-password` and
+//! `/_dev/signin`), and the guessing cap that sign-in shares with `change`.
+//!
+//! Unknown address, wrong password and an account that may not sign in all
+//! answer `invalid` after the same work: one user lookup, one counter
+//! reservation and one Argon2 evaluation (against a dummy hash when there is
+//! no usable one). A locked counter answers `locked` before any Argon2, and
+//! unknown addresses have counters too, so `locked` tells nothing either.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::mail::{self, user_lang};
+use crate::app::App;
+use crate::http::json::parse_strict;
+use crate::http::{ApiError, FieldIssue};
+use crate::i18n::Lang;
+use crate::observe::{self, audit, metrics};
+use crate::ports::accounts::{AccountChange, ChangeRejected, MailKind, User, UserStatus};
+use crate::ports::{Attempt, RateDecision};
+use crate::time_fmt::rfc3339;
+
+/// The longest `bizId` looked up.
+const BIZ_ID_MAX: usize = 64;
+/// The longest `userAgent` accepted (it is shortened before it is kept).
+const USER_AGENT_MAX: usize = 1024;
+
+/// What the identity provider sends: one of `email` and `bizId`, the
+/// password as typed, and where the end user is, when known.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifyRequest {
+    /// The address the user typed.
+    pub email: Option<password::Email>,
+    /// Or the account's business id.
+    pub biz_id: Option<String>,
+    /// The password as typed.
+    pub password: SecretString,
+    /// The end user's IP address: counted against the per-IP limit.
+    pub client_ip: Option<IpAddr>,
+    /// The end user's `User-Agent`, for the audit event and the lock email.
+    pub user_agent: Option<String>,
+}
+
+/// The answer to one verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The password is right and the account may sign in.
+    Ok {
+        /// The account's business id (the token subject).
+        biz_id: String,
+        /// The user must choose a new password before going on.
+        must_change: bool,
+    },
+    /// Unknown account, wrong password, or an account that may not sign in.
+    Invalid,
+    /// Too many consecutive failures: nothing is checked until `until_ms`.
+    Locked {
+        /// End of the lock, Unix ms.
+        until_ms: u64,
+    },
+}
+
+impl Verdict {
+    /// The function's JSON answer.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Verdict::Ok {
+                biz_id,
+                must_change,
+            } => json!({ "result": "ok", "bizId": biz_id, "mustChange": must_change }),
+            Verdict::Invalid => json!({ "result": "invalid" }),
+            Verdict::Locked { until_ms } => {
+                json!({ "result": "locked", "lockedUntil": rfc3339(*until_ms) })
+            }
+        }
+    }
+
+    /// Whole seconds until a locked account may try again (at least 1).
+    pub fn retry_after_secs(until_ms: u64, now_ms: u64) -> u64 {
+        until_ms.saturating_sub(now_ms).div_ceil(1000).max(1)
+    }
+}
+
+/// The counter key of an account: its business id, hashed like every other
+/// key at rest. An unknown `bizId` gets the key it would have.
+pub fn account_guess_key(biz_id: &str) -> String {
+    super::token::token_sha256(&format!("user:{biz_id}"))
+}
+
+/// The counter key of an address that belongs to no account.
+fn unknown_email_guess_key(email: &str) -> String {
+    super::token::token_sha256(&format!("email:{email}"))
+}
+
+/// The "someone is trying your password" email, in the owner's language.
+pub fn locked_notice(app: &App, user: &User, user_agent: Option<&str>, now: u64) -> AccountChange {
+    let lang = user_lang(user, Lang::En);
+    let mut params = mail::change_facts(lang, now, "", user_agent);
+    params.insert("name".into(), Value::from(user.name.clone()));
+    let message = mail::render(
+        MailKind::Locked,
+        lang,
+        &user.email,
+        &app.config.links.forgot_url,
+        params,
+        now,
+    );
+    AccountChange {
+        outbox: vec![message],
+        ..AccountChange::default()
+    }
+}
+
+/// Counts a failed check of `user`'s password: on the first lock of an
+/// episode the owner is told, and `account.locked` is audited.
+pub async fn failed_check(
+    app: &App,
+    attempt: Attempt,
+    user: Option<&User>,
+    user_agent: Option<&str>,
+    now: u64,
+) -> Result<(), ApiError> {
+    if !attempt.first_lock(app.config.lockout) {
+        return Ok(());
+    }
+    if let Some(user) = user.filter(|u| u.password.is_some()) {
+        app.accounts
+            .apply(locked_notice(app, user, user_agent, now), now)
+            .await?
+            .map_err(|rejected| ApiError::Internal(rejected.into()))?;
+    }
+    let lock = app.config.lockout.lock_ms(app.config.lockout.threshold);
+    observe::emit(&audit::account_locked(
+        user.map(|u| u.biz_id.as_str()),
+        now + lock.unwrap_or(0),
+        now,
+    ));
+    Ok(())
+}
+
+fn validate(req: &VerifyRequest) -> Result<(), ApiError> {
+    let mut issues = Vec::new();
+    match (&req.email, &req.biz_id) {
+        (Some(_), Some(_)) => issues.push(("bizId", "INVALID_VALUE")),
+        (None, None) => issues.push(("email", "REQUIRED")),
+        (None, Some(id)) if id.is_empty() || id.len() > BIZ_ID_MAX => {
+            issues.push(("bizId", "INVALID_VALUE"));
+        }
+        _ => {}
+    }
+    if req
+        .user_agent
+        .as_ref()
+        .is_some_and(|ua| ua.len() > USER_AGENT_MAX)
+    {
+        issues.push(("userAgent", "INVALID_VALUE"));
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(
+            issues
+                .into_iter()
+                .map(|(field, code)| FieldIssue {
+                    field: field.into(),
+                    code,
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Parses the function's strict JSON input.
+pub fn parse_request(bytes: &[u8]) -> Result<VerifyRequest, ApiError> {
+    let req: VerifyRequest = parse_strict(bytes)?;
+    validate(&req)?;
+    Ok(req)
+}
+
+/// The rate-limit key of an end-user address: IPv4, or the IPv6 /64.
+fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Checks one password for the identity provider.
+pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, ApiError> {
+    let started = Instant::now();
+    let now = app.clock.now_ms();
+    if let Some(ip) = req.client_ip {
+        let limit = app.config.limits.verify_per_ip;
+        if let RateDecision::Limited { retry_after_secs } = app
+            .limiter
+            .hit("verify-ip", &ip_key(ip), limit, now)
+            .await?
+        {
+            return Err(ApiError::RateLimited { retry_after_secs });
+        }
+    }
+    let (found, key) = match (&req.email, &req.biz_id) {
+        (Some(email), _) => {
+            let user = app.accounts.user_by_email(email.as_str()).await?;
+            let key = match &user {
+                Some(u) => account_guess_key(&u.biz_id),
+                None => unknown_email_guess_key(email.as_str()),
+            };
+            (user, key)
+        }
+        (None, Some(biz_id)) => (app.accounts.user(biz_id).await?, account_guess_key(biz_id)),
+        (None, None) => return Err(ApiError::invalid_value("email")),
+    };
+    let user_agent = req.user_agent.as_deref();
+    let attempt = app.guesses.reserve(&key, app.config.lockout, now).await?;
+    let verdict = if let Attempt::Locked { until_ms } = attempt {
+        Verdict::Locked { until_ms }
+    } else {
+        // Only an active account's hash is checked; any other answers like an unknown one.
+        let stored = found
+            .as_ref()
+            .filter(|u| u.status == UserStatus::Active)
+            .and_then(|u| u.password.as_ref());
+        let hashing = Instant::now();
+        let checked = app
+            .passwords
+            .verify(req.password.expose_secret(), stored)
+            .await;
+        let hash_ms = elapsed_ms(hashing);
+        match checked {
+            Ok(verified) => {
+                app.guesses.clear(&key).await?;
+                let user = found.as_ref().ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!("a verified password without a user"))
+                })?;
+                if let Some(fresh) = verified.rehash {
+                    rehash(app, user, fresh, now).await?;
+                }
+                emit_metrics(app, "ok", started, Some(hash_ms));
+                observe::emit(&audit::password_verified(&user.biz_id, now));
+                return Ok(Verdict::Ok {
+                    biz_id: user.biz_id.clone(),
+                    must_change: user.must_change,
+                });
+            }
+            Err(password::PasswordError::Mismatch) => {
+                failed_check(app, attempt, found.as_ref(), user_agent, now).await?;
+                emit_metrics(app, "invalid", started, Some(hash_ms));
+                Verdict::Invalid
+            }
+            Err(other) => return Err(other.into()),
+        }
+    };
+    if matches!(verdict, Verdict::Locked { .. }) {
+        emit_metrics(app, "locked", started, None);
+    }
+    observe::emit(&audit::verify_failed(
+        found.as_ref().map(|u| u.biz_id.as_str()),
+        matches!(verdict, Verdict::Locked { .. }),
+        req.client_ip,
+        user_agent,
+        now,
+    ));
+    Ok(verdict)
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn emit_metrics(app: &App, outcome: &str, started: Instant, hash_ms: Option<u64>) {
+    observe::emit(&metrics::verify_emf(
+        observe::namespace(),
+        app.clock.now_ms(),
+        outcome,
+        elapsed_ms(started),
+        hash_ms,
+    ));
+}
+
+/// Stores the fresh hash of a verified password, if the user is unchanged
+/// since it was read: a concurrent change wins, and the next sign-in tries again.
+async fn rehash(
+    app: &App,
+    user: &User,
+    fresh: password::PasswordHash,
+    now: u64,
+) -> Result<(), ApiError> {
+    let mut next = user.clone();
+    next.password = Some(fresh);
+    next.version += 1;
+    let change = AccountChange {
+        user: Some((next, Some(user.version))),
+        ..AccountChange::default()
+    };
+    match app.accounts.apply(change, now).await? {
+        Ok(()) => {
+            observe::emit(&audit::password_rehashed(&user.biz_id, now));
+            Ok(())
+        }
+        Err(ChangeRejected::VersionConflict) => Ok(()),
+        Err(other) => Err(ApiError::Internal(other.into())),
+    }
+}
+
+/// The function's JSON in and out: `{"result": ...}`, or
+/// `{"error": {status, code, details}}` with the API error code (never the
+/// cause, which is logged).
+pub async fn handle_json(app: &App, input: &[u8]) -> Value {
+    let outcome = match parse_request(input) {
+        Ok(req) => verify_password(app, req).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(verdict) => verdict.to_json(),
+        Err(err) => error_json(&err),
+    }
+}
+
+/// `{"error": {status, code, details}}` of an internal function's failure.
+pub fn error_json(err: &ApiError) -> Value {
+    let parts = err.parts(Lang::En);
+    if parts.status.is_server_error() {
+        tracing::error!(code = parts.code, error = ?err, "verification failed");
+    } else {
+        tracing::warn!(code = parts.code, "verification refused");
+    }
+    let mut error = Map::new();
+    error.insert("status".into(), Value::from(parts.status.as_u16()));
+    error.insert("code".into(), Value::from(parts.code));
+    error.insert("details".into(), Value::from(parts.details));
+    if let Some(secs) = parts.retry_after_secs {
+        error.insert("retryAfter".into(), Value::from(secs));
+    }
+    json!({ "error": error })
+}
