@@ -25,6 +25,10 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let app = app_from_env(shared::routes::Needs::VERIFY_PASSWORD)
         .await
         .map_err(cold_start_failed)?;
+    // Unknown addresses are checked against it: made before the first one comes.
+    app.passwords
+        .prepare_dummy()
+        .map_err(|e| cold_start_failed(anyhow::anyhow!(e)))?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, lambda_runtime::Error>(handle(app, event.payload).await)

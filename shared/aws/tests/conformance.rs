@@ -82,3 +82,30 @@ async fn forgot_request_before_a_password_change_gets_no_link_dynamo() {
     ))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_use_case_memory() {
+    conformance::signin::sign_in(conformance::signin::Backend {
+        accounts: Arc::new(MemoryAccountStore::default()),
+        guesses: Arc::new(MemoryGuessCounter::default()),
+        limiter: Arc::new(MemoryRateLimiter::default()),
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_use_case_dynamo() {
+    let (cfg, clients) = fresh("signin").await;
+    conformance::signin::sign_in(conformance::signin::Backend {
+        accounts: Arc::new(dynamo_account_store(&cfg, &clients).await),
+        guesses: Arc::new(DynamoGuessCounter::new(
+            clients.dynamodb.clone(),
+            &cfg.table_name,
+        )),
+        limiter: Arc::new(DynamoRateLimiter::new(
+            clients.dynamodb.clone(),
+            &cfg.table_name,
+        )),
+    })
+    .await;
+}

@@ -331,6 +331,13 @@ impl PasswordService {
             .map_err(internal)?
     }
 
+    /// Makes the dummy hash that unknown users are checked against now (at
+    /// cold start), so the first of them costs one evaluation like the rest.
+    /// Blocking: one Argon2 hash.
+    pub fn prepare_dummy(&self) -> Result<(), PasswordError> {
+        self.inner.dummy().map(drop)
+    }
+
     /// Whether `stored` would be replaced on the next successful verification.
     pub fn needs_rehash(&self, stored: &PasswordHash) -> bool {
         self.inner.needs_rehash(stored)
