@@ -748,3 +748,204 @@ async fn status_is_limited_per_ip_before_any_token_is_verified() {
     let r = App::new(&other, &sess).status(&t).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// `POST /_dev/signin` (or another `/_dev` JSON route): status, `Retry-After`, body.
+async fn dev_post(
+    s: &Server,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, Option<u64>, serde_json::Value) {
+    let resp = s
+        .http
+        .post(format!("{}{path}", s.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (status, retry, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn sign_in_change_then_the_old_password_fails_and_the_new_one_signs_in() {
+    let s = Server::start().await;
+    let biz = s.user("signin@example.com", STRONG).await;
+    let creds = |p: &str| json!({"email": "Signin@Example.com", "password": p});
+
+    let (status, _, body) = dev_post(&s, "/_dev/signin", creds(STRONG)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["bizId"], biz.as_str());
+    assert_eq!(body["data"]["mustChange"], false);
+    let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+
+    let c = s.client("198.51.100.60");
+    let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
+    let r = app.status(&token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["mustChange"], false);
+    let r = app.change(&token, STRONG, STRONG_2).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let (status, _, body) = dev_post(&s, "/_dev/signin", creds(STRONG)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("AUTH.SIGNIN_FAILED"))
+    );
+    assert!(
+        body.get("data").is_none_or(serde_json::Value::is_null),
+        "{body}"
+    );
+    // An unknown address gets the very same answer.
+    let (status, _, unknown) = dev_post(
+        &s,
+        "/_dev/signin",
+        json!({"email": "nobody@example.com", "password": STRONG}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(unknown["code"], body["code"]);
+    assert_eq!(unknown["message"], body["message"]);
+
+    // The new password signs in, and its token (issued after the change) works.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, body) = dev_post(&s, "/_dev/signin", creds(STRONG_2)).await;
+    assert_eq!(status, 200, "{body}");
+    let fresh = body["data"]["accessToken"].as_str().unwrap();
+    let r = app.status(fresh).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["data"]["passwordChangedAt"].is_string());
+}
+
+#[tokio::test]
+async fn verify_password_route_answers_the_function_json_verbatim() {
+    let s = Server::start().await;
+    let biz = s.user("verbatim@example.com", STRONG).await;
+    let (status, _, ok) = dev_post(
+        &s,
+        "/_dev/verify-password",
+        json!({"email": "verbatim@example.com", "password": STRONG, "clientIp": "203.0.113.9", "userAgent": "curl/8"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        ok,
+        json!({"result": "ok", "bizId": biz, "mustChange": false})
+    );
+    let (_, _, by_id) = dev_post(
+        &s,
+        "/_dev/verify-password",
+        json!({"bizId": biz, "password": STRONG_2}),
+    )
+    .await;
+    assert_eq!(by_id, json!({"result": "invalid"}));
+    for bad in [
+        json!({"email": "verbatim@example.com", "bizId": biz, "password": STRONG}),
+        json!({"password": STRONG}),
+        json!({"email": "verbatim@example.com"}),
+        json!({"email": "verbatim@example.com", "password": STRONG, "extra": 1}),
+        json!({"email": 5, "password": STRONG}),
+        json!({"email": "verbatim@example.com", "password": STRONG, "clientIp": "not-an-ip"}),
+    ] {
+        let (status, _, body) = dev_post(&s, "/_dev/verify-password", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(
+            body["error"]["code"], "VALIDATION.INVALID_PARAMETER",
+            "{bad}"
+        );
+        assert!(body.get("result").is_none());
+    }
+    // Nothing above was counted as a guess: five wrong ones still precede the lock.
+    for _ in 0..4 {
+        let (_, _, body) = dev_post(
+            &s,
+            "/_dev/verify-password",
+            json!({"bizId": biz, "password": STRONG_2}),
+        )
+        .await;
+        assert_eq!(body, json!({"result": "invalid"}));
+    }
+    let (_, _, body) = dev_post(
+        &s,
+        "/_dev/verify-password",
+        json!({"bizId": biz, "password": STRONG}),
+    )
+    .await;
+    assert_eq!(body["result"], "locked", "{body}");
+    assert!(body["lockedUntil"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_on_change_lock_sign_in_too_and_the_owner_is_told_once() {
+    let s = Server::start_with(shared::config::Config {
+        limits: shared::config::RateLimits::unlimited(),
+        ..shared::config::Config::default()
+    })
+    .await;
+    let biz = s.user("locked@example.com", STRONG).await;
+    let before = s.stored_user(&biz).await;
+    let token = s.token(&biz).await;
+    let c = s.client("198.51.100.61");
+    let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
+    for _ in 0..5 {
+        let r = app.change(&token, STRONG_2, STRONG_3).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["code"], "AUTH.CURRENT_PASSWORD_INCORRECT");
+    }
+    // Locked: even the right current password is refused, sealed, with Retry-After.
+    let r = app.change(&token, STRONG, STRONG_3).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.encrypted);
+    assert_eq!(r.body["code"], "AUTH.ACCOUNT_LOCKED");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=1).contains(&retry), "{retry}");
+    // Sign-in shares the counter.
+    let (status, retry, body) = dev_post(
+        &s,
+        "/_dev/signin",
+        json!({"email": "locked@example.com", "password": STRONG}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("AUTH.ACCOUNT_LOCKED"))
+    );
+    assert_eq!(retry, Some(1));
+    // Nothing changed, and one "someone is trying your password" email went out.
+    let after = s.stored_user(&biz).await;
+    assert_eq!(after.version, before.version);
+    assert_eq!(
+        after.password.as_ref().unwrap().phc(),
+        before.password.as_ref().unwrap().phc()
+    );
+    let locked: Vec<_> = s
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m["kind"] == "locked")
+        .collect();
+    assert_eq!(locked.len(), 1);
+    assert_eq!(locked[0]["to"], "locked@example.com");
+    assert_eq!(locked[0]["link"], "http://localhost:3000/password/forgot");
+    // The lock lasts one second; then the right password clears the count.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, body) = dev_post(
+        &s,
+        "/_dev/signin",
+        json!({"email": "locked@example.com", "password": STRONG}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let r = app.change(&token, STRONG_2, STRONG_3).await;
+    assert_eq!(
+        r.body["code"], "AUTH.CURRENT_PASSWORD_INCORRECT",
+        "count started over"
+    );
+}
