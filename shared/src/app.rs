@@ -51,18 +51,28 @@ pub fn password_service(config: &Config, peppers: PepperRing) -> anyhow::Result<
 /// The access-token verifier for the `JWT_*` settings of `config`.
 pub fn jwt_verifier(config: &Config) -> anyhow::Result<JwtVerifier> {
     let jwks = config.jwt.jwks_json.as_deref().unwrap_or(r#"{"keys":[]}"#);
+    jwt_verifier_with(config, jwks)
+}
+
+/// The access-token verifier for `config` over the JWKS `jwks_json` (the
+/// AWS bootstrap passes `JWT_JWKS` merged with what `JWT_JWKS_URL` served).
+pub fn jwt_verifier_with(config: &Config, jwks_json: &str) -> anyhow::Result<JwtVerifier> {
     let secret = config
         .jwt
         .hs256_secret
         .as_ref()
         .map(|s| zeroize::Zeroizing::new(s.as_bytes().to_vec()));
-    JwtVerifier::new(
-        jwks,
+    let verifier = JwtVerifier::new(
+        jwks_json,
         config.jwt.issuer.clone(),
         config.jwt.audience.clone(),
         secret,
     )
-    .context("configuration variable JWT_JWKS")
+    .context("configuration variable JWT_JWKS")?;
+    Ok(match &config.jwt.subject_claim {
+        Some(claim) => verifier.with_subject_claim(claim),
+        None => verifier,
+    })
 }
 
 impl App {

@@ -110,6 +110,12 @@ pub struct JwtSettings {
     pub audience: Option<String>,
     /// `JWT_HS256_SECRET`: enables HS256 with this shared secret (off by default).
     pub hs256_secret: Option<String>,
+    /// `JWT_JWKS_URL`: an `https://` URL the AWS functions fetch the JWKS
+    /// from at cold start (Cognito's `.well-known/jwks.json`), added to `JWT_JWKS`.
+    pub jwks_url: Option<String>,
+    /// `JWT_SUBJECT_CLAIM` (default `sub`): the claim that holds the user's
+    /// `bizId` (Cognito: `bizId`, added by the pre-token-generation trigger).
+    pub subject_claim: Option<String>,
 }
 
 impl std::fmt::Debug for JwtSettings {
@@ -300,6 +306,31 @@ impl Config {
                         return Err(ConfigError {
                             variable: "JWT_HS256_SECRET",
                             problem: "must be at least 32 bytes".into(),
+                        })
+                    }
+                    other => other,
+                },
+                jwks_url: match lookup("JWT_JWKS_URL").filter(|v| !v.trim().is_empty()) {
+                    Some(u)
+                        if !u.trim().starts_with("https://") || u.contains(char::is_whitespace) =>
+                    {
+                        return Err(ConfigError {
+                            variable: "JWT_JWKS_URL",
+                            problem: "expected an https:// URL".into(),
+                        })
+                    }
+                    other => other,
+                },
+                subject_claim: match lookup("JWT_SUBJECT_CLAIM").filter(|v| !v.trim().is_empty()) {
+                    Some(c)
+                        if c.len() > 64
+                            || !c
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"_:-.".contains(&b)) =>
+                    {
+                        return Err(ConfigError {
+                            variable: "JWT_SUBJECT_CLAIM",
+                            problem: "expected a claim name (letters, digits, _ : - .)".into(),
                         })
                     }
                     other => other,

@@ -224,3 +224,59 @@ async fn dev_tokens_carry_the_configured_issuer_and_audience() {
     let r = App::new(&c, &sess).status(&token).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// Cognito access tokens carry the app client in `client_id` (no `aud`),
+/// `token_use: access`, and the account in the claim the pre-token trigger
+/// adds (`bizId`); `sub` is Cognito's own id. ID tokens are refused.
+#[tokio::test]
+async fn cognito_access_tokens_pass_by_client_id_and_subject_claim_and_id_tokens_do_not() {
+    let pool = signer("pool-key");
+    let iss = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example";
+    let mut config = Config::default();
+    config.jwt.jwks_json = Some(json!({"keys": [pool.jwk()]}).to_string());
+    config.jwt.issuer = Some(iss.into());
+    config.jwt.audience = Some("app-client-1".into());
+    config.jwt.subject_claim = Some("bizId".into());
+    let s = Server::start_with(config).await;
+    let biz = s.user("cog@example.com", STRONG).await;
+    let now = now_secs();
+    let access = json!({
+        "sub": "5f1c7a1e-0000-4000-8000-00000000c0de", "bizId": biz, "iss": iss,
+        "client_id": "app-client-1", "token_use": "access", "iat": now, "exp": now + 600,
+        "username": biz, "scope": "aws.cognito.signin.user.admin",
+    });
+    let c = s.client("198.51.100.83");
+    let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
+    let r = app.status(&pool.sign(&access)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let refused = |patch: Value| {
+        let mut claims = access.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        claims
+    };
+    for claims in [
+        // Another app client of the pool.
+        refused(json!({"client_id": "app-client-2"})),
+        // An ID token: `aud` is the client, but it is not an access token.
+        refused(json!({"client_id": null, "aud": "app-client-1", "token_use": "id"})),
+        // No `aud`, and not marked as an access token.
+        refused(json!({"token_use": null})),
+        // No account claim: Cognito's own `sub` is never taken for a bizId.
+        refused(json!({"bizId": null})),
+        refused(json!({"bizId": ""})),
+        // Another pool.
+        refused(json!({"iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other"})),
+    ] {
+        let r = app.status(&pool.sign(&claims)).await;
+        assert_eq!(r.status, 401, "{claims}: {}", r.body);
+        assert_eq!(r.body["code"], "AUTH.TOKEN_INVALID", "{claims}");
+    }
+}

@@ -30,6 +30,7 @@ mod error;
 mod forgot;
 mod guess;
 pub mod invite_fn;
+pub mod jwks;
 mod kms;
 #[cfg(feature = "lambda-http")]
 pub mod lambda;

@@ -37,17 +37,35 @@ pub enum JwtConfigError {
 }
 
 /// The claims the service relies on.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Claims {
-    /// Subject: the user's `biz_id`.
+    /// Subject: the user's `biz_id` (`sub`, or the configured subject claim).
     pub sub: String,
     /// Issued at, Unix seconds.
     pub iat: u64,
     /// Expiry, Unix seconds.
     pub exp: u64,
     /// Not before: optional, but binding when present.
-    #[serde(default)]
     pub nbf: Option<u64>,
+}
+
+/// What a token carries, as decoded: the subject is read from the
+/// configured claim, the audience from `aud` or (Cognito access tokens, which
+/// have none) `client_id`.
+#[derive(Deserialize)]
+struct RawClaims {
+    iat: u64,
+    exp: u64,
+    #[serde(default)]
+    nbf: Option<u64>,
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    token_use: Option<String>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Verifies access tokens against the configured keys.
@@ -56,6 +74,7 @@ pub struct JwtVerifier {
     hs256: Option<DecodingKey>,
     issuer: Option<String>,
     audience: Option<String>,
+    subject_claim: String,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -108,7 +127,38 @@ impl JwtVerifier {
             hs256: hs256_secret.map(|s| DecodingKey::from_secret(&s)),
             issuer,
             audience,
+            subject_claim: "sub".into(),
         })
+    }
+
+    /// Reads the user's `biz_id` from `claim` instead of `sub` (Cognito:
+    /// `bizId`, which the pre-token-generation trigger adds).
+    pub fn with_subject_claim(self, claim: &str) -> Self {
+        JwtVerifier {
+            subject_claim: claim.to_owned(),
+            ..self
+        }
+    }
+
+    /// Whether the token is meant for this service: `aud` names the
+    /// configured audience, or, without `aud`, an access token's `client_id`
+    /// does (Cognito access tokens). An ID token is never an access token.
+    fn audience_ok(&self, raw: &RawClaims) -> bool {
+        if raw.token_use.as_deref().is_some_and(|u| u != "access") {
+            return false;
+        }
+        let Some(expected) = &self.audience else {
+            return true;
+        };
+        match &raw.aud {
+            Some(serde_json::Value::String(aud)) => aud == expected,
+            Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a == expected),
+            Some(_) => false,
+            None => {
+                raw.token_use.as_deref() == Some("access")
+                    && raw.client_id.as_deref() == Some(expected)
+            }
+        }
     }
 
     /// Verifies `Authorization: Bearer <jwt>` at `now_secs`.
@@ -139,29 +189,37 @@ impl JwtVerifier {
         validation.leeway = LEEWAY_SECS;
         // jsonwebtoken judges `iss` and `aud` only when a token carries them:
         // configured, they are required too, or a token without them passes.
-        let mut required = vec!["sub", "exp", "iat"];
+        let mut required = vec!["exp", "iat"];
         required.extend(self.issuer.as_ref().map(|_| "iss"));
-        required.extend(self.audience.as_ref().map(|_| "aud"));
         validation.set_required_spec_claims(&required);
         // Expiry and not-before are judged below against the injected clock,
-        // so tests can move time.
+        // so tests can move time; the audience too (`aud` or `client_id`).
         validation.validate_exp = false;
         validation.validate_nbf = false;
+        validation.validate_aud = false;
         match &self.issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,
         }
-        match &self.audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
-        let claims = decode::<Claims>(token, key, &validation)
+        let raw = decode::<RawClaims>(token, key, &validation)
             .map_err(|_| AuthError::Invalid)?
             .claims;
+        if !self.audience_ok(&raw) {
+            return Err(AuthError::Invalid);
+        }
+        let sub = match raw.rest.get(&self.subject_claim) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(AuthError::Invalid),
+        };
+        let claims = Claims {
+            sub,
+            iat: raw.iat,
+            exp: raw.exp,
+            nbf: raw.nbf,
+        };
         if claims.exp + LEEWAY_SECS < now_secs
             || claims.iat > now_secs + LEEWAY_SECS
             || claims.nbf.is_some_and(|nbf| nbf > now_secs + LEEWAY_SECS)
-            || claims.sub.is_empty()
         {
             return Err(AuthError::Invalid);
         }

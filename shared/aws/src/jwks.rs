@@ -1,0 +1,114 @@
+//! The JWKS of `JWT_JWKS_URL` (Cognito's `.well-known/jwks.json`), fetched
+//! once at cold start and merged with `JWT_JWKS`: a pool's keys are only
+//! known from its URL, and the template cannot inline them.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// The largest JWKS document read.
+const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// How long the fetch may take before the cold start fails.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// GETs `url` (https; plain http only to a loopback host, for tests).
+pub async fn fetch(url: &str) -> anyhow::Result<String> {
+    let uri: hyper::Uri = url.parse().context("JWT_JWKS_URL is not a URL")?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .context("loading the system's root certificates")?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    anyhow::ensure!(
+        uri.scheme_str() == Some("https") || loopback,
+        "JWT_JWKS_URL must be https"
+    );
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let resp = tokio::time::timeout(FETCH_TIMEOUT, client.get(uri))
+        .await
+        .context("JWKS fetch timed out")?
+        .context("fetching the JWKS")?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "JWKS answered {}",
+        resp.status()
+    );
+    let body = tokio::time::timeout(
+        FETCH_TIMEOUT,
+        Limited::new(resp.into_body(), MAX_JWKS_BYTES).collect(),
+    )
+    .await
+    .context("JWKS fetch timed out")?
+    .map_err(|e| anyhow::anyhow!("reading the JWKS: {e}"))?
+    .to_bytes();
+    String::from_utf8(body.to_vec()).context("JWKS is not UTF-8")
+}
+
+/// `{"keys": [...]}` with the keys of both sets (`base` may be absent).
+pub fn merge(base: Option<&str>, fetched: &str) -> anyhow::Result<String> {
+    let keys = |doc: &str| -> anyhow::Result<Vec<Value>> {
+        let v: Value = serde_json::from_str(doc).context("JWKS is not JSON")?;
+        match v.get("keys") {
+            Some(Value::Array(keys)) => Ok(keys.clone()),
+            _ => anyhow::bail!("JWKS has no keys array"),
+        }
+    };
+    let mut all = match base {
+        Some(b) => keys(b)?,
+        None => Vec::new(),
+    };
+    all.extend(keys(fetched)?);
+    Ok(serde_json::json!({ "keys": all }).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_sets_keep_every_key() {
+        let a = r#"{"keys":[{"kid":"a"}]}"#;
+        let b = r#"{"keys":[{"kid":"b"},{"kid":"c"}]}"#;
+        let m: Value = serde_json::from_str(&merge(Some(a), b).unwrap()).unwrap();
+        let kids: Vec<&str> = m["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, ["a", "b", "c"]);
+        assert!(merge(None, "{}").is_err());
+        assert!(merge(None, "not json").is_err());
+    }
+
+    #[tokio::test]
+    async fn fetches_a_jwks_and_refuses_plain_http_off_loopback() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await.unwrap();
+            let body = r#"{"keys":[{"kid":"pool"}]}"#;
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            sock.write_all(resp.as_bytes()).await.unwrap();
+        });
+        let got = fetch(&format!("http://127.0.0.1:{}/jwks.json", addr.port()))
+            .await
+            .unwrap();
+        assert_eq!(got, r#"{"keys":[{"kid":"pool"}]}"#);
+        let err = fetch("http://example.com/jwks.json").await.unwrap_err();
+        assert!(err.to_string().contains("https"), "{err}");
+    }
+}
