@@ -3,7 +3,8 @@
 //!
 //! A web page the developer visits must not reach them: [`guard`] accepts
 //! only a loopback `Host` (no DNS rebinding), no `Origin` outside the CORS
-//! allow-list (no cross-site call) and JSON bodies (no form or `text/plain`
+//! allow-list but local-api's own (no cross-site call; the `/demo/` pages
+//! sign in through `/_dev/signin`) and JSON bodies (no form or `text/plain`
 //! post, which a browser sends without a preflight).
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
@@ -164,6 +165,18 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether `origin` is this server's own origin as reached through the
+/// loopback `host`: a page local-api served itself (the `/demo/` pages, whose
+/// sign-in screen posts to `/_dev/signin`). Only a loopback `host` counts,
+/// with or without `--unsafe-expose-dev-routes`: under DNS rebinding the page
+/// and its `Host` carry the attacker's name, which is never loopback.
+fn is_own_loopback_origin(origin: &str, host: &str) -> bool {
+    is_loopback_host(host)
+        && origin
+            .strip_prefix("http://")
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+}
+
 /// `application/json`, with at most a `charset=utf-8` parameter.
 fn is_json(content_type: &str) -> bool {
     let mut parts = content_type.split(';').map(str::trim);
@@ -181,7 +194,8 @@ fn is_json(content_type: &str) -> bool {
 /// refusal: 400 `GATEWAY.HEADER_MISSING` / `GATEWAY.HEADER_INVALID` naming
 /// the headers. `Host` must be loopback (unless `any_host`: local-api was
 /// started with `--unsafe-expose-dev-routes`); an `Origin`, when sent, must
-/// be on the CORS allow-list; a `POST` must carry
+/// be on the CORS allow-list or be this server's own loopback origin (its
+/// `/demo/` pages); a `POST` must carry
 /// `Content-Type: application/json` (optionally `; charset=utf-8`).
 pub fn guard(
     method: &Method,
@@ -191,16 +205,24 @@ pub fn guard(
     any_host: bool,
 ) -> Result<(), ApiError> {
     let text = |name: &str| headers.get(name).map(|v| v.to_str().ok());
+    let host = text("host").or(authority.map(Some));
     let mut missing = Vec::new();
     let mut invalid = Vec::new();
     if !any_host {
-        match text("host").or(authority.map(Some)) {
+        match host {
             None => missing.push("Host"),
             Some(Some(h)) if is_loopback_host(h) => {}
             Some(_) => invalid.push("Host"),
         }
     }
-    if headers.contains_key(http::header::ORIGIN) && cors.allowed_origin(headers).is_none() {
+    let own_page = text("origin")
+        .flatten()
+        .zip(host.flatten())
+        .is_some_and(|(origin, host)| is_own_loopback_origin(origin, host));
+    if headers.contains_key(http::header::ORIGIN)
+        && !own_page
+        && cors.allowed_origin(headers).is_none()
+    {
         invalid.push("Origin");
     }
     if method == Method::POST {
@@ -368,6 +390,32 @@ mod tests {
             "",
         ] {
             assert!(!is_loopback_host(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn own_origin_only_through_a_loopback_host() {
+        for (origin, host) in [
+            ("http://127.0.0.1:9000", "127.0.0.1:9000"),
+            ("http://localhost:9000", "LOCALHOST:9000"),
+            ("http://[::1]:9000", "[::1]:9000"),
+            ("http://localhost", "localhost"),
+        ] {
+            assert!(is_own_loopback_origin(origin, host), "{origin} {host}");
+        }
+        for (origin, host) in [
+            ("http://127.0.0.1:9001", "127.0.0.1:9000"),
+            ("https://127.0.0.1:9000", "127.0.0.1:9000"),
+            ("http://localhost:9000", "127.0.0.1:9000"),
+            ("http://devbox.lan:9000", "devbox.lan:9000"),
+            (
+                "http://rebind.attacker.example:9000",
+                "rebind.attacker.example:9000",
+            ),
+            ("null", "127.0.0.1:9000"),
+            ("http://127.0.0.1:9000/", "127.0.0.1:9000"),
+        ] {
+            assert!(!is_own_loopback_origin(origin, host), "{origin} {host}");
         }
     }
 

@@ -181,6 +181,53 @@ async fn only_json_bodies_and_allowed_origins_reach_the_dev_routes() {
     assert_eq!(status, 201, "nothing was created before: {body}");
 }
 
+/// The `/demo/` pages post to `/_dev/signin` from local-api's own origin
+/// (browsers send `Origin` on every POST): that origin is let through when
+/// the `Host` is loopback, and no other.
+#[tokio::test]
+async fn the_servers_own_loopback_origin_reaches_the_dev_routes() {
+    let d = start(false).await;
+    let own = format!("http://127.0.0.1:{}", d.port);
+    let r = d.post("/_dev/users", &user("own-origin@example.com"));
+    let (status, body) = answer(r.header("origin", &own)).await;
+    assert_eq!(status, 201, "{body}");
+    let r = d.post(
+        "/_dev/signin",
+        &json!({"email": "own-origin@example.com", "password": "a long demo passphrase"}),
+    );
+    let (status, body) = answer(r.header("origin", &own)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["accessToken"].is_string(), "{body}");
+    let r = d
+        .outbox()
+        .header("origin", format!("http://localhost:{}", d.port));
+    let (status, body) = answer(r.header("host", format!("localhost:{}", d.port))).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Another port, another scheme, another loopback name than the Host's.
+    for origin in [
+        format!("http://127.0.0.1:{}", d.port + 1),
+        format!("https://127.0.0.1:{}", d.port),
+        format!("http://localhost:{}", d.port),
+    ] {
+        let r = d.post("/_dev/token", &json!({"bizId": "ACC_USR_00000001"}));
+        refused(
+            &answer(r.header("origin", &origin)).await,
+            "GATEWAY.HEADER_INVALID",
+            "Origin",
+        );
+    }
+
+    // Exposed: a page of a non-loopback name is no "own" page, even when its
+    // Origin matches the Host it sent (DNS rebinding looks just like that).
+    let d = start(true).await;
+    let r = d.post("/_dev/token", &json!({"bizId": "ACC_USR_00000001"}));
+    let r = r
+        .header("host", "rebind.attacker.example:9000")
+        .header("origin", "http://rebind.attacker.example:9000");
+    refused(&answer(r).await, "GATEWAY.HEADER_INVALID", "Origin");
+}
+
 #[tokio::test]
 async fn exposed_dev_routes_answer_any_host_but_keep_the_other_checks() {
     let d = start(true).await;
