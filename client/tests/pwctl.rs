@@ -155,3 +155,128 @@ async fn pwctl_init_reads_the_sid_from_the_environment() {
     let user = local.app.accounts.user(biz).await.unwrap().unwrap();
     assert!(user.password.is_some(), "the first password is set");
 }
+
+/// `signin` prints the access token alone on stdout (so `$(pwctl signin)`
+/// captures it), reads the password from the environment, and refuses a
+/// wrong password, then a locked account, with the code and exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pwctl_signin_prints_only_the_token_and_refuses_with_the_code() {
+    let Server { url, local, .. } = Server::start().await;
+    let password = "cobalt Meadow lantern 73";
+    local_api::dev::seed_user(
+        &local.app,
+        "signin@example.com",
+        "Signin User",
+        None,
+        Some(password),
+    )
+    .await
+    .unwrap();
+    let signin = |email: &str| args(&url, &["signin", "--email", email]);
+
+    let (code, out, err) = pwctl(
+        signin("signin@example.com"),
+        vec![("PWCTL_PASSWORD", password.into())],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let token = out.strip_suffix('\n').expect("one line");
+    assert!(
+        !token.is_empty() && !token.contains(char::is_whitespace),
+        "{out:?}"
+    );
+    assert_eq!(token.split('.').count(), 3, "a JWT: {out:?}");
+    assert!(!out.contains(password) && !err.contains(password), "{err}");
+
+    // The captured token is the one the other commands take.
+    let (code, out2, err2) = pwctl(
+        args(&url, &["--json", "status"]),
+        vec![("PWCTL_TOKEN", token.to_owned())],
+    )
+    .await;
+    assert_eq!(code, 0, "{out2}{err2}");
+    let v: Value = serde_json::from_str(out2.trim()).unwrap();
+    assert_eq!(v["body"]["data"]["passwordSet"], true);
+    assert_eq!(v["body"]["data"]["mustChange"], false);
+
+    // --json: the envelope instead of the bare token.
+    let (code, out2, _) = pwctl(
+        args(&url, &["--json", "signin", "--email", "signin@example.com"]),
+        vec![("PWCTL_PASSWORD", password.into())],
+    )
+    .await;
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(out2.trim()).unwrap();
+    assert_eq!(v["status"], 200);
+    assert!(v["body"]["data"]["accessToken"].is_string(), "{v}");
+
+    // A wrong password (--password works too): exit 1, the code, no token.
+    let (code, out, err) = pwctl(
+        args(
+            &url,
+            &[
+                "signin",
+                "--email",
+                "signin@example.com",
+                "--password",
+                "wrong passphrase 1",
+            ],
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(out, "", "nothing on stdout");
+    assert!(err.contains("error 401 AUTH.SIGNIN_FAILED"), "{err}");
+    assert!(!err.contains("wrong passphrase 1"), "{err}");
+
+    // An unknown address answers the same.
+    let (code, out, err) = pwctl(
+        signin("nobody@example.com"),
+        vec![("PWCTL_PASSWORD", password.into())],
+    )
+    .await;
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("AUTH.SIGNIN_FAILED"), "{err}");
+
+    // Consecutive failures lock the account: 429, the code and the wait. (The
+    // first lock lasts one second; a slow run may see more failures first,
+    // each lock twice as long as the one before.)
+    let mut locked = None;
+    for _ in 0..10 {
+        let (code, out, err) = pwctl(
+            signin("signin@example.com"),
+            vec![("PWCTL_PASSWORD", "wrong passphrase 2".into())],
+        )
+        .await;
+        assert_eq!((code, out.as_str()), (1, ""), "{err}");
+        if err.contains("AUTH.ACCOUNT_LOCKED") {
+            locked = Some(err);
+            break;
+        }
+        assert!(err.contains("AUTH.SIGNIN_FAILED"), "{err}");
+    }
+    let err = locked.expect("the account locks after consecutive failures");
+    assert!(err.contains("error 429 AUTH.ACCOUNT_LOCKED"), "{err}");
+    let secs: u64 = err
+        .split("retry after ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wait in {err}"));
+    assert!(secs >= 1, "{err}");
+
+    // Unreachable server: transport error, exit 2.
+    let (code, out, _) = pwctl(
+        vec![
+            "--url".into(),
+            "http://127.0.0.1:1".into(),
+            "signin".into(),
+            "--email".into(),
+            "signin@example.com".into(),
+        ],
+        vec![("PWCTL_PASSWORD", password.into())],
+    )
+    .await;
+    assert_eq!((code, out.as_str()), (2, ""));
+}

@@ -82,11 +82,30 @@ async fn main() -> anyhow::Result<()> {
     println!("browser demo: http://{addr}{}", local_api::demo::PREFIX);
     println!("demo user: {DEMO_EMAIL} ({biz_id}), password: {demo_password}");
     println!("demo access token (1 h): {token}");
+    for line in signin_hints(&format!("http://{addr}"), DEMO_EMAIL, &demo_password) {
+        println!("{line}");
+    }
     println!(
         "try: PWCTL_TOKEN=<token> cargo run -p client --bin pwctl -- --url http://{addr} status"
     );
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+/// How to sign in as the demo user for a fresh token (a password change
+/// revokes the printed one): with curl, with `pwctl signin`, in a browser.
+fn signin_hints(url: &str, email: &str, password: &str) -> [String; 4] {
+    let body = serde_json::json!({ "email": email, "password": password });
+    [
+        "sign in as the demo user (a new access token each time):".to_owned(),
+        format!(
+            "  curl -s {url}/_dev/signin -H 'Content-Type: application/json' -d '{body}'"
+        ),
+        format!(
+            "  export PWCTL_TOKEN=$(PWCTL_PASSWORD='{password}' cargo run -q -p client --bin pwctl -- --url {url} signin --email {email})"
+        ),
+        format!("  in a browser: {url}{}signin.html", local_api::demo::PREFIX),
+    ]
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use crate::*;
 
 use client::{Client, ClientError, Reply};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 use shared::channel::BodyForm;
 use shared::Route;
@@ -103,6 +103,67 @@ pub(crate) async fn secure_call(
             extra,
         )
         .await
+}
+
+/// local-api's sign-in: plain JSON, loopback only, never in AWS.
+pub(crate) const SIGNIN_ROUTE: &str = "/_dev/signin";
+
+/// `signin`: one `POST /_dev/signin`. On success the access token alone on
+/// stdout (`--json`: the envelope), so that `export PWCTL_TOKEN=$(pwctl
+/// signin ...)` works; a refusal (`AUTH.SIGNIN_FAILED`, `AUTH.ACCOUNT_LOCKED`
+/// with its wait) goes to stderr with exit 1.
+pub(crate) async fn signin(client: &Client, email: &str, password: &str, out: Output) -> ExitCode {
+    // A redirect is never followed: it would take the password elsewhere.
+    let http = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(http) => http,
+        Err(e) => return transport(&e),
+    };
+    let sent = http
+        .post(client.url(SIGNIN_ROUTE))
+        .header(CONTENT_TYPE, "application/json")
+        .header(ACCEPT, "application/json")
+        .body(json!({ "email": email, "password": password }).to_string())
+        .send()
+        .await;
+    let resp = match sent {
+        Ok(resp) => resp,
+        Err(e) => return transport(&e),
+    };
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body: Value = match resp.bytes().await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(e) => return transport(&e),
+    };
+    match status {
+        200..=299 => {
+            let Some(token) = body["data"]["accessToken"]
+                .as_str()
+                .filter(|_| body["success"] == Value::Bool(true))
+            else {
+                return out.protocol("the sign-in answer carries no access token");
+            };
+            if out.json {
+                println!("{}", json!({ "status": status, "body": body }));
+            } else {
+                println!("{token}");
+            }
+            if body["data"]["mustChange"] == Value::Bool(true) {
+                eprintln!("pwctl: this account must choose a new password (mustChange)");
+            }
+            ExitCode::SUCCESS
+        }
+        400..=599 => out.api_error(status, &body, &headers),
+        other => out.protocol_status(other),
+    }
+}
+
+fn transport(e: &reqwest::Error) -> ExitCode {
+    eprintln!("pwctl: transport error: {}", error_chain(e));
+    ExitCode::from(TRANSPORT_ERROR)
 }
 
 pub(crate) async fn handshake(client: &Client, out: Output) -> ExitCode {

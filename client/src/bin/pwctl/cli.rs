@@ -11,11 +11,13 @@ Secrets from the environment:
     PWCTL_TOKEN             access token (JWT) for `change` and `status`
     PWCTL_CURRENT_PASSWORD  current password for `change`
     PWCTL_NEW_PASSWORD      new password for `change` and `reset`
-    PWCTL_PASSWORD          first password for `init`
+    PWCTL_PASSWORD          password for `signin`, first password for `init`
     PWCTL_SESSION_ID        registration link's `sid` for `init`
     PWCTL_RESET_TOKEN       reset token for `reset`
   e.g.  read -rs PWCTL_NEW_PASSWORD && export PWCTL_NEW_PASSWORD
-  pwctl never prints tokens or passwords.
+        export PWCTL_TOKEN=$(pwctl signin --email demo@example.com)
+  pwctl never prints passwords, and prints a token only as the output of
+  `signin` (the new access token, alone on stdout).
 
 Exit status: 0 on success (2xx), 1 on an API error (4xx/5xx),
 2 on a transport or protocol error.";
@@ -89,6 +91,18 @@ pub(crate) enum Command {
     },
     /// Show the server's active public key.
     PublicKey,
+    /// Sign in through local-api's `POST /_dev/signin` and print the new access
+    /// token alone on stdout: `export PWCTL_TOKEN=$(pwctl signin --email E)`.
+    /// Local only (the `/_dev` routes exist only in local-api); plain JSON, not SC.
+    #[command(after_help = SECRETS_HELP)]
+    Signin {
+        /// Email address of the account.
+        #[arg(long, value_name = "E")]
+        email: String,
+        /// The account's password.
+        #[arg(long, value_name = "P", env = "PWCTL_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
     /// Change the password of the token's user (JWT + SC).
     #[command(after_help = SECRETS_HELP)]
     Change {

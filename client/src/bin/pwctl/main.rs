@@ -1,9 +1,10 @@
 //! `pwctl`: command-line client of the password API.
 //!
 //! Every password command performs a fresh SCv2 handshake, then one sealed
-//! call. Exit codes: 0 on 2xx, 1 on an API error (4xx/5xx), 2 on a
+//! call; `signin` is one plain JSON call of local-api's `/_dev/signin`. Exit codes: 0 on 2xx, 1 on an API error (4xx/5xx), 2 on a
 //! transport or protocol error (and on bad command-line usage, as clap does).
-//! Secrets (access token, passwords, reset token) are never printed.
+//! Secrets (access token, passwords, reset token) are never printed, but for
+//! the access token `signin` prints as its only output.
 #![forbid(unsafe_code)]
 
 mod admin;
@@ -56,6 +57,7 @@ async fn main() -> ExitCode {
         Command::Handshake => return handshake(&client, out).await,
         Command::Admin { command } => return admin(command).await,
         Command::PublicKey => return public_key(&client, out).await,
+        Command::Signin { email, password } => return signin(&client, email, password, out).await,
         Command::Change {
             auth,
             new_password,
