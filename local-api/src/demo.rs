@@ -1,5 +1,6 @@
-//! Reference pages of the browser client under `/demo/`: five screens built on
-//! `client/web`, served from its sources and build output. Local only, never
+//! Reference pages of the browser client under `/demo/`: six screens built on
+//! `client/web` (sign-in through `/_dev/signin`, then the five password
+//! screens), served from its sources and build output. Local only, never
 //! deployed. Served with a strict Content-Security-Policy: no inline script,
 //! nothing from another origin.
 
@@ -17,6 +18,7 @@ pub const PREFIX: &str = "/demo/";
 const SCREENS: &[(&str, &str, &str)] = &[
     ("", "index", "Screens"),
     ("index.html", "index", "Screens"),
+    ("signin.html", "signin", "Sign in"),
     ("change.html", "change", "Change password"),
     ("status.html", "status", "Password status"),
     ("init.html", "init", "Set your first password"),
@@ -28,6 +30,7 @@ const SCREENS: &[(&str, &str, &str)] = &[
 const ASSETS: &[(&str, &str, &str)] = &[
     ("demo.css", "demo/demo.css", CSS),
     ("pages.js", "dist/demo/pages.js", JS),
+    ("signin.js", "dist/demo/signin.js", JS),
     ("password-api.js", "dist/index.js", JS),
     ("channel.js", "dist/channel.js", JS),
 ];
@@ -186,6 +189,21 @@ mod tests {
         assert!(html.contains(r#"<form data-action="reset">"#));
         assert!(!html.contains("{{"));
         assert!(!html.contains("<script>"), "no inline script");
+    }
+
+    #[test]
+    fn the_signin_screen_is_served_and_linked_from_every_screen() {
+        let page = handle(&Method::GET, "/demo/signin.html").unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = String::from_utf8_lossy(page.body());
+        assert!(html.contains(r#"href="signin.html" aria-current="page""#));
+        assert!(html.contains(r#"<form data-action="signin">"#));
+        assert!(html.contains(r#"autocomplete="current-password""#));
+        let other = handle(&Method::GET, "/demo/status.html").unwrap();
+        assert!(String::from_utf8_lossy(other.body()).contains(r#"href="signin.html""#));
+        assert!(ASSETS
+            .iter()
+            .any(|(name, file, _)| *name == "signin.js" && *file == "dist/demo/signin.js"));
     }
 
     #[test]

@@ -119,6 +119,8 @@ export interface AuthOptions extends CallOptions {
 export interface StatusData {
   passwordSet: boolean;
   passwordChangedAt: string | null;
+  /** The user must choose a new password before going on (set by an operator or by breach screening; cleared when a password is set). */
+  mustChange: boolean;
 }
 
 export interface InitData {
@@ -325,7 +327,7 @@ export class PasswordApi {
     return this.#session.expiresAt;
   }
 
-  /** Whether the account has a password, and since when. */
+  /** Whether the account has a password, since when, and whether it must be changed. */
   status(options: AuthOptions): Promise<StatusData> {
     return this.#call<StatusData>(ROUTES.status, {}, options, options.accessToken, true);
   }

@@ -47,6 +47,7 @@ for (const transport of ["binary", "base64"]) {
       const access = await token(user.bizId);
       const before = await api.status({ accessToken: access });
       assert.equal(before.passwordSet, true);
+      assert.equal(before.mustChange, false);
 
       const changed = await api.changePassword({ currentPassword: first, newPassword: second }, { accessToken: access });
       assert.equal(typeof changed, "object");
@@ -111,6 +112,34 @@ test("errors never carry a password", async () => {
     const text = `${e.message}\n${String(e)}\n${e.stack}\n${JSON.stringify(e)}`;
     assert.ok(!text.includes(current) && !text.includes(wrong), "a password in an error");
   }
+});
+
+test("a change refused for the shared lockout: AUTH.ACCOUNT_LOCKED, sealed, with retryAfter", async () => {
+  const current = strongPassword();
+  const user = await newUser(current);
+  const rec = recordingFetch();
+  const api = await connect({ fetch: rec.fetch });
+  const accessToken = await token(user.bizId);
+  const wrong = { email: user.email, password: `${current}-wrong` };
+  // Sign-in failures and wrong current passwords share one count: lock it
+  // by sign-in, then the change is refused before any password check. The
+  // first lock lasts a second; should it end first, that wrong current
+  // password locks again, twice as long.
+  for (let i = 0; i < 10; i++) {
+    const locked = await fetch(`${BASE_URL}/_dev/signin`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(wrong) });
+    if (locked.status === 429) break;
+  }
+  let e;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    e = await api.changePassword({ currentPassword: wrong.password, newPassword: strongPassword() }, { accessToken }).catch((x) => x);
+    if (e.code !== "AUTH.CURRENT_PASSWORD_INCORRECT") break;
+  }
+  assert.ok(e instanceof ApiError, String(e));
+  assert.equal(e.status, 429);
+  assert.equal(e.code, "AUTH.ACCOUNT_LOCKED");
+  assert.ok(Number.isInteger(e.retryAfter) && e.retryAfter >= 1, String(e.retryAfter));
+  // An AUTH.* code is believed only from a sealed answer: this one was.
+  assert.ok(rec.calls.filter(isSealedCall).at(-1).url.endsWith("/password/change"));
 });
 
 test("PASSWORD.POLICY_VIOLATION carries several details", async () => {

@@ -12,6 +12,8 @@ import { chromium } from "playwright-core";
 
 import { BASE_URL, linkSecret, newUser, strongPassword, token } from "./helpers.mjs";
 
+const SIGNIN_URL = `${BASE_URL}/_dev/signin`;
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = process.env.SCREENSHOT_DIR ?? fileURLToPath(new URL("../../../target/screenshots/", import.meta.url));
 const DEMO = `${BASE_URL}/demo/`;
@@ -288,6 +290,138 @@ test("a ja-JP browser shows the Japanese success message", async () => {
   await page.context().close();
 });
 
+/** Signs in on the sign-in screen; returns what it shows and the access token the page received. */
+async function signInOnPage(page, email, password) {
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  const answer = page.waitForResponse((r) => r.url() === SIGNIN_URL);
+  const result = await submitWithEnter(page, "Password");
+  const body = await (await answer).json();
+  return { ...result, accessToken: body.data?.accessToken };
+}
+
+/** Where a page could keep a token beyond its memory: storage, cookies, the address, the form fields. */
+async function keptOutsideMemory(page) {
+  return page.evaluate(() =>
+    [
+      location.href,
+      document.cookie,
+      JSON.stringify(history.state),
+      ...Object.entries(localStorage).flat(),
+      ...Object.entries(sessionStorage).flat(),
+      ...Array.from(document.querySelectorAll("input"), (i) => i.value),
+    ].join("\n"),
+  );
+}
+
+/** Until the wall clock is past the second of `ms`: tokens issued in the second of a change are refused. */
+async function nextSecondAfter(ms) {
+  const wait = 1000 - (ms % 1000) + 50;
+  if (Date.now() < ms + wait) await new Promise((resolve) => setTimeout(resolve, ms + wait - Date.now()));
+}
+
+test("sign in -> change -> the old password is refused -> the new one signs in -> status shows the change", async () => {
+  const [p1, p2] = [strongPassword(), strongPassword()];
+  passwords.push(p1, p2);
+  const user = await newUser(p1);
+  const page = await freshPage();
+  const tokens = [];
+
+  await open(page, DEMO);
+  await page.getByRole("link", { name: "Sign in" }).first().click();
+  await page.waitForURL(/signin\.html$/);
+  assert.equal(await page.getByLabel("Password", { exact: true }).getAttribute("autocomplete"), "current-password");
+  const first = await signInOnPage(page, user.email, p1);
+  assert.equal(first.outcome, "success", first.text);
+  assert.ok(first.text.includes(`Signed in as ${user.email}`), first.text);
+  assert.match(await page.locator("header #session").innerText(), /Signed in as/);
+  assert.equal(await page.getByLabel("Password", { exact: true }).inputValue(), "", "the password field is cleared");
+  tokens.push(first.accessToken);
+  await shot(page, "signin");
+
+  // The change screen, reached from the sign-in, uses the token in memory.
+  await first.region.getByRole("link", { name: "Change password" }).click();
+  await page.waitForURL(/change\.html$/);
+  await page.getByLabel("Current password").waitFor();
+  assert.equal(await page.title(), "Change password · Password API demo");
+  assert.equal(await page.locator('nav a[href="change.html"]').getAttribute("aria-current"), "page");
+  assert.ok(await page.getByLabel("Access token (JWT)").isHidden(), "no token to paste while signed in");
+  assert.match(await page.locator("#signed-in-note").innerText(), new RegExp(`sign-in as ${user.email.replace(/\./g, "\\.")}`));
+  assert.ok(!(await keptOutsideMemory(page)).includes(first.accessToken), "the token left memory");
+  await page.getByLabel("Current password").fill(p1);
+  await page.getByLabel("New password").fill(p2);
+  const change = await submitWithEnter(page, "New password");
+  assert.equal(change.outcome, "success", change.text);
+  assert.match(change.text, /sign in again/i);
+  const changedBy = Date.now();
+  // The change revoked that token: the page is signed out.
+  assert.ok(await page.locator("header #session").isHidden());
+  assert.ok(await page.getByLabel("Access token (JWT)").isVisible());
+  await shot(page, "signin-change");
+
+  await change.region.getByRole("link", { name: "sign in again" }).click();
+  await page.waitForURL(/signin\.html$/);
+  const old = await signInOnPage(page, user.email, p1);
+  assert.equal(old.outcome, "failure", old.text);
+  assert.match(old.text, /AUTH\.SIGNIN_FAILED/);
+  assert.match(old.text, /email or password is incorrect/i);
+  await shot(page, "signin-failed");
+
+  await nextSecondAfter(changedBy);
+  const again = await signInOnPage(page, user.email, p2);
+  assert.equal(again.outcome, "success", again.text);
+  tokens.push(again.accessToken);
+  await again.region.getByRole("link", { name: "Password status" }).click();
+  await page.waitForURL(/status\.html$/);
+  await page.getByRole("button", { name: "Check status" }).click();
+  const status = await settled(page);
+  assert.equal(status.outcome, "success", status.text);
+  assert.match(status.text, /Password set\s+Yes/);
+  assert.match(status.text, /Must change\s+No/);
+  assert.doesNotMatch(status.text, /Never/);
+  const shown = Date.parse(await status.region.locator("time").getAttribute("datetime"));
+  assert.ok(shown <= changedBy && shown > changedBy - 30_000, `last changed ${new Date(shown).toISOString()}, changed by ${new Date(changedBy).toISOString()}`);
+  await shot(page, "signin-status");
+
+  // Back to the change screen and the sign-in, in this document still signed in.
+  await page.goBack();
+  await page.waitForURL(/signin\.html$/);
+  await page.getByLabel("Email address").waitFor();
+  assert.match(await page.locator("header #session").innerText(), /Signed in as/);
+
+  // A reload forgets the token: it was never anywhere but in memory.
+  for (const t of tokens) assert.ok(!(await keptOutsideMemory(page)).includes(t), "the token left memory");
+  await page.reload();
+  assert.ok(await page.locator("header #session").isHidden());
+  await page.getByRole("link", { name: "Password status" }).first().click();
+  await page.waitForURL(/status\.html$/);
+  assert.ok(await page.getByLabel("Access token (JWT)").isVisible(), "signed out after a reload");
+  for (const r of seen.requests) for (const t of tokens) assert.ok(!r.url.includes(t), `a token in ${r.url}`);
+  await page.context().close();
+});
+
+test("sign-in: a wrong password shows AUTH.SIGNIN_FAILED, then the lock shows its wait", async () => {
+  const password = strongPassword();
+  passwords.push(password);
+  const user = await newUser(password);
+  const page = await freshPage();
+  await open(page, `${DEMO}signin.html`);
+  let last;
+  // Five failures lock for a second; a slow run may see more (each lock twice as long).
+  for (let i = 0; i < 10; i++) {
+    last = await signInOnPage(page, user.email, `${password}-wrong`);
+    assert.equal(last.outcome, "failure", last.text);
+    if (/AUTH\.ACCOUNT_LOCKED/.test(last.text)) break;
+    assert.match(last.text, /AUTH\.SIGNIN_FAILED/);
+    assert.ok(i < 9, "never locked");
+  }
+  const wait = Number(/The account is locked: try again in (\d+) seconds?\./.exec(last.text)?.[1]);
+  assert.ok(wait >= 1 && wait <= 900, last.text);
+  assert.ok(await page.locator("header #session").isHidden());
+  await shot(page, "signin-locked");
+  await page.context().close();
+});
+
 test("no password in the console or in any request that is not sealed", () => {
   assert.ok(passwords.length >= 5 && seen.requests.length > 20);
   assert.deepEqual(seen.pageErrors, []);
@@ -299,7 +433,10 @@ test("no password in the console or in any request that is not sealed", () => {
       sealed++;
       assert.equal(r.body?.[0], 0x02, `${r.url} carries a raw envelope`);
     }
-    const visible = [r.url, ...Object.values(r.headers), isSealed ? "" : (r.body?.toString("utf8") ?? "")].join("\n");
+    // The sign-in posts its password in plain JSON: local-api's /_dev/signin,
+    // the local stand-in for an identity provider. No other body may.
+    const plainBody = isSealed || r.url === SIGNIN_URL ? "" : (r.body?.toString("utf8") ?? "");
+    const visible = [r.url, ...Object.values(r.headers), plainBody].join("\n");
     for (const p of [...passwords, "ääää"]) {
       assert.ok(!visible.includes(p), `a password in ${r.url}`);
     }
