@@ -39,7 +39,16 @@ fn the_document_describes_exactly_the_routes() {
         .keys()
         .filter(|p| !documented.contains(*p))
         .collect();
-    assert_eq!(local, ["/_dev/outbox", "/_dev/token", "/_dev/users"]);
+    assert_eq!(
+        local,
+        [
+            "/_dev/outbox",
+            "/_dev/signin",
+            "/_dev/token",
+            "/_dev/users",
+            "/_dev/verify-password"
+        ]
+    );
 }
 
 /// What makes `doc` an invalid OpenAPI 3.1 document: every error of the
@@ -391,4 +400,217 @@ fn origin(o: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("origin", o.parse().unwrap());
     h
+}
+
+// ---- verify-password: docs/verify-password.schema.json against api.md and the code
+
+/// A validator of docs/verify-password.schema.json whose root is `def`
+/// (`event`, `answer`), or the whole schema for `None`; formats are asserted.
+fn verify_schema(def: Option<&str>) -> jsonschema::Validator {
+    let path = root().join("docs/verify-password.schema.json");
+    let text = std::fs::read_to_string(&path).expect("docs/verify-password.schema.json");
+    let mut schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    if let Some(def) = def {
+        assert!(schema["$defs"][def].is_object(), "no $defs/{def}");
+        schema["oneOf"] = json!([{ "$ref": format!("#/$defs/{def}") }]);
+    }
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("docs/verify-password.schema.json compiles")
+}
+
+fn schema_errors(schema: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    schema
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// Every line of the fenced `json` blocks of api.md's verify-password section.
+fn verify_examples_of_api_md() -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join("docs/api.md")).expect("docs/api.md");
+    let start = text
+        .find("\n## verify-password (internal function)\n")
+        .expect("api.md has a verify-password section")
+        + 1;
+    let rest = &text[start..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    let mut fence: Option<bool> = None; // inside a fence: is it `json`?
+    let mut out = Vec::new();
+    for line in rest[..end].lines() {
+        let trimmed = line.trim();
+        if let Some(info) = trimmed.strip_prefix("```") {
+            fence = match fence {
+                None => Some(info.trim() == "json"),
+                Some(_) => None,
+            };
+        } else if fence == Some(true) && !trimmed.is_empty() {
+            let doc: Value = serde_json::from_str(trimmed)
+                .unwrap_or_else(|e| panic!("api.md example is not JSON ({e}): {trimmed}"));
+            out.push(doc);
+        }
+    }
+    out
+}
+
+fn is_event(doc: &Value) -> bool {
+    doc.get("password").is_some()
+}
+
+#[test]
+fn the_verify_password_examples_of_api_md_hold_against_the_schema_and_the_function() {
+    let examples = verify_examples_of_api_md();
+    let (events, answers): (Vec<&Value>, Vec<&Value>) = examples.iter().partition(|d| is_event(d));
+    let (event, answer) = (verify_schema(Some("event")), verify_schema(Some("answer")));
+    for doc in &events {
+        let errors = schema_errors(&event, doc);
+        assert!(errors.is_empty(), "api.md event {doc}: {errors:#?}");
+        let bytes = serde_json::to_vec(doc).unwrap();
+        if let Err(e) = shared::handlers::verify::parse_request(&bytes) {
+            panic!("api.md event {doc} is refused by the function: {e:?}");
+        }
+    }
+    for doc in &answers {
+        let errors = schema_errors(&answer, doc);
+        assert!(errors.is_empty(), "api.md answer {doc}: {errors:#?}");
+    }
+    // Every kind of event and answer the section's tables list has an example.
+    assert!(
+        events.iter().any(|d| d.get("email").is_some()),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|d| d.get("bizId").is_some()),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|d| d.get("clientIp").is_some()),
+        "{events:?}"
+    );
+    for result in ["ok", "invalid", "locked"] {
+        assert!(
+            answers.iter().any(|d| d["result"] == result),
+            "no `{result}` example"
+        );
+    }
+    for status in [400, 429, 500, 503] {
+        assert!(
+            answers.iter().any(|d| d["error"]["status"] == status),
+            "no {status} example"
+        );
+    }
+    // The whole schema takes both sides.
+    let whole = verify_schema(None);
+    for doc in &examples {
+        assert!(whole.is_valid(doc), "{doc}");
+    }
+}
+
+#[test]
+fn the_verify_password_schema_takes_what_the_function_answers_and_refuses_what_it_refuses() {
+    use shared::handlers::verify::{error_json, parse_request, Verdict};
+    use shared::http::{ApiError, FieldIssue};
+
+    let (event, answer) = (verify_schema(Some("event")), verify_schema(Some("answer")));
+
+    // What the function itself answers.
+    let mut answered = vec![
+        Verdict::Ok {
+            biz_id: "ACC_USR_0123456789AB".into(),
+            must_change: true,
+        }
+        .to_json(),
+        Verdict::Invalid.to_json(),
+        Verdict::Locked {
+            until_ms: 1_796_438_676_520,
+        }
+        .to_json(),
+        error_json(&ApiError::RateLimited {
+            retry_after_secs: 9,
+        }),
+        error_json(&ApiError::Unavailable(anyhow::anyhow!("store down"))),
+        error_json(&ApiError::Internal(anyhow::anyhow!("a bug"))),
+        error_json(&ApiError::Validation(vec![FieldIssue {
+            field: "email".into(),
+            code: "INVALID_VALUE",
+        }])),
+    ];
+
+    // Events the function takes, and events it refuses: the schema agrees on each.
+    let taken = [
+        json!({"email": "ann@example.com", "password": "p"}),
+        json!({"bizId": "ACC_USR_0123456789AB", "password": ""}),
+        json!({"email": "ann@example.com", "bizId": null, "password": "p", "clientIp": null, "userAgent": null}),
+        json!({"email": "ann@example.com", "password": "p", "clientIp": "::ffff:192.0.2.1"}),
+        json!({"email": "ann@example.com", "password": "p", "clientIp": "2001:db8::1", "userAgent": "x"}),
+    ];
+    for doc in &taken {
+        let parsed = parse_request(&serde_json::to_vec(doc).unwrap());
+        assert!(parsed.is_ok(), "the function refuses {doc}");
+        let errors = schema_errors(&event, doc);
+        assert!(errors.is_empty(), "the schema refuses {doc}: {errors:#?}");
+    }
+    let refused = [
+        json!({"password": "p"}),
+        json!({"email": null, "bizId": null, "password": "p"}),
+        json!({"email": "ann@example.com", "bizId": "ACC_USR_1", "password": "p"}),
+        json!({"email": "ann@example.com"}),
+        json!({"email": "ann@example.com", "password": 7}),
+        json!({"email": "ann@example.com", "password": "p", "extra": 1}),
+        json!({"email": "not-an-address", "password": "p"}),
+        json!({"email": "ann@localhost", "password": "p"}),
+        json!({"bizId": "", "password": "p"}),
+        json!({"bizId": "B".repeat(65), "password": "p"}),
+        json!({"email": "ann@example.com", "password": "p", "clientIp": "203.0.113.300"}),
+        json!({"email": "ann@example.com", "password": "p", "clientIp": "example.com"}),
+        json!({"email": "ann@example.com", "password": "p", "userAgent": "u".repeat(1025)}),
+        json!(["ann@example.com", "p"]),
+    ];
+    for doc in &refused {
+        let bytes = serde_json::to_vec(doc).unwrap();
+        match parse_request(&bytes) {
+            Ok(_) => panic!("the function takes {doc}"),
+            // Each refusal is itself an answer of the schema.
+            Err(e) => answered.push(error_json(&e)),
+        }
+        assert!(
+            !schema_errors(&event, doc).is_empty(),
+            "the schema takes {doc}, which the function refuses"
+        );
+    }
+    for doc in &answered {
+        let errors = schema_errors(&answer, doc);
+        assert!(
+            errors.is_empty(),
+            "the function answered {doc}: {errors:#?}"
+        );
+    }
+
+    // Answers the contract rules out.
+    let wrong = [
+        json!({"result": "ok", "bizId": "ACC_USR_1"}),
+        json!({"result": "ok", "bizId": "", "mustChange": false}),
+        json!({"result": "invalid", "reason": "unknown email"}),
+        json!({"result": "locked"}),
+        json!({"result": "locked", "lockedUntil": "tomorrow"}),
+        json!({"result": "locked", "lockedUntil": "2026-12-05T02:44:36.520Z"}),
+        json!({"result": "maybe"}),
+        json!({"error": {"status": 429, "code": "REQUEST.RATE_LIMITED", "details": []}}),
+        json!({"error": {"status": 400, "code": "VALIDATION.INVALID_PARAMETER", "details": []}}),
+        json!({"error": {"status": 400, "code": "REQUEST.RATE_LIMITED", "details": [{"field": "email", "code": "INVALID_VALUE", "message": "m"}]}}),
+        json!({"error": {"status": 401, "code": "AUTH.SIGNIN_FAILED", "details": []}}),
+        json!({"error": {"status": 503, "code": "SYSTEM.UNAVAILABLE"}}),
+        json!({"result": "invalid", "error": {"status": 503, "code": "SYSTEM.UNAVAILABLE", "details": []}}),
+    ];
+    for doc in &wrong {
+        assert!(
+            !schema_errors(&answer, doc).is_empty(),
+            "the schema takes {doc}"
+        );
+    }
+    // Events and answers are told apart.
+    assert!(!schema_errors(&answer, &taken[0]).is_empty());
+    assert!(!schema_errors(&event, &answered[0]).is_empty());
 }
