@@ -5,7 +5,8 @@
 //! - no table of README names a variable or flag twice;
 //! - every relative link and every back-ticked repository path of README and
 //!   docs/ resolves;
-//! - every test docs/security.md cites as evidence exists;
+//! - every test docs/security.md cites as evidence exists, and the figures
+//!   its guessing-cap section gives follow from the cap's rule;
 //! - `make deploy` hands the same `Architecture` to `sam build` and `sam deploy`;
 //! - no file of the repository reads or points at anything beside it.
 
@@ -678,4 +679,58 @@ fn every_test_target_named_in_the_docs_exists() {
     }
     assert!(named >= 5, "{named} test targets named");
     assert!(unknown.is_empty(), "no tests/<name>.rs for {unknown:#?}");
+}
+
+/// When an attacker who guesses one account's password as soon as the
+/// guessing cap lets him gets a password checked, in seconds from the
+/// first guess, up to `horizon_secs` (each guess wrong, so the count never
+/// clears): the rule every adapter applies, `shared::ports::reserve_next`.
+fn checked_guesses(lockout: shared::ports::Lockout, horizon_secs: u64) -> Vec<u64> {
+    use shared::ports::{reserve_next, Attempt};
+    let start: u64 = 1_796_400_000_000;
+    let (mut state, mut now, mut out) = (None, start, Vec::new());
+    while now - start <= horizon_secs * 1000 {
+        match reserve_next(state, lockout, now) {
+            Ok(next) => {
+                out.push((now - start) / 1000);
+                state = Some(next);
+            }
+            Err(Attempt::Locked { until_ms }) => now = until_ms,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    out
+}
+
+/// The figures of docs/security.md, "Guessing cap: lockout against denial
+/// of service", with the default cap (5 failures, 900 s) and the longest
+/// configurable lock (86,400 s).
+#[test]
+fn the_guessing_cap_figures_of_the_security_doc_hold() {
+    use shared::ports::Lockout;
+    const DAY: u64 = 86_400;
+    let defaults = Lockout {
+        threshold: 5,
+        max_lock_secs: 900,
+    };
+    assert_eq!(shared::config::Config::default().lockout, defaults);
+    let checks = checked_guesses(defaults, 3 * DAY);
+    let within = |secs: u64| checks.iter().filter(|&&t| t < secs).count();
+    // Five at once, then one at the end of each lock: 1, 2, 4 ... 512 s, then 900 s.
+    assert_eq!(checks[..6], [0, 0, 0, 0, 0, 1]);
+    assert_eq!(checks[13..16], [511, 1023, 1923]);
+    assert_eq!(within(900), 14, "first 15 minutes");
+    assert_eq!(within(3600), 17, "first hour");
+    assert_eq!(within(DAY), 109, "first day");
+    assert_eq!(within(2 * DAY) - within(DAY), 96, "each further day");
+    assert_eq!(checks[99], 77_523, "the 100th consecutive failure");
+    // The longest lock the configuration allows.
+    let longest = Lockout {
+        threshold: 5,
+        max_lock_secs: DAY,
+    };
+    let checks = checked_guesses(longest, 90 * DAY);
+    assert_eq!(checks[21], 131_071, "after locks of 1 s to 2^16 s");
+    assert_eq!(checks[22] - checks[21], DAY);
+    assert_eq!(checks[99], 6_870_271, "the 100th: 79.5 days");
 }
