@@ -13,7 +13,10 @@ use crate::auth::JwtVerifier;
 use crate::channel::KeyRing;
 use crate::config::Config;
 use crate::ports::accounts::{AccountStore, Mailer};
-use crate::ports::{Clock, GuessCounter, RateLimiter, ReplayGuard, SessionStore};
+use crate::ports::{
+    Clock, GuessCounter, IdentityProvider, NoIdentityProvider, RateLimiter, ReplayGuard,
+    SessionStore,
+};
 
 /// Configuration and every adapter a handler uses, shared behind `Arc`s.
 #[derive(Clone)]
@@ -36,6 +39,8 @@ pub struct App {
     pub accounts: Arc<dyn AccountStore>,
     /// Delivers rendered emails.
     pub mailer: Arc<dyn Mailer>,
+    /// The identity provider told of every password set (Cognito), if any.
+    pub idp: Arc<dyn IdentityProvider>,
     /// Password policy checks and hashing.
     pub passwords: Arc<PasswordService>,
     /// Access-token verification.
@@ -99,6 +104,7 @@ impl App {
             guesses: Arc::new(MemoryGuessCounter::default()),
             accounts: Arc::new(MemoryAccountStore::default()),
             mailer: Arc::new(MemoryMailer::default()),
+            idp: Arc::new(NoIdentityProvider),
         })
     }
 }

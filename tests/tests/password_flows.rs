@@ -949,3 +949,52 @@ async fn wrong_current_passwords_on_change_lock_sign_in_too_and_the_owner_is_tol
         "count started over"
     );
 }
+
+/// Every path that sets a password tells the identity provider first (so a
+/// Cognito session never outlives the old password); when it cannot be
+/// told, the request answers 503 and nothing is written.
+#[tokio::test]
+async fn the_identity_provider_is_told_before_each_password_set_and_its_failure_changes_nothing() {
+    use shared::adapters::memory::RecordingIdentityProvider;
+    let keys = shared::channel::KeyRing::single(
+        shared::channel::ServerKey::generate("k-idp", u64::MAX / 2)
+            .unwrap()
+            .0,
+    );
+    let mut local = local_api::Local::new(shared::config::Config::default(), keys).unwrap();
+    let idp = std::sync::Arc::new(RecordingIdentityProvider::default());
+    local.app.idp = idp.clone();
+    let s = Server::serve(local).await;
+    let biz = s.user("idp@example.com", STRONG).await;
+    let (pending, sid) = s.pending_user("idp-new@example.com", "New").await;
+    let c = s.client("198.51.100.62");
+    let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
+
+    // A failing provider: 503, and neither account moved.
+    idp.fail(true);
+    let before = s.stored_user(&biz).await;
+    let r = app.change(&s.token(&biz).await, STRONG, STRONG_2).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (503, Some("SYSTEM.UNAVAILABLE"))
+    );
+    let r = app.init(&sid, STRONG).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(s.stored_user(&biz).await.version, before.version);
+    assert!(s.stored_user(&pending).await.password.is_none());
+    assert!(idp.told().is_empty());
+
+    // Told once per password set: change, init, reset.
+    idp.fail(false);
+    let r = app.change(&s.token(&biz).await, STRONG, STRONG_2).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.init(&sid, STRONG).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app.forgot("idp@example.com").await;
+    assert_eq!(r.status, 200);
+    let token = query(&wait_for_link(&s, "reset").await, "token");
+    let r = app.reset(&token, STRONG_3).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(idp.told(), [biz.clone(), pending, biz]);
+}

@@ -16,10 +16,11 @@ use shared::adapters::memory::SystemClock;
 use shared::app::{jwt_verifier, jwt_verifier_with, password_service};
 use shared::channel::KeyRing;
 use shared::config::Config;
-use shared::ports::Clock;
+use shared::ports::{Clock, NoIdentityProvider};
 use shared::routes::{Needs, ScKeys};
 use shared::App;
 
+use crate::cognito::CognitoIdentityProvider;
 use crate::{
     AwsClients, AwsConfig, DynamoAccountStore, DynamoGuessCounter, DynamoRateLimiter,
     DynamoReplayGuard, DynamoSessionStore, KmsKeyStore, SesMailer, SessionSealer, PEPPER_BYTES,
@@ -140,6 +141,10 @@ pub async fn app_with(
         )),
         accounts: Arc::new(accounts),
         mailer: Arc::new(SesMailer::new(clients.ses.clone(), &aws.ses_from_address)),
+        idp: match &aws.cognito_user_pool_id {
+            Some(pool) => Arc::new(CognitoIdentityProvider::new(clients.cognito.clone(), pool)),
+            None => Arc::new(NoIdentityProvider),
+        },
     })
 }
 

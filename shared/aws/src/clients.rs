@@ -9,6 +9,7 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub kms: aws_sdk_kms::Client,
     pub ses: aws_sdk_sesv2::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
 }
 
 impl AwsClients {
@@ -43,6 +44,7 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
             ses: aws_sdk_sesv2::Client::new(sdk),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
         }
     }
 }

@@ -32,6 +32,10 @@ pub struct AwsConfig {
     /// after a rotation only to verify the hashes made with them; each such
     /// hash moves to the active pepper when its password is next checked.
     pub pepper_verify_ids: Vec<String>,
+    /// `COGNITO_USER_POOL_ID` (optional): the pool whose users sign in with
+    /// the passwords kept here; set, a password set here signs the user out
+    /// there (and makes the user known there first).
+    pub cognito_user_pool_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,6 +154,17 @@ impl AwsConfig {
                 .unwrap_or_else(|| DEFAULT_OUTBOX_DATA_KEY_ID.into()),
             pepper_id,
             pepper_verify_ids,
+            cognito_user_pool_id: match get("COGNITO_USER_POOL_ID") {
+                None => None,
+                Some(v) if v.trim().is_empty() => None,
+                Some(v) if is_pool_id(v.trim()) => Some(v.trim().to_owned()),
+                Some(_) => {
+                    return Err(ConfigError::Malformed {
+                        var: "COGNITO_USER_POOL_ID",
+                        reason: "expected <region>_<id>, e.g. eu-west-1_AbC123".into(),
+                    })
+                }
+            },
         })
     }
 
@@ -163,6 +178,19 @@ impl AwsConfig {
     pub fn retry_config(&self) -> RetryConfig {
         RetryConfig::standard().with_max_attempts(self.max_attempts)
     }
+}
+
+/// A Cognito user pool id: `<region>_<letters and digits>`.
+fn is_pool_id(v: &str) -> bool {
+    v.len() <= 55
+        && v.split_once('_').is_some_and(|(region, id)| {
+            !region.is_empty()
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 /// A key id as stored (trimmed), if it has the allowed form.

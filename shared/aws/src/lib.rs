@@ -24,6 +24,8 @@ mod accounts;
 pub mod admin;
 pub mod bootstrap;
 mod clients;
+pub mod cognito;
+pub mod cognito_fn;
 mod config;
 mod dynamo;
 mod error;

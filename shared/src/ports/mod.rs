@@ -232,3 +232,24 @@ pub trait GuessCounter: Send + Sync {
     /// The password was right: the count and any lock start over.
     async fn clear(&self, key: &str) -> PortResult<()>;
 }
+
+/// The identity provider that signs users in with the passwords kept here,
+/// where this deployment runs one (Cognito). Told before a password is set.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// A password of `user` is about to be set: every session the user holds
+    /// there ends (refresh tokens revoked), and the user is made known there
+    /// if it was not (so that it can sign in). Idempotent.
+    async fn password_set(&self, user: &accounts::User) -> PortResult<()>;
+}
+
+/// No identity provider is run by this deployment: nothing to tell.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoIdentityProvider;
+
+#[async_trait]
+impl IdentityProvider for NoIdentityProvider {
+    async fn password_set(&self, _user: &accounts::User) -> PortResult<()> {
+        Ok(())
+    }
+}

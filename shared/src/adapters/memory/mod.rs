@@ -10,9 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use crate::ports::accounts::User;
 use crate::ports::{
-    gcra, reserve_next, Attempt, Clock, GuessCounter, GuessState, Limit, Lockout, PortResult,
-    RateDecision, RateLimiter, ReplayGuard, ScSession, SessionStore, Unavailable,
+    gcra, reserve_next, Attempt, Clock, GuessCounter, GuessState, IdentityProvider, Limit, Lockout,
+    PortResult, RateDecision, RateLimiter, ReplayGuard, ScSession, SessionStore, Unavailable,
 };
 
 /// The real wall clock.
@@ -175,6 +176,45 @@ impl GuessCounter for MemoryGuessCounter {
 
     async fn clear(&self, key: &str) -> PortResult<()> {
         self.counters.lock().map_err(|_| poisoned())?.remove(key);
+        Ok(())
+    }
+}
+
+/// An identity provider that records who it was told of, and can be made to
+/// fail (tests of the paths that set a password).
+#[derive(Default)]
+pub struct RecordingIdentityProvider {
+    told: Mutex<Vec<String>>,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl RecordingIdentityProvider {
+    /// The `biz_id`s told of a password set, in order.
+    pub fn told(&self) -> Vec<String> {
+        self.told
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// From now on every call fails (`true`) or succeeds.
+    pub fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for RecordingIdentityProvider {
+    async fn password_set(&self, user: &User) -> PortResult<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(Unavailable(anyhow::anyhow!(
+                "identity provider unavailable"
+            )));
+        }
+        self.told
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(user.biz_id.clone());
         Ok(())
     }
 }

@@ -216,6 +216,9 @@ async fn with_new_password(
         .time_hash(ctx.app.passwords.evaluate_and_hash(candidate, &policy))
         .await?
         .hash;
+    // Before anything is written: a failure here changes nothing, and a
+    // session the identity provider holds never outlives the old password.
+    ctx.app.idp.password_set(user).await?;
     let mut next = user.clone();
     if let Some(old) = next.password.take() {
         let kept = match verified_current {
