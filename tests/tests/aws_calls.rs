@@ -13,6 +13,12 @@
 //! (`FORGOT#PENDING`). They are pinned per route and outcome, cold start
 //! included, in `tests/data/route_touches.json` (a set: no order, no
 //! counts), which `template_drift.rs` holds against each function's role.
+//!
+//! The internal `verify-password` function (sign-in) is recorded the same
+//! way, its handler called with the JSON event the identity provider sends
+//! (touches under `verify-password`). An unknown address, a wrong password
+//! and an account that may not sign in must make the same calls in the same
+//! order on the same kinds of items: nothing in the work tells them apart.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -30,9 +36,11 @@ use client::SecureSession;
 use e2e_tests::*;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
+use shared::adapters::memory::ManualClock;
 use shared::config::{Config, RateLimits};
 use shared::ports::accounts::{AccountChange, InitSession, MailKind, ResetToken};
 use shared::ports::Limit;
+use shared::routes::Needs;
 use shared::Route;
 
 /// `(IAM action, partition)`: `("dynamodb:PutItem", "USER#")`.
@@ -40,11 +48,13 @@ type Touch = (String, String);
 
 /// Operation name of every AWS request sent, and the capacity units
 /// DynamoDB reported for it (asks DynamoDB to report them); the partitions
-/// each DynamoDB request touches.
+/// each DynamoDB request touches; every request in order with its items'
+/// partitions (`GetItem EMAIL#`).
 #[derive(Debug, Default, Clone)]
 struct Recorder {
     calls: Arc<Mutex<Vec<(String, f64)>>>,
     touches: Arc<Mutex<BTreeSet<Touch>>>,
+    sequence: Arc<Mutex<Vec<String>>>,
 }
 
 /// Partitions of one fixed key, recorded whole: the key names what is
@@ -147,6 +157,7 @@ impl Intercept for Recorder {
         let request = context.request_mut();
         let target = request.headers().get("x-amz-target").unwrap_or_default();
         if !target.starts_with("DynamoDB") {
+            self.sequence.lock().unwrap().push(operation(target));
             return Ok(());
         }
         let Some(mut body) = request
@@ -157,7 +168,21 @@ impl Intercept for Recorder {
             return Ok(());
         };
         let op = target.split_once('.').map_or(target, |(_, op)| op);
-        self.touches.lock().unwrap().extend(touches(op, &body));
+        let touched = touches(op, &body);
+        let items: Vec<String> = touched
+            .iter()
+            .map(|(action, partition)| {
+                let action = action.trim_start_matches("dynamodb:");
+                if action == op {
+                    partition.clone()
+                } else {
+                    format!("{action} {partition}")
+                }
+            })
+            .collect();
+        let step = format!("{op} {}", items.join(", "));
+        self.sequence.lock().unwrap().push(step);
+        self.touches.lock().unwrap().extend(touched);
         body["ReturnConsumedCapacity"] = json!("TOTAL");
         let bytes = serde_json::to_vec(&body)?;
         request
@@ -221,7 +246,16 @@ impl Recorder {
     fn take_touches(&self) -> BTreeSet<Touch> {
         std::mem::take(&mut *self.touches.lock().unwrap())
     }
+
+    /// The requests since the last take, in order, with the partitions of
+    /// their items: `["UpdateItem RATE#", "GetItem EMAIL#", ...]`.
+    fn take_sequence(&self) -> Vec<String> {
+        std::mem::take(&mut *self.sequence.lock().unwrap())
+    }
 }
+
+/// The key `route_touches.json` records the verify-password function under.
+const VERIFY_FUNCTION: &str = "verify-password";
 
 /// Sends one sealed request straight to the recorded app, in process (no
 /// background delivery runs in between): its HTTP status.
@@ -342,6 +376,48 @@ impl Counted {
         status
     }
 
+    /// One invocation of verify-password's handler on `app` (over the
+    /// recorded clients): its answer, the calls it made and the stream
+    /// consumer's afterwards, the emails sent; its touches noted under
+    /// `outcome`, its requests in order returned beside.
+    async fn verify(
+        &self,
+        app: &shared::app::App,
+        outcome: &str,
+        event: Value,
+    ) -> (Value, Vec<String>) {
+        self.recorder.take();
+        self.recorder.take_touches();
+        self.recorder.take_sequence();
+        let sent_before = self.local.mailbox.sent().len();
+        let answer = aws_adapters::verify_fn::handle(app, event).await;
+        let request = self.recorder.take();
+        let sequence = self.recorder.take_sequence();
+        self.touch(VERIFY_FUNCTION, outcome, self.recorder.take_touches());
+        shared::handlers::accounts::deliver_outbox(&self.local.app)
+            .await
+            .unwrap();
+        let stream = self.recorder.take();
+        self.recorder.take_touches();
+        self.recorder.take_sequence();
+        let mails = self.local.mailbox.sent().len() - sent_before;
+        let got = json!({
+            "result": answer["result"],
+            "request": request,
+            "stream": stream,
+            "mails": mails,
+            "sequence": sequence,
+        });
+        (got, sequence)
+    }
+
+    /// [`Counted::verify`], its calls kept as `outcome`'s counts.
+    async fn measure_verify(&self, outcome: &str, event: Value) -> Vec<String> {
+        let (got, sequence) = self.verify(&self.local.app, outcome, event).await;
+        self.counts.lock().unwrap().insert(outcome.to_owned(), got);
+        sequence
+    }
+
     /// The newest reset token mailed to `email`.
     fn reset_token(&self, email: &str) -> String {
         let sent = self.local.mailbox.sent();
@@ -453,6 +529,57 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
         let used = json!({"token": token, "newPassword": STRONG});
         n.measure("reset used token", RESET, used).await;
     }
+
+    // Sign-in (verify-password), as the identity provider invokes it: one
+    // account that signs in, and three checks that must not be told apart,
+    // a wrong password, an address nobody owns and a pending account. Round
+    // 0 meets fresh guess counters, round 1 (pinned) counters in use.
+    let event = |email: &str, password: &str| {
+        json!({
+            "email": email,
+            "password": password,
+            "clientIp": "198.51.100.70",
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+        })
+    };
+    let signer = "verify-ok@example.com";
+    let signer_biz = server.user(signer, STRONG).await;
+    let known = "verify-known@example.com";
+    server.user(known, STRONG).await;
+    let pending_email = "verify-pending@example.com";
+    server.pending_user(pending_email, "Pending").await;
+    // The invitation email goes now, not in a measured run.
+    shared::handlers::accounts::deliver_outbox(&n.local.app)
+        .await
+        .unwrap();
+    let refused = [
+        ("verify wrong password", known, "not the password 9"),
+        ("verify unknown email", "verify-nobody@example.com", STRONG),
+        ("verify not active", pending_email, STRONG),
+    ];
+    for round in 0..2 {
+        n.measure_verify("verify ok", event(signer, STRONG)).await;
+        let mut sequences = Vec::new();
+        for (outcome, email, password) in refused {
+            let sequence = n.measure_verify(outcome, event(email, password)).await;
+            sequences.push((outcome, sequence));
+        }
+        let (reference, calls) = &sequences[0];
+        for (outcome, sequence) in &sequences {
+            assert_eq!(
+                sequence, calls,
+                "round {round}: {outcome} makes other calls than {reference}: the work tells \
+                 them apart"
+            );
+        }
+    }
+    {
+        let counts = n.counts.lock().unwrap();
+        assert_eq!(counts["verify ok"]["result"], "ok");
+        for (outcome, _, _) in refused {
+            assert_eq!(counts[outcome]["result"], "invalid", "{outcome}");
+        }
+    }
     let got = counts_only(Value::Object(n.counts.lock().unwrap().clone()));
 
     // Touches only, past the pinned counts: the routes and outcomes above
@@ -490,6 +617,62 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
     assert_eq!(status(r), 201);
     let r = n.run("init used session", INIT, init).await;
     assert_eq!(status(r), 400);
+    // Sign-in, touches only: by business id, the failure that locks (and
+    // its email), a locked account, an unknown address locked (no email),
+    // a rehash on success (a stack with stronger Argon2 settings).
+    let answer = |v: &(Value, Vec<String>)| v.0["result"].as_str().unwrap_or_default().to_owned();
+    let by_id = json!({"bizId": signer_biz, "password": STRONG});
+    let r = n.verify(&n.local.app, "verify ok by bizId", by_id).await;
+    assert_eq!(answer(&r), "ok");
+    // A clock that stands still: the first lock (1 s) outlasts the emulator's turns.
+    let mut still = n.local.app.clone();
+    still.clock = Arc::new(ManualClock::new(now_secs() * 1000));
+    let app = &still;
+    for address in ["verify-lock@example.com", "verify-lock-nobody@example.com"] {
+        let known = !address.contains("nobody");
+        if known {
+            server.user(address, STRONG).await;
+            shared::handlers::accounts::deliver_outbox(app)
+                .await
+                .unwrap();
+        }
+        for _ in 1..config.lockout.threshold {
+            let r = n
+                .verify(app, "verify wrong password", event(address, "wrong 1"))
+                .await;
+            assert_eq!(answer(&r), "invalid", "{address}");
+        }
+        let r = n
+            .verify(app, "verify locks", event(address, "wrong 2"))
+            .await;
+        assert_eq!(answer(&r), "invalid", "{address}");
+        assert_eq!(r.0["mails"], u64::from(known), "{address}: the lock email");
+        let r = n.verify(app, "verify locked", event(address, STRONG)).await;
+        assert_eq!(answer(&r), "locked", "{address}");
+    }
+    let stronger = Config {
+        password: Config::from_lookup(|k| {
+            (k == "PASSWORD_CONFIG").then(|| r#"{"hashing":{"iterations":3}}"#.to_owned())
+        })
+        .unwrap()
+        .password,
+        ..config.clone()
+    };
+    let stronger = aws_local_with(stronger, &aws, &recorded).await;
+    let weak = "verify-weak@example.com";
+    let weak_biz = server.user(weak, STRONG).await;
+    let version = server.stored_user(&weak_biz).await.version;
+    let r = n
+        .verify(&stronger.app, "verify ok rehash", event(weak, STRONG))
+        .await;
+    assert_eq!(answer(&r), "ok");
+    assert!(
+        r.1.iter()
+            .any(|step| step == "TransactWriteItems PutItem USER#"),
+        "a rehash puts the user: {:?}",
+        r.1
+    );
+    assert_eq!(server.stored_user(&weak_biz).await.version, version + 1);
     for route in Route::ALL {
         n.recorder.take_touches();
         aws_adapters::bootstrap::app_with(route.needs(), config.clone(), &aws, &recorded)
@@ -497,6 +680,11 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
             .unwrap();
         n.touch(route.path(), "cold start", n.recorder.take_touches());
     }
+    n.recorder.take_touches();
+    aws_adapters::bootstrap::app_with(Needs::VERIFY_PASSWORD, config.clone(), &aws, &recorded)
+        .await
+        .unwrap();
+    n.touch(VERIFY_FUNCTION, "cold start", n.recorder.take_touches());
     let touched = n.touched.lock().unwrap().clone();
 
     let pinned_path = root().join("tests/data/aws_calls.json");

@@ -7,20 +7,29 @@
 //! - every crate in `functions/` is one `AWS::Serverless::Function` whose
 //!   `BuildProperties.Binary` is the crate name, and the other way round;
 //! - each HTTP function is bound to the route its `main.rs` serves, and only
-//!   to it; `invite-user`, `send-mail` and `sweep-mail` have no HTTP event,
-//!   `send-mail` consumes the table stream and `sweep-mail` runs on a schedule;
+//!   to it; `invite-user`, `verify-password`, `send-mail` and `sweep-mail`
+//!   have no HTTP event, `send-mail` consumes the table stream and
+//!   `sweep-mail` runs on a schedule;
 //! - each function's role is granted exactly the keys its cold start loads,
 //!   derived from `shared::routes::Needs` (`Route::needs`, `Needs::INVITE_USER`,
-//!   `Needs::SEND_MAIL`, `Needs::SWEEP_MAIL`) by `ColdStartAccess`:
+//!   `Needs::VERIFY_PASSWORD`, `Needs::SEND_MAIL`, `Needs::SWEEP_MAIL`) by
+//!   `ColdStartAccess`:
 //!   `kms:Decrypt` with exactly those encryption-context purposes (in its
 //!   policy and in the key policy), never `kms:Encrypt`, and on
 //!   `SECRET#`/`KEYRING#` items only the reads a cold start makes, never a write;
-//! - each HTTP function's role grants exactly the data its code touches: every
-//!   `(DynamoDB action, partition)` its route's requests and cold start were
-//!   seen to touch on the emulator (`tests/data/route_touches.json`, recorded
-//!   by `tests/tests/aws_calls.rs`) is allowed by an action and a
-//!   `dynamodb:LeadingKeys` pattern of the role, and every other grant of a
-//!   table partition is used by one of them.
+//! - each HTTP function's role, and `verify-password`'s, grants exactly the
+//!   data its code touches: every `(DynamoDB action, partition)` its
+//!   requests (invocations) and cold start were seen to touch on the emulator
+//!   (`tests/data/route_touches.json`, recorded by `tests/tests/aws_calls.rs`)
+//!   is allowed by an action and a `dynamodb:LeadingKeys` pattern of the
+//!   role, and every other grant of a table partition is used by one of them;
+//! - every variable `shared::config::Config` reads is set on every function
+//!   from a template parameter, and the parameters of the guessing cap and
+//!   of the rate limits have the code's defaults and ranges;
+//! - every list of the stack's functions (the throttles alarm, the
+//!   dashboard's Lambda widgets, the Errors alarms) names each function once;
+//! - the alarms and the dashboard watch metrics the code emits, with its
+//!   names and dimensions (sign-in's included).
 //!
 //! CloudFormation short tags (`!Ref`, `!GetAtt`, ...) trip YAML libraries, so
 //! the template is read line by line: the layout it relies on (two-space
@@ -35,16 +44,22 @@ use shared::routes::Needs;
 use shared::Route;
 
 /// The functions that have no HTTP route, with the events that trigger them.
-const NON_HTTP: [(&str, &[&str]); 3] = [
+const NON_HTTP: [(&str, &[&str]); 4] = [
     ("invite-user", &[]),
+    ("verify-password", &[]),
     ("send-mail", &["DynamoDB"]),
     ("sweep-mail", &["Schedule"]),
 ];
+
+/// The functions without a route whose invocations `aws_calls.rs` records
+/// (`tests/data/route_touches.json`, under the crate name).
+const RECORDED_INTERNAL: [&str; 1] = ["verify-password"];
 
 /// What each function without a route holds (the HTTP ones: `Route::needs`).
 fn non_http_needs(krate: &str) -> Needs {
     match krate {
         "invite-user" => Needs::INVITE_USER,
+        "verify-password" => Needs::VERIFY_PASSWORD,
         "send-mail" => Needs::SEND_MAIL,
         "sweep-mail" => Needs::SWEEP_MAIL,
         other => panic!("{other}: no Needs declared for this function"),
@@ -642,7 +657,8 @@ fn the_leading_keys_reader_matches_as_iam_does() {
     assert!(!like("SECRET#*-key", "SECRET#password-pepper"));
 }
 
-/// Each HTTP function's role against what its route touches on the emulator.
+/// Each HTTP function's role against what its route touches on the emulator,
+/// and `verify-password`'s against what its invocations touch.
 ///
 /// Granted and never touched, yet kept out of this check: the key items
 /// (`SECRET#`, `KEYRING#`), which `each_role_holds_exactly_the_keys_its_function_loads`
@@ -659,26 +675,30 @@ fn the_leading_keys_reader_matches_as_iam_does() {
 /// one `ConditionCheck` on `ACCOUNTS#NOOP`; no route makes one (each writes
 /// the user), and one that came to would show here as an ungranted touch.
 #[test]
-fn each_http_role_grants_exactly_the_data_its_route_touches() {
+fn each_recorded_role_grants_exactly_the_data_its_function_touches() {
     let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
     let functions = template_functions(&text);
     let policies = role_policies(&text);
     let mut touches = route_touches();
     let recorded: BTreeSet<&str> = touches.keys().map(String::as_str).collect();
-    let routes: BTreeSet<&str> = Route::ALL.iter().map(|r| r.path()).collect();
+    let mut wanted: BTreeSet<&str> = Route::ALL.iter().map(|r| r.path()).collect();
+    wanted.extend(RECORDED_INTERNAL);
     assert_eq!(
-        recorded, routes,
-        "route_touches.json records every route, and only routes"
+        recorded, wanted,
+        "route_touches.json records every route and {RECORDED_INTERNAL:?}, and only them"
     );
     let mut checked = 0;
     for f in functions.values() {
         let krate = f.binary.as_deref().expect("Binary");
-        let Some(route) = served_route(krate) else {
-            continue;
+        // Recorded under the route's path, or an internal function's name.
+        let key = match served_route(krate) {
+            Some(route) => route.path(),
+            None if RECORDED_INTERNAL.contains(&krate) => krate,
+            None => continue,
         };
         let role = f.role.as_deref().unwrap_or_else(|| panic!("{krate}: Role"));
         let statements = &policies[role];
-        let outcomes = touches.remove(route.path()).unwrap_or_default();
+        let outcomes = touches.remove(key).unwrap_or_default();
         assert!(
             outcomes.contains_key("cold start") && outcomes.len() > 1,
             "{krate}: touches of its cold start and of its requests: {outcomes:?}"
@@ -715,16 +735,19 @@ fn each_http_role_grants_exactly_the_data_its_route_touches() {
                     assert!(
                         used,
                         "{krate} ({role}) {}: {action} on {key} is granted and no request or \
-                         cold start of {} uses it",
+                         cold start of {krate} uses it",
                         st.sid,
-                        route.path()
                     );
                 }
             }
         }
         checked += 1;
     }
-    assert_eq!(checked, Route::ALL.len(), "one HTTP function per route");
+    assert_eq!(
+        checked,
+        Route::ALL.len() + RECORDED_INTERNAL.len(),
+        "one HTTP function per route, and the recorded internal ones"
+    );
 }
 
 #[test]
@@ -948,8 +971,22 @@ fn dimension<'a>(w: &'a Watched, name: &str) -> Option<&'a str> {
 /// A metric of the code's namespace exactly as the code emits it.
 fn assert_emitted(context: &str, name: &str, function: Option<&str>, route: Option<&str>) {
     use shared::observe::metrics::{
-        function_name, MAIL_METRICS, REQUEST_METRICS, SEND_MAIL_FUNCTION,
+        function_name, MAIL_METRICS, REQUEST_METRICS, SEND_MAIL_FUNCTION, VERIFY_FUNCTION,
+        VERIFY_METRICS,
     };
+    // A verification document: `Function` only (`LatencyMs` and `HashMs`
+    // are also request metrics, told apart by this dimension).
+    if function == Some(VERIFY_FUNCTION) {
+        assert!(
+            VERIFY_METRICS.contains(&name),
+            "{context}: verify-password emits no metric {name:?} (shared/src/observe/metrics.rs)"
+        );
+        assert_eq!(
+            route, None,
+            "{context}: {name} of verify-password has no Route"
+        );
+        return;
+    }
     if MAIL_METRICS.contains(&name) {
         assert_eq!(
             function,
@@ -1041,6 +1078,13 @@ fn alarms_watch_the_metrics_the_code_emits() {
     );
     assert_eq!(watched_routes["ScRejected"], sealed, "SC rejection alarm");
     assert!(own.contains("MailFailed"), "mail failure alarm");
+    // Credential stuffing: failed sign-in checks across every account.
+    let verify_failed = alarms.values().flatten().any(|w| {
+        w.namespace == OWN_NAMESPACE
+            && w.name == shared::observe::metrics::VERIFY_FAILED
+            && dimension(w, "Function") == Some(shared::observe::metrics::VERIFY_FUNCTION)
+    });
+    assert!(verify_failed, "no alarm on verify-password's VerifyFailed");
     let others: BTreeSet<(String, String)> = alarms
         .values()
         .flatten()
@@ -1074,11 +1118,9 @@ fn alarms_watch_the_metrics_the_code_emits() {
     );
 }
 
-#[test]
-fn the_dashboard_shows_every_metric_the_code_emits() {
-    use shared::observe::metrics::{MAIL_METRICS, REQUEST_METRICS};
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let (_, body) = resources(&text)
+/// The dashboard's JSON (`DashboardBody: !Sub >-` and one line of JSON).
+fn dashboard(text: &str) -> serde_json::Value {
+    let (_, body) = resources(text)
         .into_iter()
         .find(|(id, _)| id == "Dashboard")
         .expect("a Dashboard resource");
@@ -1086,9 +1128,18 @@ fn the_dashboard_shows_every_metric_the_code_emits() {
         .iter()
         .position(|l| l.trim() == "DashboardBody: !Sub >-")
         .expect("DashboardBody: !Sub >- followed by one line of JSON");
-    let dashboard: serde_json::Value =
-        serde_json::from_str(body[at + 1].trim()).expect("the dashboard body is JSON");
+    serde_json::from_str(body[at + 1].trim()).expect("the dashboard body is JSON")
+}
+
+#[test]
+fn the_dashboard_shows_every_metric_the_code_emits() {
+    use shared::observe::metrics::{
+        MAIL_METRICS, REQUEST_METRICS, VERIFY_FUNCTION, VERIFY_METRICS,
+    };
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let dashboard = dashboard(&text);
     let mut shown = BTreeSet::new();
+    let mut verify_shown = BTreeSet::new();
     for widget in dashboard["widgets"].as_array().expect("widgets") {
         for row in widget["properties"]["metrics"].as_array().expect("metrics") {
             let row: Vec<&str> = row
@@ -1102,7 +1153,11 @@ fn the_dashboard_shows_every_metric_the_code_emits() {
             }
             let dim = |name: &str| row.iter().position(|v| *v == name).map(|i| row[i + 1]);
             assert_emitted("Dashboard", row[1], dim("Function"), dim("Route"));
-            shown.insert(row[1].to_owned());
+            if dim("Function") == Some(VERIFY_FUNCTION) {
+                verify_shown.insert(row[1].to_owned());
+            } else {
+                shown.insert(row[1].to_owned());
+            }
         }
     }
     let emitted: BTreeSet<String> = REQUEST_METRICS
@@ -1111,4 +1166,210 @@ fn the_dashboard_shows_every_metric_the_code_emits() {
         .map(|s| (*s).to_owned())
         .collect();
     assert_eq!(shown, emitted, "dashboard metrics vs the code's");
+    let verify: BTreeSet<String> = VERIFY_METRICS.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(
+        verify_shown, verify,
+        "dashboard metrics of verify-password vs the code's"
+    );
+}
+
+/// `${LogicalId}` or `!Ref LogicalId`: the logical id.
+fn function_ref(v: &str) -> Option<&str> {
+    v.strip_prefix("!Ref ")
+        .or_else(|| v.strip_prefix("${")?.strip_suffix('}'))
+}
+
+#[test]
+fn every_list_of_functions_names_each_function_once() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let every: Vec<String> = template().into_keys().collect();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    // The Lambda widgets of the dashboard.
+    let dashboard = dashboard(&text);
+    for metric in ["Errors", "Throttles"] {
+        let mut listed = Vec::new();
+        for widget in dashboard["widgets"].as_array().expect("widgets") {
+            for row in widget["properties"]["metrics"].as_array().expect("metrics") {
+                let row: Vec<&str> = row
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .collect();
+                if row[..3] == ["AWS/Lambda", metric, "FunctionName"] {
+                    let id = function_ref(row[3]).expect("FunctionName: ${LogicalId}");
+                    listed.push(id.to_owned());
+                }
+            }
+        }
+        assert_eq!(
+            sorted(listed),
+            every,
+            "dashboard: Lambda {metric} of every function"
+        );
+    }
+    // The throttles alarm sums every function's, and each has an Errors alarm.
+    let alarms = alarms(&text);
+    for (metric, alarm) in [("Throttles", Some("ThrottlesAlarm")), ("Errors", None)] {
+        let listed: Vec<String> = alarms
+            .iter()
+            .filter(|(id, _)| alarm.is_none_or(|a| a == id.as_str()))
+            .flat_map(|(_, watched)| watched)
+            .filter(|w| w.namespace == "AWS/Lambda" && w.name == metric)
+            .map(|w| {
+                let v = dimension(w, "FunctionName").expect("FunctionName");
+                function_ref(v).expect("!Ref LogicalId").to_owned()
+            })
+            .collect();
+        assert_eq!(
+            sorted(listed),
+            every,
+            "alarms: Lambda {metric} of every function"
+        );
+    }
+    // Every function's log group, and the outputs the internal functions are invoked by.
+    let resources = blocks(&text, "Resources");
+    let outputs = blocks(&text, "Outputs");
+    for (id, f) in template() {
+        let krate = f.binary.expect("Binary");
+        let logs = resources[&id]
+            .iter()
+            .find_map(|l| value(l, "LogGroup"))
+            .unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup"));
+        let logs = logs.strip_prefix("!Ref ").expect("LogGroup: !Ref");
+        assert_eq!(
+            setting(&resources[logs], "LogGroupName").as_deref(),
+            Some(format!("!Sub /aws/lambda/${{AWS::StackName}}-{krate}").as_str()),
+            "{id}: its log group"
+        );
+        if ["invite-user", "verify-password"].contains(&krate.as_str()) {
+            let output = format!("{id}Arn");
+            assert_eq!(
+                outputs.get(&output).and_then(|o| setting(o, "Value")),
+                Some(format!("!GetAtt {id}.Arn")),
+                "output {output}: invoked directly, so its ARN is an output"
+            );
+        }
+    }
+}
+
+// ---- Environment: the code's variables, set from the template's parameters.
+
+/// Variables the code reads that the template does not pass yet
+/// (docs/identity-providers.md: "the template has no parameter for
+/// `JWT_SUBJECT_CLAIM` or `JWT_JWKS_URL` yet"). Each must stay unset on every
+/// function until it is wired from a parameter, and then leave this list.
+const NOT_IN_THE_TEMPLATE_YET: [&str; 2] = ["JWT_JWKS_URL", "JWT_SUBJECT_CLAIM"];
+
+/// Every variable `Config::from_lookup` reads, in the order it reads them.
+fn config_variables() -> Vec<String> {
+    let seen = std::sync::Mutex::new(Vec::new());
+    shared::config::Config::from_lookup(|name| {
+        seen.lock().unwrap().push(name.to_owned());
+        None
+    })
+    .expect("the defaults are a valid configuration");
+    seen.into_inner().unwrap()
+}
+
+/// The configuration with `var` alone set to `raw`.
+fn config_with(var: &str, raw: &str) -> Result<shared::config::Config, String> {
+    shared::config::Config::from_lookup(|name| (name == var).then(|| raw.to_owned()))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn every_function_gets_every_variable_the_code_reads_from_a_parameter() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let params = blocks(&text, "Parameters");
+    let globals = blocks(&text, "Globals");
+    let resources = blocks(&text, "Resources");
+    let global = globals.get("Function").map_or(&[][..], |g| g);
+    let variables = config_variables();
+    let wired = [
+        "LOCKOUT_THRESHOLD",
+        "LOCKOUT_MAX_SECONDS",
+        "RATE_LIMIT_VERIFY_PER_IP",
+    ];
+    for var in wired.into_iter().chain(NOT_IN_THE_TEMPLATE_YET) {
+        assert!(variables.iter().any(|v| v == var), "the code reads {var}");
+    }
+    for (id, f) in template() {
+        let krate = f.binary.expect("Binary");
+        for var in &variables {
+            // A function's own Environment overrides Globals.
+            let set = setting(&resources[&id], var).or_else(|| setting(global, var));
+            if NOT_IN_THE_TEMPLATE_YET.contains(&var.as_str()) {
+                assert_eq!(
+                    set, None,
+                    "{krate}: {var} is set: take it off NOT_IN_THE_TEMPLATE_YET"
+                );
+                continue;
+            }
+            let set = set.unwrap_or_else(|| panic!("{krate}: {var} is not set"));
+            let from_parameter = set
+                .split("!Ref ")
+                .skip(1)
+                .filter_map(|r| r.split([',', ']', ' ']).next())
+                .any(|p| params.contains_key(p));
+            assert!(from_parameter, "{krate}: {var} = {set}, from no parameter");
+        }
+    }
+    // The rate limits and the guessing cap: each parameter's default is the
+    // code's, and a Number parameter's range is the one the code accepts.
+    let default_config = shared::config::Config::default();
+    let param_of = |var: &str| -> (String, Vec<&str>) {
+        let set = setting(global, var).unwrap_or_else(|| panic!("Globals: {var}"));
+        let name = set
+            .strip_prefix("!Ref ")
+            .unwrap_or_else(|| panic!("{var}: {set}"))
+            .to_owned();
+        let body = params[&name].clone();
+        (name, body)
+    };
+    let checked: Vec<&String> = variables
+        .iter()
+        .filter(|v| v.starts_with("RATE_LIMIT_") || v.starts_with("LOCKOUT_"))
+        .collect();
+    assert!(checked.len() >= 15, "{checked:?}");
+    for var in checked {
+        let (name, p) = param_of(var);
+        let default = setting(&p, "Default").unwrap_or_else(|| panic!("{name}: a Default"));
+        assert_eq!(
+            config_with(var, &default),
+            Ok(default_config.clone()),
+            "{name}: Default {default} is not the code's default of {var}"
+        );
+        if var.starts_with("RATE_LIMIT_") {
+            assert_eq!(setting(&p, "Type").as_deref(), Some("String"), "{name}");
+            assert_eq!(
+                setting(&p, "AllowedPattern").as_deref(),
+                Some("^[0-9]+/[0-9]+$"),
+                "{name}"
+            );
+            continue;
+        }
+        assert_eq!(setting(&p, "Type").as_deref(), Some("Number"), "{name}");
+        let bound = |key: &str| -> u64 {
+            setting(&p, key)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name}: {key}"))
+        };
+        let (min, max) = (bound("MinValue"), bound("MaxValue"));
+        for ok in [min, max] {
+            assert!(
+                config_with(var, &ok.to_string()).is_ok(),
+                "{name}: the code refuses {ok}, which the parameter allows"
+            );
+        }
+        for refused in [min.checked_sub(1), Some(max + 1)].into_iter().flatten() {
+            assert!(
+                config_with(var, &refused.to_string()).is_err(),
+                "{name}: the code accepts {refused}, which the parameter refuses"
+            );
+        }
+    }
 }

@@ -145,6 +145,7 @@ async fn gated(cfg: &AwsConfig, allowed: &[&'static str]) -> Gated {
                 .build(),
         ),
         ses: aws_sdk_sesv2::Client::new(&sdk),
+        cognito: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
     };
     Gated {
         clients,
@@ -188,6 +189,7 @@ fn functions() -> Vec<(String, Needs)> {
         .map(|r| (format!("{r:?}"), r.needs()))
         .collect();
     all.push(("invite-user".into(), Needs::INVITE_USER));
+    all.push(("verify-password".into(), Needs::VERIFY_PASSWORD));
     all
 }
 
@@ -315,6 +317,61 @@ async fn create_session_can_neither_load_nor_use_the_outbox_key() {
     .await
     .unwrap();
     assert!(store.outbox_message(&message.id).await.unwrap().is_none());
+}
+
+/// verify-password unseals its outbox key and pepper at cold start, then
+/// checks passwords, locks and writes the lock email without a KMS call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_password_makes_no_kms_call_after_its_cold_start() {
+    let (cfg, _) = deployed("verify").await;
+    let needs = Needs::VERIFY_PASSWORD;
+    let access = ColdStartAccess::of(needs);
+    let g = gated(&cfg, &access.decrypt_purposes).await;
+    let app = app_with(needs, shared::config::Config::default(), &cfg, &g.clients)
+        .await
+        .unwrap();
+    assert!(
+        app.keys.keys().is_empty(),
+        "verify-password holds no SCv2 key"
+    );
+    let mut want: Vec<String> = access
+        .decrypt_purposes
+        .iter()
+        .map(|p| format!("Decrypt {p}"))
+        .collect();
+    want.sort();
+    assert_eq!(sorted(&g.kms), want);
+    g.kms.lock().unwrap().clear();
+    let mut user = shared::testing::conformance::accounts::user(
+        &shared::testing::conformance::accounts::email(),
+        now_ms(),
+    );
+    user.password = Some(
+        app.passwords
+            .hash_unchecked("right horse 42")
+            .await
+            .unwrap(),
+    );
+    let now = now_ms();
+    let create = shared::testing::conformance::accounts::create(&user);
+    app.accounts.apply(create, now).await.unwrap().unwrap();
+    let event = |password: &str| serde_json::json!({"email": user.email, "password": password});
+    let ok = aws_adapters::verify_fn::handle(&app, event("right horse 42")).await;
+    assert_eq!(ok["result"], "ok", "{ok}");
+    // Up to the lock: the last failure seals the lock email with the outbox key.
+    for _ in 0..app.config.lockout.threshold {
+        let answer = aws_adapters::verify_fn::handle(&app, event("wrong horse 42")).await;
+        assert_eq!(answer["result"], "invalid", "{answer}");
+    }
+    let pending = app.accounts.pending_outbox().await.unwrap();
+    assert!(pending
+        .iter()
+        .any(|m| m.kind == MailKind::Locked && m.to == user.email));
+    assert_eq!(
+        sorted(&g.kms),
+        Vec::<String>::new(),
+        "KMS calls after the cold start"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,11 @@ pub(super) const INIT_MARKER: &str = "INIT#";
 /// The item the no-op condition check names; never written.
 pub(super) const NOOP_PK: &str = "ACCOUNTS#NOOP";
 pub(super) const NOOP_SK: &str = "NOOP";
+/// The business id `user_by_email` reads when no account claims the address,
+/// so that a known and an unknown address cost the same two reads. As long
+/// as a real id (`ACC_USR_` and 12 upper-case hex digits) and no real id can
+/// be it: `USER#ACC_USR_NO_SUCH_USER` is never written.
+pub(super) const NO_SUCH_USER: &str = "ACC_USR_NO_SUCH_USER";
 
 pub(super) fn user_pk(biz_id: &str) -> String {
     format!("USER#{biz_id}")
