@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 load emulator emulator-stop watch web fuzz fuzz-ci sweep deny
+.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 bench-verify load emulator emulator-stop watch web fuzz fuzz-ci sweep deny
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -93,6 +93,12 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 bench-argon2: $(BENCH_STAMP)
 	$(CARGO) build --release -p password --example argon2_eval
 	$(BENCH_VENV)/bin/python bench/argon2_reference.py --binary release=$(TARGET_DIR)/release/examples/argon2_eval $(ARGS)
+
+## A sign-in check over verify-password's wire form (release build) against
+## one libargon2 evaluation, and wrong-password against unknown-address timing.
+bench-verify: $(BENCH_STAMP)
+	$(CARGO) build --release -p shared --example verify_eval
+	$(BENCH_VENV)/bin/python bench/verify_reference.py $(ARGS)
 
 $(BENCH_STAMP): bench/requirements.txt
 	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
