@@ -111,6 +111,82 @@ async fn a_mixed_run_reports_every_route_with_its_counts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_verify_mix_signs_in_with_every_fourth_password_wrong() {
+    let (url, local) = start().await;
+    let before = local.app.passwords.argon2_evaluations();
+    let (code, out, err) = pwload(&[
+        "--url",
+        &url,
+        "--users",
+        "1",
+        "--mix",
+        "verify",
+        "--wrong-every",
+        "4",
+        "--requests",
+        "10",
+        "--json",
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["requests"], 10);
+    let routes = r["routes"].as_object().unwrap();
+    assert_eq!(routes.keys().collect::<Vec<_>>(), ["verify"]);
+    let verify = &routes["verify"];
+    assert_eq!(verify["requests"], 10);
+    assert!(verify["throughput_rps"].as_f64().unwrap() > 0.0);
+    let l = &verify["latency_ms"];
+    assert!(
+        0.0 < l["p50"].as_f64().unwrap() && l["p50"].as_f64() <= l["p99"].as_f64(),
+        "{l}"
+    );
+    // Attempts 4 and 8 were wrong; each right one after them cleared the
+    // count, so nothing was locked and nothing failed.
+    assert_eq!(
+        verify["outcomes"],
+        serde_json::json!({"200 ok": 8, "200 invalid": 2})
+    );
+    assert_eq!(r["outcomes"], verify["outcomes"]);
+    // One evaluation to seed the user's password, one per sign-in.
+    assert_eq!(local.app.passwords.argon2_evaluations() - before, 1 + 10);
+
+    // Several users share the budget: every answer still ok or invalid.
+    let (code, out, err) = pwload(&[
+        "--url",
+        &url,
+        "--users",
+        "3",
+        "--mix",
+        "verify",
+        "--wrong-every",
+        "2",
+        "--requests",
+        "12",
+        "--json",
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let outcomes = r["routes"]["verify"]["outcomes"].as_object().unwrap();
+    let ok = outcomes.get("200 ok").map_or(0, count);
+    let invalid = outcomes.get("200 invalid").map_or(0, count);
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert_eq!(ok + invalid, 12);
+    // Each user alternates right and wrong, starting right: a user with n
+    // sign-ins sent n / 2 wrong ones, so 12 in all give 6, or 5 when two
+    // users stopped after an odd number.
+    assert!((5..=6).contains(&invalid), "{outcomes:?}");
+
+    // Every sign-in wrong would lock the accounts: refused as bad usage.
+    let (code, _, err) = pwload(&["--url", &url, "--mix", "verify", "--wrong-every", "1"]).await;
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = pwload(&["--url", &url, "--mix", "status", "--wrong-every", "4"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("verify"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_sweep_runs_each_concurrency_and_draws_it() {
     let (url, _local) = start().await;
     let dir = std::env::temp_dir().join(format!("pwload-{}", std::process::id()));

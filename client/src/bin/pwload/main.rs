@@ -4,6 +4,9 @@
 //! own address, SCv2 session, token and password, run a weighted mix of
 //! routes concurrently until `--requests` or `--duration` is spent, then
 //! report throughput, latency percentiles and outcome counts per route.
+//! The `verify` route signs the users in as an identity provider does
+//! (`/_dev/verify-password`, one Argon2 evaluation each); `--wrong-every K`
+//! makes every Kth sign-in of each user a wrong password.
 //! `--sweep 1,2,4,8` repeats the run at each concurrency; `--plot FILE.png`
 //! draws it. Exit status: 0 after a run, 1 when the run failed, 2 on bad
 //! usage (a non-loopback target included).
@@ -35,7 +38,7 @@ struct Cli {
     /// Concurrent virtual users.
     #[arg(long, default_value_t = 2)]
     users: usize,
-    /// Routes and weights: `route[=weight],...` of status, change, forgot, reset.
+    /// Routes and weights: `route[=weight],...` of status, change, forgot, reset, verify.
     #[arg(long, default_value = "change")]
     mix: String,
     /// Stop after this many requests in all (default 100 without --duration).
@@ -50,9 +53,24 @@ struct Cli {
     /// With --sweep: draw latency and throughput against concurrency (PNG).
     #[arg(long, requires = "sweep")]
     plot: Option<PathBuf>,
+    /// With verify: every Kth sign-in of each user sends a wrong password
+    /// (0: none). K >= 2, so the next, right one clears the failure count
+    /// and no account nears the lock (5 consecutive failures).
+    #[arg(long, default_value_t = 0, value_parser = wrong_every)]
+    wrong_every: u32,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+fn wrong_every(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(1) => {
+            Err("1 would make every sign-in wrong and lock the accounts: 0 or 2 and more".into())
+        }
+        Ok(k) => Ok(k),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[tokio::main]
@@ -76,6 +94,9 @@ async fn main() -> ExitCode {
 
 async fn load(cli: &Cli, dev: Dev) -> Result<()> {
     let mix = run::schedule(&cli.mix)?;
+    if cli.wrong_every > 0 && !mix.contains(&run::Route::Verify) {
+        anyhow::bail!("--wrong-every applies to the verify route, which the mix does not name");
+    }
     let budget = Budget {
         requests: match (cli.requests, cli.duration) {
             (None, None) => Some(100),
@@ -93,7 +114,7 @@ async fn load(cli: &Cli, dev: Dev) -> Result<()> {
     }
     let mut reports = Vec::new();
     for users in levels {
-        let (samples, elapsed) = run::run(&dev, users, &mix, budget).await?;
+        let (samples, elapsed) = run::run(&dev, users, &mix, budget, cli.wrong_every).await?;
         let report = Report::new(&cli.url, users, &cli.mix, &samples, elapsed);
         if !cli.json {
             println!("{}", report.table());

@@ -17,6 +17,8 @@ pub const STATUS: &str = "/web/v1/system/auth/password/status";
 pub const CHANGE: &str = "/web/v1/system/auth/password/change";
 pub const FORGOT: &str = "/web/v1/system/auth/password/forgot";
 pub const RESET: &str = "/web/v1/system/auth/password/reset";
+/// The identity provider's sign-in check (plain JSON, local-api's `/_dev`).
+pub const VERIFY: &str = "/_dev/verify-password";
 
 /// A route a virtual user can exercise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,9 @@ pub enum Route {
     Forgot,
     /// Asks for a reset link (untimed), then times the reset.
     Reset,
+    /// Signs in as the identity provider does (`/_dev/verify-password`),
+    /// with the right password or, every `--wrong-every`th time, a wrong one.
+    Verify,
 }
 
 impl Route {
@@ -36,7 +41,8 @@ impl Route {
             "change" => Route::Change,
             "forgot" => Route::Forgot,
             "reset" => Route::Reset,
-            other => bail!("unknown route {other:?}: status, change, forgot or reset"),
+            "verify" => Route::Verify,
+            other => bail!("unknown route {other:?}: status, change, forgot, reset or verify"),
         })
     }
 }
@@ -95,12 +101,15 @@ pub struct Budget {
 }
 
 /// Seeds `users` virtual users, then runs them concurrently until the
-/// budget is spent. Returns every sample and the measured wall time.
+/// budget is spent; on `verify`, every `wrong_every`th sign-in of each user
+/// (0: none) sends a wrong password. Returns every sample and the measured
+/// wall time.
 pub async fn run(
     dev: &Dev,
     users: usize,
     mix: &[Route],
     budget: Budget,
+    wrong_every: u32,
 ) -> Result<(Vec<Sample>, Duration)> {
     let run_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -108,7 +117,7 @@ pub async fn run(
         .unwrap_or_default();
     let mut seeded = Vec::with_capacity(users);
     for i in 0..users {
-        seeded.push(VirtualUser::seed(dev, run_id, i).await?);
+        seeded.push(VirtualUser::seed(dev, run_id, i, wrong_every).await?);
     }
     let issued = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -198,7 +207,36 @@ async fn one(vu: &mut VirtualUser, route: Route) -> Result<Sample> {
             }
             Ok(sample)
         }
+        Route::Verify => {
+            let password = vu.next_verify_password();
+            let body = json!({
+                "email": vu.email,
+                "password": password,
+                "clientIp": vu.ip,
+                "userAgent": "pwload",
+            });
+            let start = Instant::now();
+            let reply = vu.dev().verify_password(&body).await;
+            let latency = start.elapsed();
+            let (status, code) = match reply {
+                Ok((status, answer)) => (status, verify_code(&answer)),
+                Err(_) => (0, "transport".into()),
+            };
+            Ok(Sample {
+                route: "verify",
+                status,
+                code,
+                latency,
+            })
+        }
     }
+}
+
+/// A verification's `result` (`ok`, `invalid`, `locked`), or the error's code.
+fn verify_code(answer: &Value) -> String {
+    let result = answer["result"].as_str();
+    let error = answer["error"]["code"].as_str();
+    result.or(error).unwrap_or("-").to_owned()
 }
 
 async fn call(
@@ -261,10 +299,16 @@ mod tests {
         let s = schedule("status=3,change=1").unwrap();
         assert_eq!(s.len(), 4);
         assert_eq!(s.iter().filter(|r| **r == Route::Change).count(), 1);
-        let s = schedule("status=1,change=1,forgot=1,reset=1").unwrap();
+        let s = schedule("status=1,change=1,forgot=1,reset=1,verify=1").unwrap();
         assert_eq!(
             s,
-            [Route::Status, Route::Change, Route::Forgot, Route::Reset]
+            [
+                Route::Status,
+                Route::Change,
+                Route::Forgot,
+                Route::Reset,
+                Route::Verify
+            ]
         );
         let s = schedule("change=2,status=2").unwrap();
         assert_ne!(s[0], s[1], "spread, not in blocks: {s:?}");

@@ -14,9 +14,15 @@ pub struct VirtualUser {
     pub email: String,
     pub token: String,
     pub password: String,
+    /// The client address this user's requests come from (also the
+    /// `clientIp` of its sign-ins).
+    pub ip: String,
     biz_id: String,
     changes: u64,
     forgot_asked: u64,
+    /// Every `wrong_every`th sign-in sends a wrong password (0: none).
+    wrong_every: u32,
+    sign_ins: u64,
     dev: Dev,
 }
 
@@ -63,6 +69,15 @@ impl Dev {
         Ok(d["accessToken"].as_str().context("accessToken")?.to_owned())
     }
 
+    /// One sign-in check as the identity provider sends it: the HTTP status
+    /// and the function's JSON answer, as they came.
+    pub async fn verify_password(&self, body: &Value) -> Result<(u16, Value)> {
+        let url = self.base.join(crate::run::VERIFY)?;
+        let resp = self.http.post(url).json(body).send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await?))
+    }
+
     /// The reset token of the newest reset email sent to `email`.
     pub async fn reset_token(&self, email: &str) -> Result<String> {
         let url = self.base.join("/_dev/outbox")?;
@@ -107,8 +122,9 @@ pub fn now_secs() -> u64 {
 
 impl VirtualUser {
     /// Seeds user `index` of run `run` (an active user with a password),
-    /// with its own client address, and opens its SCv2 session.
-    pub async fn seed(dev: &Dev, run: u64, index: usize) -> Result<VirtualUser> {
+    /// with its own client address, and opens its SCv2 session. Every
+    /// `wrong_every`th of its sign-ins will use a wrong password (0: none).
+    pub async fn seed(dev: &Dev, run: u64, index: usize, wrong_every: u32) -> Result<VirtualUser> {
         let email = format!("load-{run}-{index}@example.com");
         let password = fresh_password(index, 0);
         let d = dev
@@ -125,7 +141,7 @@ impl VirtualUser {
         let client = Client::new(
             dev.base.as_str().trim_end_matches('/'),
             Identity {
-                ip,
+                ip: ip.clone(),
                 client_hash: format!("pwload-{index}"),
                 ..Identity::default()
             },
@@ -138,9 +154,12 @@ impl VirtualUser {
             email,
             token,
             password,
+            ip,
             biz_id,
             changes: 0,
             forgot_asked: 0,
+            wrong_every,
+            sign_ins: 0,
             dev: dev.clone(),
         })
     }
@@ -156,6 +175,21 @@ impl VirtualUser {
     pub fn next_forgot_is_known(&mut self) -> bool {
         self.forgot_asked += 1;
         self.forgot_asked % 2 == 1
+    }
+
+    /// The password for this user's next sign-in: the current one, except
+    /// every `wrong_every`th time. With
+    /// `wrong_every` at 2 or more a wrong attempt always follows a right
+    /// one, whose success cleared the failure count, so no account gets
+    /// near the lock (5 consecutive failures).
+    pub fn next_verify_password(&mut self) -> String {
+        self.sign_ins += 1;
+        let every = u64::from(self.wrong_every);
+        if every > 0 && self.sign_ins.is_multiple_of(every) {
+            format!("not {}", self.password)
+        } else {
+            self.password.clone()
+        }
     }
 
     /// After its password changed: remember it, and get a token the change
