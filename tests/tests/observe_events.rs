@@ -10,10 +10,16 @@ use client::{Client, Reply};
 use e2e_tests::*;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
-use shared::observe::metrics::{MAIL_METRICS, REQUEST_METRICS};
+use shared::observe::metrics::{
+    MAIL_METRICS, PEPPER_MISSING, REQUEST_METRICS, VERIFY_ERROR, VERIFY_METRICS,
+};
 use shared::Route;
 
 const NAMESPACE: &str = "PasswordApi/test";
+
+/// Held by each test for its whole run: documents are matched to requests
+/// by order, so two tests must not emit at once.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Every line emitted in this process (installed once, before any request).
 fn lines() -> Arc<Mutex<Vec<String>>> {
@@ -69,7 +75,10 @@ fn check_emf(doc: &Value) -> BTreeMap<String, u64> {
                 .as_u64()
                 .unwrap_or_else(|| panic!("metric {name} has no value: {doc}"));
             assert!(
-                REQUEST_METRICS.contains(&name) || MAIL_METRICS.contains(&name),
+                REQUEST_METRICS.contains(&name)
+                    || MAIL_METRICS.contains(&name)
+                    || VERIFY_METRICS.contains(&name)
+                    || [VERIFY_ERROR, PEPPER_MISSING].contains(&name),
                 "{name}"
             );
             values.insert(name.to_owned(), v);
@@ -178,6 +187,7 @@ async fn plain_get(c: &Client, route: Route, drop_header: Option<&str>) -> Reply
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_outcome_emits_its_audit_event_and_one_metrics_document() {
+    let _serial = SERIAL.lock().await;
     lines();
     let s = Server::start().await;
     let email = "olga@example.com";
@@ -457,4 +467,109 @@ async fn each_outcome_emits_its_audit_event_and_one_metrics_document() {
             assert!(!text.contains(address), "{text}");
         }
     }
+}
+
+/// Sign-in checks over local-api's `/_dev/verify-password`: each answer
+/// leaves its audit event (with where the attempt came from) and one
+/// verify-password document; a check that fails inside (here a hash under a
+/// pepper that is not loaded) answers 500 and leaves a `VerifyError`
+/// document, with `PepperMissing`, for the errors alarm.
+#[tokio::test]
+async fn sign_in_checks_emit_their_audit_event_and_metrics() {
+    let _serial = SERIAL.lock().await;
+    lines();
+    let s = Server::start().await;
+    let biz = s.user("signin-observed@example.com", STRONG).await;
+    let verify = |body: Value| {
+        let http = s.http.clone();
+        let url = format!("{}/_dev/verify-password", s.url);
+        async move {
+            let resp = http.post(url).json(&body).send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let events_of = |biz: &str| -> Vec<Value> {
+        captured()
+            .into_iter()
+            .filter(|l| l["bizId"] == biz)
+            .collect()
+    };
+    let docs = || -> Vec<Value> {
+        captured()
+            .into_iter()
+            .filter(|l| l["Function"] == "verify-password")
+            .collect()
+    };
+    let before = docs().len();
+    let (status, ok) = verify(json!({"bizId": biz, "password": STRONG, "clientIp": "203.0.113.77", "userAgent": "curl/8.5"})).await;
+    assert_eq!((status, ok["result"].as_str()), (200, Some("ok")));
+    let (_, invalid) = verify(json!({"bizId": biz, "password": STRONG_2})).await;
+    assert_eq!(invalid["result"], "invalid");
+    let events = events_of(&biz);
+    let verified = events
+        .iter()
+        .find(|e| e["audit"] == "password.verified")
+        .expect("password.verified");
+    assert_eq!(verified["clientIp"], "203.0.113.77");
+    assert_eq!(verified["userAgent"], "curl/8.5");
+    let failed = events
+        .iter()
+        .find(|e| e["audit"] == "password.verify_failed")
+        .expect("password.verify_failed");
+    assert_eq!(
+        (
+            failed["accountExists"].as_bool(),
+            failed["locked"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    let new_docs: Vec<Value> = docs().into_iter().skip(before).collect();
+    let sums = |name: &str| {
+        new_docs
+            .iter()
+            .filter_map(|d| d[name].as_u64())
+            .sum::<u64>()
+    };
+    assert!(
+        sums("VerifyOk") >= 1 && sums("VerifyFailed") >= 1,
+        "{new_docs:?}"
+    );
+    for doc in &new_docs {
+        check_emf(doc);
+    }
+
+    // A hash under a pepper this process never loaded.
+    let mut user = s.stored_user(&biz).await;
+    let phc = user.password.as_ref().unwrap().phc().to_owned();
+    user.password = Some(
+        password::PasswordHash::parse(&phc, Some(password::PepperId::new("retired-p0"))).unwrap(),
+    );
+    let version = user.version;
+    user.version += 1;
+    s.local
+        .app
+        .accounts
+        .apply(
+            shared::ports::accounts::AccountChange {
+                user: Some((user, Some(version))),
+                ..Default::default()
+            },
+            now_secs() * 1000,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let before = docs().len();
+    let (status, body) = verify(json!({"bizId": biz, "password": STRONG})).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "SYSTEM.INTERNAL_ERROR");
+    let errors: Vec<Value> = docs()
+        .into_iter()
+        .skip(before)
+        .filter(|d| d.get("VerifyError").is_some())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["VerifyError"], 1);
+    assert_eq!(errors[0]["PepperMissing"], 1);
+    check_emf(&errors[0]);
 }

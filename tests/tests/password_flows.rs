@@ -105,7 +105,7 @@ async fn init_story_sets_the_first_password_once() {
     let r = app.status(&token).await;
     assert_eq!(
         r.body["data"],
-        json!({"passwordSet": false, "passwordChangedAt": null})
+        json!({"passwordSet": false, "passwordChangedAt": null, "mustChange": false})
     );
 
     let r = app.init(&sid, STRONG).await;
@@ -997,4 +997,31 @@ async fn the_identity_provider_is_told_before_each_password_set_and_its_failure_
     let r = app.reset(&token, STRONG_3).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(idp.told(), [biz.clone(), pending, biz]);
+}
+
+/// A reset proves the owner through the emailed link: it ends the lock that
+/// someone's guesses left, and the new password signs in at once.
+#[tokio::test]
+async fn a_reset_ends_the_lock_and_the_new_password_signs_in_at_once() {
+    let s = Server::start().await;
+    s.user("relock@example.com", STRONG).await;
+    let signin = |p: &str| json!({"email": "relock@example.com", "password": p});
+    for _ in 0..5 {
+        let (status, _, _) = dev_post(&s, "/_dev/signin", signin(STRONG_2)).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _, body) = dev_post(&s, "/_dev/signin", signin(STRONG)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("AUTH.ACCOUNT_LOCKED"))
+    );
+    let c = s.client("198.51.100.63");
+    let sess = c.handshake().await.unwrap();
+    let app = App::new(&c, &sess);
+    assert_eq!(app.forgot("relock@example.com").await.status, 200);
+    let token = query(&wait_for_link(&s, "reset").await, "token");
+    let r = app.reset(&token, STRONG_3).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (status, _, body) = dev_post(&s, "/_dev/signin", signin(STRONG_3)).await;
+    assert_eq!(status, 200, "{body}");
 }

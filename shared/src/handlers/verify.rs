@@ -148,7 +148,7 @@ fn validate(req: &VerifyRequest) -> Result<(), ApiError> {
     let mut issues = Vec::new();
     match (&req.email, &req.biz_id) {
         (Some(_), Some(_)) => issues.push(("bizId", "INVALID_VALUE")),
-        (None, None) => issues.push(("email", "REQUIRED")),
+        (None, None) => issues.push(("email", "MISSING_FIELD")),
         (None, Some(id)) if id.is_empty() || id.len() > BIZ_ID_MAX => {
             issues.push(("bizId", "INVALID_VALUE"));
         }
@@ -249,7 +249,12 @@ pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, A
                     rehash(app, user, fresh, now).await?;
                 }
                 emit_metrics(app, "ok", started, Some(hash_ms));
-                observe::emit(&audit::password_verified(&user.biz_id, now));
+                observe::emit(&audit::password_verified(
+                    &user.biz_id,
+                    req.client_ip,
+                    user_agent,
+                    now,
+                ));
                 return Ok(Verdict::Ok {
                     biz_id: user.biz_id.clone(),
                     must_change: user.must_change,
@@ -325,7 +330,20 @@ pub async fn handle_json(app: &App, input: &[u8]) -> Value {
     };
     match outcome {
         Ok(verdict) => verdict.to_json(),
-        Err(err) => error_json(&err),
+        Err(err) => {
+            if err.parts(Lang::En).status.is_server_error() {
+                // An invocation that answers an error still succeeds for
+                // Lambda: this document is what the errors alarm watches.
+                let pepper_missing = matches!(&err, ApiError::Internal(cause)
+                    if matches!(cause.downcast_ref(), Some(password::PasswordError::UnknownPepper(_))));
+                observe::emit(&metrics::verify_error_emf(
+                    observe::namespace(),
+                    app.clock.now_ms(),
+                    pepper_missing,
+                ));
+            }
+            error_json(&err)
+        }
     }
 }
 

@@ -236,9 +236,18 @@ fn event(name: &str, now_ms: u64, biz_id: Option<&str>) -> Map<String, Value> {
     m
 }
 
-/// `password.verified` for `biz_id`.
-pub fn password_verified(biz_id: &str, now_ms: u64) -> Value {
-    Value::Object(event(PASSWORD_VERIFIED, now_ms, Some(biz_id)))
+/// `password.verified` for `biz_id`, with where the sign-in came from (so a
+/// stuffed credential's success can be told from the owner's).
+pub fn password_verified(
+    biz_id: &str,
+    client_ip: Option<IpAddr>,
+    user_agent: Option<&str>,
+    now_ms: u64,
+) -> Value {
+    let mut m = event(PASSWORD_VERIFIED, now_ms, Some(biz_id));
+    put(&mut m, "clientIp", client_ip.map(|ip| ip.to_string()));
+    put(&mut m, "userAgent", user_agent.map(short_user_agent));
+    Value::Object(m)
 }
 
 /// `password.verify_failed`: the account when one was found (operators may

@@ -38,6 +38,9 @@ pub const VERIFY_OK: &str = "VerifyOk";
 pub const VERIFY_FAILED: &str = "VerifyFailed";
 /// 1 when a check was refused because the account was locked.
 pub const VERIFY_LOCKED: &str = "VerifyLocked";
+/// 1 when a password check failed inside (backend unavailable, a hash
+/// under a pepper not loaded): the check answered a 5xx error.
+pub const VERIFY_ERROR: &str = "VerifyError";
 /// The `Function` dimension of the verification documents.
 pub const VERIFY_FUNCTION: &str = "verify-password";
 /// Every metric of a verification document.
@@ -197,6 +200,21 @@ pub fn verify_emf(
     )
 }
 
+/// The document of a check that failed inside: `VerifyError`, and
+/// `PepperMissing` when a stored hash named a pepper not loaded.
+pub fn verify_error_emf(namespace: &str, now_ms: u64, pepper_missing: bool) -> Value {
+    let mut metrics = vec![(VERIFY_ERROR, "Count", 1)];
+    if pepper_missing {
+        metrics.push((PEPPER_MISSING, "Count", 1));
+    }
+    document(
+        namespace,
+        now_ms,
+        &[("Function", VERIFY_FUNCTION)],
+        &metrics,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +282,14 @@ mod tests {
         assert_eq!(verify["Function"], VERIFY_FUNCTION);
         assert!(verify_emf("Ns", 0, "locked", 1, None)
             .get(HASH_MS)
+            .is_none());
+        let failed = verify_error_emf("Ns", 0, true);
+        assert_eq!(
+            (failed[VERIFY_ERROR].clone(), failed[PEPPER_MISSING].clone()),
+            (json!(1), json!(1))
+        );
+        assert!(verify_error_emf("Ns", 0, false)
+            .get(PEPPER_MISSING)
             .is_none());
         let mail = mail_emf("Ns", 0, 2, 1);
         assert_eq!(mail[MAIL_SENT], 2);

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{confirmed, with_new_password, Done};
 use crate::handlers::token::token_sha256;
+use crate::handlers::verify::account_guess_key;
 use crate::handlers::Ctx;
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse, Refusal};
@@ -64,6 +65,9 @@ async fn reset_opened(ctx: &Ctx<'_>, req: &ApiRequest, plaintext: &[u8]) -> Resu
         ..AccountChange::default()
     };
     app.accounts.apply(change, now).await??;
+    // The emailed link proved the owner: a lock from someone's guesses ends
+    // with the old password, so the owner can sign in with the new one.
+    app.guesses.clear(&account_guess_key(&user.biz_id)).await?;
     confirmed(
         "PASSWORD.CHANGED",
         json!({ "passwordChangedAt": rfc3339(now) }),
