@@ -75,6 +75,17 @@ pub async fn app_from_env(needs: Needs) -> anyhow::Result<App> {
     app_with(needs, config, &aws, &clients).await
 }
 
+/// The app of a function that checks passwords for sign-in (verify-password,
+/// the verifying Cognito trigger): [`Needs::VERIFY_PASSWORD`], and the dummy
+/// hash unknown users are checked against made before the first of them.
+pub async fn verifying_app() -> anyhow::Result<App> {
+    let app = app_from_env(Needs::VERIFY_PASSWORD).await?;
+    app.passwords
+        .prepare_dummy()
+        .map_err(|e| anyhow::anyhow!("making the dummy hash: {e}"))?;
+    Ok(app)
+}
+
 /// Same as [`app_from_env`] over given settings and clients (tests).
 pub async fn app_with(
     needs: Needs,

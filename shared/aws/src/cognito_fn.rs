@@ -24,7 +24,7 @@ use shared::handlers::verify::{verify_password, Verdict, VerifyRequest};
 use shared::http::json::SecretString;
 use shared::App;
 
-use crate::bootstrap::{app_from_env, cold_start_failed};
+use crate::bootstrap::{cold_start_failed, verifying_app};
 
 /// The challenge each sign-in answers: the password.
 pub const CHALLENGE: &str = "CUSTOM_CHALLENGE";
@@ -222,15 +222,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let trigger = Trigger::from_name(&name)
         .ok_or_else(|| cold_start_failed(anyhow::anyhow!("COGNITO_TRIGGER {name:?} is unknown")))?;
     let app = match trigger {
-        Trigger::Verify => {
-            let app = app_from_env(shared::routes::Needs::VERIFY_PASSWORD)
-                .await
-                .map_err(cold_start_failed)?;
-            app.passwords
-                .prepare_dummy()
-                .map_err(|e| cold_start_failed(anyhow::anyhow!(e)))?;
-            Some(app)
-        }
+        Trigger::Verify => Some(verifying_app().await.map_err(cold_start_failed)?),
         _ => None,
     };
     let app = app.as_ref();

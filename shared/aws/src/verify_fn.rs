@@ -8,7 +8,7 @@ use shared::handlers::verify::{error_json, handle_json};
 use shared::http::ApiError;
 use shared::App;
 
-use crate::bootstrap::{app_from_env, cold_start_failed};
+use crate::bootstrap::{cold_start_failed, verifying_app};
 
 /// One invocation: the event re-read as strict JSON, answered as
 /// [`handle_json`] does.
@@ -22,13 +22,7 @@ pub async fn handle(app: &App, event: Value) -> Value {
 /// Everything the function's `main` does.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let app = app_from_env(shared::routes::Needs::VERIFY_PASSWORD)
-        .await
-        .map_err(cold_start_failed)?;
-    // Unknown addresses are checked against it: made before the first one comes.
-    app.passwords
-        .prepare_dummy()
-        .map_err(|e| cold_start_failed(anyhow::anyhow!(e)))?;
+    let app = verifying_app().await.map_err(cold_start_failed)?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, lambda_runtime::Error>(handle(app, event.payload).await)
