@@ -32,16 +32,7 @@ impl Ctx<'_> {
     /// The rate-limit key of the caller: the IPv4 address, or the IPv6 /64
     /// (one subscriber usually holds a whole /64).
     pub fn ip_key(&self) -> String {
-        match self.gw.client_ip {
-            std::net::IpAddr::V4(v4) => v4.to_string(),
-            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => v4.to_string(),
-                None => {
-                    let s = v6.segments();
-                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-                }
-            },
-        }
+        crate::http::ip_rate_key(self.gw.client_ip)
     }
 
     /// Counts this request against `limit` for `key`; every request counts, whatever its outcome.

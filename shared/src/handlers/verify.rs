@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use super::mail::{self, user_lang};
 use crate::app::App;
 use crate::http::json::parse_strict;
-use crate::http::{ApiError, FieldIssue};
+use crate::http::{ip_rate_key, ApiError, FieldIssue};
 use crate::i18n::Lang;
 use crate::observe::{self, audit, metrics};
 use crate::ports::accounts::{AccountChange, ChangeRejected, MailKind, User, UserStatus};
@@ -183,17 +183,37 @@ pub fn parse_request(bytes: &[u8]) -> Result<VerifyRequest, ApiError> {
     Ok(req)
 }
 
-/// The rate-limit key of an end-user address: IPv4, or the IPv6 /64.
-fn ip_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
+/// Counts the attempt against the end user's address, when the IdP gave one.
+async fn limit_client_ip(app: &App, client_ip: Option<IpAddr>, now: u64) -> Result<(), ApiError> {
+    let Some(ip) = client_ip else {
+        return Ok(());
+    };
+    let limit = app.config.limits.verify_per_ip;
+    match app
+        .limiter
+        .hit("verify-ip", &ip_rate_key(ip), limit, now)
+        .await?
+    {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after_secs } => {
+            Err(ApiError::RateLimited { retry_after_secs })
+        }
+    }
+}
+
+/// The account the request names, if any, and the key of its guess counter.
+async fn lookup(app: &App, req: &VerifyRequest) -> Result<(Option<User>, String), ApiError> {
+    match (&req.email, &req.biz_id) {
+        (Some(email), _) => {
+            let user = app.accounts.user_by_email(email.as_str()).await?;
+            let key = match &user {
+                Some(u) => account_guess_key(&u.biz_id),
+                None => unknown_email_guess_key(email.as_str()),
+            };
+            Ok((user, key))
+        }
+        (None, Some(biz_id)) => Ok((app.accounts.user(biz_id).await?, account_guess_key(biz_id))),
+        (None, None) => Err(ApiError::invalid_value("email")),
     }
 }
 
@@ -201,84 +221,67 @@ fn ip_key(ip: IpAddr) -> String {
 pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, ApiError> {
     let started = Instant::now();
     let now = app.clock.now_ms();
-    if let Some(ip) = req.client_ip {
-        let limit = app.config.limits.verify_per_ip;
-        if let RateDecision::Limited { retry_after_secs } = app
-            .limiter
-            .hit("verify-ip", &ip_key(ip), limit, now)
-            .await?
-        {
-            return Err(ApiError::RateLimited { retry_after_secs });
-        }
-    }
-    let (found, key) = match (&req.email, &req.biz_id) {
-        (Some(email), _) => {
-            let user = app.accounts.user_by_email(email.as_str()).await?;
-            let key = match &user {
-                Some(u) => account_guess_key(&u.biz_id),
-                None => unknown_email_guess_key(email.as_str()),
-            };
-            (user, key)
-        }
-        (None, Some(biz_id)) => (app.accounts.user(biz_id).await?, account_guess_key(biz_id)),
-        (None, None) => return Err(ApiError::invalid_value("email")),
-    };
+    limit_client_ip(app, req.client_ip, now).await?;
+    let (found, key) = lookup(app, &req).await?;
     let user_agent = req.user_agent.as_deref();
     let attempt = app.guesses.reserve(&key, app.config.lockout, now).await?;
-    let verdict = if let Attempt::Locked { until_ms } = attempt {
-        Verdict::Locked { until_ms }
-    } else {
-        // Only an active account's hash is checked; any other answers like an unknown one.
-        let stored = found
-            .as_ref()
-            .filter(|u| u.status == UserStatus::Active)
-            .and_then(|u| u.password.as_ref());
-        let hashing = Instant::now();
-        let checked = app
-            .passwords
-            .verify(req.password.expose_secret(), stored)
-            .await;
-        let hash_ms = elapsed_ms(hashing);
-        match checked {
-            Ok(verified) => {
-                app.guesses.clear(&key).await?;
-                let user = found.as_ref().ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!("a verified password without a user"))
-                })?;
-                if let Some(fresh) = verified.rehash {
-                    rehash(app, user, fresh, now).await?;
-                }
-                emit_metrics(app, "ok", started, Some(hash_ms));
-                observe::emit(&audit::password_verified(
-                    &user.biz_id,
-                    req.client_ip,
-                    user_agent,
-                    now,
-                ));
-                return Ok(Verdict::Ok {
-                    biz_id: user.biz_id.clone(),
-                    must_change: user.must_change,
-                });
-            }
-            Err(password::PasswordError::Mismatch) => {
-                failed_check(app, attempt, found.as_ref(), user_agent, now).await?;
-                emit_metrics(app, "invalid", started, Some(hash_ms));
-                Verdict::Invalid
-            }
-            Err(other) => return Err(other.into()),
-        }
-    };
-    if matches!(verdict, Verdict::Locked { .. }) {
+    if let Attempt::Locked { until_ms } = attempt {
         emit_metrics(app, "locked", started, None);
+        observe::emit(&audit::verify_failed(
+            found.as_ref().map(|u| u.biz_id.as_str()),
+            true,
+            req.client_ip,
+            user_agent,
+            now,
+        ));
+        return Ok(Verdict::Locked { until_ms });
     }
-    observe::emit(&audit::verify_failed(
-        found.as_ref().map(|u| u.biz_id.as_str()),
-        matches!(verdict, Verdict::Locked { .. }),
-        req.client_ip,
-        user_agent,
-        now,
-    ));
-    Ok(verdict)
+    // Only an active account's hash is checked; any other answers like an unknown one.
+    let stored = found
+        .as_ref()
+        .filter(|u| u.status == UserStatus::Active)
+        .and_then(|u| u.password.as_ref());
+    let hashing = Instant::now();
+    let checked = app
+        .passwords
+        .verify(req.password.expose_secret(), stored)
+        .await;
+    let hash_ms = Some(elapsed_ms(hashing));
+    match (checked, found) {
+        (Ok(verified), Some(user)) => {
+            app.guesses.clear(&key).await?;
+            if let Some(fresh) = verified.rehash {
+                rehash(app, &user, fresh, now).await?;
+            }
+            emit_metrics(app, "ok", started, hash_ms);
+            observe::emit(&audit::password_verified(
+                &user.biz_id,
+                req.client_ip,
+                user_agent,
+                now,
+            ));
+            Ok(Verdict::Ok {
+                biz_id: user.biz_id,
+                must_change: user.must_change,
+            })
+        }
+        (Ok(_), None) => Err(ApiError::Internal(anyhow::anyhow!(
+            "a verified password without a user"
+        ))),
+        (Err(password::PasswordError::Mismatch), found) => {
+            failed_check(app, attempt, found.as_ref(), user_agent, now).await?;
+            emit_metrics(app, "invalid", started, hash_ms);
+            observe::emit(&audit::verify_failed(
+                found.as_ref().map(|u| u.biz_id.as_str()),
+                false,
+                req.client_ip,
+                user_agent,
+                now,
+            ));
+            Ok(Verdict::Invalid)
+        }
+        (Err(other), _) => Err(other.into()),
+    }
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

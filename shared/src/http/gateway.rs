@@ -206,6 +206,21 @@ pub fn check(
     })
 }
 
+/// The rate-limit key of a client address: the IPv4 address, or the IPv6
+/// /64 (one subscriber usually holds a whole /64). IPv4-mapped IPv6 is IPv4.
+pub fn ip_rate_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 pub use cors::CorsPolicy;
 pub use error::{ApiError, FieldIssue, Refusal, ScError, Success};
-pub use gateway::{ClientIpSource, Gateway};
+pub use gateway::{ip_rate_key, ClientIpSource, Gateway};
 
 use crate::i18n::{self, Lang};
 
