@@ -19,6 +19,13 @@
 //! (touches under `verify-password`). An unknown address, a wrong password
 //! and an account that may not sign in must make the same calls in the same
 //! order on the same kinds of items: nothing in the work tells them apart.
+//!
+//! The verifying Cognito trigger (`cognito-triggers` deployed with
+//! `COGNITO_TRIGGER=verify-auth-challenge`) runs the same sign-in by the
+//! pool username (the bizId): its touches are recorded under
+//! `cognito-triggers`, fed Cognito's event JSON
+//! (`shared/aws/tests/data/cognito/`); the other three triggers touch no AWS
+//! service.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -257,6 +264,25 @@ impl Recorder {
 /// The key `route_touches.json` records the verify-password function under.
 const VERIFY_FUNCTION: &str = "verify-password";
 
+/// The key `route_touches.json` records the verifying Cognito trigger under.
+const TRIGGERS_FUNCTION: &str = "cognito-triggers";
+
+/// Cognito's VerifyAuthChallengeResponse event for the pool user `user_name`
+/// answering `answer` (`user_not_found`: the pool does not know the name).
+fn cognito_verify_event(user_name: &str, answer: &str, user_not_found: bool) -> Value {
+    let path = root().join("shared/aws/tests/data/cognito/verify-auth-challenge.json");
+    let text = std::fs::read_to_string(path).expect("the Cognito verify event");
+    let mut event: Value = serde_json::from_str(
+        &text
+            .replace("{userName}", user_name)
+            .replace("{email}", "cognito-calls@example.com"),
+    )
+    .unwrap();
+    event["request"]["challengeAnswer"] = json!(answer);
+    event["request"]["userNotFound"] = json!(user_not_found);
+    event
+}
+
 /// Sends one sealed request straight to the recorded app, in process (no
 /// background delivery runs in between): its HTTP status.
 async fn dispatch(
@@ -409,6 +435,22 @@ impl Counted {
             "sequence": sequence,
         });
         (got, sequence)
+    }
+
+    /// One invocation of the verifying Cognito trigger on `app`: whether it
+    /// found the answer right; its touches noted under `outcome`.
+    async fn cognito_verify(&self, app: &shared::app::App, outcome: &str, event: Value) -> bool {
+        use aws_adapters::cognito_fn::{handle, Trigger};
+        self.recorder.take();
+        self.recorder.take_touches();
+        self.recorder.take_sequence();
+        let answer = handle(Trigger::Verify, Some(app), event)
+            .await
+            .expect("the trigger answers");
+        self.recorder.take();
+        self.recorder.take_sequence();
+        self.touch(TRIGGERS_FUNCTION, outcome, self.recorder.take_touches());
+        answer["response"]["answerCorrect"] == json!(true)
     }
 
     /// [`Counted::verify`], its calls kept as `outcome`'s counts.
@@ -673,6 +715,35 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
         r.1
     );
     assert_eq!(server.stored_user(&weak_biz).await.version, version + 1);
+    // The verifying Cognito trigger, touches only: a right and a wrong
+    // answer of a pool user, and a name the pool does not know.
+    let pool_user = server.user("verify-cognito@example.com", STRONG).await;
+    let app = &n.local.app;
+    let cases = [
+        ("verify ok", pool_user.as_str(), STRONG, false, true),
+        (
+            "verify wrong password",
+            &pool_user,
+            "not the password 8",
+            false,
+            false,
+        ),
+        (
+            "verify unknown user",
+            "verify-cognito-nobody@example.com",
+            STRONG,
+            true,
+            false,
+        ),
+    ];
+    for (outcome, user, answer, not_found, right) in cases {
+        let event = cognito_verify_event(user, answer, not_found);
+        assert_eq!(
+            n.cognito_verify(app, outcome, event).await,
+            right,
+            "{outcome}"
+        );
+    }
     for route in Route::ALL {
         n.recorder.take_touches();
         aws_adapters::bootstrap::app_with(route.needs(), config.clone(), &aws, &recorded)
@@ -685,6 +756,12 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
         .await
         .unwrap();
     n.touch(VERIFY_FUNCTION, "cold start", n.recorder.take_touches());
+    // The verifying trigger's cold start: verify-password's (bootstrap::verifying_app).
+    n.recorder.take_touches();
+    aws_adapters::bootstrap::app_with(Needs::VERIFY_PASSWORD, config.clone(), &aws, &recorded)
+        .await
+        .unwrap();
+    n.touch(TRIGGERS_FUNCTION, "cold start", n.recorder.take_touches());
     let touched = n.touched.lock().unwrap().clone();
 
     let pinned_path = root().join("tests/data/aws_calls.json");

@@ -5,11 +5,13 @@
 //!   (method and path), and the routes table of `docs/api.md` lists exactly
 //!   those routes;
 //! - every crate in `functions/` is one `AWS::Serverless::Function` whose
-//!   `BuildProperties.Binary` is the crate name, and the other way round;
+//!   `BuildProperties.Binary` is the crate name, and the other way round,
+//!   except `cognito-triggers`: one function per Cognito trigger, each naming
+//!   its own in `COGNITO_TRIGGER`;
 //! - each HTTP function is bound to the route its `main.rs` serves, and only
-//!   to it; `invite-user`, `verify-password`, `send-mail` and `sweep-mail`
-//!   have no HTTP event, `send-mail` consumes the table stream and
-//!   `sweep-mail` runs on a schedule;
+//!   to it; `invite-user`, `verify-password`, `send-mail`, `sweep-mail` and
+//!   the Cognito triggers have no HTTP event, `send-mail` consumes the table
+//!   stream and `sweep-mail` runs on a schedule;
 //! - each function's role is granted exactly the keys its cold start loads,
 //!   derived from `shared::routes::Needs` (`Route::needs`, `Needs::INVITE_USER`,
 //!   `Needs::VERIFY_PASSWORD`, `Needs::SEND_MAIL`, `Needs::SWEEP_MAIL`) by
@@ -23,37 +25,69 @@
 //!   (`tests/data/route_touches.json`, recorded by `tests/tests/aws_calls.rs`)
 //!   is allowed by an action and a `dynamodb:LeadingKeys` pattern of the
 //!   role, and every other grant of a table partition is used by one of them;
+//!   the verifying Cognito trigger holds exactly `verify-password`'s grants
+//!   and every touch of its own recorded invocations is among them, the
+//!   other three triggers hold no table, key or other grant at all;
 //! - every variable `shared::config::Config` reads is set on every function
-//!   from a template parameter, and the parameters of the guessing cap and
-//!   of the rate limits have the code's defaults and ranges;
-//! - every list of the stack's functions (the throttles alarm, the
-//!   dashboard's Lambda widgets, the Errors alarms) names each function once;
+//!   from a template parameter (the token variables on the functions that
+//!   take tokens; none on the triggers that hold nothing), and the
+//!   parameters of the guessing cap and of the rate limits have the code's
+//!   defaults and ranges;
+//! - every list of the stack's functions (the throttles alarms, the
+//!   dashboard's Lambda widgets, the Errors alarms) names each function once,
+//!   and no metric-math alarm reads more than CloudWatch's 10 metrics;
 //! - the alarms and the dashboard watch metrics the code emits, with its
-//!   names and dimensions (sign-in's included).
+//!   names and dimensions (sign-in's included);
+//! - Cognito (`EnableCognito`, on by default): the pool admits no self
+//!   sign-up and no Cognito recovery, its four triggers are the four
+//!   functions, its client allows custom authentication and refresh only,
+//!   `change-password` and `password-status` take its tokens, the functions
+//!   that set passwords may sign users out of it and nothing else there, and
+//!   with the parameter off nothing of it is left nor referenced.
 //!
-//! CloudFormation short tags (`!Ref`, `!GetAtt`, ...) trip YAML libraries, so
-//! the template is read line by line: the layout it relies on (two-space
-//! indentation, one key per line for the keys read here) is the template's own
-//! and is asserted as it is read.
+//! CloudFormation short tags (`!Ref`, `!GetAtt`, ...) trip YAML libraries
+//! that map a document onto types, so most checks read the template line by
+//! line: the layout they rely on (two-space indentation, one key per line for
+//! the keys read here) is the template's own and is asserted as it is read.
+//! The Cognito checks read it as a YAML tree whose tags are kept
+//! (`serde_norway::Value::Tagged`), with the conditions resolved either way.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_adapters::bootstrap::ColdStartAccess;
 use e2e_tests::root;
+use serde_norway::Value as Yaml;
 use shared::routes::Needs;
 use shared::Route;
 
 /// The functions that have no HTTP route, with the events that trigger them.
-const NON_HTTP: [(&str, &[&str]); 4] = [
+const NON_HTTP: [(&str, &[&str]); 5] = [
     ("invite-user", &[]),
     ("verify-password", &[]),
     ("send-mail", &["DynamoDB"]),
     ("sweep-mail", &["Schedule"]),
+    // Invoked by the user pool (its LambdaConfig and a Lambda permission).
+    (TRIGGERS_CRATE, &[]),
 ];
 
 /// The functions without a route whose invocations `aws_calls.rs` records
-/// (`tests/data/route_touches.json`, under the crate name).
-const RECORDED_INTERNAL: [&str; 1] = ["verify-password"];
+/// (`tests/data/route_touches.json`, under the crate name; the Cognito
+/// triggers' are the verifying one's).
+const RECORDED_INTERNAL: [&str; 2] = ["verify-password", TRIGGERS_CRATE];
+
+/// The crate deployed once per Cognito trigger (`COGNITO_TRIGGER`).
+const TRIGGERS_CRATE: &str = "cognito-triggers";
+
+/// The `COGNITO_TRIGGER` of each trigger, as `aws_adapters::cognito_fn` reads it.
+const TRIGGER_NAMES: [&str; 4] = [
+    "define-auth-challenge",
+    "create-auth-challenge",
+    "verify-auth-challenge",
+    "pre-token-generation",
+];
+
+/// The one trigger that checks passwords (and so reads the table).
+const VERIFYING_TRIGGER: &str = "verify-auth-challenge";
 
 /// What each function without a route holds (the HTTP ones: `Route::needs`).
 fn non_http_needs(krate: &str) -> Needs {
@@ -70,6 +104,10 @@ fn non_http_needs(krate: &str) -> Needs {
 struct Function {
     /// `Role: !GetAtt <Role>.Arn`.
     role: Option<String>,
+    /// `FunctionName: !Sub ${AWS::StackName}-<name>`, as written.
+    name: Option<String>,
+    /// `COGNITO_TRIGGER` (the Cognito triggers only).
+    trigger: Option<String>,
     binary: Option<String>,
     build_method: Option<String>,
     /// (method, path) of each `HttpApi` event.
@@ -145,12 +183,18 @@ fn template_functions(text: &str) -> BTreeMap<String, Function> {
             if let Some(v) = value(l, "BuildMethod") {
                 f.build_method = Some(v);
             }
+            if let Some(v) = value(l, "COGNITO_TRIGGER") {
+                f.trigger = Some(v);
+            }
             if ind == 6 {
                 if let Some(v) = value(l, "Role") {
                     f.role = v
                         .strip_prefix("!GetAtt ")
                         .and_then(|r| r.strip_suffix(".Arn"))
                         .map(str::to_owned);
+                }
+                if let Some(v) = value(l, "FunctionName") {
+                    f.name = Some(v);
                 }
             }
             if ind == 6 && l.trim() == "Events:" {
@@ -327,6 +371,7 @@ fn api_md_routes_match_the_code() {
 fn every_function_crate_is_one_template_function() {
     let functions = template();
     let mut binaries = BTreeSet::new();
+    let mut triggers = Vec::new();
     for (id, f) in &functions {
         let binary = f
             .binary
@@ -337,11 +382,33 @@ fn every_function_crate_is_one_template_function() {
             Some("rust-cargolambda"),
             "{id}: BuildMethod"
         );
+        if binary == TRIGGERS_CRATE {
+            // Deployed once per trigger, each naming one the binary knows.
+            let trigger = f
+                .trigger
+                .clone()
+                .unwrap_or_else(|| panic!("{id}: {TRIGGERS_CRATE} without COGNITO_TRIGGER"));
+            assert!(
+                aws_adapters::cognito_fn::Trigger::from_name(&trigger).is_some(),
+                "{id}: COGNITO_TRIGGER {trigger:?} is not a trigger cognito-triggers serves"
+            );
+            triggers.push(trigger);
+            binaries.insert(binary);
+            continue;
+        }
+        assert_eq!(f.trigger, None, "{id}: COGNITO_TRIGGER on {binary}");
         assert!(
             binaries.insert(binary.clone()),
             "binary {binary} deployed twice"
         );
     }
+    triggers.sort();
+    let mut every_trigger = TRIGGER_NAMES.map(str::to_owned).to_vec();
+    every_trigger.sort();
+    assert_eq!(
+        triggers, every_trigger,
+        "{TRIGGERS_CRATE}: one function per Cognito trigger, each trigger once"
+    );
     assert_eq!(
         binaries,
         function_crates(),
@@ -521,6 +588,13 @@ fn expected_key_grants(needs: Needs) -> (BTreeSet<(String, String)>, BTreeSet<St
 /// The needs of the function a template function deploys.
 fn needs_of(f: &Function) -> Needs {
     let krate = f.binary.as_deref().expect("Binary");
+    if krate == TRIGGERS_CRATE {
+        // Only the verifying trigger builds an app (shared/aws/src/cognito_fn.rs).
+        return match f.trigger.as_deref() {
+            Some(VERIFYING_TRIGGER) => Needs::VERIFY_PASSWORD,
+            _ => Needs::NOTHING,
+        };
+    }
     if NON_HTTP.iter().any(|(name, _)| *name == krate) {
         non_http_needs(krate)
     } else {
@@ -579,9 +653,20 @@ fn the_key_policy_grants_each_role_exactly_its_purposes() {
                 .extend(st.purposes.iter().cloned());
         }
     }
-    for f in functions.values() {
+    // A role several functions share (verify-password's, the verifying
+    // trigger's) holds what each of them needs, and they need the same.
+    let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (id, f) in &functions {
         let role = f.role.clone().expect("Role");
         let want = expected_key_grants(needs_of(f)).1;
+        if let Some(other) = wanted.insert(role.clone(), want.clone()) {
+            assert_eq!(
+                other, want,
+                "{id}: shares {role} with a function of other needs"
+            );
+        }
+    }
+    for (role, want) in wanted {
         let got = granted.remove(&role).unwrap_or_default();
         assert_eq!(got, want, "key policy purposes of {role}");
     }
@@ -658,7 +743,12 @@ fn the_leading_keys_reader_matches_as_iam_does() {
 }
 
 /// Each HTTP function's role against what its route touches on the emulator,
-/// and `verify-password`'s against what its invocations touch.
+/// and `verify-password`'s against what its invocations touch. The verifying
+/// Cognito trigger holds `verify-password`'s grants: its role must allow
+/// every touch of its own invocations (recorded under `cognito-triggers`)
+/// and of `verify-password`'s, and each of its grants is used by one of
+/// them. The other three triggers hold no table grant at all
+/// (`cognito_triggers_hold_nothing_but_the_verifying_one_verify_passwords_grants`).
 ///
 /// Granted and never touched, yet kept out of this check: the key items
 /// (`SECRET#`, `KEYRING#`), which `each_role_holds_exactly_the_keys_its_function_loads`
@@ -679,7 +769,7 @@ fn each_recorded_role_grants_exactly_the_data_its_function_touches() {
     let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
     let functions = template_functions(&text);
     let policies = role_policies(&text);
-    let mut touches = route_touches();
+    let touches = route_touches();
     let recorded: BTreeSet<&str> = touches.keys().map(String::as_str).collect();
     let mut wanted: BTreeSet<&str> = Route::ALL.iter().map(|r| r.path()).collect();
     wanted.extend(RECORDED_INTERNAL);
@@ -691,18 +781,28 @@ fn each_recorded_role_grants_exactly_the_data_its_function_touches() {
     for f in functions.values() {
         let krate = f.binary.as_deref().expect("Binary");
         // Recorded under the route's path, or an internal function's name.
-        let key = match served_route(krate) {
-            Some(route) => route.path(),
-            None if RECORDED_INTERNAL.contains(&krate) => krate,
+        let keys = match served_route(krate) {
+            Some(route) => vec![route.path()],
+            None if krate == TRIGGERS_CRATE => match f.trigger.as_deref() {
+                Some(VERIFYING_TRIGGER) => vec![TRIGGERS_CRATE, "verify-password"],
+                _ => continue,
+            },
+            None if RECORDED_INTERNAL.contains(&krate) => vec![krate],
             None => continue,
         };
         let role = f.role.as_deref().unwrap_or_else(|| panic!("{krate}: Role"));
         let statements = &policies[role];
-        let outcomes = touches.remove(key).unwrap_or_default();
-        assert!(
-            outcomes.contains_key("cold start") && outcomes.len() > 1,
-            "{krate}: touches of its cold start and of its requests: {outcomes:?}"
-        );
+        let mut outcomes = Touches::new();
+        for key in &keys {
+            let recorded = touches.get(*key).cloned().unwrap_or_default();
+            assert!(
+                recorded.contains_key("cold start") && recorded.len() > 1,
+                "{key}: touches of its cold start and of its requests: {recorded:?}"
+            );
+            for (outcome, touched) in recorded {
+                outcomes.insert(format!("{key}: {outcome}"), touched);
+            }
+        }
         for st in statements {
             if st.actions.iter().any(|a| is_item_action(a)) {
                 assert!(
@@ -746,7 +846,7 @@ fn each_recorded_role_grants_exactly_the_data_its_function_touches() {
     assert_eq!(
         checked,
         Route::ALL.len() + RECORDED_INTERNAL.len(),
-        "one HTTP function per route, and the recorded internal ones"
+        "one HTTP function per route, verify-password and the verifying trigger"
     );
 }
 
@@ -879,18 +979,37 @@ fn token_issuer_and_audience_are_required_parameters_given_to_every_http_functio
     let globals = blocks(&text, "Globals");
     let resources = blocks(&text, "Resources");
     let functions = template();
-    for (param, var) in [("JwtIssuer", "JWT_ISSUER"), ("JwtAudience", "JWT_AUDIENCE")] {
+    let pool = [
+        (
+            "JwtIssuer",
+            "JWT_ISSUER",
+            format!("!Sub '{COGNITO_ISSUER}'"),
+        ),
+        (
+            "JwtAudience",
+            "JWT_AUDIENCE",
+            "!Ref UserPoolClient".to_owned(),
+        ),
+    ];
+    for (param, var, from_pool) in pool {
         let p = params
             .get(param)
             .unwrap_or_else(|| panic!("parameter {param} missing"));
         // No default: a deployment must name its own issuer and audience.
         assert_eq!(setting(p, "Default"), None, "{param} must have no Default");
         assert_eq!(setting(p, "MinLength").as_deref(), Some("1"), "{param}");
-        let wanted = format!("!Ref {param}");
         for (id, f) in &functions {
             if f.http.is_empty() {
                 continue;
             }
+            // The functions that take tokens take the pool's with Cognito.
+            let takes_tokens = served_route(f.binary.as_deref().expect("Binary"))
+                .is_some_and(|r| TOKEN_ROUTES.contains(&r));
+            let wanted = if takes_tokens {
+                format!("!If [{COGNITO_CONDITION}, {from_pool}, !Ref {param}]")
+            } else {
+                format!("!Ref {param}")
+            };
             // A function's own Environment overrides Globals.
             let got = setting(&resources[id], var)
                 .or_else(|| setting(globals.get("Function").map_or(&[][..], |g| g), var));
@@ -1187,6 +1306,13 @@ fn every_list_of_functions_names_each_function_once() {
         v.sort();
         v
     };
+    // A function of a condition (the Cognito triggers) is named in the
+    // dashboard's `!Sub` by its name, `${AWS::StackName}-<name>`: a
+    // `${LogicalId}` of a resource that may not exist would not resolve.
+    let by_name: BTreeMap<String, String> = template()
+        .into_iter()
+        .filter_map(|(id, f)| Some((f.name?.strip_prefix("!Sub ")?.to_owned(), id)))
+        .collect();
     // The Lambda widgets of the dashboard.
     let dashboard = dashboard(&text);
     for metric in ["Errors", "Throttles"] {
@@ -1200,8 +1326,16 @@ fn every_list_of_functions_names_each_function_once() {
                     .filter_map(|v| v.as_str())
                     .collect();
                 if row[..3] == ["AWS/Lambda", metric, "FunctionName"] {
-                    let id = function_ref(row[3]).expect("FunctionName: ${LogicalId}");
-                    listed.push(id.to_owned());
+                    let id = function_ref(row[3])
+                        .map(str::to_owned)
+                        .or_else(|| by_name.get(row[3]).cloned())
+                        .unwrap_or_else(|| {
+                            panic!(
+                                "FunctionName {}: ${{LogicalId}} or a function's name",
+                                row[3]
+                            )
+                        });
+                    listed.push(id);
                 }
             }
         }
@@ -1211,12 +1345,20 @@ fn every_list_of_functions_names_each_function_once() {
             "dashboard: Lambda {metric} of every function"
         );
     }
-    // The throttles alarm sums every function's, and each has an Errors alarm.
+    // The throttles alarms sum every function's, and each has an Errors alarm.
     let alarms = alarms(&text);
+    for (id, watched) in &alarms {
+        assert!(
+            watched.len() <= 10,
+            "{id}: a metric-math alarm reads at most 10 metrics (CloudWatch refuses more), \
+             it reads {}",
+            watched.len()
+        );
+    }
     for (metric, alarm) in [("Throttles", Some("ThrottlesAlarm")), ("Errors", None)] {
         let listed: Vec<String> = alarms
             .iter()
-            .filter(|(id, _)| alarm.is_none_or(|a| a == id.as_str()))
+            .filter(|(id, _)| alarm.is_none_or(|a| id.ends_with(a)))
             .flat_map(|(_, watched)| watched)
             .filter(|w| w.namespace == "AWS/Lambda" && w.name == metric)
             .map(|w| {
@@ -1233,8 +1375,24 @@ fn every_list_of_functions_names_each_function_once() {
     // Every function's log group, and the outputs the internal functions are invoked by.
     let resources = blocks(&text, "Resources");
     let outputs = blocks(&text, "Outputs");
+    assert_eq!(
+        by_name.len(),
+        every.len(),
+        "every function has a name of its own"
+    );
     for (id, f) in template() {
         let krate = f.binary.expect("Binary");
+        let name = f.name.unwrap_or_else(|| panic!("{id}: FunctionName"));
+        let name = name
+            .strip_prefix("!Sub ${AWS::StackName}-")
+            .unwrap_or_else(|| {
+                panic!("{id}: FunctionName is !Sub ${{AWS::StackName}}-<name>, got {name}")
+            });
+        if krate == TRIGGERS_CRATE {
+            assert!(name.starts_with("cognito-"), "{id}: FunctionName {name}");
+        } else {
+            assert_eq!(name, krate, "{id}: FunctionName");
+        }
         let logs = resources[&id]
             .iter()
             .find_map(|l| value(l, "LogGroup"))
@@ -1242,7 +1400,7 @@ fn every_list_of_functions_names_each_function_once() {
         let logs = logs.strip_prefix("!Ref ").expect("LogGroup: !Ref");
         assert_eq!(
             setting(&resources[logs], "LogGroupName").as_deref(),
-            Some(format!("!Sub /aws/lambda/${{AWS::StackName}}-{krate}").as_str()),
+            Some(format!("!Sub /aws/lambda/${{AWS::StackName}}-{name}").as_str()),
             "{id}: its log group"
         );
         if ["invite-user", "verify-password"].contains(&krate.as_str()) {
@@ -1258,11 +1416,19 @@ fn every_list_of_functions_names_each_function_once() {
 
 // ---- Environment: the code's variables, set from the template's parameters.
 
-/// Variables the code reads that the template does not pass yet
-/// (docs/identity-providers.md: "the template has no parameter for
-/// `JWT_SUBJECT_CLAIM` or `JWT_JWKS_URL` yet"). Each must stay unset on every
-/// function until it is wired from a parameter, and then leave this list.
-const NOT_IN_THE_TEMPLATE_YET: [&str; 2] = ["JWT_JWKS_URL", "JWT_SUBJECT_CLAIM"];
+/// Variables set only on the functions that take access tokens: a
+/// `JWT_JWKS_URL` anywhere else would be fetched by every cold start for
+/// nothing. From the pool with Cognito, else from `JwtJwksUrl` and
+/// `JwtSubjectClaim`.
+const TOKEN_ONLY: [&str; 2] = ["JWT_JWKS_URL", "JWT_SUBJECT_CLAIM"];
+
+/// The routes that take an access token (docs/api.md).
+const TOKEN_ROUTES: [Route; 2] = [Route::Change, Route::Status];
+
+/// The Cognito triggers that build no app: none of the stack's variables.
+fn holds_nothing(f: &Function) -> bool {
+    f.binary.as_deref() == Some(TRIGGERS_CRATE) && f.trigger.as_deref() != Some(VERIFYING_TRIGGER)
+}
 
 /// Every variable `Config::from_lookup` reads, in the order it reads them.
 fn config_variables() -> Vec<String> {
@@ -1294,19 +1460,27 @@ fn every_function_gets_every_variable_the_code_reads_from_a_parameter() {
         "LOCKOUT_MAX_SECONDS",
         "RATE_LIMIT_VERIFY_PER_IP",
     ];
-    for var in wired.into_iter().chain(NOT_IN_THE_TEMPLATE_YET) {
+    for var in wired.into_iter().chain(TOKEN_ONLY) {
         assert!(variables.iter().any(|v| v == var), "the code reads {var}");
     }
     for (id, f) in template() {
-        let krate = f.binary.expect("Binary");
+        let nothing = holds_nothing(&f);
+        let takes_tokens = served_route(f.binary.as_deref().expect("Binary"))
+            .is_some_and(|r| TOKEN_ROUTES.contains(&r));
+        let krate = format!("{id} ({})", f.binary.expect("Binary"));
+        // Globals' variables, unless the function ignores them.
+        let ignores = setting(&resources[&id], "IgnoreGlobals");
+        assert_eq!(
+            ignores.as_deref(),
+            nothing.then_some("[Environment]"),
+            "{krate}: IgnoreGlobals (only the triggers that hold nothing leave Globals' variables)"
+        );
+        let global = if nothing { &[][..] } else { global };
         for var in &variables {
             // A function's own Environment overrides Globals.
             let set = setting(&resources[&id], var).or_else(|| setting(global, var));
-            if NOT_IN_THE_TEMPLATE_YET.contains(&var.as_str()) {
-                assert_eq!(
-                    set, None,
-                    "{krate}: {var} is set: take it off NOT_IN_THE_TEMPLATE_YET"
-                );
+            if nothing || (TOKEN_ONLY.contains(&var.as_str()) && !takes_tokens) {
+                assert_eq!(set, None, "{krate}: {var} is set");
                 continue;
             }
             let set = set.unwrap_or_else(|| panic!("{krate}: {var} is not set"));
@@ -1372,4 +1546,785 @@ fn every_function_gets_every_variable_the_code_reads_from_a_parameter() {
             );
         }
     }
+}
+
+// ---- Amazon Cognito (`EnableCognito`), read as a YAML tree with its tags.
+
+/// The condition every Cognito resource carries.
+const COGNITO_CONDITION: &str = "CognitoEnabled";
+
+/// `JWT_ISSUER` of the functions that take tokens, with Cognito (a `!Sub`):
+/// the pool's original issuer (`IssuerConfiguration: ORIGINAL`).
+const COGNITO_ISSUER: &str = "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}";
+
+/// What the functions that set a password may do in the pool
+/// (`aws_adapters::cognito::CognitoIdentityProvider`).
+const POOL_ACTIONS: [&str; 3] = [
+    "cognito-idp:AdminUserGlobalSignOut",
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminSetUserPassword",
+];
+
+/// The routes that set a password (and so sign the user out of the pool).
+const PASSWORD_SET_ROUTES: [Route; 3] = [Route::Change, Route::Init, Route::Reset];
+
+fn template_tree() -> Yaml {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    serde_norway::from_str(&text).expect("template.yaml is YAML")
+}
+
+/// `!Tag value`: the value, when `v` carries the tag `name`.
+fn tagged<'a>(v: &'a Yaml, name: &str) -> Option<&'a Yaml> {
+    match v {
+        Yaml::Tagged(t) if t.tag == name => Some(&t.value),
+        _ => None,
+    }
+}
+
+/// `!Ref X`: `X`.
+fn ref_to(v: &Yaml) -> Option<&str> {
+    tagged(v, "Ref")?.as_str()
+}
+
+/// `!GetAtt X.Attr`: `(X, Attr)`.
+fn get_att(v: &Yaml) -> Option<(&str, &str)> {
+    tagged(v, "GetAtt")?.as_str()?.split_once('.')
+}
+
+/// A scalar or a list of scalars, as strings.
+fn strings(v: &Yaml) -> Vec<String> {
+    match v {
+        Yaml::Sequence(items) => items.iter().flat_map(strings).collect(),
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Bool(b) => vec![b.to_string()],
+        Yaml::Number(n) => vec![n.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// The template as CloudFormation sees it with `CognitoEnabled` `on` or off:
+/// each `!If [CognitoEnabled, a, b]` replaced by the branch taken, a
+/// `!Ref AWS::NoValue` in a list or map dropped (kept inside another
+/// function, whose own reading it is), and, when off, the resources and
+/// outputs of the condition gone.
+fn resolved(on: bool) -> Yaml {
+    let mut t = resolve(&template_tree(), on, true).expect("a template");
+    if !on {
+        for section in ["Resources", "Outputs"] {
+            let m = t[section].as_mapping_mut().expect(section);
+            m.retain(|_, r| r["Condition"].as_str() != Some(COGNITO_CONDITION));
+        }
+    }
+    t
+}
+
+fn resolve(v: &Yaml, on: bool, drop_no_value: bool) -> Option<Yaml> {
+    if let Yaml::Tagged(t) = v {
+        if ref_to(v) == Some("AWS::NoValue") && drop_no_value {
+            return None;
+        }
+        if let Some(Yaml::Sequence(args)) = tagged(v, "If") {
+            if args.first().and_then(Yaml::as_str) == Some(COGNITO_CONDITION) {
+                assert_eq!(args.len(), 3, "!If [condition, then, else]: {v:?}");
+                return resolve(&args[if on { 1 } else { 2 }], on, drop_no_value);
+            }
+        }
+        let mut t = (**t).clone();
+        t.value = resolve(&t.value, on, false).expect("a function's arguments");
+        return Some(Yaml::Tagged(Box::new(t)));
+    }
+    Some(match v {
+        Yaml::Sequence(items) => Yaml::Sequence(
+            items
+                .iter()
+                .filter_map(|i| resolve(i, on, drop_no_value))
+                .collect(),
+        ),
+        Yaml::Mapping(m) => Yaml::Mapping(
+            m.iter()
+                .filter_map(|(k, x)| Some((k.clone(), resolve(x, on, drop_no_value)?)))
+                .collect(),
+        ),
+        other => other.clone(),
+    })
+}
+
+/// The logical ids and parameters `v` names: `!Ref X`, `!GetAtt X.Attr`,
+/// `${X}` and `${X.Attr}` in a `!Sub` (not its own variables, not `AWS::`
+/// pseudo parameters).
+fn references(v: &Yaml, out: &mut BTreeSet<String>) {
+    let sub_vars = |s: &str, local: &BTreeSet<String>, out: &mut BTreeSet<String>| {
+        for part in s.split("${").skip(1) {
+            let Some((var, _)) = part.split_once('}') else {
+                continue;
+            };
+            let name = var.split('.').next().unwrap_or_default();
+            if !var.starts_with('!') && !name.contains("::") && !local.contains(name) {
+                out.insert(name.to_owned());
+            }
+        }
+    };
+    if let Some(x) = ref_to(v) {
+        if !x.starts_with("AWS::") {
+            out.insert(x.to_owned());
+        }
+    } else if let Some((x, _)) = get_att(v) {
+        out.insert(x.to_owned());
+    } else if let Some(sub) = tagged(v, "Sub") {
+        match sub {
+            Yaml::String(s) => sub_vars(s, &BTreeSet::new(), out),
+            Yaml::Sequence(args) => {
+                let vars = args.get(1).and_then(Yaml::as_mapping);
+                let local = vars
+                    .map(|m| {
+                        m.keys()
+                            .filter_map(|k| k.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                sub_vars(args[0].as_str().unwrap_or_default(), &local, out);
+                if let Some(m) = vars {
+                    m.values().for_each(|x| references(x, out));
+                }
+            }
+            other => panic!("!Sub {other:?}"),
+        }
+    } else if let Yaml::Tagged(t) = v {
+        references(&t.value, out);
+    } else if let Some(items) = v.as_sequence() {
+        items.iter().for_each(|i| references(i, out));
+    } else if let Some(m) = v.as_mapping() {
+        m.values().for_each(|x| references(x, out));
+    }
+}
+
+/// `(logical id, resource)` of every resource of `type_`.
+fn of_type<'a>(t: &'a Yaml, type_: &str) -> Vec<(&'a str, &'a Yaml)> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(type_))
+        .map(|(id, r)| (id.as_str().expect("a logical id"), r))
+        .collect()
+}
+
+/// The Cognito trigger functions, by `COGNITO_TRIGGER`: `(logical id, function)`.
+fn trigger_functions(t: &Yaml) -> BTreeMap<String, (&str, &Yaml)> {
+    let mut out = BTreeMap::new();
+    for (id, f) in of_type(t, "AWS::Serverless::Function") {
+        if f["Metadata"]["BuildProperties"]["Binary"].as_str() != Some(TRIGGERS_CRATE) {
+            continue;
+        }
+        let trigger = f["Properties"]["Environment"]["Variables"]["COGNITO_TRIGGER"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: COGNITO_TRIGGER"))
+            .to_owned();
+        assert!(
+            out.insert(trigger.clone(), (id, f)).is_none(),
+            "{trigger} deployed twice"
+        );
+    }
+    out
+}
+
+/// The function of `binary` (deployed once).
+fn function_of<'a>(t: &'a Yaml, binary: &str) -> (&'a str, &'a Yaml) {
+    let found: Vec<_> = of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .collect();
+    assert_eq!(found.len(), 1, "{binary}: one function");
+    found[0]
+}
+
+/// The role of a function (`Role: !GetAtt <Role>.Arn`).
+fn role_of(f: &Yaml) -> &str {
+    get_att(&f["Properties"]["Role"])
+        .filter(|(_, attr)| *attr == "Arn")
+        .expect("Role: !GetAtt <Role>.Arn")
+        .0
+}
+
+/// Every statement of the policies attached to `role`.
+fn statements_of(t: &Yaml, role: &str) -> Vec<Yaml> {
+    of_type(t, "AWS::IAM::Policy")
+        .into_iter()
+        .filter(|(_, p)| {
+            p["Properties"]["Roles"]
+                .as_sequence()
+                .is_some_and(|roles| roles.iter().any(|r| ref_to(r) == Some(role)))
+        })
+        .flat_map(|(_, p)| {
+            p["Properties"]["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A function's own variables (`Environment.Variables`), by name.
+fn own_variables(f: &Yaml) -> BTreeMap<String, Yaml> {
+    f["Properties"]["Environment"]["Variables"]
+        .as_mapping()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str().expect("a name").to_owned(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sub(s: &str) -> Yaml {
+    serde_norway::from_str(&format!("!Sub '{s}'")).unwrap()
+}
+
+fn yaml(s: &str) -> Yaml {
+    serde_norway::from_str(s).unwrap()
+}
+
+#[test]
+fn the_yaml_reader_resolves_the_cognito_condition() {
+    let t = yaml(
+        "Resources:\n  A:\n    Type: X\n    Condition: CognitoEnabled\n    Properties: {P: !Ref B}\n  \
+         B:\n    Type: Y\n    Properties:\n      L: [!If [CognitoEnabled, !GetAtt A.Arn, !Ref AWS::NoValue], 1]\n      \
+         M: !If [Other, !Ref AWS::NoValue, !Sub '${A}-${AWS::Region}-${C.D}']\n      \
+         N: !If [CognitoEnabled, on, !If [Other, !Ref E, !Ref AWS::NoValue]]\nOutputs: {}\n",
+    );
+    let on = resolve(&t, true, true).unwrap();
+    assert_eq!(
+        on["Resources"]["B"]["Properties"]["L"],
+        yaml("[!GetAtt A.Arn, 1]")
+    );
+    assert_eq!(on["Resources"]["B"]["Properties"]["N"], yaml("on"));
+    let off = resolve(&t, false, true).unwrap();
+    assert_eq!(off["Resources"]["B"]["Properties"]["L"], yaml("[1]"));
+    assert_eq!(
+        off["Resources"]["B"]["Properties"]["N"],
+        yaml("!If [Other, !Ref E, !Ref AWS::NoValue]")
+    );
+    let refs = |t: &Yaml| {
+        let mut refs = BTreeSet::new();
+        references(&t["Resources"]["B"], &mut refs);
+        refs.into_iter().collect::<Vec<_>>()
+    };
+    assert_eq!(refs(&on), ["A", "C"]);
+    assert_eq!(refs(&off), ["A", "C", "E"]);
+    assert_eq!(ref_to(&yaml("!Ref X")), Some("X"));
+    assert_eq!(get_att(&yaml("!GetAtt X.Arn")), Some(("X", "Arn")));
+}
+
+/// Every resource or output of the template `t` names only parameters,
+/// resources present (or those SAM makes of them) and pseudo parameters.
+fn assert_nothing_dangles(t: &Yaml, state: &str) {
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    let present: BTreeSet<&str> = resources.keys().filter_map(Yaml::as_str).collect();
+    let serverless: Vec<&str> = resources
+        .iter()
+        .filter(|(_, r)| {
+            r["Type"]
+                .as_str()
+                .is_some_and(|x| x.starts_with("AWS::Serverless::"))
+        })
+        .filter_map(|(id, _)| id.as_str())
+        .collect();
+    let parameters = t["Parameters"].as_mapping().expect("Parameters");
+    let known = |name: &str| {
+        present.contains(name)
+            || parameters.contains_key(name)
+            // A resource SAM makes of a serverless one (HttpApiApiGatewayDefaultStage).
+            || serverless.iter().any(|s| name.starts_with(s) && name != *s)
+    };
+    for section in ["Resources", "Outputs"] {
+        for (id, body) in t[section].as_mapping().expect(section) {
+            let mut named = BTreeSet::new();
+            references(&body["Properties"], &mut named);
+            references(&body["Value"], &mut named);
+            for dep in strings(&body["DependsOn"]) {
+                named.insert(dep);
+            }
+            for name in named {
+                assert!(
+                    known(&name),
+                    "{state}: {section} {id:?} names {name}, which does not exist then"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn cognito_is_on_by_default_and_off_leaves_nothing_of_it() {
+    let raw = template_tree();
+    let p = &raw["Parameters"]["EnableCognito"];
+    assert_eq!(p["Type"], yaml("String"), "EnableCognito");
+    assert_eq!(
+        p["Default"],
+        yaml("'true'"),
+        "EnableCognito is on by default"
+    );
+    assert_eq!(
+        p["AllowedValues"],
+        yaml("['true', 'false']"),
+        "EnableCognito"
+    );
+    assert_eq!(
+        raw["Conditions"][COGNITO_CONDITION],
+        yaml("!Equals [!Ref EnableCognito, 'true']")
+    );
+    for on in [true, false] {
+        let state = if on {
+            "EnableCognito=true"
+        } else {
+            "EnableCognito=false"
+        };
+        let t = resolved(on);
+        assert_nothing_dangles(&t, state);
+        let want = |n: usize| if on { n } else { 0 };
+        let cognito: Vec<&str> = t["Resources"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| {
+                r["Type"]
+                    .as_str()
+                    .is_some_and(|x| x.starts_with("AWS::Cognito::"))
+            })
+            .filter_map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(
+            cognito.len(),
+            want(2),
+            "{state}: the pool and its client: {cognito:?}"
+        );
+        assert_eq!(
+            trigger_functions(&t).len(),
+            want(4),
+            "{state}: trigger functions"
+        );
+        let permissions = of_type(&t, "AWS::Lambda::Permission")
+            .into_iter()
+            .filter(|(_, p)| {
+                p["Properties"]["Principal"].as_str() == Some("cognito-idp.amazonaws.com")
+            })
+            .count();
+        assert_eq!(
+            permissions,
+            want(4),
+            "{state}: the pool's invoke permissions"
+        );
+        let mut pool_grants = 0;
+        for (id, _) in of_type(&t, "AWS::IAM::Role") {
+            for st in statements_of(&t, id) {
+                if strings(&st["Action"])
+                    .iter()
+                    .any(|a| a.starts_with("cognito-idp:"))
+                {
+                    pool_grants += 1;
+                }
+            }
+        }
+        assert_eq!(
+            pool_grants,
+            want(PASSWORD_SET_ROUTES.len()),
+            "{state}: pool grants"
+        );
+        let with_pool: Vec<&str> = of_type(&t, "AWS::Serverless::Function")
+            .into_iter()
+            .filter(|(_, f)| own_variables(f).contains_key("COGNITO_USER_POOL_ID"))
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(
+            with_pool.len(),
+            want(PASSWORD_SET_ROUTES.len()),
+            "{state}: {with_pool:?}"
+        );
+        for output in ["UserPoolId", "UserPoolClientId"] {
+            assert_eq!(
+                t["Outputs"].get(output).is_some(),
+                on,
+                "{state}: output {output}"
+            );
+        }
+        if !on {
+            // Nothing left names a pool, a trigger or Cognito at all.
+            let text = serde_norway::to_string(&t).unwrap();
+            for word in ["cognito", "Cognito", "UserPool"] {
+                let hits: Vec<&str> = text
+                    .lines()
+                    .filter(|l| l.contains(word) && !l.contains("Description:"))
+                    .filter(|l| !l.contains("EnableCognito") && !l.contains(COGNITO_CONDITION))
+                    .filter(|l| !l.contains("${AWS::StackName}-cognito-"))
+                    .collect();
+                assert!(hits.is_empty(), "{state}: {word} is left: {hits:#?}");
+            }
+        }
+    }
+    // Every Cognito resource carries the condition itself.
+    let raw_resources = raw["Resources"].as_mapping().unwrap();
+    let on = resolved(true);
+    let off = resolved(false);
+    for (id, _) in on["Resources"].as_mapping().unwrap() {
+        if off["Resources"].get(id).is_none() {
+            assert_eq!(
+                raw_resources[id]["Condition"].as_str(),
+                Some(COGNITO_CONDITION),
+                "{id:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_pool_admits_only_the_service_and_calls_its_four_triggers() {
+    let t = resolved(true);
+    let pools = of_type(&t, "AWS::Cognito::UserPool");
+    assert_eq!(pools.len(), 1, "one user pool");
+    let (pool_id, pool) = pools[0];
+    let p = &pool["Properties"];
+    // Users are created by the service only, sign in with their address,
+    // and have no recovery of Cognito's own (forgot and reset serve).
+    assert_eq!(
+        p["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        yaml("true"),
+        "no self sign-up"
+    );
+    assert_eq!(
+        p["AliasAttributes"],
+        yaml("[email]"),
+        "the address is an alias of the bizId"
+    );
+    assert!(
+        p.get("UsernameAttributes").is_none(),
+        "the username is the bizId"
+    );
+    assert_eq!(
+        p["AccountRecoverySetting"]["RecoveryMechanisms"],
+        yaml("[{Name: admin_only, Priority: 1}]"),
+        "Cognito's forgot/reset stays off"
+    );
+    assert_eq!(
+        p["UserPoolTier"],
+        yaml("ESSENTIALS"),
+        "V2_0 pre-token events need Essentials"
+    );
+    assert_eq!(
+        p["IssuerConfiguration"]["Type"],
+        yaml("ORIGINAL"),
+        "the issuer JWT_ISSUER names"
+    );
+    assert_eq!(p["DeletionProtection"], yaml("ACTIVE"));
+    assert_eq!(pool["DeletionPolicy"], yaml("Retain"));
+    assert_eq!(pool["UpdateReplacePolicy"], yaml("Retain"));
+    // Exactly the four custom-auth triggers, each the function of its name.
+    let triggers = trigger_functions(&t);
+    let config = p["LambdaConfig"].as_mapping().expect("LambdaConfig");
+    let wired: BTreeSet<&str> = config.keys().filter_map(Yaml::as_str).collect();
+    let slots = [
+        ("DefineAuthChallenge", "define-auth-challenge"),
+        ("CreateAuthChallenge", "create-auth-challenge"),
+        ("VerifyAuthChallengeResponse", VERIFYING_TRIGGER),
+        ("PreTokenGenerationConfig", "pre-token-generation"),
+    ];
+    assert_eq!(
+        wired,
+        slots.iter().map(|(slot, _)| *slot).collect(),
+        "LambdaConfig: the four triggers and nothing else"
+    );
+    for (slot, trigger) in slots {
+        let arn = match slot {
+            "PreTokenGenerationConfig" => {
+                assert_eq!(
+                    config[slot]["LambdaVersion"],
+                    yaml("V2_0"),
+                    "the V2 event adds claims to access tokens"
+                );
+                &config[slot]["LambdaArn"]
+            }
+            _ => &config[slot],
+        };
+        let (id, _) = triggers[trigger];
+        assert_eq!(
+            get_att(arn),
+            Some((id, "Arn")),
+            "LambdaConfig.{slot}: {trigger}"
+        );
+    }
+    // Each invoked by the pool alone, within Cognito's 5 s.
+    let permissions = of_type(&t, "AWS::Lambda::Permission");
+    for (trigger, (id, f)) in &triggers {
+        let granted: Vec<&Yaml> = permissions
+            .iter()
+            .filter(|(_, perm)| {
+                get_att(&perm["Properties"]["FunctionName"]).map(|a| a.0) == Some(id)
+            })
+            .map(|(_, perm)| &perm["Properties"])
+            .collect();
+        assert_eq!(granted.len(), 1, "{trigger}: one invoke permission");
+        let perm = granted[0];
+        assert_eq!(perm["Action"], yaml("lambda:InvokeFunction"), "{trigger}");
+        assert_eq!(
+            perm["Principal"],
+            yaml("cognito-idp.amazonaws.com"),
+            "{trigger}"
+        );
+        assert_eq!(
+            get_att(&perm["SourceArn"]),
+            Some((pool_id, "Arn")),
+            "{trigger}: this pool only"
+        );
+        let timeout = f["Properties"]["Timeout"].as_u64();
+        assert!(
+            timeout.is_some_and(|s| s <= 5),
+            "{trigger}: Cognito waits 5 s: {timeout:?}"
+        );
+    }
+}
+
+#[test]
+fn the_client_allows_custom_authentication_and_refresh_only() {
+    let t = resolved(true);
+    let clients = of_type(&t, "AWS::Cognito::UserPoolClient");
+    assert_eq!(clients.len(), 1, "one app client");
+    let (pool_id, _) = of_type(&t, "AWS::Cognito::UserPool")[0];
+    let c = &clients[0].1["Properties"];
+    assert_eq!(ref_to(&c["UserPoolId"]), Some(pool_id));
+    let flows: BTreeSet<String> = strings(&c["ExplicitAuthFlows"]).into_iter().collect();
+    assert_eq!(
+        flows,
+        ["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        "no SRP or password flow: the pool's random password is never usable"
+    );
+    assert_eq!(c["GenerateSecret"], yaml("false"), "a public client");
+    assert_eq!(c["PreventUserExistenceErrors"], yaml("ENABLED"));
+    assert_eq!(
+        c["EnableTokenRevocation"],
+        yaml("true"),
+        "sign-out revokes refresh tokens"
+    );
+    assert!(
+        c.get("AllowedOAuthFlows").is_none() && c.get("AllowedOAuthFlowsUserPoolClient").is_none(),
+        "no hosted UI or OAuth flow"
+    );
+    // An empty WriteAttributes would let users write every standard attribute.
+    let writable = strings(&c["WriteAttributes"]);
+    assert!(
+        !writable.is_empty() && !writable.iter().any(|a| a.starts_with("email")),
+        "users cannot change the address they sign in with: {writable:?}"
+    );
+    // Access tokens are checked here until they expire, sign-out or not.
+    assert_eq!(c["TokenValidityUnits"]["AccessToken"], yaml("minutes"));
+    let minutes = c["AccessTokenValidity"].as_u64().unwrap_or(u64::MAX);
+    assert!(minutes <= 60, "access tokens of {minutes} minutes");
+}
+
+#[test]
+fn cognito_triggers_hold_nothing_but_the_verifying_one_verify_passwords_grants() {
+    let t = resolved(true);
+    let triggers = trigger_functions(&t);
+    let (_, verify_password) = function_of(&t, "verify-password");
+    let without_logs = |role: &str| -> Vec<Yaml> {
+        statements_of(&t, role)
+            .into_iter()
+            .filter(|st| st["Sid"].as_str() != Some("Logs"))
+            .collect()
+    };
+    let logs_of = |role: &str| -> Vec<Yaml> {
+        let logs: Vec<Yaml> = statements_of(&t, role)
+            .into_iter()
+            .filter(|st| st["Sid"].as_str() == Some("Logs"))
+            .collect();
+        assert_eq!(logs.len(), 1, "{role}: one Logs statement");
+        let st = &logs[0];
+        assert_eq!(
+            st["Action"],
+            yaml("[logs:CreateLogStream, logs:PutLogEvents]"),
+            "{role}"
+        );
+        match &st["Resource"] {
+            Yaml::Sequence(r) => r.clone(),
+            one => vec![one.clone()],
+        }
+    };
+    let ids: BTreeSet<&str> = triggers.values().map(|(id, _)| *id).collect();
+    for (trigger, (id, f)) in &triggers {
+        let role = role_of(f);
+        let logs = f["Properties"]["LoggingConfig"]["LogGroup"].clone();
+        let own_logs = ref_to(&logs).unwrap_or_else(|| panic!("{id}: LogGroup: !Ref"));
+        assert!(
+            logs_of(role)
+                .iter()
+                .any(|r| get_att(r) == Some((own_logs, "Arn"))),
+            "{id}: {role} may write its log group"
+        );
+        let vars = own_variables(f);
+        if trigger == VERIFYING_TRIGGER {
+            // verify-password's grants, environment and memory: the same sign-in.
+            let vp_role = role_of(verify_password);
+            assert_eq!(
+                without_logs(role),
+                without_logs(vp_role),
+                "{id}: {role} vs {vp_role}"
+            );
+            assert!(f.get("IgnoreGlobals").is_none(), "{id}: Globals' variables");
+            assert!(verify_password.get("IgnoreGlobals").is_none());
+            assert_eq!(
+                vars.keys().collect::<Vec<_>>(),
+                ["COGNITO_TRIGGER"],
+                "{id}: verify-password's variables (Globals), and its trigger"
+            );
+            assert!(
+                own_variables(verify_password).is_empty(),
+                "verify-password: Globals' variables"
+            );
+            assert_eq!(
+                f["Properties"]["MemorySize"], verify_password["Properties"]["MemorySize"],
+                "{id}: an Argon2 check per answer"
+            );
+            continue;
+        }
+        // Nothing but logs: no table, no key, no other service, no variable.
+        for st in statements_of(&t, role) {
+            for action in strings(&st["Action"]) {
+                assert!(action.starts_with("logs:"), "{id}: {role} allows {action}");
+            }
+        }
+        for (other, g) in of_type(&t, "AWS::Serverless::Function") {
+            if role_of(g) == role {
+                assert!(
+                    ids.contains(other) && other != triggers[VERIFYING_TRIGGER].0,
+                    "{other} shares {role}"
+                );
+            }
+        }
+        assert_eq!(
+            f["IgnoreGlobals"],
+            yaml("[Environment]"),
+            "{id}: none of the stack's variables"
+        );
+        for name in vars.keys() {
+            assert!(
+                ["COGNITO_TRIGGER", "RUST_LOG"].contains(&name.as_str()),
+                "{id}: {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_the_functions_that_set_passwords_may_sign_users_out_of_the_pool() {
+    let t = resolved(true);
+    let (pool_id, _) = of_type(&t, "AWS::Cognito::UserPool")[0];
+    let setters: BTreeMap<&str, &Yaml> = of_type(&t, "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| {
+            let krate = f["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_default();
+            served_route(krate).is_some_and(|r| PASSWORD_SET_ROUTES.contains(&r))
+        })
+        .collect();
+    assert_eq!(setters.len(), PASSWORD_SET_ROUTES.len());
+    let setter_roles: BTreeSet<&str> = setters.values().map(|f| role_of(f)).collect();
+    for (role, _) in of_type(&t, "AWS::IAM::Role") {
+        let pool: Vec<Yaml> = statements_of(&t, role)
+            .into_iter()
+            .filter(|st| {
+                strings(&st["Action"])
+                    .iter()
+                    .any(|a| a.starts_with("cognito-idp"))
+            })
+            .collect();
+        if !setter_roles.contains(role) {
+            assert!(pool.is_empty(), "{role}: Cognito grants {pool:?}");
+            continue;
+        }
+        assert_eq!(pool.len(), 1, "{role}: one statement on the pool");
+        let actions: BTreeSet<String> = strings(&pool[0]["Action"]).into_iter().collect();
+        assert_eq!(
+            actions,
+            POOL_ACTIONS.map(str::to_owned).into_iter().collect(),
+            "{role}: sign-out, and the user created when missing"
+        );
+        assert_eq!(
+            get_att(&pool[0]["Resource"]),
+            Some((pool_id, "Arn")),
+            "{role}: this pool only"
+        );
+    }
+    for (id, f) in of_type(&t, "AWS::Serverless::Function") {
+        let got = own_variables(f).remove("COGNITO_USER_POOL_ID");
+        if setters.contains_key(id) {
+            assert_eq!(
+                got.as_ref().and_then(ref_to),
+                Some(pool_id),
+                "{id}: COGNITO_USER_POOL_ID"
+            );
+        } else {
+            assert_eq!(got, None, "{id}: COGNITO_USER_POOL_ID");
+        }
+    }
+}
+
+#[test]
+fn change_and_status_take_the_pools_tokens_with_cognito() {
+    let jwks = format!("{COGNITO_ISSUER}/.well-known/jwks.json");
+    for on in [true, false] {
+        let t = resolved(on);
+        for route in TOKEN_ROUTES {
+            let (id, f) = function_of(&t, function_name(route));
+            let vars = own_variables(f);
+            let var = |name: &str| vars.get(name).cloned();
+            if on {
+                assert_eq!(var("JWT_ISSUER"), Some(sub(COGNITO_ISSUER)), "{id}");
+                assert_eq!(
+                    var("JWT_AUDIENCE"),
+                    Some(yaml("!Ref UserPoolClient")),
+                    "{id}"
+                );
+                assert_eq!(var("JWT_JWKS_URL"), Some(sub(&jwks)), "{id}");
+                assert_eq!(
+                    var("JWT_SUBJECT_CLAIM"),
+                    Some(yaml(aws_adapters::cognito_fn::BIZ_ID_CLAIM)),
+                    "{id}: the claim the pre-token trigger adds"
+                );
+            } else {
+                assert_eq!(var("JWT_ISSUER"), Some(yaml("!Ref JwtIssuer")), "{id}");
+                assert_eq!(var("JWT_AUDIENCE"), Some(yaml("!Ref JwtAudience")), "{id}");
+                assert_eq!(
+                    var("JWT_JWKS_URL"),
+                    Some(yaml(
+                        "!If [HasJwtJwksUrl, !Ref JwtJwksUrl, !Ref AWS::NoValue]"
+                    )),
+                    "{id}"
+                );
+                assert_eq!(
+                    var("JWT_SUBJECT_CLAIM"),
+                    Some(yaml(
+                        "!If [HasJwtSubjectClaim, !Ref JwtSubjectClaim, !Ref AWS::NoValue]"
+                    )),
+                    "{id}"
+                );
+            }
+        }
+    }
+    // The parameters' patterns admit what the code accepts.
+    for (var, value) in [
+        (
+            "JWT_JWKS_URL",
+            "https://idp.example.com/.well-known/jwks.json",
+        ),
+        ("JWT_SUBJECT_CLAIM", "bizId"),
+    ] {
+        assert!(config_with(var, value).is_ok(), "{var}={value}");
+    }
+}
+
+/// The crate serving `route`, named as its function.
+fn function_name(route: Route) -> &'static str {
+    shared::observe::metrics::function_name(route)
 }

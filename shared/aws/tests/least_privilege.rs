@@ -374,6 +374,94 @@ async fn verify_password_makes_no_kms_call_after_its_cold_start() {
     );
 }
 
+/// Cognito's event JSON of `name` (`tests/data/cognito/`), for the pool
+/// user `user_name` answering `answer`.
+fn cognito_event(name: &str, user_name: &str, answer: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/tests/data/cognito/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let filled = text
+        .replace("{userName}", user_name)
+        .replace("{email}", "cognito-least@example.com")
+        .replace("{answer}", answer);
+    serde_json::from_str(&filled).unwrap()
+}
+
+/// The Cognito triggers (`cognito-triggers`, one function per trigger): the
+/// verifying one starts under exactly verify-password's grants (its role in
+/// template.yaml) and answers without a KMS call after its cold start, on
+/// the user and guess-counter items only; the other three answer with no
+/// app at all, so their functions are deployed with no grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cognito_triggers_need_verify_passwords_grants_or_none() {
+    use aws_adapters::cognito_fn::{handle, Trigger};
+    let (cfg, _) = deployed("cognito").await;
+    let needs = Needs::VERIFY_PASSWORD;
+    let access = ColdStartAccess::of(needs);
+    let g = gated(&cfg, &access.decrypt_purposes).await;
+    let app = app_with(needs, shared::config::Config::default(), &cfg, &g.clients)
+        .await
+        .unwrap();
+    app.passwords.prepare_dummy().unwrap();
+    let mut user = shared::testing::conformance::accounts::user(
+        &shared::testing::conformance::accounts::email(),
+        now_ms(),
+    );
+    user.password = Some(
+        app.passwords
+            .hash_unchecked("right horse 42")
+            .await
+            .unwrap(),
+    );
+    let create = shared::testing::conformance::accounts::create(&user);
+    app.accounts.apply(create, now_ms()).await.unwrap().unwrap();
+    g.kms.lock().unwrap().clear();
+    g.table.lock().unwrap().clear();
+    let verify = |user_name: &str, answer: &str, not_found: bool| {
+        let mut event = cognito_event("verify-auth-challenge", user_name, answer);
+        event["request"]["userNotFound"] = serde_json::json!(not_found);
+        let app = app.clone();
+        async move {
+            let out = handle(Trigger::Verify, Some(&app), event).await.unwrap();
+            out["response"]["answerCorrect"].clone()
+        }
+    };
+    assert_eq!(verify(&user.biz_id, "right horse 42", false).await, true);
+    assert_eq!(verify(&user.biz_id, "wrong horse 42", false).await, false);
+    assert_eq!(
+        verify("nobody@example.com", "right horse 42", true).await,
+        false
+    );
+    assert_eq!(
+        sorted(&g.kms),
+        Vec::<String>::new(),
+        "KMS calls after the cold start"
+    );
+    // GetItem USER#, UpdateItem GUESS# (the reservation); DeleteItem GUESS# is "other".
+    for call in sorted(&g.table) {
+        assert!(
+            ["GetItem USER#", "UpdateItem GUESS#", "other"]
+                .iter()
+                .any(|p| call.starts_with(p)),
+            "the verifying trigger made {call}"
+        );
+    }
+    // The other three need nothing: no app, no client, no grant.
+    for (trigger, name) in [
+        (Trigger::Define, "define-auth-challenge"),
+        (Trigger::Create, "create-auth-challenge"),
+        (Trigger::PreToken, "pre-token-generation-v2"),
+    ] {
+        let event = cognito_event(name, &user.biz_id, "");
+        assert!(
+            handle(trigger, None, event).await.is_ok(),
+            "{name} answers without an app"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_key_stops_the_cold_start_naming_the_command() {
     let (cfg, clients) = fresh_empty("missing").await;
