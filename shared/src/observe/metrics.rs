@@ -44,8 +44,14 @@ pub const VERIFY_ERROR: &str = "VerifyError";
 /// The `Function` dimension of the verification documents.
 pub const VERIFY_FUNCTION: &str = "verify-password";
 /// Every metric of a verification document.
-pub const VERIFY_METRICS: [&str; 5] =
-    [VERIFY_OK, VERIFY_FAILED, VERIFY_LOCKED, LATENCY_MS, HASH_MS];
+pub const VERIFY_METRICS: [&str; 6] = [
+    VERIFY_OK,
+    VERIFY_FAILED,
+    VERIFY_LOCKED,
+    VERIFY_ERROR,
+    LATENCY_MS,
+    HASH_MS,
+];
 
 /// Every metric a request document can carry.
 pub const REQUEST_METRICS: [&str; 8] = [
