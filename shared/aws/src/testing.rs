@@ -96,6 +96,36 @@ pub async fn fresh(tag: &str) -> (AwsConfig, AwsClients) {
     (cfg, clients)
 }
 
+/// A fresh table as a deploy and `pwctl admin keys init --kid k1` leave
+/// it: data keys, pepper `p1`, and the first SCv2 key.
+pub async fn deployed(tag: &str) -> (AwsConfig, AwsClients) {
+    let (cfg, clients) = fresh_empty(tag).await;
+    let cfg = AwsConfig {
+        pepper_id: Some("p1".into()),
+        ..cfg
+    };
+    let first = crate::admin::FirstKey {
+        kid: "k1".into(),
+        lifetime: std::time::Duration::from_secs(3600),
+    };
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis(),
+    )
+    .expect("ms fit in u64");
+    crate::admin::init_keys_with(
+        &KmsKeyStore::from_clients(&clients, &cfg),
+        &cfg,
+        Some(first),
+        now_ms,
+    )
+    .await
+    .unwrap();
+    (cfg, clients)
+}
+
 pub async fn dynamo_session_store(cfg: &AwsConfig, clients: &AwsClients) -> DynamoSessionStore {
     let keys = KmsKeyStore::from_clients(clients, cfg);
     let sealer = keys.session_sealer("d1").await.unwrap();

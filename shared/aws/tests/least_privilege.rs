@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_adapters::admin::{init_keys_with, FirstKey};
+use aws_adapters::admin::init_keys_with;
 use aws_adapters::bootstrap::{app_with, ColdStartAccess};
 use aws_adapters::testing::*;
 use aws_adapters::{
@@ -152,28 +152,6 @@ async fn gated(cfg: &AwsConfig, allowed: &[&'static str]) -> Gated {
         kms,
         table,
     }
-}
-
-/// A table as `pwctl admin keys init --kid k1` leaves it, pepper `p1` included.
-async fn deployed(tag: &str) -> (AwsConfig, AwsClients) {
-    let (cfg, clients) = fresh_empty(tag).await;
-    let cfg = AwsConfig {
-        pepper_id: Some("p1".into()),
-        ..cfg
-    };
-    let first = FirstKey {
-        kid: "k1".into(),
-        lifetime: Duration::from_secs(3600),
-    };
-    init_keys_with(
-        &KmsKeyStore::from_clients(&clients, &cfg),
-        &cfg,
-        Some(first),
-        now_ms(),
-    )
-    .await
-    .unwrap();
-    (cfg, clients)
 }
 
 fn sorted(v: &Mutex<Vec<String>>) -> Vec<String> {

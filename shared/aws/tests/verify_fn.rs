@@ -13,13 +13,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_adapters::admin::{init_keys_with, FirstKey};
 use aws_adapters::bootstrap::app_with;
 use aws_adapters::testing::*;
 use aws_adapters::verify_fn::handle;
-use aws_adapters::{guess_pk, AwsClients, AwsConfig, KmsKeyStore, GUESS_SK};
+use aws_adapters::{guess_pk, AwsClients, AwsConfig, GUESS_SK};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use shared::adapters::memory::ManualClock;
@@ -33,29 +31,6 @@ use shared::App;
 
 const RIGHT: &str = "correct horse battery staple 42";
 const WRONG: &str = "correct horse battery staple 43";
-
-/// A table as a deploy and `pwctl admin keys init` leave it, pepper `p1`
-/// included.
-async fn deployed(tag: &str) -> (AwsConfig, AwsClients) {
-    let (cfg, clients) = fresh_empty(tag).await;
-    let cfg = AwsConfig {
-        pepper_id: Some("p1".into()),
-        ..cfg
-    };
-    let first = FirstKey {
-        kid: "k1".into(),
-        lifetime: Duration::from_secs(3600),
-    };
-    init_keys_with(
-        &KmsKeyStore::from_clients(&clients, &cfg),
-        &cfg,
-        Some(first),
-        now_ms(),
-    )
-    .await
-    .unwrap();
-    (cfg, clients)
-}
 
 /// What the function's cold start builds, with `config`.
 async fn function_app(cfg: &AwsConfig, clients: &AwsClients, config: Config) -> App {
