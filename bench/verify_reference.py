@@ -8,7 +8,9 @@ guess counter, one Argon2id evaluation, audit and metric lines, JSON out),
 over the embedded adapters. The C side is one libargon2 evaluation at the
 same parameters (m=19456 KiB, t=2, p=1: the default configuration).
 
-Four sides are interleaved, one each per round, in rotating order: libargon2,
+Four sides are interleaved, one each per round, in an order shuffled per
+round (fixed seed, so a run is repeatable and no side always follows the
+same other one, whose cache and clock effects it would inherit): libargon2,
 a right password (`ok`), a wrong password for an existing account (`wrong`)
 and an address nobody has (`unknown`). Reported: the ratio of medians
 ok / libargon2 (the overhead of everything around the hash), and the median
@@ -20,6 +22,7 @@ difference wrong - unknown (what timing could tell an attacker).
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -68,8 +71,10 @@ def main() -> int:
         once()
     names = list(sides)
     times = {n: [] for n in names}
-    for i in range(args.rounds):
-        order = names[i % len(names):] + names[: i % len(names)]
+    shuffle = random.Random(20261205).shuffle
+    for _ in range(args.rounds):
+        order = list(names)
+        shuffle(order)
         for n in order:
             times[n].append(sides[n]())
     proc.stdin.close()
