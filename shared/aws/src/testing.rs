@@ -126,6 +126,22 @@ pub async fn deployed(tag: &str) -> (AwsConfig, AwsClients) {
     (cfg, clients)
 }
 
+/// Cognito's documented event JSON of trigger `name`
+/// (`tests/data/cognito/<name>.json`), for the pool user `user_name` with
+/// `email`, answering `answer` (the verify trigger's challenge answer).
+pub fn cognito_event(name: &str, user_name: &str, email: &str, answer: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/tests/data/cognito/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let filled = text
+        .replace("{userName}", user_name)
+        .replace("{email}", email)
+        .replace("{answer}", answer);
+    serde_json::from_str(&filled).unwrap()
+}
+
 pub async fn dynamo_session_store(cfg: &AwsConfig, clients: &AwsClients) -> DynamoSessionStore {
     let keys = KmsKeyStore::from_clients(clients, cfg);
     let sealer = keys.session_sealer("d1").await.unwrap();

@@ -9,7 +9,7 @@ use aws_adapters::cognito::CognitoIdentityProvider;
 use aws_adapters::cognito_fn::{handle, Trigger, BIZ_ID_CLAIM, CHALLENGE};
 use aws_adapters::testing::*;
 use aws_adapters::{DynamoGuessCounter, DynamoRateLimiter};
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::channel::KeyRing;
 use shared::config::Config;
 use shared::ports::accounts::UserStatus;
@@ -17,19 +17,6 @@ use shared::ports::IdentityProvider;
 use shared::App;
 
 const RIGHT: &str = "correct horse battery staple 42";
-
-fn event(name: &str, user_name: &str, email: &str, answer: &str) -> Value {
-    let path = format!(
-        "{}/tests/data/cognito/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path).unwrap();
-    let filled = text
-        .replace("{userName}", user_name)
-        .replace("{email}", email)
-        .replace("{answer}", answer);
-    serde_json::from_str(&filled).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_set_signs_the_user_out_of_the_pool_creating_it_first() {
@@ -109,7 +96,7 @@ async fn the_triggers_answer_cognitos_documented_events() {
     let out = handle(
         Trigger::Define,
         None,
-        event("define-auth-challenge", &ann.biz_id, &ann.email, ""),
+        cognito_event("define-auth-challenge", &ann.biz_id, &ann.email, ""),
     )
     .await
     .unwrap();
@@ -127,7 +114,7 @@ async fn the_triggers_answer_cognitos_documented_events() {
     let out = handle(
         Trigger::Create,
         None,
-        event("create-auth-challenge", &ann.biz_id, &ann.email, ""),
+        cognito_event("create-auth-challenge", &ann.biz_id, &ann.email, ""),
     )
     .await
     .unwrap();
@@ -140,7 +127,7 @@ async fn the_triggers_answer_cognitos_documented_events() {
     // Verify: the password kept here decides, through the same use case.
     let verify = |answer: &str, user: &str| {
         let app = app.clone();
-        let e = event("verify-auth-challenge", user, &ann.email, answer);
+        let e = cognito_event("verify-auth-challenge", user, &ann.email, answer);
         async move {
             handle(Trigger::Verify, Some(&app), e).await.unwrap()["response"]["answerCorrect"]
                 .clone()
@@ -158,7 +145,7 @@ async fn the_triggers_answer_cognitos_documented_events() {
         2,
         "one check each"
     );
-    let mut not_found = event("verify-auth-challenge", &ann.biz_id, &ann.email, RIGHT);
+    let mut not_found = cognito_event("verify-auth-challenge", &ann.biz_id, &ann.email, RIGHT);
     not_found["request"]["userNotFound"] = json!(true);
     let out = handle(Trigger::Verify, Some(&app), not_found)
         .await
@@ -177,7 +164,7 @@ async fn the_triggers_answer_cognitos_documented_events() {
     assert!(handle(
         Trigger::Verify,
         None,
-        event("verify-auth-challenge", &ann.biz_id, &ann.email, RIGHT)
+        cognito_event("verify-auth-challenge", &ann.biz_id, &ann.email, RIGHT)
     )
     .await
     .is_err());
@@ -186,7 +173,7 @@ async fn the_triggers_answer_cognitos_documented_events() {
     let out = handle(
         Trigger::PreToken,
         None,
-        event("pre-token-generation-v2", &ann.biz_id, &ann.email, ""),
+        cognito_event("pre-token-generation-v2", &ann.biz_id, &ann.email, ""),
     )
     .await
     .unwrap();

@@ -352,21 +352,6 @@ async fn verify_password_makes_no_kms_call_after_its_cold_start() {
     );
 }
 
-/// Cognito's event JSON of `name` (`tests/data/cognito/`), for the pool
-/// user `user_name` answering `answer`.
-fn cognito_event(name: &str, user_name: &str, answer: &str) -> serde_json::Value {
-    let path = format!(
-        "{}/tests/data/cognito/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path).unwrap();
-    let filled = text
-        .replace("{userName}", user_name)
-        .replace("{email}", "cognito-least@example.com")
-        .replace("{answer}", answer);
-    serde_json::from_str(&filled).unwrap()
-}
-
 /// The Cognito triggers (`cognito-triggers`, one function per trigger): the
 /// verifying one starts under exactly verify-password's grants (its role in
 /// template.yaml) and answers without a KMS call after its cold start, on
@@ -398,7 +383,12 @@ async fn cognito_triggers_need_verify_passwords_grants_or_none() {
     g.kms.lock().unwrap().clear();
     g.table.lock().unwrap().clear();
     let verify = |user_name: &str, answer: &str, not_found: bool| {
-        let mut event = cognito_event("verify-auth-challenge", user_name, answer);
+        let mut event = cognito_event(
+            "verify-auth-challenge",
+            user_name,
+            "cognito-least@example.com",
+            answer,
+        );
         event["request"]["userNotFound"] = serde_json::json!(not_found);
         let app = app.clone();
         async move {
@@ -432,7 +422,7 @@ async fn cognito_triggers_need_verify_passwords_grants_or_none() {
         (Trigger::Create, "create-auth-challenge"),
         (Trigger::PreToken, "pre-token-generation-v2"),
     ] {
-        let event = cognito_event(name, &user.biz_id, "");
+        let event = cognito_event(name, &user.biz_id, "cognito-least@example.com", "");
         assert!(
             handle(trigger, None, event).await.is_ok(),
             "{name} answers without an app"
