@@ -21,10 +21,14 @@ pub const TOO_MANY_REPEATS: &str = "PASSWORD.TOO_MANY_REPEATS";
 pub const LOW_COMPLEXITY: &str = "PASSWORD.LOW_COMPLEXITY";
 /// zxcvbn score below `minScore`.
 pub const WEAK: &str = "PASSWORD.WEAK";
+/// Found in the breached-password filter or range service.
+pub const BREACHED: &str = "PASSWORD.BREACHED";
 /// Umbrella code for a [`crate::PasswordError::Policy`] response.
 pub const POLICY_VIOLATION: &str = "PASSWORD.POLICY_VIOLATION";
 /// Code a caller uses when the current password does not verify.
 pub const CURRENT_PASSWORD_INCORRECT: &str = "AUTH.CURRENT_PASSWORD_INCORRECT";
+/// Code for a backend that did not answer (the range service, failing closed).
+pub const UNAVAILABLE: &str = "SYSTEM.UNAVAILABLE";
 /// Code for an unexpected failure (hashing error, task failure).
 pub const INTERNAL_ERROR: &str = "SYSTEM.INTERNAL_ERROR";
 
@@ -130,6 +134,7 @@ pub fn all_codes() -> &'static [&'static str] {
             TOO_MANY_REPEATS,
             LOW_COMPLEXITY,
             WEAK,
+            BREACHED,
             POLICY_VIOLATION,
             CURRENT_PASSWORD_INCORRECT,
             INTERNAL_ERROR,

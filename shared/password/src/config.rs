@@ -44,6 +44,9 @@ pub enum ConfigError {
         /// The allowed range, as text.
         allowed: String,
     },
+    /// An unusable breached-password screen (filter file, range service).
+    #[error("invalid breached-password screening: {0}")]
+    Breached(String),
     /// An unusable pepper ring (the reason names the problem, never a secret).
     #[error("invalid pepper ring: {0}")]
     Pepper(&'static str),
@@ -243,12 +246,15 @@ pub struct PasswordConfig {
     pub policy: PolicyConfig,
     /// Argon2id parameters.
     pub hashing: HashingConfig,
+    /// Breached-password screening.
+    pub breached: crate::breach::BreachedConfig,
 }
 
 impl PasswordConfig {
-    /// Checks the policy values (hashing values are checked when built).
+    /// Checks the policy and screening values (hashing values are checked when built).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.policy.validate()
+        self.policy.validate()?;
+        self.breached.validate()
     }
 }
 

@@ -16,6 +16,9 @@ pub enum PasswordError {
     /// that dropped a pepper still in use): alarm-worthy, never a mismatch.
     #[error("stored hash names pepper {0}, which is not loaded")]
     UnknownPepper(crate::PepperId),
+    /// The breached-password range service failed and screening fails closed.
+    #[error("breached-password screening unavailable: {0}")]
+    ScreeningUnavailable(crate::breach::RangeError),
     /// Hashing failed or a task died.
     #[error("internal password error: {0}")]
     Internal(String),
@@ -31,6 +34,7 @@ impl PasswordError {
         match self {
             PasswordError::Policy(_) => codes::POLICY_VIOLATION,
             PasswordError::Mismatch => codes::CURRENT_PASSWORD_INCORRECT,
+            PasswordError::ScreeningUnavailable(_) => codes::UNAVAILABLE,
             PasswordError::UnknownPepper(_) | PasswordError::Internal(_) => codes::INTERNAL_ERROR,
         }
     }

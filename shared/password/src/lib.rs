@@ -5,6 +5,8 @@
 //! * [`PasswordService`]: the policy plus same-as-current / reuse checks
 //!   (verified in parallel), Argon2id hashing off the async runtime, dummy
 //!   verification for unknown users, transparent rehash and pepper rotation.
+//! * [`BreachScreen`]: breached-password screening (offline filter, optional
+//!   k-anonymity range service).
 //! * Domain types with private fields: [`NewPassword`], [`PasswordHash`],
 //!   [`Email`], [`PersonalInfo`]. Secrets never appear in `Debug`/`Display`.
 //!
@@ -12,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod breach;
 mod codes;
 mod config;
 mod error;
@@ -24,6 +27,7 @@ mod service;
 mod types;
 mod violation;
 
+pub use breach::{BreachFilter, BreachScreen, BreachedConfig, SignInAction};
 pub use codes::{all_codes, suggestion_code, warning_code};
 pub use config::{
     ConfigError, HashingConfig, PasswordConfig, PolicyConfig, ARGON2_MIN_ITERATIONS,
@@ -42,8 +46,8 @@ pub use violation::Violation;
 /// Catalogue codes emitted by this crate, as constants.
 pub mod code {
     pub use crate::codes::{
-        CONTAINS_PERSONAL_INFO, CURRENT_PASSWORD_INCORRECT, INTERNAL_ERROR, LOW_COMPLEXITY,
-        POLICY_VIOLATION, REUSED, REVERSED_PERSONAL_INFO, SAME_AS_CURRENT, TOO_LONG,
-        TOO_MANY_REPEATS, TOO_SHORT, WEAK,
+        BREACHED, CONTAINS_PERSONAL_INFO, CURRENT_PASSWORD_INCORRECT, INTERNAL_ERROR,
+        LOW_COMPLEXITY, POLICY_VIOLATION, REUSED, REVERSED_PERSONAL_INFO, SAME_AS_CURRENT,
+        TOO_LONG, TOO_MANY_REPEATS, TOO_SHORT, WEAK,
     };
 }

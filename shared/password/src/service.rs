@@ -10,6 +10,7 @@ use argon2::{Algorithm, Argon2, Version};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::breach::{BreachScreen, RangeSource, SignInAction};
 use crate::codes;
 use crate::config::{ConfigError, HashingConfig, PasswordConfig};
 use crate::error::PasswordError;
@@ -90,6 +91,7 @@ impl std::fmt::Debug for Verified {
 
 struct Inner {
     policy: Policy,
+    breach: BreachScreen,
     hashing: HashingConfig,
     peppers: PepperRing,
     dummy: OnceLock<PasswordHash>,
@@ -113,21 +115,54 @@ impl std::fmt::Debug for PasswordService {
 }
 
 impl PasswordService {
-    /// Validates `config` and builds the service.
+    /// Validates `config` and builds the service, screening against the
+    /// bundled filter or the `breached.filter` file (read now), offline only.
     pub fn new(config: PasswordConfig, peppers: PepperRing) -> Result<Self, ConfigError> {
+        Self::with_range_source(config, peppers, None)
+    }
+
+    /// As [`PasswordService::new`], with the HTTP client that asks the
+    /// range service of `breached.rangeUrl` (required when it is set).
+    pub fn with_range_source(
+        config: PasswordConfig,
+        peppers: PepperRing,
+        range: Option<Arc<dyn RangeSource>>,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         // Re-check the hashing floor even though the type guarantees it.
         let h = config.hashing;
         let hashing = HashingConfig::new(h.memory_kib(), h.iterations(), h.parallelism())?;
+        let breach = BreachScreen::from_config(&config.breached, range)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 policy: Policy::new(config.policy)?,
+                breach,
                 hashing,
                 peppers,
                 dummy: OnceLock::new(),
                 evaluations: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// The breached-password screen in force.
+    pub fn breach_screen(&self) -> &BreachScreen {
+        &self.inner.breach
+    }
+
+    /// What a sign-in with a correct but breached password answers.
+    pub fn breach_sign_in(&self) -> SignInAction {
+        self.inner.breach.sign_in_action()
+    }
+
+    /// Whether the password this verification proved is known breached
+    /// (for sign-in). Fails only when the range service fails closed.
+    pub async fn is_breached(&self, verified: &Verified) -> Result<bool, PasswordError> {
+        self.inner
+            .breach
+            .is_breached(verified.password.as_str())
+            .await
+            .map_err(PasswordError::ScreeningUnavailable)
     }
 
     /// The hash-free rules.
@@ -174,6 +209,12 @@ impl PasswordService {
             let personal = ctx.personal.clone();
             tokio::task::spawn_blocking(move || inner.policy.evaluate_normalized(&pw, &personal))
         };
+        // The range service (if any) is asked while the reuse checks hash.
+        let breach_task = {
+            let inner = self.inner.clone();
+            let pw = normalized.clone();
+            tokio::spawn(async move { inner.breach.is_breached(pw.as_str()).await })
+        };
         let reuse = self
             .reuse_violations(
                 normalized.clone(),
@@ -184,6 +225,13 @@ impl PasswordService {
             .await;
         let evaluation = policy_task.await.map_err(internal)?;
         let mut violations = evaluation.violations;
+        if breach_task
+            .await
+            .map_err(internal)?
+            .map_err(PasswordError::ScreeningUnavailable)?
+        {
+            violations.push(Violation::new(codes::BREACHED));
+        }
         violations.extend(reuse?);
         if !violations.is_empty() {
             return Err(PasswordError::Policy(violations));

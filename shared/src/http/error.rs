@@ -191,6 +191,7 @@ impl From<password::PasswordError> for ApiError {
         match e {
             password::PasswordError::Internal(cause) => ApiError::Internal(anyhow::anyhow!(cause)),
             e @ password::PasswordError::UnknownPepper(_) => ApiError::Internal(e.into()),
+            e @ password::PasswordError::ScreeningUnavailable(_) => ApiError::Unavailable(e.into()),
             refused => ApiError::Password(refused),
         }
     }

@@ -29,6 +29,11 @@ pub(crate) enum AdminCommand {
         #[arg(long, value_name = "PATH")]
         key_id_file: Option<PathBuf>,
     },
+    /// Breached-password filters: `build`.
+    Breached {
+        #[command(subcommand)]
+        command: crate::breached::BreachedCommand,
+    },
 }
 
 /// Default life of the previous SCv2 key after a rotation: one day. Warm
@@ -77,6 +82,7 @@ pub(crate) async fn admin(command: &AdminCommand) -> ExitCode {
             days,
             key_id_file,
         } => bootstrap(kms_alias, *days, key_id_file.as_deref()).await,
+        AdminCommand::Breached { command } => crate::breached::breached(command),
     };
     match result {
         Ok(text) => {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod breached;
 mod calls;
 mod cli;
 mod output;
