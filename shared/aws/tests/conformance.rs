@@ -109,3 +109,30 @@ async fn sign_in_use_case_dynamo() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breached_sign_in_memory() {
+    conformance::signin::breached_sign_in(conformance::signin::Backend {
+        accounts: Arc::new(MemoryAccountStore::default()),
+        guesses: Arc::new(MemoryGuessCounter::default()),
+        limiter: Arc::new(MemoryRateLimiter::default()),
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breached_sign_in_dynamo() {
+    let (cfg, clients) = fresh("breached-signin").await;
+    conformance::signin::breached_sign_in(conformance::signin::Backend {
+        accounts: Arc::new(dynamo_account_store(&cfg, &clients).await),
+        guesses: Arc::new(DynamoGuessCounter::new(
+            clients.dynamodb.clone(),
+            &cfg.table_name,
+        )),
+        limiter: Arc::new(DynamoRateLimiter::new(
+            clients.dynamodb.clone(),
+            &cfg.table_name,
+        )),
+    })
+    .await;
+}

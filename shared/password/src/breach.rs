@@ -434,12 +434,15 @@ fn parse_range(body: &str) -> Result<HashSet<String>, RangeError> {
     Ok(out)
 }
 
+/// A fetched range: when, and its breached suffixes.
+type CachedRange = (Instant, Arc<HashSet<String>>);
+
 /// The online check: timeout, per-instance cache, fail-open or closed.
 pub struct RangeCheck {
     source: Arc<dyn RangeSource>,
     timeout: Duration,
     fail_closed: bool,
-    cache: Mutex<HashMap<String, (Instant, Arc<HashSet<String>>)>>,
+    cache: Mutex<HashMap<String, CachedRange>>,
 }
 
 impl RangeCheck {

@@ -96,6 +96,7 @@ pub async fn create_user(
         // creation (local seeding) revokes no token issued before it.
         password_changed_at_ms: None,
         must_change: false,
+        breached: false,
         created_at_ms: now,
         version: 1,
     };

@@ -112,6 +112,7 @@ pub fn render(
         MailKind::Reset => "EMAIL.RESET",
         MailKind::Changed => "EMAIL.CHANGED",
         MailKind::Locked => "EMAIL.LOCKED",
+        MailKind::Breached => "EMAIL.BREACHED",
     };
     params.insert("link".into(), Value::from(link));
     let subject = i18n::message(lang, &format!("{prefix}.SUBJECT"), &params);

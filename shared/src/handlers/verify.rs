@@ -7,10 +7,16 @@
 //! reservation and one Argon2 evaluation (against a dummy hash when there is
 //! no usable one). A locked counter answers `locked` before any Argon2, and
 //! unknown addresses have counters too, so `locked` tells nothing either.
+//!
+//! A correct password found in the breached-password screen answers `ok`
+//! with `mustChange` (`signIn: flag`) or `invalid` (`block`), and its owner
+//! is emailed once per password. Only a correct password is screened, so
+//! the screen tells a guesser nothing.
 
 use std::net::IpAddr;
 use std::time::Instant;
 
+use password::SignInAction;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -21,7 +27,9 @@ use crate::http::json::parse_strict;
 use crate::http::{ip_rate_key, ApiError, FieldIssue};
 use crate::i18n::Lang;
 use crate::observe::{self, audit, metrics};
-use crate::ports::accounts::{AccountChange, ChangeRejected, MailKind, User, UserStatus};
+use crate::ports::accounts::{
+    AccountChange, ChangeRejected, MailKind, OutboxMessage, User, UserStatus,
+};
 use crate::ports::{Attempt, RateDecision};
 use crate::time_fmt::rfc3339;
 
@@ -100,21 +108,32 @@ fn unknown_email_guess_key(email: &str) -> String {
 
 /// The "someone is trying your password" email, in the owner's language.
 pub fn locked_notice(app: &App, user: &User, user_agent: Option<&str>, now: u64) -> AccountChange {
+    AccountChange {
+        outbox: vec![owner_notice(app, user, MailKind::Locked, user_agent, now)],
+        ..AccountChange::default()
+    }
+}
+
+/// An email to the account's owner about its password (locked, breached),
+/// in the owner's language, with the link to choose a new one.
+fn owner_notice(
+    app: &App,
+    user: &User,
+    kind: MailKind,
+    user_agent: Option<&str>,
+    now: u64,
+) -> OutboxMessage {
     let lang = user_lang(user, Lang::En);
     let mut params = mail::change_facts(lang, now, "", user_agent);
     params.insert("name".into(), Value::from(user.name.clone()));
-    let message = mail::render(
-        MailKind::Locked,
+    mail::render(
+        kind,
         lang,
         &user.email,
         &app.config.links.forgot_url,
         params,
         now,
-    );
-    AccountChange {
-        outbox: vec![message],
-        ..AccountChange::default()
-    }
+    )
 }
 
 /// Counts a failed check of `user`'s password: on the first lock of an
@@ -250,8 +269,26 @@ pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, A
     match (checked, found) {
         (Ok(verified), Some(user)) => {
             app.guesses.clear(&key).await?;
-            if let Some(fresh) = verified.rehash {
-                rehash(app, &user, fresh, now).await?;
+            let breached = breached_at_sign_in(app, &verified).await;
+            let action = app.passwords.breach_sign_in();
+            after_sign_in(app, &user, verified.rehash, breached, user_agent, now).await?;
+            if breached {
+                observe::emit(&metrics::breached_emf(
+                    observe::namespace(),
+                    now,
+                    action_name(action),
+                ));
+                observe::emit(&audit::breached_detected(
+                    &user.biz_id,
+                    action_name(action),
+                    req.client_ip,
+                    user_agent,
+                    now,
+                ));
+                if action == SignInAction::Block {
+                    emit_metrics(app, "blocked", started, hash_ms);
+                    return Ok(Verdict::Invalid);
+                }
             }
             emit_metrics(app, "ok", started, hash_ms);
             observe::emit(&audit::password_verified(
@@ -262,7 +299,7 @@ pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, A
             ));
             Ok(Verdict::Ok {
                 biz_id: user.biz_id,
-                must_change: user.must_change,
+                must_change: user.must_change || breached,
             })
         }
         (Ok(_), None) => Err(ApiError::Internal(anyhow::anyhow!(
@@ -298,24 +335,66 @@ fn emit_metrics(app: &App, outcome: &str, started: Instant, hash_ms: Option<u64>
     ));
 }
 
-/// Stores the fresh hash of a verified password, if the user is unchanged
-/// since it was read: a concurrent change wins, and the next sign-in tries again.
-async fn rehash(
+/// Whether the password a sign-in just proved is in the breach screen. A
+/// range service that fails never fails a sign-in: the screen's verdict
+/// then is the offline filter's.
+async fn breached_at_sign_in(app: &App, verified: &password::Verified) -> bool {
+    if app.passwords.breach_sign_in() == SignInAction::Off {
+        return false;
+    }
+    match app.passwords.is_breached(verified).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "breached-password screening unavailable at sign-in");
+            false
+        }
+    }
+}
+
+fn action_name(action: SignInAction) -> &'static str {
+    match action {
+        SignInAction::Block => "block",
+        SignInAction::Flag | SignInAction::Off => "flag",
+    }
+}
+
+/// Stores what a successful sign-in learned, in one conditional write if
+/// the user is unchanged since it was read (a concurrent change wins, and
+/// the next sign-in tries again): the fresh hash of a verified password,
+/// and for a breached one `mustChange` with the owner's email, sent once
+/// per password (`User::breached`).
+async fn after_sign_in(
     app: &App,
     user: &User,
-    fresh: password::PasswordHash,
+    fresh: Option<password::PasswordHash>,
+    breached: bool,
+    user_agent: Option<&str>,
     now: u64,
 ) -> Result<(), ApiError> {
+    let newly_breached = breached && !user.breached;
+    if fresh.is_none() && !newly_breached {
+        return Ok(());
+    }
+    let rehashed = fresh.is_some();
     let mut next = user.clone();
-    next.password = Some(fresh);
+    if let Some(fresh) = fresh {
+        next.password = Some(fresh);
+    }
+    let mut change = AccountChange::default();
+    if newly_breached {
+        next.must_change = true;
+        next.breached = true;
+        change
+            .outbox
+            .push(owner_notice(app, user, MailKind::Breached, user_agent, now));
+    }
     next.version += 1;
-    let change = AccountChange {
-        user: Some((next, Some(user.version))),
-        ..AccountChange::default()
-    };
+    change.user = Some((next, Some(user.version)));
     match app.accounts.apply(change, now).await? {
         Ok(()) => {
-            observe::emit(&audit::password_rehashed(&user.biz_id, now));
+            if rehashed {
+                observe::emit(&audit::password_rehashed(&user.biz_id, now));
+            }
             Ok(())
         }
         Err(ChangeRejected::VersionConflict) => Ok(()),

@@ -83,6 +83,8 @@ pub const VERIFY_FAILED: &str = "password.verify_failed";
 /// Consecutive failures locked an account (or an unknown address) for the
 /// first time in an episode.
 pub const ACCOUNT_LOCKED: &str = "account.locked";
+/// A correct password was found in the breached-password screen at sign-in.
+pub const PASSWORD_BREACHED_DETECTED: &str = "password.breached_detected";
 /// A verified password's hash was replaced by one with the current settings.
 pub const PASSWORD_REHASHED: &str = "password.rehashed";
 
@@ -276,6 +278,22 @@ pub fn account_locked(biz_id: Option<&str>, until_ms: u64, now_ms: u64) -> Value
         "lockedUntil".into(),
         Value::from(crate::time_fmt::rfc3339(until_ms)),
     );
+    Value::Object(m)
+}
+
+/// `password.breached_detected` for `biz_id`: what the sign-in answered
+/// (`flag`: ok with mustChange; `block`: invalid) and where it came from.
+pub fn breached_detected(
+    biz_id: &str,
+    action: &str,
+    client_ip: Option<IpAddr>,
+    user_agent: Option<&str>,
+    now_ms: u64,
+) -> Value {
+    let mut m = event(PASSWORD_BREACHED_DETECTED, now_ms, Some(biz_id));
+    m.insert("action".into(), Value::from(action));
+    put(&mut m, "clientIp", client_ip.map(|ip| ip.to_string()));
+    put(&mut m, "userAgent", user_agent.map(short_user_agent));
     Value::Object(m)
 }
 

@@ -41,14 +41,18 @@ pub const VERIFY_LOCKED: &str = "VerifyLocked";
 /// 1 when a password check failed inside (backend unavailable, a hash
 /// under a pepper not loaded): the check answered a 5xx error.
 pub const VERIFY_ERROR: &str = "VerifyError";
+/// 1 when a correct password was found in the breached-password screen at
+/// sign-in (`Action` dimension: `flag` or `block`).
+pub const BREACHED_DETECTED: &str = "BreachedDetected";
 /// The `Function` dimension of the verification documents.
 pub const VERIFY_FUNCTION: &str = "verify-password";
 /// Every metric of a verification document.
-pub const VERIFY_METRICS: [&str; 6] = [
+pub const VERIFY_METRICS: [&str; 7] = [
     VERIFY_OK,
     VERIFY_FAILED,
     VERIFY_LOCKED,
     VERIFY_ERROR,
+    BREACHED_DETECTED,
     LATENCY_MS,
     HASH_MS,
 ];
@@ -203,6 +207,16 @@ pub fn verify_emf(
         now_ms,
         &[("Function", VERIFY_FUNCTION)],
         &metrics,
+    )
+}
+
+/// The document of a sign-in whose correct password was found breached.
+pub fn breached_emf(namespace: &str, now_ms: u64, action: &str) -> Value {
+    document(
+        namespace,
+        now_ms,
+        &[("Function", VERIFY_FUNCTION), ("Action", action)],
+        &[(BREACHED_DETECTED, "Count", 1)],
     )
 }
 

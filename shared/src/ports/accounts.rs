@@ -56,6 +56,10 @@ pub struct User {
     /// The user must choose a new password (set by an operator or by breach
     /// screening, cleared when a password is set).
     pub must_change: bool,
+    /// The current password was found in the breached-password screen at
+    /// sign-in and its owner was told (so once per password; cleared when a
+    /// password is set).
+    pub breached: bool,
     /// When the user was created, Unix ms.
     pub created_at_ms: u64,
     /// Optimistic-locking version, bumped by every change.
@@ -134,6 +138,8 @@ pub enum MailKind {
     Changed,
     /// Notice that failed sign-ins locked the account (first lock of an episode).
     Locked,
+    /// Notice that the password the owner signed in with is in a breach corpus.
+    Breached,
 }
 
 /// A rendered email waiting to be delivered by the mail function.

@@ -62,6 +62,8 @@ pub(super) struct UserItem {
     password_changed_at_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     must_change: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    breached: bool,
     created_at_ms: u64,
     version: u64,
 }
@@ -82,6 +84,7 @@ impl From<&User> for UserItem {
             history: u.history.clone(),
             password_changed_at_ms: u.password_changed_at_ms,
             must_change: u.must_change,
+            breached: u.breached,
             created_at_ms: u.created_at_ms,
             version: u.version,
         }
@@ -101,6 +104,7 @@ impl From<UserItem> for User {
             history: i.history,
             password_changed_at_ms: i.password_changed_at_ms,
             must_change: i.must_change,
+            breached: i.breached,
             created_at_ms: i.created_at_ms,
             version: i.version,
         }

@@ -35,6 +35,7 @@ fn user() -> User {
         history: vec![PasswordHash::parse(PHC, None).unwrap()],
         password_changed_at_ms: Some(5),
         must_change: false,
+        breached: false,
         created_at_ms: 3,
         version: 7,
     }

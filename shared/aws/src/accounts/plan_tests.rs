@@ -38,6 +38,7 @@ fn user(version: u64) -> User {
         history: Vec::new(),
         password_changed_at_ms: None,
         must_change: false,
+        breached: false,
         created_at_ms: 1,
         version,
     }

@@ -230,6 +230,7 @@ async fn with_new_password(
     next.password = Some(hash);
     next.password_changed_at_ms = Some(now);
     next.must_change = false;
+    next.breached = false;
     next.version += 1;
     if next.status == UserStatus::PendingPassword {
         next.status = UserStatus::Active;

@@ -37,6 +37,7 @@ pub fn user(email: &str, now: u64) -> User {
         history: vec![phc(2), phc(3)],
         password_changed_at_ms: Some(now),
         must_change: false,
+        breached: false,
         created_at_ms: now,
         version: 1,
     }

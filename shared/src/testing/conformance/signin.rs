@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use password::{HashingConfig, PasswordConfig};
+use password::breach::{key_of_password, BreachFilter};
+use password::{BreachedConfig, HashingConfig, PasswordConfig, SignInAction};
 use secrecy::SecretString;
 
 use super::accounts::{create, email, next};
@@ -31,6 +32,15 @@ pub struct Backend {
 }
 
 fn app_for(backend: &Backend, clock: Arc<ManualClock>, iterations: u32) -> App {
+    app_with(backend, clock, iterations, BreachedConfig::default())
+}
+
+fn app_with(
+    backend: &Backend,
+    clock: Arc<ManualClock>,
+    iterations: u32,
+    breached: BreachedConfig,
+) -> App {
     let mut config = Config::default();
     config.limits.verify_per_ip = Limit {
         max: 3,
@@ -38,6 +48,7 @@ fn app_for(backend: &Backend, clock: Arc<ManualClock>, iterations: u32) -> App {
     };
     config.password = PasswordConfig {
         hashing: HashingConfig::new(19_456, iterations, 1).expect("hashing above the floor"),
+        breached,
         ..PasswordConfig::default()
     };
     let mut app = App::embedded_with_clock(config, KeyRing::empty(), clock).expect("app");
@@ -84,13 +95,128 @@ async fn verify(app: &App, req: VerifyRequest) -> (Result<Verdict, ApiError>, u6
 }
 
 async fn locked_mail_to(accounts: &dyn AccountStore, to: &str) -> usize {
+    mail_to(accounts, MailKind::Locked, to).await
+}
+
+async fn mail_to(accounts: &dyn AccountStore, kind: MailKind, to: &str) -> usize {
     accounts
         .pending_outbox()
         .await
         .unwrap()
         .iter()
-        .filter(|m| m.kind == MailKind::Locked && m.to == to)
+        .filter(|m| m.kind == kind && m.to == to)
         .count()
+}
+
+/// A filter file holding only [`RIGHT`], and the screen settings naming it.
+fn breached_right(sign_in: SignInAction) -> BreachedConfig {
+    let key = key_of_password(RIGHT).expect("key");
+    let path = std::env::temp_dir().join(format!(
+        "breached-right-{}-{}.bpf",
+        std::process::id(),
+        crate::handlers::mail::new_id()
+    ));
+    let filter = BreachFilter::build(vec![key]).expect("filter");
+    std::fs::write(&path, filter.to_bytes()).expect("filter file");
+    BreachedConfig {
+        filter: Some(path.display().to_string()),
+        sign_in,
+        ..BreachedConfig::default()
+    }
+}
+
+/// Sign-in with a correct password found in the breached-password screen:
+/// `flag` answers ok with mustChange, stores it, and emails the owner once
+/// per password; `block` answers invalid and emails the owner; `off` and a
+/// password not in the screen change nothing.
+pub async fn breached_sign_in(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(super::now_ms()));
+
+    // flag (the default action)
+    let app = app_with(
+        &backend,
+        clock.clone(),
+        2,
+        breached_right(SignInAction::Flag),
+    );
+    let ann = seed(&app, UserStatus::Active, true).await;
+    for round in 0..2 {
+        assert_eq!(
+            verify(&app, by_email(&ann.email, RIGHT)).await.0.unwrap(),
+            Verdict::Ok {
+                biz_id: ann.biz_id.clone(),
+                must_change: true,
+            },
+            "round {round}"
+        );
+        let stored = app.accounts.user(&ann.biz_id).await.unwrap().unwrap();
+        assert!(stored.must_change && stored.breached, "round {round}");
+        assert_eq!(stored.password, ann.password, "the hash stays");
+        assert_eq!(
+            mail_to(app.accounts.as_ref(), MailKind::Breached, &ann.email).await,
+            1,
+            "one email per password, round {round}"
+        );
+    }
+    // A wrong password is never screened: invalid, as always.
+    assert_eq!(
+        verify(&app, by_email(&ann.email, WRONG)).await.0.unwrap(),
+        Verdict::Invalid
+    );
+
+    // block
+    let app = app_with(
+        &backend,
+        clock.clone(),
+        2,
+        breached_right(SignInAction::Block),
+    );
+    let bob = seed(&app, UserStatus::Active, true).await;
+    for _ in 0..2 {
+        assert_eq!(
+            verify(&app, by_email(&bob.email, RIGHT)).await.0.unwrap(),
+            Verdict::Invalid
+        );
+    }
+    assert_eq!(
+        mail_to(app.accounts.as_ref(), MailKind::Breached, &bob.email).await,
+        1
+    );
+    assert!(
+        app.accounts
+            .user(&bob.biz_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .breached
+    );
+    // A correct password is not a guess: no lock however often it is tried.
+    for _ in 0..6 {
+        clock.advance_secs(1);
+        assert_eq!(
+            verify(&app, by_email(&bob.email, RIGHT)).await.0.unwrap(),
+            Verdict::Invalid
+        );
+    }
+
+    // off, and the default screen (RIGHT is not in the bundled list)
+    for breached in [breached_right(SignInAction::Off), BreachedConfig::default()] {
+        let app = app_with(&backend, clock.clone(), 2, breached);
+        let cy = seed(&app, UserStatus::Active, true).await;
+        assert_eq!(
+            verify(&app, by_email(&cy.email, RIGHT)).await.0.unwrap(),
+            Verdict::Ok {
+                biz_id: cy.biz_id.clone(),
+                must_change: false,
+            }
+        );
+        let stored = app.accounts.user(&cy.biz_id).await.unwrap().unwrap();
+        assert!(!stored.must_change && !stored.breached);
+        assert_eq!(
+            mail_to(app.accounts.as_ref(), MailKind::Breached, &cy.email).await,
+            0
+        );
+    }
 }
 
 /// The whole contract of sign-in over `backend`.
