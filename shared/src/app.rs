@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use password::breach::RangeSource;
 use password::{PasswordService, PepperRing};
 
 use crate::adapters::memory::accounts::{MemoryAccountStore, MemoryMailer};
 use crate::adapters::memory::{
     MemoryGuessCounter, MemoryRateLimiter, MemoryReplayGuard, MemorySessionStore, SystemClock,
 };
+use crate::adapters::range_http::HttpRangeSource;
 use crate::auth::JwtVerifier;
 use crate::channel::KeyRing;
 use crate::config::Config;
@@ -48,8 +50,18 @@ pub struct App {
 }
 
 /// The parts of [`App`] that come from configuration rather than adapters.
+/// With `breached.rangeUrl` set, its HTTP client is built here, once per
+/// process, so local-api and every Lambda function ask the range service
+/// alike (and a warm instance reuses the connection and the cache).
 pub fn password_service(config: &Config, peppers: PepperRing) -> anyhow::Result<PasswordService> {
-    PasswordService::new(config.password.clone(), peppers)
+    let breached = &config.password.breached;
+    let range = match &breached.range_url {
+        Some(url) if breached.enabled => Some(Arc::new(
+            HttpRangeSource::new(url).context("configuration variable PASSWORD_CONFIG")?,
+        ) as Arc<dyn RangeSource>),
+        _ => None,
+    };
+    PasswordService::with_range_source(config.password.clone(), peppers, range)
         .context("configuration variable PASSWORD_CONFIG")
 }
 
