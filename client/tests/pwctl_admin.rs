@@ -151,3 +151,85 @@ fn rotation_grace_defaults_to_one_day() {
         "{list}"
     );
 }
+
+/// `admin breached build` reads the Pwned Passwords format (with
+/// `--min-count`) and plain lists, counts bad lines without failing, and
+/// writes a filter that holds what it kept and nothing it dropped.
+#[test]
+fn breached_build_counts_bad_lines_and_keeps_what_it_reads() {
+    use password::breach::{key_of_password, sha1_of, BreachFilter};
+    let dir = std::env::temp_dir().join(format!("pwctl-breached-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hex = |pw: &str| -> String { sha1_of(pw).iter().map(|b| format!("{b:02X}")).collect() };
+    let corpus = dir.join("pwned.txt");
+    std::fs::write(
+        &corpus,
+        format!(
+            "{}:12\r\n{}:1\nnot a hash line\n{}:x\n\n{}:3\n",
+            hex("often leaked 1"),
+            hex("seen once 2"),
+            hex("bad count 3"),
+            hex("thrice leaked 4"),
+        ),
+    )
+    .unwrap();
+    let filter_path = dir.join("pwned.bpf");
+    let env = HashMap::new();
+    let (ok, out) = pwctl(
+        &env,
+        &[
+            "admin",
+            "breached",
+            "build",
+            "--input",
+            corpus.to_str().unwrap(),
+            "--output",
+            filter_path.to_str().unwrap(),
+            "--min-count",
+            "2",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("lines 6, kept 2, distinct 2, below --min-count 1, bad 2"),
+        "{out}"
+    );
+    let filter = BreachFilter::from_bytes(&std::fs::read(&filter_path).unwrap()).unwrap();
+    let has = |pw: &str| filter.contains_key(key_of_password(pw).unwrap());
+    assert!(has("often leaked 1") && has("thrice leaked 4"));
+    assert!(!has("seen once 2") && !has("bad count 3"));
+
+    let plain = dir.join("plain.txt");
+    std::fs::write(&plain, "hunter2\ncorrect horse\n").unwrap();
+    let (ok, out) = pwctl(
+        &env,
+        &[
+            "admin",
+            "breached",
+            "build",
+            "--input",
+            plain.to_str().unwrap(),
+            "--output",
+            filter_path.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let filter = BreachFilter::from_bytes(&std::fs::read(&filter_path).unwrap()).unwrap();
+    assert_eq!(filter.entries(), 2);
+    assert!(filter.contains_key(key_of_password("hunter2").unwrap()));
+
+    let (ok, out) = pwctl(
+        &env,
+        &[
+            "admin",
+            "breached",
+            "build",
+            "--input",
+            dir.join("missing.txt").to_str().unwrap(),
+            "--output",
+            filter_path.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && out.contains("cannot open"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
