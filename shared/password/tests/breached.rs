@@ -175,3 +175,36 @@ fn an_unusable_filter_or_a_range_url_without_a_client_is_a_start_error() {
     .unwrap_err();
     assert!(err.to_string().contains("rangeUrl"), "{err}");
 }
+
+proptest::proptest! {
+    // A fixed seed: the same commit gets the same verdict.
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 512,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(23),
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// A damaged filter file is refused at start or answers lookups: it
+    /// never panics (a header that points past the fingerprints is caught).
+    #[test]
+    fn damaged_filter_files_never_panic(
+        flips in proptest::collection::vec((0usize..200, proptest::num::u8::ANY), 1..6),
+        cut in 0usize..300,
+        probes in proptest::collection::vec(proptest::num::u64::ANY, 8),
+    ) {
+        let good = BreachFilter::build((1..60u64).map(|k| k * 0x9E37_79B9).collect())
+            .unwrap()
+            .to_bytes();
+        let mut bytes = good.clone();
+        for (at, b) in flips {
+            let i = at % bytes.len();
+            bytes[i] = b;
+        }
+        bytes.truncate(good.len().saturating_sub(cut % 8));
+        if let Ok(filter) = BreachFilter::from_bytes(&bytes) {
+            for k in probes {
+                let _ = filter.contains_key(k);
+            }
+        }
+    }
+}
