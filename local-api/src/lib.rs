@@ -49,6 +49,119 @@ pub fn check_bind(addr: IpAddr, expose_dev_routes: bool) -> anyhow::Result<()> {
     )
 }
 
+/// The breached-password flags: each overrides its field of
+/// `PASSWORD_CONFIG`'s `breached` section, and any of them turns screening
+/// on; `--no-breached` turns it off.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct BreachedFlags {
+    /// Screen new passwords and sign-ins against this filter file (built by
+    /// `pwctl admin breached build`) instead of the bundled common list.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_breached")]
+    pub breached_filter: Option<std::path::PathBuf>,
+    /// Also ask this Pwned Passwords compatible range service (the 5-digit
+    /// SHA-1 prefix is appended), e.g. https://api.pwnedpasswords.com/range/.
+    #[arg(long, value_name = "URL", conflicts_with = "no_breached")]
+    pub breached_range_url: Option<String>,
+    /// How long a range request may take, in ms (50 to 5000; default 500).
+    #[arg(long, value_name = "N", conflicts_with = "no_breached",
+          value_parser = clap::value_parser!(u64).range(50..=5000))]
+    pub breached_timeout_ms: Option<u64>,
+    /// Refuse a new password with 503 when the range service fails or is
+    /// slow (default: go on with the filter's verdict).
+    #[arg(long, conflicts_with = "no_breached")]
+    pub breached_fail_closed: bool,
+    /// What a sign-in with a correct but breached password answers: `ok`
+    /// with mustChange (flag, the default), `invalid` (block), or no check (off).
+    #[arg(long, value_name = "ACTION", conflicts_with = "no_breached")]
+    pub breached_sign_in: Option<BreachedSignIn>,
+    /// No breached-password screening at all.
+    #[arg(long)]
+    pub no_breached: bool,
+}
+
+/// The values of `--breached-sign-in`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BreachedSignIn {
+    Flag,
+    Block,
+    Off,
+}
+
+impl From<BreachedSignIn> for password::SignInAction {
+    fn from(v: BreachedSignIn) -> Self {
+        match v {
+            BreachedSignIn::Flag => password::SignInAction::Flag,
+            BreachedSignIn::Block => password::SignInAction::Block,
+            BreachedSignIn::Off => password::SignInAction::Off,
+        }
+    }
+}
+
+impl BreachedFlags {
+    /// Whether any flag was given.
+    fn any(&self) -> bool {
+        self.breached_filter.is_some()
+            || self.breached_range_url.is_some()
+            || self.breached_timeout_ms.is_some()
+            || self.breached_fail_closed
+            || self.breached_sign_in.is_some()
+    }
+
+    /// Sets `config` (the `breached` section read from `PASSWORD_CONFIG`)
+    /// as the flags say, before the app is built. A filter file that cannot
+    /// be read or is not a filter, or a range URL that is not http(s), is an
+    /// error naming its flag.
+    pub fn apply(&self, config: &mut password::BreachedConfig) -> anyhow::Result<()> {
+        if self.no_breached {
+            config.enabled = false;
+            return Ok(());
+        }
+        if !self.any() {
+            return Ok(());
+        }
+        config.enabled = true;
+        if let Some(path) = &self.breached_filter {
+            check_filter_file(path)?;
+            config.filter = Some(path.to_string_lossy().into_owned());
+        }
+        if let Some(url) = &self.breached_range_url {
+            password::BreachedConfig {
+                range_url: Some(url.clone()),
+                ..password::BreachedConfig::default()
+            }
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--breached-range-url {url}: {e}"))?;
+            config.range_url = Some(url.clone());
+        }
+        if let Some(ms) = self.breached_timeout_ms {
+            config.timeout_ms = ms;
+        }
+        if self.breached_fail_closed {
+            config.fail_closed = true;
+        }
+        if let Some(action) = self.breached_sign_in {
+            config.sign_in = action.into();
+        }
+        Ok(())
+    }
+}
+
+/// Reads and parses the filter file to refuse a missing, unreadable or
+/// corrupt one with a message naming `--breached-filter`, rather than the
+/// `PASSWORD_CONFIG` error the app would give (the app reads it again when
+/// it is built: a second read at start, for a clear error).
+fn check_filter_file(path: &std::path::Path) -> anyhow::Result<()> {
+    let shown = path.display();
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("--breached-filter {shown}: cannot read the file: {e}"))?;
+    password::BreachFilter::from_bytes(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "--breached-filter {shown}: {e} (build one with `pwctl admin breached build`)"
+        )
+    })?;
+    Ok(())
+}
+
 /// The local server's state: the app, the dev token signer, the local mailbox.
 #[derive(Clone)]
 pub struct Local {
@@ -182,6 +295,108 @@ async fn route_any(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+    use password::{BreachedConfig, SignInAction};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        breached: BreachedFlags,
+    }
+
+    fn flags(args: &[&str]) -> Result<BreachedFlags, clap::Error> {
+        Cli::try_parse_from(std::iter::once("local-api").chain(args.iter().copied()))
+            .map(|c| c.breached)
+    }
+
+    /// What `PASSWORD_CONFIG` said: screening off, its own filter and range service.
+    fn from_env() -> BreachedConfig {
+        BreachedConfig {
+            enabled: false,
+            filter: Some("from-env.bpf".into()),
+            range_url: Some("https://range.example/range/".into()),
+            ..BreachedConfig::default()
+        }
+    }
+
+    #[test]
+    fn breached_flags_override_password_config_and_turn_screening_on() {
+        let mut c = from_env();
+        flags(&[]).unwrap().apply(&mut c).unwrap();
+        assert_eq!(c, from_env(), "no flag changes nothing");
+
+        let mut c = from_env();
+        flags(&[
+            "--breached-sign-in",
+            "block",
+            "--breached-timeout-ms",
+            "900",
+            "--breached-fail-closed",
+            "--breached-range-url",
+            "http://127.0.0.1:1/range/",
+        ])
+        .unwrap()
+        .apply(&mut c)
+        .unwrap();
+        assert_eq!(
+            c,
+            BreachedConfig {
+                enabled: true,
+                filter: Some("from-env.bpf".into()),
+                range_url: Some("http://127.0.0.1:1/range/".into()),
+                timeout_ms: 900,
+                fail_closed: true,
+                sign_in: SignInAction::Block,
+            }
+        );
+
+        let mut c = BreachedConfig::default();
+        flags(&["--no-breached"]).unwrap().apply(&mut c).unwrap();
+        assert!(!c.enabled);
+        assert_eq!(
+            c,
+            BreachedConfig {
+                enabled: false,
+                ..BreachedConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_breached_flags_are_refused_naming_the_flag() {
+        for bad in [
+            &["--no-breached", "--breached-sign-in", "off"][..],
+            &["--no-breached", "--breached-filter", "f.bpf"],
+            &["--breached-timeout-ms", "49"],
+            &["--breached-timeout-ms", "5001"],
+            &["--breached-sign-in", "warn"],
+        ] {
+            let err = flags(bad).err().unwrap_or_else(|| panic!("{bad:?}"));
+            assert!(
+                err.to_string().contains(bad[bad.len() - 2]),
+                "{bad:?}: {err}"
+            );
+        }
+        let err = flags(&["--breached-range-url", "ftp://mirror/range/"])
+            .unwrap()
+            .apply(&mut BreachedConfig::default())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--breached-range-url ftp://mirror/range/"),
+            "{err}"
+        );
+        let missing = std::env::temp_dir().join("local-api-no-such-filter.bpf");
+        let err = flags(&["--breached-filter", missing.to_str().unwrap()])
+            .unwrap()
+            .apply(&mut BreachedConfig::default())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("--breached-filter {}", missing.display())),
+            "{err}"
+        );
+    }
 
     #[test]
     fn only_loopback_without_the_flag() {

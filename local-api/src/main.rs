@@ -29,6 +29,8 @@ struct Args {
     /// Turn every rate limit off, for load runs (`make load`).
     #[arg(long)]
     no_rate_limits: bool,
+    #[command(flatten)]
+    breached: local_api::BreachedFlags,
 }
 
 const DEMO_EMAIL: &str = "demo@example.com";
@@ -43,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
     if args.no_rate_limits {
         config.limits = shared::config::RateLimits::unlimited();
     }
+    args.breached.apply(&mut config.password.breached)?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
         .await
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
