@@ -100,6 +100,17 @@ bench-verify: $(BENCH_STAMP)
 	$(CARGO) build --release -p shared --example verify_eval
 	$(BENCH_VENV)/bin/python bench/verify_reference.py $(ARGS)
 
+## Breached-password screening (release build, docs/performance.md): a lookup
+## against one Argon2id evaluation, the bundled filter's share of a cold start,
+## pwctl admin breached build at 1M entries, and the load of filters of 1M, 10M
+## and 100M entries (the 100M one is built in-process: about 1 min and 3 GB of
+## memory; ARGS='--load 1000000,10000000' leaves it out).
+.PHONY: bench-breached
+bench-breached:
+	$(CARGO) build --release -p password --example breached_eval
+	$(CARGO) build --release -p client --bin pwctl
+	python3 bench/breached.py --target-dir $(TARGET_DIR) $(ARGS)
+
 $(BENCH_STAMP): bench/requirements.txt
 	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
