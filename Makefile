@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 bench-verify load emulator emulator-stop watch web fuzz fuzz-ci sweep deny
+.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 bench-verify load emulator emulator-stop watch web fuzz fuzz-ci sweep deny breached-default
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -206,6 +206,22 @@ SWEEP_SECONDS ?= 1200
 sweep:
 	HOSTILE_SWEEP_REQUESTS=$(SWEEP_REQUESTS) HOSTILE_SWEEP_SECONDS=$(SWEEP_SECONDS) \
 		$(CARGO) test -p local-api --test hostile_sweep -- --nocapture
+
+## The bundled breached-password filter, rebuilt from its source: the common-password
+## list of $(BREACHED_DEFAULT_PACKAGE) (npm, MIT; src/passwords.json) fetched
+## with npm pack into a temporary folder, written one password a line, and read by
+## pwctl admin breached build (shared/password/data/README.md).
+BREACHED_DEFAULT_PACKAGE ?= @zxcvbn-ts/language-common@4.1.3
+BREACHED_DEFAULT_FILTER ?= shared/password/data/breached-default.bpf
+breached-default:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	npm pack --silent --pack-destination "$$tmp" $(BREACHED_DEFAULT_PACKAGE) >/dev/null; \
+	tar -xzf "$$tmp"/*.tgz -C "$$tmp" package/src/passwords.json; \
+	python3 -c 'import json, sys; words = json.load(open(sys.argv[1], encoding="utf-8")); assert all(isinstance(w, str) and w and not any(c in w for c in "\r\n") for w in words), "one password a line"; sys.stdout.buffer.write("".join(w + "\n" for w in words).encode("utf-8"))' \
+		"$$tmp/package/src/passwords.json" > "$$tmp/passwords.txt"; \
+	echo "$$(wc -l < "$$tmp/passwords.txt") passwords from $(BREACHED_DEFAULT_PACKAGE)"; \
+	$(CARGO) run -q -p client --bin pwctl -- admin breached build --format plain \
+		--input "$$tmp/passwords.txt" --output $(BREACHED_DEFAULT_FILTER)
 
 ## Supply-chain policy (deny.toml): licenses, banned crates, sources. Offline.
 deny:
