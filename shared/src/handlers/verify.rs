@@ -10,8 +10,9 @@
 //!
 //! A correct password found in the breached-password screen answers `ok`
 //! with `mustChange` (`signIn: flag`) or `invalid` (`block`), and its owner
-//! is emailed once per password. Only a correct password is screened, so
-//! the screen tells a guesser nothing.
+//! is emailed once per password. Only a correct password is screened, and
+//! `block` counts it on the guessing cap like a wrong one, so neither the
+//! answer nor a lock tells a guesser that a leaked password is right.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -268,10 +269,8 @@ pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, A
     let hash_ms = Some(elapsed_ms(hashing));
     match (checked, found) {
         (Ok(verified), Some(user)) => {
-            app.guesses.clear(&key).await?;
             let breached = breached_at_sign_in(app, &verified).await;
             let action = app.passwords.breach_sign_in();
-            after_sign_in(app, &user, verified.rehash, breached, user_agent, now).await?;
             if breached {
                 observe::emit(&metrics::breached_emf(
                     observe::namespace(),
@@ -285,11 +284,19 @@ pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, A
                     user_agent,
                     now,
                 ));
-                if action == SignInAction::Block {
-                    emit_metrics(app, "blocked", started, hash_ms);
-                    return Ok(Verdict::Invalid);
-                }
             }
+            if breached && action == SignInAction::Block {
+                // Answered and counted like a wrong password, so that
+                // neither the answer nor the counter confirms to a guesser
+                // that a leaked password is right. No rehash of a password
+                // that may not be used.
+                after_sign_in(app, &user, None, true, user_agent, now).await?;
+                failed_check(app, attempt, Some(&user), user_agent, now).await?;
+                emit_metrics(app, "invalid", started, hash_ms);
+                return Ok(Verdict::Invalid);
+            }
+            app.guesses.clear(&key).await?;
+            after_sign_in(app, &user, verified.rehash, breached, user_agent, now).await?;
             emit_metrics(app, "ok", started, hash_ms);
             observe::emit(&audit::password_verified(
                 &user.biz_id,
