@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 bench-verify load emulator emulator-stop watch web fuzz fuzz-ci sweep deny breached-default
+.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 bench-verify bench-breached load emulator emulator-stop watch web web-pack web-codes fuzz fuzz-ci sweep deny breached-default
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -19,12 +19,16 @@ run: web
 
 ## The whole test suite: unit, in-process handler, vector and end-to-end tests,
 ## the browser client's node and Chromium tests included.
+## Property tests draw from a fixed seed, so a commit always gets the same
+## verdict (PROPTEST_RNG_SEED=<n> make test tries another).
+PROPTEST_RNG_SEED ?= 20261205
 test: web browser
-	$(CARGO) test --workspace --all-targets
+	PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --workspace --all-targets
 
-## Debian's Chromium for the browser tests (no browser download: the package).
+## Debian's Chromium for the browser tests (no browser download: the package),
+## and a Japanese font for the screenshots of the ja screens.
 browser:
-	@[ -x /usr/bin/chromium ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ [ -x /usr/bin/chromium ] && [ -n "$$(fc-list :lang=ja 2>/dev/null)" ]; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; }
 
 ## The browser client (client/web): npm ci when its lock file changed, then tsc into dist/.
 ## `make test` runs its node and Chromium tests (tests/tests/web_client.rs).
@@ -36,6 +40,18 @@ web: $(WEB)/node_modules/.package-lock.json
 node-version:
 	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null || \
 	{ echo "Node.js >= 20 is needed for client/web (found: $$(node --version 2>/dev/null || echo none))" >&2; exit 1; }
+
+## The browser client as an installable tarball (npm pack: dist/, types,
+## README, LICENSE) in WEB_PACK_DIR (default target/web-pack); prints its path
+## and size. Install it elsewhere with `npm install <path>.tgz`.
+WEB_PACK_DIR ?= $(CURDIR)/target/web-pack
+web-pack: web
+	@cd $(WEB) && node scripts/pack.mjs "$(WEB_PACK_DIR)"
+
+## Regenerates client/web/src/codes.ts from shared/i18n/en.json (the drift
+## tests in `make test` fail until it is done after the service gains a code).
+web-codes: | node-version
+	cd $(WEB) && node scripts/gen-codes.mjs
 
 $(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json | node-version
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error

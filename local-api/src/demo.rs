@@ -33,6 +33,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("signin.js", "dist/demo/signin.js", JS),
     ("password-api.js", "dist/index.js", JS),
     ("channel.js", "dist/channel.js", JS),
+    ("codes.js", "dist/codes.js", JS),
 ];
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -204,6 +205,20 @@ mod tests {
         assert!(ASSETS
             .iter()
             .any(|(name, file, _)| *name == "signin.js" && *file == "dist/demo/signin.js"));
+    }
+
+    #[test]
+    fn every_module_of_the_client_is_served() {
+        // dist/index.js imports ./channel.js and ./codes.js, resolved next to
+        // /demo/password-api.js.
+        for module in ["channel.js", "codes.js"] {
+            assert!(
+                ASSETS
+                    .iter()
+                    .any(|(name, file, _)| *name == module && *file == format!("dist/{module}")),
+                "{module}"
+            );
+        }
     }
 
     #[test]

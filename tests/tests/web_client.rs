@@ -66,5 +66,5 @@ async fn web_client_passes_its_node_and_browser_tests() {
     assert_eq!(count("fail"), 0, "{stdout}");
     assert_eq!(count("skipped"), 0, "{stdout}");
     assert_eq!(count("cancelled"), 0, "{stdout}");
-    assert!(count("pass") >= 57, "{stdout}");
+    assert!(count("pass") >= 66, "{stdout}");
 }

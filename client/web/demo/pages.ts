@@ -10,8 +10,8 @@
 // this server) instead of loading a new document. A reload, or any other
 // screen, starts signed out; pasting a token works as before.
 
-import { ApiError, PasswordApi } from "./password-api.js";
-import type { InitData, MessageData, StatusData } from "./password-api.js";
+import { ApiError, PasswordApi, violationTexts } from "./password-api.js";
+import type { ErrorDetail, InitData, MessageData, StatusData } from "./password-api.js";
 import { signIn } from "./signin.js";
 
 const IP_KEY = "password-api-demo.simulated-ip";
@@ -134,18 +134,38 @@ function link(href: string, text: string): HTMLAnchorElement {
   return a;
 }
 
+/**
+ * One item of `details`: a header names only itself; a field issue and a
+ * policy violation have a localized message and a code; a weak password
+ * adds the server's localized warning and suggestions as a nested list.
+ */
+function detailItem(d: ErrorDetail): HTMLLIElement {
+  const item = el("li");
+  const line = el("span", undefined, "detail");
+  if ("header" in d) {
+    line.append(el("code", d.header));
+    item.append(line);
+    return item;
+  }
+  const text = "field" in d ? { message: d.message, hints: [] } : violationTexts(d);
+  line.append(text.message, " ", el("code", d.code));
+  item.append(line);
+  if (text.hints.length > 0) {
+    const hints = el("ul", undefined, "hints");
+    for (const hint of text.hints) hints.append(el("li", hint));
+    item.append(hints);
+  }
+  return item;
+}
+
 function describeFailure(e: unknown): Node[] {
   if (!(e instanceof ApiError)) return [el("p", "Something went wrong in this page.")];
   const head = el("p");
   head.append(el("strong", e.message), " ", el("code", e.code));
   const nodes: Node[] = [head];
   if (e.details.length > 0) {
-    const list = el("ul");
-    for (const d of e.details) {
-      const item = el("li", typeof d.message === "string" ? d.message : d.field ? `${d.field}: ${d.code}` : d.code);
-      item.append(" ", el("code", d.code));
-      list.append(item);
-    }
+    const list = el("ul", undefined, "details");
+    for (const d of e.details) list.append(detailItem(d));
     nodes.push(list);
   }
   if (e.retryAfter !== undefined && e.code === "AUTH.ACCOUNT_LOCKED") {

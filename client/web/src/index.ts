@@ -21,6 +21,7 @@ import {
   toHex,
   randomBytes,
 } from "./channel.js";
+import type { FieldIssueCode, ServerCode, SuggestionCode, WarningCode } from "./codes.js";
 
 export const ROUTES = {
   publicKey: "/web/v1/secure-channel/public-key",
@@ -32,14 +33,80 @@ export const ROUTES = {
   reset: "/web/v1/system/auth/password/reset",
 } as const;
 
-/** One item of an error's `details`: a policy violation or a field problem. */
-export interface ErrorDetail {
-  code: string;
-  message?: string;
-  field?: string;
-  params?: Record<string, unknown>;
+export { Codes, SERVER_CODES } from "./codes.js";
+export type { FieldIssueCode, ServerCode, SuggestionCode, WarningCode } from "./codes.js";
+
+/** A password rule the new password breaks (`PASSWORD.POLICY_VIOLATION`), other than `PASSWORD.WEAK`. */
+export interface ViolationDetail {
+  code: Exclude<ServerCode, "PASSWORD.WEAK">;
+  /** Localized in the request's language, placeholders filled. */
+  message: string;
+  /** The placeholders' values (`min`, `max`, `field`, `depth`, ...). */
+  params: Record<string, unknown>;
+}
+
+/** `params` of a `PASSWORD.WEAK` detail: zxcvbn's verdict, as codes and as text in the request's language. */
+export interface WeakPasswordParams {
+  score: number;
+  minScore: number;
+  warning?: WarningCode;
+  /** `warning` rendered in the request's language. */
+  warningMessage?: string;
+  suggestions: SuggestionCode[];
+  /** `suggestions` rendered in the request's language, in the same order. */
+  suggestionMessages?: string[];
   [extra: string]: unknown;
 }
+
+/** The password is too easy to guess: its warning and suggestions come localized in `params`. */
+export interface WeakPasswordDetail {
+  code: "PASSWORD.WEAK";
+  message: string;
+  params: WeakPasswordParams;
+}
+
+/** One field of the body refused (`VALIDATION.INVALID_PARAMETER`): a code without the `VALIDATION.` prefix. */
+export interface FieldIssueDetail {
+  field: string;
+  code: FieldIssueCode;
+  message: string;
+}
+
+/** A gateway header missing or malformed (`GATEWAY.HEADER_MISSING`, `GATEWAY.HEADER_INVALID`): no code, no message. */
+export interface HeaderDetail {
+  header: string;
+}
+
+/** One item of an error's `details`, as the server sends it. */
+export type ErrorDetail = ViolationDetail | WeakPasswordDetail | FieldIssueDetail | HeaderDetail;
+
+/** A `PASSWORD.WEAK` detail, with its localized warning and suggestions. */
+export function isWeakPasswordDetail(d: ErrorDetail): d is WeakPasswordDetail {
+  return "code" in d && d.code === "PASSWORD.WEAK";
+}
+
+/**
+ * Every text a policy violation offers a person, in the request's language:
+ * its message, then (for `PASSWORD.WEAK`) the warning and the suggestions.
+ */
+export function violationTexts(d: ViolationDetail | WeakPasswordDetail): { message: string; hints: string[] } {
+  if (!isWeakPasswordDetail(d)) return { message: d.message, hints: [] };
+  const p = d.params;
+  const hints = [
+    ...(typeof p.warningMessage === "string" ? [p.warningMessage] : []),
+    ...(Array.isArray(p.suggestionMessages) ? p.suggestionMessages.filter((t): t is string => typeof t === "string") : []),
+  ];
+  return { message: d.message, hints };
+}
+
+/** Codes of failures found by the client itself (`status` 0, or the status of an answer that cannot be read). */
+export type ClientCode = (typeof ClientCodes)[keyof typeof ClientCodes];
+
+/**
+ * `ApiError.code`: a code of this package's catalogue, or one a newer server
+ * added (still a string; `SERVER_CODES` lists the known ones).
+ */
+export type ErrorCode = ServerCode | ClientCode | (string & {});
 
 /**
  * Every failure: the server's answer (`status`, `code`, localized `message`,
@@ -48,7 +115,7 @@ export interface ErrorDetail {
  */
 export class ApiError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly details: ErrorDetail[];
   readonly retryAfter: number | undefined;
   readonly requestId: string | undefined;
@@ -68,6 +135,31 @@ export class ApiError extends Error {
     this.details = init.details ?? [];
     this.retryAfter = init.retryAfter;
     this.requestId = init.requestId;
+  }
+
+  /** The new password breaks the policy: `details` lists every rule it breaks (show them all). */
+  isPolicyViolation(): this is ApiError & { code: "PASSWORD.POLICY_VIOLATION"; details: (ViolationDetail | WeakPasswordDetail)[] } {
+    return this.code === "PASSWORD.POLICY_VIOLATION";
+  }
+
+  /** Too many requests (per address or per account): wait `retryAfter` seconds. */
+  isRateLimited(): this is ApiError & { code: "REQUEST.RATE_LIMITED" } {
+    return this.code === "REQUEST.RATE_LIMITED";
+  }
+
+  /** The access token was refused (missing, invalid or expired, revoked by a password change): sign in again. */
+  isTokenRejected(): this is ApiError & { code: "AUTH.TOKEN_MISSING" | "AUTH.TOKEN_INVALID" | "AUTH.TOKEN_REVOKED" } {
+    return this.code === "AUTH.TOKEN_MISSING" || this.code === "AUTH.TOKEN_INVALID" || this.code === "AUTH.TOKEN_REVOKED";
+  }
+
+  /** Failed password checks locked the account: any password is refused for `retryAfter` seconds. */
+  isLocked(): this is ApiError & { code: "AUTH.ACCOUNT_LOCKED" } {
+    return this.code === "AUTH.ACCOUNT_LOCKED";
+  }
+
+  /** The invitation or reset link is used up, expired or unknown: ask for a new one. */
+  isLinkInvalid(): this is ApiError & { code: "AUTH.INIT_SESSION_INVALID" | "AUTH.RESET_TOKEN_INVALID" | "AUTH.PASSWORD_ALREADY_SET" } {
+    return this.code === "AUTH.INIT_SESSION_INVALID" || this.code === "AUTH.RESET_TOKEN_INVALID" || this.code === "AUTH.PASSWORD_ALREADY_SET";
   }
 }
 
@@ -114,6 +206,12 @@ export interface CallOptions {
 export interface AuthOptions extends CallOptions {
   /** The user's access token (JWT), sent as `Authorization: Bearer`. */
   accessToken: string;
+}
+
+/** The secure channel's session (see {@link PasswordApi.channel}). */
+export interface ChannelSession {
+  readonly sessionId: string;
+  readonly expiresAt: string;
 }
 
 export interface StatusData {
@@ -319,12 +417,14 @@ export class PasswordApi {
     return new PasswordApi(settings, session);
   }
 
-  get sessionId(): string {
-    return this.#session.id;
-  }
-
-  get expiresAt(): string {
-    return this.#session.expiresAt;
+  /**
+   * The secure channel's current session: its id (`X-SC-Session-Id`) and
+   * expiry. Nothing to do with the invitation's `sessionId` of
+   * {@link initPassword} (the emailed `#sid=`). It changes when the session
+   * is renewed.
+   */
+  get channel(): ChannelSession {
+    return { sessionId: this.#session.id, expiresAt: this.#session.expiresAt };
   }
 
   /** Whether the account has a password, since when, and whether it must be changed. */
@@ -339,7 +439,10 @@ export class PasswordApi {
     return this.#call<MessageData>(ROUTES.change, plain, options, options.accessToken);
   }
 
-  /** Sets the first password with the `sid` of the registration link; resolves to the 201's data. */
+  /**
+   * Sets the first password with the invitation's `sessionId` (the `#sid=`
+   * of the emailed link; not {@link channel}'s); resolves to the 201's data.
+   */
   initPassword(body: { sessionId: string; password: string }, options: CallOptions = {}): Promise<InitData> {
     return this.#call<InitData>(ROUTES.init, { sessionId: body.sessionId, password: body.password }, options);
   }

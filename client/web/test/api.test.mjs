@@ -41,8 +41,8 @@ for (const transport of ["binary", "base64"]) {
     const rec = recordingFetch();
     try {
       const api = await connect({ transport, fetch: rec.fetch });
-      assert.match(api.sessionId, /^[A-Za-z0-9_-]{22,}$/);
-      assert.ok(Date.parse(api.expiresAt) > Date.now());
+      assert.match(api.channel.sessionId, /^[A-Za-z0-9_-]{22,}$/);
+      assert.ok(Date.parse(api.channel.expiresAt) > Date.now());
 
       const access = await token(user.bizId);
       const before = await api.status({ accessToken: access });
@@ -181,10 +181,10 @@ test("an unknown session is renewed once, unseen by the caller", async () => {
     }
   });
   const api = await connect({ fetch: rec.fetch });
-  const firstSession = api.sessionId;
+  const firstSession = api.channel.sessionId;
   const s = await api.status({ accessToken: await token(user.bizId) });
   assert.equal(s.passwordSet, true);
-  assert.notEqual(api.sessionId, firstSession);
+  assert.notEqual(api.channel.sessionId, firstSession);
   assert.equal(rec.calls.filter((c) => c.url.endsWith("/secure-channel/session")).length, 2);
   assert.equal(rec.calls.filter(isSealedCall).length, 2);
 });
@@ -210,11 +210,11 @@ test("a change refused for its session is not sent again; the caller's next try 
     }
   });
   const api = await connect({ fetch: rec.fetch });
-  const firstSession = api.sessionId;
+  const firstSession = api.channel.sessionId;
   const accessToken = await token(user.bizId);
   await assert.rejects(api.changePassword({ currentPassword: current, newPassword: next }, { accessToken }), { status: 401, code: "SC.SESSION_INVALID" });
   assert.equal(rec.calls.filter(isSealedCall).length, 1);
-  assert.notEqual(api.sessionId, firstSession, "the session is renewed for the next call");
+  assert.notEqual(api.channel.sessionId, firstSession, "the session is renewed for the next call");
   await api.changePassword({ currentPassword: current, newPassword: next }, { accessToken });
   assert.equal(rec.calls.filter(isSealedCall).length, 2);
   assert.equal(rec.calls.filter((c) => c.url.endsWith("/secure-channel/session")).length, 2);

@@ -209,11 +209,29 @@ test("a policy failure shows its code, message and every violation", async () =>
   const failed = await submitWithEnter(page, "New password");
   assert.equal(failed.outcome, "failure");
   assert.match(failed.text, /PASSWORD\.POLICY_VIOLATION/);
-  const items = failed.region.locator("li");
+  const items = failed.region.locator("ul.details > li > .detail");
   assert.ok((await items.count()) >= 2, failed.text);
   assert.match(failed.text, /PASSWORD\.TOO_SHORT/);
   for (const text of await items.allInnerTexts()) assert.match(text, /\S+ PASSWORD\.[A-Z_]+$/, text);
   await shot(page, "change-policy-violation");
+
+  // A guessable password: the server's warning and suggestions, localized, under PASSWORD.WEAK.
+  for (const [locale, lang] of [["en-US", "en"], ["ja-JP", "ja"]]) {
+    const texts = JSON.parse(readFileSync(new URL(`../../../shared/i18n/${lang}.json`, import.meta.url), "utf8"));
+    const local = await freshPage(locale);
+    await open(local, `${DEMO}change.html`);
+    await local.getByLabel("Access token (JWT)").fill(await token(user.bizId));
+    await local.getByLabel("Current password").fill(current);
+    await local.getByLabel("New password").fill("passwordpassword");
+    const weak = await submitWithEnter(local, "New password");
+    assert.equal(weak.outcome, "failure");
+    const hints = await weak.region.locator("ul.hints > li").allInnerTexts();
+    assert.ok(hints.length >= 2, weak.text);
+    const known = new Set(Object.entries(texts).filter(([k]) => /^PASSWORD\.(WARNING|SUGGESTION)\./.test(k)).map(([, v]) => v));
+    for (const hint of hints) assert.ok(known.has(hint), `${lang}: ${hint}`);
+    await shot(local, `change-weak-${lang}`);
+    await local.context().close();
+  }
   await page.context().close();
 });
 
@@ -286,7 +304,7 @@ test("a ja-JP browser shows the Japanese success message", async () => {
   assert.equal(forgot.outcome, "success", forgot.text);
   assert.ok(forgot.text.includes(ja), forgot.text);
   assert.ok(languages.length > 0 && languages.every((l) => /^ja\b/.test(l ?? "")), `Accept-Language: ${languages}`);
-  await shot(page, "forgot-ja");
+  await shot(page, "demo-forgot-ja");
   await page.context().close();
 });
 

@@ -147,11 +147,11 @@ for (const name of ["change", "reset", "init", "forgot"]) {
   test(`a plaintext SC.SESSION_INVALID to ${name} is not sent again: the error reaches the caller, the next call has a new session`, async () => {
     const server = stubServer(({ n }) => (n === 1 ? { plain: json(401, failure("SC.SESSION_INVALID")) } : SEALED_OK));
     const api = await connect(server);
-    const first = api.sessionId;
+    const first = api.channel.sessionId;
     await assert.rejects(METHODS[name](api), { status: 401, code: "SC.SESSION_INVALID" });
     assert.equal(server.sealedCalls(), 1, `${name} was sent twice`);
     assert.equal(server.sessionCalls(), 2, "the refused session is replaced");
-    assert.notEqual(api.sessionId, first);
+    assert.notEqual(api.channel.sessionId, first);
     // The caller decides to try again: one request, on the new session.
     await METHODS[name](api);
     assert.equal(server.sealedCalls(), 2);
@@ -162,27 +162,27 @@ for (const name of ["change", "reset", "init", "forgot"]) {
 test("after a session error, a renewal that fails is done before the next call", async () => {
   const server = stubServer(({ n }) => (n === 1 ? { plain: json(401, failure("SC.SESSION_INVALID")) } : SEALED_OK));
   const api = await connect(server);
-  const first = api.sessionId;
+  const first = api.channel.sessionId;
   server.failSessions(true);
   await assert.rejects(METHODS.change(api), { status: 401, code: "SC.SESSION_INVALID" });
-  assert.equal(api.sessionId, first);
+  assert.equal(api.channel.sessionId, first);
   await assert.rejects(METHODS.change(api), { code: "CLIENT.NETWORK" });
   assert.equal(server.sealedCalls(), 1, "nothing is sent on the refused session");
   server.failSessions(false);
   await METHODS.change(api);
-  assert.notEqual(api.sessionId, first);
+  assert.notEqual(api.channel.sessionId, first);
   assert.equal(server.sealedCalls(), 2);
 });
 
 test("status, read-only, renews once on SC.SESSION_INVALID and is sent again, unseen", async () => {
   const server = stubServer(({ n }) => (n === 1 ? { plain: json(401, failure("SC.SESSION_INVALID")) } : SEALED_OK));
   const api = await connect(server);
-  const first = api.sessionId;
+  const first = api.channel.sessionId;
   const s = await METHODS.status(api);
   assert.equal(s.passwordSet, true);
   assert.equal(server.sealedCalls(), 2);
   assert.equal(server.sessionCalls(), 2);
-  assert.notEqual(api.sessionId, first);
+  assert.notEqual(api.channel.sessionId, first);
 
   // Refused again on the new session: one renewal per call, no more.
   const always = stubServer(() => ({ plain: json(401, failure("SC.SESSION_INVALID")) }));

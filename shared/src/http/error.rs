@@ -250,6 +250,31 @@ fn one(name: &str, value: Value) -> Map<String, Value> {
     m
 }
 
+/// A violation's params with its zxcvbn feedback also rendered in `lang`:
+/// `warning` (a `PASSWORD.WARNING.*` code) gains `warningMessage`, and
+/// `suggestions` (`PASSWORD.SUGGESTION.*` codes) gains `suggestionMessages`,
+/// in the same order. The codes stay for clients that branch on them.
+fn with_hint_messages(lang: crate::i18n::Lang, params: &Map<String, Value>) -> Map<String, Value> {
+    use crate::i18n::message;
+    let mut out = params.clone();
+    let none = Map::new();
+    if let Some(code) = params.get("warning").and_then(Value::as_str) {
+        out.insert(
+            "warningMessage".into(),
+            Value::from(message(lang, code, &none)),
+        );
+    }
+    if let Some(codes) = params.get("suggestions").and_then(Value::as_array) {
+        let texts: Vec<Value> = codes
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|code| Value::from(message(lang, code, &none)))
+            .collect();
+        out.insert("suggestionMessages".into(), Value::from(texts));
+    }
+    out
+}
+
 impl ApiError {
     /// A body field whose value is refused: `VALIDATION.INVALID_PARAMETER`
     /// with one `INVALID_VALUE` issue.
@@ -355,7 +380,8 @@ impl ApiError {
                         .iter()
                         .map(|v| {
                             let (c, p) = (v.code, &v.params);
-                            serde_json::json!({ "code": c, "message": message(lang, c, p), "params": p })
+                            let params = with_hint_messages(lang, p);
+                            serde_json::json!({ "code": c, "message": message(lang, c, p), "params": params })
                         })
                         .collect(),
                     ..simple(status, e.code())
@@ -368,5 +394,50 @@ impl ApiError {
                 simple(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM.INTERNAL_ERROR")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{template, Lang};
+
+    #[test]
+    fn weak_password_hints_are_rendered_in_every_language() {
+        let weak = password::Violation::new("PASSWORD.WEAK")
+            .with("score", 1)
+            .with("minScore", 3)
+            .with("warning", "PASSWORD.WARNING.TOP_100")
+            .with(
+                "suggestions",
+                vec![
+                    Value::from("PASSWORD.SUGGESTION.ADD_WORDS"),
+                    Value::from("PASSWORD.SUGGESTION.AVOID_SEQUENCES"),
+                ],
+            );
+        let err = ApiError::Password(password::PasswordError::Policy(vec![weak]));
+        for lang in Lang::ALL {
+            let parts = err.parts(lang);
+            let params = &parts.details[0]["params"];
+            assert_eq!(params["warning"], "PASSWORD.WARNING.TOP_100");
+            assert_eq!(
+                params["warningMessage"],
+                template(lang, "PASSWORD.WARNING.TOP_100").unwrap(),
+                "{lang:?}"
+            );
+            let texts: Vec<&str> = ["ADD_WORDS", "AVOID_SEQUENCES"]
+                .iter()
+                .map(|s| template(lang, &format!("PASSWORD.SUGGESTION.{s}")).unwrap())
+                .collect();
+            assert_eq!(params["suggestionMessages"], serde_json::json!(texts));
+        }
+    }
+
+    #[test]
+    fn violations_without_feedback_gain_nothing() {
+        let short = password::Violation::new("PASSWORD.TOO_SHORT").with("min", 12);
+        let err = ApiError::Password(password::PasswordError::Policy(vec![short]));
+        let parts = err.parts(Lang::En);
+        assert_eq!(parts.details[0]["params"], serde_json::json!({ "min": 12 }));
     }
 }
