@@ -196,7 +196,10 @@ pub async fn breached_sign_in(backend: Backend) {
     for _ in 0..4 {
         answers.push(verify(&app, by_email(&bob.email, RIGHT)).await.0.unwrap());
     }
-    assert_eq!(&answers[..3], &[Verdict::Invalid, Verdict::Invalid, Verdict::Invalid]);
+    assert_eq!(
+        &answers[..3],
+        &[Verdict::Invalid, Verdict::Invalid, Verdict::Invalid]
+    );
     assert!(
         matches!(answers[3], Verdict::Locked { .. }),
         "{:?}",
