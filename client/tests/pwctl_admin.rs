@@ -174,21 +174,21 @@ fn breached_build_counts_bad_lines_and_keeps_what_it_reads() {
     )
     .unwrap();
     let filter_path = dir.join("pwned.bpf");
-    let env = HashMap::new();
-    let (ok, out) = pwctl(
-        &env,
-        &[
+    // `pwctl admin breached build --input IN --output filter_path EXTRA...`
+    let build = |input: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
             "admin",
             "breached",
             "build",
             "--input",
-            corpus.to_str().unwrap(),
+            input.to_str().unwrap(),
             "--output",
             filter_path.to_str().unwrap(),
-            "--min-count",
-            "2",
-        ],
-    );
+        ];
+        args.extend_from_slice(extra);
+        pwctl(&HashMap::new(), &args)
+    };
+    let (ok, out) = build(&corpus, &["--min-count", "2"]);
     assert!(ok, "{out}");
     assert!(
         out.contains("lines 6, kept 2, distinct 2, below --min-count 1, bad 2"),
@@ -201,35 +201,13 @@ fn breached_build_counts_bad_lines_and_keeps_what_it_reads() {
 
     let plain = dir.join("plain.txt");
     std::fs::write(&plain, "hunter2\ncorrect horse\n").unwrap();
-    let (ok, out) = pwctl(
-        &env,
-        &[
-            "admin",
-            "breached",
-            "build",
-            "--input",
-            plain.to_str().unwrap(),
-            "--output",
-            filter_path.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = build(&plain, &[]);
     assert!(ok, "{out}");
     let filter = BreachFilter::from_bytes(&std::fs::read(&filter_path).unwrap()).unwrap();
     assert_eq!(filter.entries(), 2);
     assert!(filter.contains_key(key_of_password("hunter2").unwrap()));
 
-    let (ok, out) = pwctl(
-        &env,
-        &[
-            "admin",
-            "breached",
-            "build",
-            "--input",
-            dir.join("missing.txt").to_str().unwrap(),
-            "--output",
-            filter_path.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = build(&dir.join("missing.txt"), &[]);
     assert!(!ok && out.contains("cannot open"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,7 +3,8 @@
 //! ([`App`]), the AWS adapters against the local emulator ([`emulator`]),
 //! the OpenAPI observer every answer is held against ([`contract`]), and
 //! the app in process without HTTP for the shared crate's suites
-//! ([`in_process`]).
+//! ([`in_process`]), and the verdict of the browser client's node runs
+//! ([`node`]).
 //! The suites themselves live in `tests/`.
 #![forbid(unsafe_code)]
 
@@ -11,6 +12,7 @@ pub mod app;
 pub mod contract;
 pub mod emulator;
 pub mod in_process;
+pub mod node;
 mod server;
 
 pub use app::App;

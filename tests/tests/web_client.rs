@@ -5,7 +5,6 @@
 //! test; none is skipped.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Command;
 
 use shared::channel::{KeyRing, ServerKey};
@@ -38,10 +37,7 @@ async fn web_client_passes_its_node_and_browser_tests() {
     let keys = KeyRing::single(ServerKey::generate("k-web", u64::MAX / 2).unwrap().0);
     local_api::serve(local_api::Local::new(config, keys).unwrap(), listener).unwrap();
 
-    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("screenshots");
+    let screenshots = e2e_tests::node::screenshot_dir(env!("CARGO_TARGET_TMPDIR"));
     let out = tokio::task::spawn_blocking(move || {
         Command::new("npm")
             .args(["test", "--silent"])
@@ -53,18 +49,5 @@ async fn web_client_passes_its_node_and_browser_tests() {
     .await
     .unwrap()
     .expect("npm (Node.js >= 20) is needed for the web client tests");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let count = |label: &str| -> u32 {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("# {label} ")))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no '# {label}' line in the node test report:\n{stdout}"))
-    };
-    assert_eq!(count("fail"), 0, "{stdout}");
-    assert_eq!(count("skipped"), 0, "{stdout}");
-    assert_eq!(count("cancelled"), 0, "{stdout}");
-    assert!(count("pass") >= 66, "{stdout}");
+    e2e_tests::node::assert_tap_passed(&out, 66);
 }

@@ -57,10 +57,7 @@ async fn the_packed_client_installs_and_runs_outside_the_repository() {
     let keys = KeyRing::single(ServerKey::generate("k-pkg", u64::MAX / 2).unwrap().0);
     local_api::serve(local_api::Local::new(config, keys).unwrap(), listener).unwrap();
 
-    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("screenshots");
+    let screenshots = e2e_tests::node::screenshot_dir(env!("CARGO_TARGET_TMPDIR"));
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .args([
@@ -78,18 +75,5 @@ async fn the_packed_client_installs_and_runs_outside_the_repository() {
     .await
     .unwrap()
     .expect("node (>= 20) is needed for the package test");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let count = |label: &str| -> u32 {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("# {label} ")))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no '# {label}' line in the node test report:\n{stdout}"))
-    };
-    assert_eq!(count("fail"), 0, "{stdout}");
-    assert_eq!(count("skipped"), 0, "{stdout}");
-    assert_eq!(count("cancelled"), 0, "{stdout}");
-    assert!(count("pass") >= 10, "{stdout}");
+    e2e_tests::node::assert_tap_passed(&out, 10);
 }

@@ -83,56 +83,47 @@ async fn forgot_request_before_a_password_change_gets_no_link_dynamo() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_use_case_memory() {
-    conformance::signin::sign_in(conformance::signin::Backend {
+/// The sign-in use case's ports in memory.
+fn memory_sign_in() -> conformance::signin::Backend {
+    conformance::signin::Backend {
         accounts: Arc::new(MemoryAccountStore::default()),
         guesses: Arc::new(MemoryGuessCounter::default()),
         limiter: Arc::new(MemoryRateLimiter::default()),
-    })
-    .await;
+    }
+}
+
+/// The sign-in use case's ports on a fresh emulator table named after `name`.
+async fn dynamo_sign_in(name: &str) -> conformance::signin::Backend {
+    let (cfg, clients) = fresh(name).await;
+    conformance::signin::Backend {
+        accounts: Arc::new(dynamo_account_store(&cfg, &clients).await),
+        guesses: Arc::new(DynamoGuessCounter::new(
+            clients.dynamodb.clone(),
+            &cfg.table_name,
+        )),
+        limiter: Arc::new(DynamoRateLimiter::new(
+            clients.dynamodb.clone(),
+            &cfg.table_name,
+        )),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_use_case_memory() {
+    conformance::signin::sign_in(memory_sign_in()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_use_case_dynamo() {
-    let (cfg, clients) = fresh("signin").await;
-    conformance::signin::sign_in(conformance::signin::Backend {
-        accounts: Arc::new(dynamo_account_store(&cfg, &clients).await),
-        guesses: Arc::new(DynamoGuessCounter::new(
-            clients.dynamodb.clone(),
-            &cfg.table_name,
-        )),
-        limiter: Arc::new(DynamoRateLimiter::new(
-            clients.dynamodb.clone(),
-            &cfg.table_name,
-        )),
-    })
-    .await;
+    conformance::signin::sign_in(dynamo_sign_in("signin").await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breached_sign_in_memory() {
-    conformance::signin::breached_sign_in(conformance::signin::Backend {
-        accounts: Arc::new(MemoryAccountStore::default()),
-        guesses: Arc::new(MemoryGuessCounter::default()),
-        limiter: Arc::new(MemoryRateLimiter::default()),
-    })
-    .await;
+    conformance::signin::breached_sign_in(memory_sign_in()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breached_sign_in_dynamo() {
-    let (cfg, clients) = fresh("breached-signin").await;
-    conformance::signin::breached_sign_in(conformance::signin::Backend {
-        accounts: Arc::new(dynamo_account_store(&cfg, &clients).await),
-        guesses: Arc::new(DynamoGuessCounter::new(
-            clients.dynamodb.clone(),
-            &cfg.table_name,
-        )),
-        limiter: Arc::new(DynamoRateLimiter::new(
-            clients.dynamodb.clone(),
-            &cfg.table_name,
-        )),
-    })
-    .await;
+    conformance::signin::breached_sign_in(dynamo_sign_in("breached-signin").await).await;
 }
