@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
+use shared::adapters::https::https_client;
 
 /// The largest JWKS document read.
 const MAX_JWKS_BYTES: usize = 64 * 1024;
@@ -19,18 +17,12 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// GETs `url` (https; plain http only to a loopback host, for tests).
 pub async fn fetch(url: &str) -> anyhow::Result<String> {
     let uri: hyper::Uri = url.parse().context("JWT_JWKS_URL is not a URL")?;
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .context("loading the system's root certificates")?
-        .https_or_http()
-        .enable_http1()
-        .build();
     let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
     anyhow::ensure!(
         uri.scheme_str() == Some("https") || loopback,
         "JWT_JWKS_URL must be https"
     );
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let client = https_client()?;
     let resp = tokio::time::timeout(FETCH_TIMEOUT, client.get(uri))
         .await
         .context("JWKS fetch timed out")?

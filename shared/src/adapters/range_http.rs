@@ -3,27 +3,17 @@
 //! It only fetches; `RangeCheck` applies `timeoutMs`, caches and decides
 //! whether a failure fails open or closed.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use password::breach::{RangeError, RangeSource};
+
+use super::https::{https_client, HttpsClient};
 
 /// The largest range body read: a real one (about a thousand 40-byte lines,
 /// padded) is some 40 KiB; anything far larger is not a range.
 pub const MAX_RANGE_BYTES: usize = 1024 * 1024;
-/// A backstop for the TCP connect alone; the request's budget is `timeoutMs`.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Pooled connections older than this are not reused: a Lambda instance may
-/// sit frozen for minutes and the peer will have closed them.
-const POOL_IDLE: Duration = Duration::from_secs(30);
 /// Pwned Passwords refuses requests without one.
 const USER_AGENT: &str = concat!(
     "password-api/",
@@ -32,10 +22,11 @@ const USER_AGENT: &str = concat!(
 );
 
 /// `GET {base}{PREFIX}` with `Add-Padding: true`. One client per process, so
-/// a warm instance reuses its TLS connection.
+/// a warm instance reuses its TLS connection. The request's budget is
+/// `timeoutMs`, applied by `RangeCheck`.
 pub struct HttpRangeSource {
     base: String,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: HttpsClient,
 }
 
 impl std::fmt::Debug for HttpRangeSource {
@@ -57,22 +48,9 @@ impl HttpRangeSource {
             matches!(uri.scheme_str(), Some("https" | "http")) && uri.host().is_some(),
             "breached.rangeUrl must be an http(s) URL with a host"
         );
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .context("loading the system's root certificates")?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Ok(Self {
             base: base.to_owned(),
-            client,
+            client: https_client()?,
         })
     }
 }
