@@ -18,6 +18,7 @@ pub mod breach;
 mod codes;
 mod config;
 mod error;
+pub mod foreign;
 mod history;
 mod new_password;
 mod normalize;
@@ -35,6 +36,10 @@ pub use config::{
     MAX_LENGTH_CEILING, MIN_LENGTH_FLOOR, ZXCVBN_SAFE_CHARS,
 };
 pub use error::PasswordError;
+pub use foreign::{
+    import_hash, FirebaseScryptParams, ForeignHashError, ForeignHashInput, HashScheme,
+    ImportHashOptions,
+};
 pub use history::push_history;
 pub use new_password::NewPassword;
 pub use pepper::{PepperId, PepperRing, MIN_PEPPER_BYTES};

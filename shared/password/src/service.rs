@@ -14,6 +14,7 @@ use crate::breach::{BreachScreen, RangeSource, SignInAction};
 use crate::codes;
 use crate::config::{ConfigError, HashingConfig, PasswordConfig};
 use crate::error::PasswordError;
+use crate::foreign::{self, HashScheme};
 use crate::new_password::NewPassword;
 use crate::normalize::normalize;
 use crate::pepper::PepperRing;
@@ -59,7 +60,25 @@ pub struct Verified {
     /// The hash that matched and the normalized password that matched it,
     /// for `PolicyContext::verified_current`.
     matched: PasswordHash,
-    password: Arc<Zeroizing<String>>,
+    password: Arc<Candidate>,
+}
+
+/// A candidate password as presented to hashes: NFKC-normalized (what our
+/// hashes are made from), and as typed when that differs (what another
+/// system hashed, for foreign hashes; ASCII never differs, so it costs
+/// nothing there).
+struct Candidate {
+    nfkc: Zeroizing<String>,
+    raw: Option<Zeroizing<String>>,
+}
+
+impl Candidate {
+    /// `None` when the raw input exceeds the input cap (see `normalize`).
+    fn new(raw: &str) -> Option<Self> {
+        let nfkc = normalize(raw)?;
+        let raw = (raw != nfkc.as_str()).then(|| Zeroizing::new(raw.to_owned()));
+        Some(Self { nfkc, raw })
+    }
 }
 
 impl Verified {
@@ -72,6 +91,12 @@ impl Verified {
             Some(fresh) if self.proves(&stored) => fresh.clone(),
             _ => stored,
         }
+    }
+
+    /// The scheme of the hash that matched (`HashScheme::is_foreign`: an
+    /// imported hash, replaced by `rehash`).
+    pub fn matched_scheme(&self) -> HashScheme {
+        self.matched.scheme()
     }
 
     /// Whether this verification proved the password behind `stored`.
@@ -160,7 +185,7 @@ impl PasswordService {
     pub async fn is_breached(&self, verified: &Verified) -> Result<bool, PasswordError> {
         self.inner
             .breach
-            .is_breached(verified.password.as_str())
+            .is_breached(verified.password.nfkc.as_str())
             .await
             .map_err(PasswordError::ScreeningUnavailable)
     }
@@ -198,7 +223,7 @@ impl PasswordService {
         candidate: &str,
         ctx: &PolicyContext<'_>,
     ) -> Result<NewHash, PasswordError> {
-        let Some(normalized) = normalize(candidate) else {
+        let Some(normalized) = Candidate::new(candidate) else {
             return Err(PasswordError::Policy(vec![self.inner.policy.too_long()]));
         };
         let normalized = Arc::new(normalized);
@@ -207,13 +232,15 @@ impl PasswordService {
             let inner = self.inner.clone();
             let pw = normalized.clone();
             let personal = ctx.personal.clone();
-            tokio::task::spawn_blocking(move || inner.policy.evaluate_normalized(&pw, &personal))
+            tokio::task::spawn_blocking(move || {
+                inner.policy.evaluate_normalized(&pw.nfkc, &personal)
+            })
         };
         // The range service (if any) is asked while the reuse checks hash.
         let breach_task = {
             let inner = self.inner.clone();
             let pw = normalized.clone();
-            tokio::spawn(async move { inner.breach.is_breached(pw.as_str()).await })
+            tokio::spawn(async move { inner.breach.is_breached(pw.nfkc.as_str()).await })
         };
         let reuse = self
             .reuse_violations(
@@ -238,7 +265,7 @@ impl PasswordService {
         }
 
         let inner = self.inner.clone();
-        let hash = tokio::task::spawn_blocking(move || inner.hash(normalized.as_bytes()))
+        let hash = tokio::task::spawn_blocking(move || inner.hash(normalized.nfkc.as_bytes()))
             .await
             .map_err(internal)??;
         Ok(NewHash {
@@ -256,7 +283,7 @@ impl PasswordService {
         current: Option<&PasswordHash>,
         history: &[PasswordHash],
     ) -> Result<Vec<Violation>, PasswordError> {
-        let Some(normalized) = normalize(candidate) else {
+        let Some(normalized) = Candidate::new(candidate) else {
             return Ok(Vec::new());
         };
         self.reuse_violations(Arc::new(normalized), current, None, history)
@@ -265,7 +292,7 @@ impl PasswordService {
 
     async fn reuse_violations(
         &self,
-        pw: Arc<Zeroizing<String>>,
+        pw: Arc<Candidate>,
         current: Option<&PasswordHash>,
         verified_current: Option<&Verified>,
         history: &[PasswordHash],
@@ -275,9 +302,9 @@ impl PasswordService {
         // verification: compare it, without hashing (lengths may differ in
         // time, the bytes do not).
         let known_same = match (current, verified_current) {
-            (Some(c), Some(v)) if v.proves(c) => {
-                Some(bool::from(pw.as_bytes().ct_eq(v.password.as_bytes())))
-            }
+            (Some(c), Some(v)) if v.proves(c) => Some(bool::from(
+                pw.nfkc.as_bytes().ct_eq(v.password.nfkc.as_bytes()),
+            )),
             _ => None,
         };
         let spawn = |h: &PasswordHash| {
@@ -288,7 +315,7 @@ impl PasswordService {
                 // A hash under a pepper no longer loaded cannot be compared:
                 // it does not block the new password (a reset is how its
                 // owner recovers), and it is reported.
-                match inner.matches(pw.as_bytes(), &h) {
+                match inner.matches(&pw, &h) {
                     Err(PasswordError::UnknownPepper(id)) => {
                         tracing::error!(pepper_id = %id, "a stored hash names a pepper that is not loaded; not compared for reuse");
                         Ok(false)
@@ -328,23 +355,24 @@ impl PasswordService {
         stored: Option<&PasswordHash>,
     ) -> Result<Verified, PasswordError> {
         // Such input can never have been set; refuse without hashing it.
-        let Some(normalized) = normalize(candidate) else {
+        let Some(normalized) = Candidate::new(candidate) else {
             return Err(PasswordError::Mismatch);
         };
         let inner = self.inner.clone();
         let stored = stored.cloned();
         tokio::task::spawn_blocking(move || {
-            let pw = normalized.as_bytes();
             let Some(matched) = stored else {
                 let dummy = inner.dummy()?;
-                let _ = inner.matches(pw, dummy);
+                let _ = inner.matches(&normalized, dummy);
                 return Err(PasswordError::Mismatch);
             };
-            if !inner.matches(pw, &matched)? {
+            if !inner.matches(&normalized, &matched)? {
                 return Err(PasswordError::Mismatch);
             }
+            // The rehash is always of the normalized password, even when a
+            // foreign hash matched the password as typed.
             let rehash = if inner.needs_rehash(&matched) {
-                Some(inner.hash(pw)?)
+                Some(inner.hash(normalized.nfkc.as_bytes())?)
             } else {
                 None
             };
@@ -424,8 +452,28 @@ impl Inner {
         Ok(PasswordHash::from_trusted(phc, active.cloned()))
     }
 
-    fn matches(&self, pw: &[u8], stored: &PasswordHash) -> Result<bool, PasswordError> {
+    /// Our Argon2id is checked against the normalized password only; any
+    /// other scheme was made by another system from the password as typed:
+    /// that first, then the normalized form when it differs.
+    fn matches(&self, pw: &Candidate, stored: &PasswordHash) -> Result<bool, PasswordError> {
+        let scheme = stored.scheme();
+        if scheme == HashScheme::Argon2id {
+            return self.matches_bytes(pw.nfkc.as_bytes(), stored);
+        }
+        for p in pw.raw.iter().chain(std::iter::once(&pw.nfkc)) {
+            if self.matches_bytes(p.as_bytes(), stored)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn matches_bytes(&self, pw: &[u8], stored: &PasswordHash) -> Result<bool, PasswordError> {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
+        let scheme = stored.scheme();
+        if !matches!(scheme, HashScheme::Argon2id | HashScheme::Argon2Other) {
+            return foreign::verify(scheme, stored.phc(), pw).map_err(PasswordError::Internal);
+        }
         let parsed = argon2::PasswordHash::new(stored.phc()).map_err(internal)?;
         let secret = match stored.pepper_id() {
             Some(id) => Some(
@@ -444,7 +492,7 @@ impl Inner {
     }
 
     fn needs_rehash(&self, stored: &PasswordHash) -> bool {
-        if stored.pepper_id() != self.peppers.active() {
+        if stored.is_foreign() || stored.pepper_id() != self.peppers.active() {
             return true;
         }
         let Ok(parsed) = argon2::PasswordHash::new(stored.phc()) else {

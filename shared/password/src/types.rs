@@ -5,14 +5,20 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::foreign::{self, ForeignHashError, HashScheme};
 use crate::pepper::PepperId;
 
-/// A stored Argon2 PHC string and the id of the pepper it was made with.
+/// A stored hash string and the id of the pepper it was made with: our
+/// Argon2id PHC string, or a foreign hash (imported, `pepper_id` None; see
+/// [`crate::foreign`]) until the next successful sign-in replaces it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawPasswordHash", rename_all = "camelCase")]
 pub struct PasswordHash {
     phc: String,
     pepper_id: Option<PepperId>,
+    // Read from `phc` by `parse`, never stored on its own.
+    #[serde(skip)]
+    scheme: HashScheme,
 }
 
 #[derive(Deserialize)]
@@ -30,28 +36,83 @@ impl TryFrom<RawPasswordHash> for PasswordHash {
     }
 }
 
-/// The stored string is not an Argon2 PHC string with salt and output.
+/// The stored string is not a supported hash string (an Argon2 PHC string
+/// with salt and output, or a foreign form of [`crate::foreign`] within its
+/// cost bounds), or a foreign hash names a pepper.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stored password hash is not a valid Argon2 PHC string")]
+#[error("stored password hash is not a supported hash string")]
 pub struct InvalidHash;
 
+impl From<ForeignHashError> for InvalidHash {
+    fn from(_: ForeignHashError) -> Self {
+        InvalidHash
+    }
+}
+
 impl PasswordHash {
-    /// Checks that `phc` is an Argon2 PHC string with salt and output.
+    /// Checks that `phc` is an Argon2 PHC string with salt and output, or a
+    /// foreign hash string (then `pepper_id` must be None).
     pub fn parse(phc: &str, pepper_id: Option<PepperId>) -> Result<Self, InvalidHash> {
+        if !phc.starts_with("$argon2") {
+            if pepper_id.is_some() {
+                return Err(InvalidHash);
+            }
+            return Ok(Self::parse_foreign(phc)?);
+        }
         let parsed = argon2::PasswordHash::new(phc).map_err(|_| InvalidHash)?;
-        argon2::Algorithm::try_from(parsed.algorithm).map_err(|_| InvalidHash)?;
+        let algorithm = argon2::Algorithm::try_from(parsed.algorithm).map_err(|_| InvalidHash)?;
         argon2::Params::try_from(&parsed).map_err(|_| InvalidHash)?;
         if parsed.salt.is_none() || parsed.hash.is_none() {
             return Err(InvalidHash);
         }
+        let scheme = match algorithm {
+            argon2::Algorithm::Argon2id => HashScheme::Argon2id,
+            _ => HashScheme::Argon2Other,
+        };
         Ok(Self {
             phc: phc.to_owned(),
             pepper_id,
+            scheme,
+        })
+    }
+
+    /// A hash string of any supported form, without a pepper.
+    pub(crate) fn parse_foreign(s: &str) -> Result<Self, ForeignHashError> {
+        if s.starts_with("$argon2") {
+            return Self::parse(s, None).map_err(|_| ForeignHashError::Malformed {
+                format: "argon2",
+                reason: "not an Argon2 PHC string with salt and hash",
+            });
+        }
+        let scheme = foreign::parse_stored(s)?;
+        Ok(Self {
+            phc: s.to_owned(),
+            pepper_id: None,
+            scheme,
         })
     }
 
     pub(crate) fn from_trusted(phc: String, pepper_id: Option<PepperId>) -> Self {
-        Self { phc, pepper_id }
+        Self {
+            phc,
+            pepper_id,
+            scheme: HashScheme::Argon2id,
+        }
+    }
+
+    /// The algorithm family, read from the string.
+    pub fn scheme(&self) -> HashScheme {
+        self.scheme
+    }
+
+    /// Anything that is not our Argon2id: replaced on the next sign-in.
+    pub fn is_foreign(&self) -> bool {
+        self.scheme.is_foreign()
+    }
+
+    /// Salted SHA: the password must be changed after the next sign-in.
+    pub fn is_legacy(&self) -> bool {
+        self.scheme.is_legacy()
     }
 
     /// The PHC string, for storage.
