@@ -16,6 +16,7 @@ pub mod config;
 pub mod handlers;
 pub mod http;
 pub mod i18n;
+pub mod import;
 pub mod observe;
 pub mod ports;
 pub mod route;

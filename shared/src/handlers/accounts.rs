@@ -43,12 +43,65 @@ pub struct Created {
 }
 
 /// `ACC_USR_` and 12 random hex digits.
-fn new_biz_id() -> String {
+pub fn new_biz_id() -> String {
     let b: [u8; 6] = random_bytes();
     format!(
         "ACC_USR_{}",
         b.iter().map(|x| format!("{x:02X}")).collect::<String>()
     )
+}
+
+/// A profile's name, phone and locale as stored, or the field that breaks
+/// the rules: name 1-128 characters once trimmed, phone 5-20 digits and at
+/// most 32 bytes, locale a supported language tag (stored canonical).
+pub fn check_profile(
+    name: &str,
+    phone: Option<&str>,
+    locale: Option<&str>,
+) -> Result<(String, Option<String>), &'static str> {
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err("name");
+    }
+    if let Some(phone) = phone {
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        if !(5..=20).contains(&digits) || phone.len() > 32 {
+            return Err("phone");
+        }
+    }
+    let locale = match locale {
+        None => None,
+        Some(tag) => Some(Lang::from_tag(tag).ok_or("locale")?.tag().to_owned()),
+    };
+    Ok((name, locale))
+}
+
+/// The invitation of a pending `user`: its init session and the email with
+/// the link, as a change (without the user itself) that the caller
+/// completes; the init `sid` with it.
+pub fn invitation_change(config: &Config, user: &User, now: u64) -> (AccountChange, String) {
+    let sid = new_token();
+    let mut params = Map::new();
+    params.insert("name".into(), Value::from(user.name.clone()));
+    let lang = user_lang(user, Lang::En);
+    let link = config.links.init(sid.as_str());
+    let change = AccountChange {
+        outbox: vec![mail::render(
+            MailKind::Init,
+            lang,
+            &user.email,
+            &link,
+            params,
+            now,
+        )],
+        new_init: Some(InitSession {
+            sid: sid.to_string(),
+            biz_id: user.biz_id.clone(),
+            expires_at_ms: now + config.init_session_ttl_secs * 1000,
+        }),
+        ..AccountChange::default()
+    };
+    (change, sid.to_string())
 }
 
 /// Creates a user: pending with an init link by email when `password` is
@@ -58,25 +111,12 @@ pub async fn create_user(
     invitation: Invitation,
     password: Option<password::PasswordHash>,
 ) -> Result<Created, ApiError> {
-    let name = invitation.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 128 {
-        return Err(ApiError::invalid_value("name"));
-    }
-    if let Some(phone) = &invitation.phone {
-        let digits = phone.chars().filter(char::is_ascii_digit).count();
-        if !(5..=20).contains(&digits) || phone.len() > 32 {
-            return Err(ApiError::invalid_value("phone"));
-        }
-    }
-    let locale = match invitation.locale.as_deref() {
-        None => None,
-        Some(tag) => Some(
-            Lang::from_tag(tag)
-                .ok_or_else(|| ApiError::invalid_value("locale"))?
-                .tag()
-                .to_owned(),
-        ),
-    };
+    let (name, locale) = check_profile(
+        &invitation.name,
+        invitation.phone.as_deref(),
+        invitation.locale.as_deref(),
+    )
+    .map_err(ApiError::invalid_value)?;
     let now = app.clock.now_ms();
     let has_password = password.is_some();
     let user = User {
@@ -100,29 +140,12 @@ pub async fn create_user(
         created_at_ms: now,
         version: 1,
     };
-    let mut change = AccountChange::default();
-    let mut init_session_id = None;
-    if !has_password {
-        let sid = new_token();
-        let mut params = Map::new();
-        params.insert("name".into(), Value::from(user.name.clone()));
-        let lang = user_lang(&user, Lang::En);
-        let link = app.config.links.init(sid.as_str());
-        change.outbox.push(mail::render(
-            MailKind::Init,
-            lang,
-            &user.email,
-            &link,
-            params,
-            now,
-        ));
-        change.new_init = Some(InitSession {
-            sid: sid.to_string(),
-            biz_id: user.biz_id.clone(),
-            expires_at_ms: now + app.config.init_session_ttl_secs * 1000,
-        });
-        init_session_id = Some(sid.to_string());
-    }
+    let (mut change, init_session_id) = if has_password {
+        (AccountChange::default(), None)
+    } else {
+        let (change, sid) = invitation_change(&app.config, &user, now);
+        (change, Some(sid))
+    };
     change.user = Some((user.clone(), None));
     match app.accounts.apply(change, now).await? {
         Ok(()) => Ok(Created {

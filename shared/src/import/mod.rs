@@ -1,0 +1,22 @@
+//! Bulk import of users from another system (`pwctl admin import`,
+//! `local-api --import`; the file format is in `docs/migration.md`).
+//!
+//! - [`reader`]: JSON Lines or CSV, streamed one record at a time;
+//! - [`record`]: a line's fields and their validation (the invite use
+//!   case's rules; foreign hashes through `password::import_hash`);
+//! - [`run`]: the pipeline (lookups beside the writes of earlier batches,
+//!   checkpoint after each committed batch) and its port [`ImportWriter`];
+//! - [`store`]: that port over any account store (the embedded one).
+
+pub mod reader;
+pub mod record;
+pub mod run;
+pub mod store;
+
+pub use reader::{FileFormat, Records};
+pub use record::RawRecord;
+pub use run::{
+    items_of, run, verdict, Checkpoint, ImportOptions, ImportWriter, LineError, Progress, Quiet,
+    Stored, Summary, Verdict, DEFAULT_IN_FLIGHT, MAX_BATCH_ITEMS,
+};
+pub use store::StoreWriter;
