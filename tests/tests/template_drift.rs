@@ -332,22 +332,39 @@ fn template() -> BTreeMap<String, Function> {
     template_functions(&text)
 }
 
+/// The method of the route that sends every other method of a path to its
+/// function, so that the function answers the contract's 405.
+const OTHER_METHODS: &str = "ANY";
+
 #[test]
 fn the_http_api_serves_exactly_the_contract_routes() {
     let functions = template();
     let mut served = BTreeSet::new();
+    let mut other_methods = BTreeSet::new();
     for (id, f) in &functions {
         for route in &f.http {
-            assert!(
-                served.insert(route.clone()),
-                "{id}: route {route:?} bound twice"
-            );
+            let set = if route.0 == OTHER_METHODS {
+                &mut other_methods
+            } else {
+                &mut served
+            };
+            assert!(set.insert(route.clone()), "{id}: route {route:?} bound twice");
         }
     }
     assert_eq!(
         served,
         contract_routes(),
         "template.yaml routes vs shared::Route::ALL"
+    );
+    // A wrong method reaches the function (405 REQUEST.METHOD_NOT_ALLOWED,
+    // docs/api.md), not the HTTP API's own 404 {"message":"Not Found"}.
+    let every_path: BTreeSet<(String, String)> = Route::ALL
+        .into_iter()
+        .map(|r| (OTHER_METHODS.to_owned(), r.path().to_owned()))
+        .collect();
+    assert_eq!(
+        other_methods, every_path,
+        "an ANY route on every contract path"
     );
 }
 
@@ -438,10 +455,13 @@ fn http_functions_serve_their_route_and_the_others_none() {
                 .unwrap_or_else(|| panic!("{krate}: HTTP function whose main.rs names no route"));
             assert_eq!(
                 f.http,
-                [(route.method().to_string(), route.path().to_owned())],
-                "{krate} is bound to its own route only"
+                [
+                    (route.method().to_string(), route.path().to_owned()),
+                    (OTHER_METHODS.to_owned(), route.path().to_owned())
+                ],
+                "{krate} is bound to its own route (and the path's other methods) only"
             );
-            assert_eq!(f.event_types, ["HttpApi"], "{krate} events");
+            assert_eq!(f.event_types, ["HttpApi", "HttpApi"], "{krate} events");
         }
     }
     let http = functions.values().filter(|f| !f.http.is_empty()).count();
@@ -1093,6 +1113,7 @@ fn assert_emitted(context: &str, name: &str, function: Option<&str>, route: Opti
         function_name, MAIL_METRICS, REQUEST_METRICS, SEND_MAIL_FUNCTION, VERIFY_FUNCTION,
         VERIFY_METRICS,
     };
+    const SWEEP_MAIL_FUNCTION: &str = "sweep-mail";
     // A verification document: `Function` only (`LatencyMs` and `HashMs`
     // are also request metrics, told apart by this dimension).
     if function == Some(VERIFY_FUNCTION) {
@@ -1107,10 +1128,10 @@ fn assert_emitted(context: &str, name: &str, function: Option<&str>, route: Opti
         return;
     }
     if MAIL_METRICS.contains(&name) {
-        assert_eq!(
-            function,
-            Some(SEND_MAIL_FUNCTION),
-            "{context}: {name} Function"
+        // send-mail's batches and sweep-mail's runs write the same document.
+        assert!(
+            [Some(SEND_MAIL_FUNCTION), Some(SWEEP_MAIL_FUNCTION)].contains(&function),
+            "{context}: {name} Function {function:?}"
         );
         assert_eq!(route, None, "{context}: {name} has no Route dimension");
         return;
@@ -1521,7 +1542,7 @@ fn every_function_gets_every_variable_the_code_reads_from_a_parameter() {
             assert_eq!(setting(&p, "Type").as_deref(), Some("String"), "{name}");
             assert_eq!(
                 setting(&p, "AllowedPattern").as_deref(),
-                Some("^[0-9]+/[0-9]+$"),
+                Some("^[1-9][0-9]{0,8}/[1-9][0-9]{0,8}$"),
                 "{name}"
             );
             continue;
@@ -2327,4 +2348,712 @@ fn change_and_status_take_the_pools_tokens_with_cognito() {
 /// The crate serving `route`, named as its function.
 fn function_name(route: Route) -> &'static str {
     shared::observe::metrics::function_name(route)
+}
+
+// ---- What only the deployed configuration decides, read as a tree:
+// parameters against the code's checks, log levels, alarms that can fire,
+// event sources, timeouts, every function's environment, and the
+// statements that are not table grants.
+
+/// Every function of the template (Cognito on, the most functions).
+fn functions_of(t: &Yaml) -> Vec<(&str, &Yaml)> {
+    of_type(t, "AWS::Serverless::Function")
+}
+
+/// The crate a function deploys.
+fn binary_of(f: &Yaml) -> &str {
+    f["Metadata"]["BuildProperties"]["Binary"]
+        .as_str()
+        .expect("Metadata.BuildProperties.Binary")
+}
+
+/// A function's property, else its `Globals` value.
+fn property<'a>(t: &'a Yaml, f: &'a Yaml, key: &str) -> Option<&'a Yaml> {
+    let own = &f["Properties"][key];
+    if !own.is_null() {
+        return Some(own);
+    }
+    let global = &t["Globals"]["Function"][key];
+    (!global.is_null()).then_some(global)
+}
+
+/// Every variable a function is deployed with: `Globals`' (unless it
+/// ignores them), overridden by its own.
+fn environment(t: &Yaml, f: &Yaml) -> BTreeMap<String, Yaml> {
+    let ignores = strings(&f["IgnoreGlobals"]).contains(&"Environment".to_owned());
+    let mut env = BTreeMap::new();
+    if !ignores {
+        if let Some(m) = t["Globals"]["Function"]["Environment"]["Variables"].as_mapping() {
+            for (k, v) in m {
+                env.insert(k.as_str().expect("a name").to_owned(), v.clone());
+            }
+        }
+    }
+    env.extend(own_variables(f));
+    env
+}
+
+/// The settings every deployed function needs to build its app, with one
+/// variable replaced: whether the code's own parsers (`Config`, and
+/// `AwsConfig` as an HTTP function reads it) accept it.
+fn code_accepts(var: &str, raw: Option<&str>) -> bool {
+    let base = [
+        ("TABLE_NAME", "t"),
+        ("KMS_KEY_ID", "alias/k"),
+        ("SES_FROM_ADDRESS", "noreply@example.com"),
+        ("JWT_ISSUER", "https://id.example.com"),
+        ("JWT_AUDIENCE", "password-api"),
+    ];
+    let get = |k: &str| {
+        if k == var {
+            return raw.map(str::to_owned);
+        }
+        base.iter()
+            .find(|(b, _)| *b == k)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    shared::config::Config::from_lookup(get).is_ok()
+        && aws_adapters::AwsConfig::http_from_lookup(get).is_ok()
+}
+
+/// Whether CloudFormation takes `v` for parameter `p`: its type, allowed
+/// values, pattern (a whole-string match: every pattern is anchored) and
+/// length, or a Number's range.
+fn admits(p: &Yaml, v: &str) -> bool {
+    if let Some(allowed) = p["AllowedValues"].as_sequence() {
+        if !allowed.iter().flat_map(strings).any(|a| a == v) {
+            return false;
+        }
+    }
+    match p["Type"].as_str() {
+        // Any number CloudFormation reads; decimals are left out of the
+        // corpus below (no Number constraint refuses them, see there).
+        Some("Number") => {
+            let Ok(n) = v.parse::<f64>() else {
+                return false;
+            };
+            p["MinValue"].as_f64().is_none_or(|m| n >= m)
+                && p["MaxValue"].as_f64().is_none_or(|m| n <= m)
+        }
+        Some("String") => {
+            let chars = v.chars().count() as u64;
+            if p["MinLength"].as_u64().is_some_and(|m| chars < m)
+                || p["MaxLength"].as_u64().is_some_and(|m| chars > m)
+            {
+                return false;
+            }
+            p["AllowedPattern"].as_str().is_none_or(|pattern| {
+                assert!(
+                    pattern.starts_with('^') && pattern.ends_with('$'),
+                    "AllowedPattern {pattern} is anchored at both ends"
+                );
+                regex::Regex::new(pattern)
+                    .unwrap_or_else(|e| panic!("AllowedPattern {pattern}: {e}"))
+                    .is_match(v)
+            })
+        }
+        other => panic!("a parameter of type {other:?} read as one value"),
+    }
+}
+
+/// `!Not [!Equals [!Ref P, '']]`: `P`.
+fn given_condition(c: &Yaml) -> Option<&str> {
+    let args = tagged(tagged(c, "Not")?.as_sequence()?.first()?, "Equals")?.as_sequence()?;
+    (args.get(1)?.as_str()? == "").then_some(())?;
+    ref_to(args.first()?)
+}
+
+/// How a variable takes a parameter: `!Ref P` (always set), or
+/// `!If [C, !Ref P, !Ref AWS::NoValue]` with `C` "P is not empty" (unset
+/// when empty). Anything else: `None`.
+fn parameter_form<'a>(t: &'a Yaml, v: &'a Yaml) -> Option<(&'a str, bool)> {
+    if let Some(p) = ref_to(v).filter(|p| !t["Parameters"][*p].is_null()) {
+        return Some((p, false));
+    }
+    let args = tagged(v, "If")?.as_sequence()?;
+    let (cond, then, other) = (args[0].as_str()?, &args[1], &args[2]);
+    let p = ref_to(then).filter(|p| !t["Parameters"][*p].is_null())?;
+    assert_eq!(ref_to(other), Some("AWS::NoValue"), "!If [{cond}, !Ref {p}, ...]");
+    assert_eq!(
+        given_condition(&t["Conditions"][cond]),
+        Some(p),
+        "{cond}: !Not [!Equals [!Ref {p}, '']] (the variable is unset exactly when {p} is empty)"
+    );
+    Some((p, true))
+}
+
+/// Parameters the code checks and no template constraint can: JSON and
+/// lists (the functions refuse a bad one at their first invocation; `make
+/// validate` cannot see it). Each joined list is `!Join`, not a parameter form.
+const UNCONSTRAINABLE: [(&str, &str); 2] = [
+    ("PasswordConfig", "JSON, validated by shared::config"),
+    ("JwtJwks", "a JSON Web Key Set, read at cold start"),
+];
+
+#[test]
+fn every_parameter_admits_only_what_the_code_accepts() {
+    // Values around every check the code and the template make. Left out:
+    // decimals such as 60.5, which a Number parameter takes (no constraint
+    // refuses them) and the code refuses; and a pepper id listed twice in
+    // PasswordPepperVerifyIds (no pattern can refuse a repeat).
+    let mut corpus: Vec<String> = [
+        "", " ", "0", "1", "-1", "59", "60", "abc", "0/300", "5/0", "1/1", "5/300", "05/300",
+        "999999999/999999999", "5/300x", " 5/300", "5 /300",
+        "https://app.example.com/p", "https:///p", "https://:443/p", "https://a.example.com/p?x=1",
+        "https://a.example.com/p#x", "https://a.example.com/\"p", "https://a.example.com/<p>",
+        "http://localhost:3000/p", "http://a.example.com/p", "https://a.example.com/p q",
+        "noreply@example.com", "@example.com", "noreply@", "p1", "p1,p2", "p#1", ",p1",
+        "bizId", "sub", "custom:biz_id", "info", "debug", "INFO", "PasswordApi",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for n in [31, 32, 64, 65] {
+        corpus.push("s".repeat(n));
+    }
+    let mut checked = BTreeSet::new();
+    for on in [true, false] {
+        let t = resolved(on);
+        for (id, f) in functions_of(&t) {
+            for (var, v) in environment(&t, f) {
+                let Some((param, unset_when_empty)) = parameter_form(&t, &v) else {
+                    continue;
+                };
+                if UNCONSTRAINABLE.iter().any(|(p, _)| *p == param) {
+                    continue;
+                }
+                if !checked.insert((var.clone(), param.to_owned())) {
+                    continue;
+                }
+                let p = &t["Parameters"][param];
+                let raw = |v: &str| (!(unset_when_empty && v.is_empty())).then_some(v.to_owned());
+                let mut values = corpus.clone();
+                let default = strings(&p["Default"]);
+                values.extend(default.iter().cloned());
+                // A Number's range is the code's exactly.
+                if p["Type"].as_str() == Some("Number") {
+                    let bound = |k: &str| {
+                        p[k].as_i64()
+                            .unwrap_or_else(|| panic!("{param}: a Number parameter has {k}"))
+                    };
+                    let (min, max) = (bound("MinValue"), bound("MaxValue"));
+                    for ok in [min, max] {
+                        assert!(
+                            code_accepts(&var, Some(&ok.to_string())),
+                            "{id}: {param} admits {ok}, which the code refuses as {var}"
+                        );
+                    }
+                    for refused in [min - 1, max + 1] {
+                        assert!(
+                            !code_accepts(&var, Some(&refused.to_string())),
+                            "{id}: {param} refuses {refused}, which the code accepts as {var}"
+                        );
+                    }
+                }
+                let mut admitted = 0;
+                for value in &values {
+                    if !admits(p, value) {
+                        continue;
+                    }
+                    admitted += 1;
+                    assert!(
+                        code_accepts(&var, raw(value).as_deref()),
+                        "{id}: {param} admits {value:?}, which the code refuses as {var}"
+                    );
+                }
+                assert!(admitted > 0, "{param}: the corpus exercises none of its values");
+                for d in &default {
+                    assert!(admits(p, d), "{param}: its Default {d:?} is refused");
+                }
+            }
+        }
+    }
+    // The values the template once took and the code refused.
+    let t = template_tree();
+    let admitted = |param: &str, v: &str| admits(&t["Parameters"][param], v);
+    assert!(!admitted("RateLimitPublicKey", "0/300"));
+    assert!(!admitted("JwtHs256Secret", &"s".repeat(31)));
+    assert!(!admitted("SessionTtlSeconds", "59"));
+    assert!(!admitted("InitPasswordUrl", "https:///p"));
+    for (var, param) in [
+        ("SC_SESSION_TTL_SECONDS", "SessionTtlSeconds"),
+        ("RATE_LIMIT_PUBLIC_KEY", "RateLimitPublicKey"),
+        ("JWT_HS256_SECRET", "JwtHs256Secret"),
+        ("AWS_OPERATION_TIMEOUT_MS", "AwsOperationTimeoutMs"),
+        ("JWT_ISSUER", "JwtIssuer"),
+    ] {
+        assert!(
+            checked.contains(&(var.to_owned(), param.to_owned())),
+            "{var} from {param} not checked: {checked:?}"
+        );
+    }
+}
+
+#[test]
+fn log_level_is_the_level_lambda_keeps_on_every_function() {
+    let t = resolved(true);
+    let levels = &t["Mappings"]["LogLevels"];
+    let param = &t["Parameters"]["LogLevel"];
+    let allowed = strings(&param["AllowedValues"]);
+    let mapped: Vec<String> = levels
+        .as_mapping()
+        .expect("Mappings.LogLevels")
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(mapped, allowed, "LogLevels maps exactly the values of LogLevel");
+    for level in &allowed {
+        // RUST_LOG takes it as a filter; Lambda keeps the JSON lines whose
+        // `level` is at or above ApplicationLogLevel: the same level.
+        assert!(
+            tracing_subscriber::EnvFilter::try_new(level).is_ok(),
+            "RUST_LOG={level}"
+        );
+        assert_eq!(
+            levels[level.as_str()]["Application"].as_str(),
+            Some(level.to_uppercase().as_str()),
+            "{level}"
+        );
+        let system = levels[level.as_str()]["System"].as_str().unwrap_or_default();
+        assert!(["DEBUG", "INFO", "WARN"].contains(&system), "{level}: System {system}");
+    }
+    let find_in_map = |key: &str| {
+        yaml(&format!("!FindInMap [LogLevels, !Ref LogLevel, {key}]"))
+    };
+    let functions = functions_of(&t);
+    assert_eq!(functions.len(), template().len());
+    for (id, f) in functions {
+        let logging = &f["Properties"]["LoggingConfig"];
+        assert_eq!(logging["LogFormat"].as_str(), Some("JSON"), "{id}");
+        assert_eq!(logging["ApplicationLogLevel"], find_in_map("Application"), "{id}");
+        assert_eq!(logging["SystemLogLevel"], find_in_map("System"), "{id}");
+        assert_eq!(
+            environment(&t, f).get("RUST_LOG"),
+            Some(&yaml("!Ref LogLevel")),
+            "{id}: RUST_LOG"
+        );
+    }
+}
+
+/// The alarm `id`'s properties.
+fn alarm<'a>(t: &'a Yaml, id: &str) -> &'a Yaml {
+    let a = &t["Resources"][id];
+    assert_eq!(a["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{id}");
+    &a["Properties"]
+}
+
+#[test]
+fn the_dead_letter_alarm_counts_letters_in_flight_between_sweeps() {
+    let t = resolved(true);
+    let a = alarm(&t, "MailDeadLettersAlarm");
+    let metrics = a["Metrics"].as_sequence().expect("a metric-math alarm");
+    let mut read = BTreeMap::new();
+    let mut expression = None;
+    for m in metrics {
+        let id = m["Id"].as_str().expect("Id");
+        if let Some(e) = m["Expression"].as_str() {
+            assert_eq!(m["ReturnData"].as_bool(), Some(true), "{id}");
+            expression = Some(e.to_owned());
+            continue;
+        }
+        assert_eq!(m["ReturnData"].as_bool(), Some(false), "{id}");
+        let stat = &m["MetricStat"];
+        assert_eq!(stat["Metric"]["Namespace"].as_str(), Some("AWS/SQS"), "{id}");
+        assert_eq!(
+            stat["Metric"]["Dimensions"],
+            yaml("[{Name: QueueName, Value: !GetAtt MailDeadLetterQueue.QueueName}]"),
+            "{id}"
+        );
+        assert_eq!(stat["Stat"].as_str(), Some("Maximum"), "{id}");
+        read.insert(
+            stat["Metric"]["MetricName"].as_str().expect("MetricName").to_owned(),
+            id.to_owned(),
+        );
+    }
+    // sweep-mail hides each letter it reads (visibility timeout): visible
+    // alone drops to zero between its runs while the letter waits.
+    let names: Vec<&str> = read.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesVisible"]
+    );
+    assert_eq!(
+        expression.as_deref(),
+        Some(
+            format!(
+                "{} + {}",
+                read["ApproximateNumberOfMessagesVisible"],
+                read["ApproximateNumberOfMessagesNotVisible"]
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(a["Threshold"].as_i64(), Some(0));
+    assert_eq!(a["ComparisonOperator"].as_str(), Some("GreaterThanThreshold"));
+    assert_eq!(a["TreatMissingData"].as_str(), Some("notBreaching"));
+}
+
+#[test]
+fn sweep_mail_and_invite_user_failures_raise_an_alarm() {
+    let t = resolved(true);
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let watches = |namespace: &Yaml, metric: &str, dimensions: &Yaml| {
+        alarms
+            .iter()
+            .filter(|(_, a)| {
+                let p = &a["Properties"];
+                p["Namespace"] == *namespace
+                    && p["MetricName"].as_str() == Some(metric)
+                    && p["Dimensions"] == *dimensions
+            })
+            .map(|(id, a)| (*id, &a["Properties"]))
+            .collect::<Vec<_>>()
+    };
+    // sweep-mail's failed deliveries: the mail document it writes each run.
+    let sweep = watches(
+        &yaml("!Ref MetricsNamespace"),
+        shared::observe::metrics::MAIL_FAILED,
+        &yaml("[{Name: Function, Value: sweep-mail}]"),
+    );
+    // invite-user's internal errors fail the invocation.
+    let invite = watches(
+        &yaml("AWS/Lambda"),
+        "Errors",
+        &yaml("[{Name: FunctionName, Value: !Ref InviteUserFunction}]"),
+    );
+    assert!(function_crates().contains("sweep-mail"));
+    for (what, found) in [("sweep-mail MailFailed", sweep), ("invite-user Errors", invite)] {
+        assert_eq!(found.len(), 1, "one alarm on {what}");
+        let (id, p) = found[0];
+        assert_eq!(p["Statistic"].as_str(), Some("Sum"), "{id}");
+        assert_eq!(p["Threshold"].as_i64(), Some(1), "{id}");
+        assert_eq!(
+            p["ComparisonOperator"].as_str(),
+            Some("GreaterThanOrEqualToThreshold"),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn every_alarm_names_a_runbook_of_operations_md() {
+    let t = resolved(true);
+    let ops = std::fs::read_to_string(root().join("docs/operations.md")).expect("operations.md");
+    // GitHub's anchors: lower case, spaces to '-', punctuation dropped.
+    let anchors: BTreeSet<String> = ops
+        .lines()
+        .filter_map(|l| l.strip_prefix("### ").or_else(|| l.strip_prefix("## ")))
+        .map(|h| {
+            h.to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    for (id, a) in of_type(&t, "AWS::CloudWatch::Alarm") {
+        let description = a["Properties"]["AlarmDescription"].as_str().expect("AlarmDescription");
+        let Some((_, rest)) = description.split_once("docs/operations.md#") else {
+            // The sign-in alarm's runbook lives in deployment.md.
+            assert!(description.contains("docs/deployment.md#"), "{id}: {description}");
+            continue;
+        };
+        let anchor = rest.trim_end_matches(')');
+        assert!(anchors.contains(anchor), "{id}: operations.md has no #{anchor}");
+    }
+}
+
+/// Cognito waits 5 s for a trigger; the HTTP API gives up at 30 s.
+const TRIGGER_TIMEOUT_SECS: i64 = 5;
+const HTTP_API_TIMEOUT_SECS: i64 = 30;
+
+#[test]
+fn every_function_has_the_timeout_of_its_kind() {
+    let t = resolved(true);
+    let max = |param: &str| t["Parameters"][param]["MaxValue"].as_i64().expect("MaxValue");
+    assert!(max("TimeoutSeconds") < HTTP_API_TIMEOUT_SECS);
+    for (id, f) in functions_of(&t) {
+        let binary = binary_of(f);
+        let timeout = property(&t, f, "Timeout").unwrap_or_else(|| panic!("{id}: Timeout"));
+        let want = if binary == TRIGGERS_CRATE {
+            yaml(&TRIGGER_TIMEOUT_SECS.to_string())
+        } else if served_route(binary).is_some() {
+            yaml("!Ref TimeoutSeconds")
+        } else {
+            yaml("!Ref InternalTimeoutSeconds")
+        };
+        assert_eq!(*timeout, want, "{id} ({binary}): Timeout");
+    }
+}
+
+#[test]
+fn the_mail_event_sources_are_the_ones_the_code_expects() {
+    let t = resolved(true);
+    let (id, send) = function_of(&t, "send-mail");
+    let events = send["Properties"]["Events"].as_mapping().expect("Events");
+    assert_eq!(events.len(), 1, "{id}: one event");
+    let e = events.values().next().unwrap();
+    assert_eq!(e["Type"].as_str(), Some("DynamoDB"));
+    let p = &e["Properties"];
+    assert_eq!(p["Stream"], yaml("!GetAtt Table.StreamArn"));
+    // From the mapping's creation on: what the stream held before is the
+    // sweep's (OUTBOX#PENDING markers, FORGOT#PENDING requests).
+    assert_eq!(p["StartingPosition"].as_str(), Some("LATEST"));
+    // The handler answers a partial batch (mail_fn: batch_item_failures):
+    // without this the whole batch would be retried, resending its mail.
+    assert_eq!(p["FunctionResponseTypes"], yaml("[ReportBatchItemFailures]"));
+    assert_eq!(p["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert_eq!(p["MaximumRetryAttempts"], yaml("!Ref MailMaxRetryAttempts"));
+    let batch = p["BatchSize"].as_u64().expect("BatchSize");
+    assert!((1..=100).contains(&batch), "BatchSize {batch}");
+    assert!(p["MaximumBatchingWindowInSeconds"].as_u64().is_some());
+    // A record older than the stream keeps (24 h) is gone anyway.
+    assert!(p["MaximumRecordAgeInSeconds"].as_u64().is_some_and(|s| s <= 86_400));
+    assert_eq!(
+        p["DestinationConfig"],
+        yaml("{OnFailure: {Type: SQS, Destination: !GetAtt MailDeadLetterQueue.Arn}}")
+    );
+    // The filter's patterns are tests/tests/stream_filter.rs's.
+    assert_eq!(
+        p["FilterCriteria"]["Filters"].as_sequence().map(Vec::len),
+        Some(2),
+        "FilterCriteria"
+    );
+    // The dead letters go to the queue sweep-mail drains.
+    let (_, sweep) = function_of(&t, "sweep-mail");
+    assert_eq!(
+        environment(&t, sweep).get(aws_adapters::sweep::DEAD_LETTER_QUEUE_URL_VAR),
+        Some(&yaml("!Ref MailDeadLetterQueue"))
+    );
+    let events = sweep["Properties"]["Events"].as_mapping().expect("Events");
+    assert_eq!(events.len(), 1);
+    let e = events.values().next().unwrap();
+    assert_eq!(e["Type"].as_str(), Some("Schedule"));
+    assert_eq!(e["Properties"]["Schedule"], sub("rate(${MailSweepMinutes} minutes)"));
+    // `rate(1 minutes)` is refused: the unit is singular for 1.
+    assert!(t["Parameters"]["MailSweepMinutes"]["MinValue"].as_i64() >= Some(2));
+    let queue = &t["Resources"]["MailDeadLetterQueue"]["Properties"];
+    assert_eq!(queue["MessageRetentionPeriod"].as_i64(), Some(1_209_600));
+}
+
+/// Every variable the code reads, by who reads it.
+fn variables_read() -> BTreeMap<&'static str, BTreeSet<String>> {
+    let seen = std::sync::Mutex::new(BTreeSet::new());
+    let _ = aws_adapters::AwsConfig::http_from_lookup(|name| {
+        seen.lock().unwrap().insert(name.to_owned());
+        Some(match name {
+            "SES_FROM_ADDRESS" => "noreply@example.com".to_owned(),
+            "AWS_CONNECT_TIMEOUT_MS" | "AWS_OPERATION_TIMEOUT_MS" => "1000".to_owned(),
+            "COGNITO_USER_POOL_ID" => "eu-west-1_AbC123".to_owned(),
+            "PASSWORD_PEPPER_VERIFY_IDS" => String::new(),
+            _ => "x".to_owned(),
+        })
+    })
+    .expect("a full AwsConfig");
+    let aws = seen.into_inner().unwrap();
+    BTreeMap::from([
+        ("Config", config_variables().into_iter().collect()),
+        ("AwsConfig", aws),
+        (
+            "observe and telemetry",
+            ["METRICS_NAMESPACE", "RUST_LOG"].map(str::to_owned).into(),
+        ),
+        (
+            "sweep-mail",
+            [aws_adapters::sweep::DEAD_LETTER_QUEUE_URL_VAR.to_owned()].into(),
+        ),
+        ("cognito-triggers", ["COGNITO_TRIGGER".to_owned()].into()),
+    ])
+}
+
+/// Read by the code, deliberately left to their defaults by the template:
+/// the data key ids are `pwctl admin keys init`'s (`d1`, `o1`).
+const DEFAULTED: [&str; 2] = ["SESSION_DATA_KEY_ID", "OUTBOX_DATA_KEY_ID"];
+
+#[test]
+fn every_function_gets_what_its_code_reads_and_nothing_else() {
+    let read = variables_read();
+    for on in [true, false] {
+        let t = resolved(on);
+        for (id, f) in functions_of(&t) {
+            let binary = binary_of(f);
+            let env = environment(&t, f);
+            let trigger = env.get("COGNITO_TRIGGER").and_then(Yaml::as_str);
+            let holds_nothing =
+                binary == TRIGGERS_CRATE && trigger != Some(VERIFYING_TRIGGER);
+            let mut wanted: BTreeSet<String> = BTreeSet::from(["RUST_LOG".to_owned()]);
+            if !holds_nothing {
+                wanted.extend(read["Config"].iter().cloned());
+                wanted.extend(read["AwsConfig"].iter().cloned());
+                wanted.extend(read["observe and telemetry"].iter().cloned());
+            }
+            if binary == TRIGGERS_CRATE {
+                wanted.insert("COGNITO_TRIGGER".to_owned());
+            }
+            if binary == "sweep-mail" {
+                wanted.extend(read["sweep-mail"].iter().cloned());
+            }
+            // Set only where they mean something (tested above and in the
+            // Cognito tests): the token variables, the pool.
+            let takes_tokens =
+                served_route(binary).is_some_and(|r| TOKEN_ROUTES.contains(&r));
+            let sets_passwords = served_route(binary)
+                .is_some_and(|r| PASSWORD_SET_ROUTES.contains(&r));
+            if !takes_tokens {
+                for var in TOKEN_ONLY {
+                    wanted.remove(var);
+                }
+            }
+            if !sets_passwords || !on {
+                wanted.remove("COGNITO_USER_POOL_ID");
+            }
+            for var in DEFAULTED {
+                wanted.remove(var);
+            }
+            // Set when their parameter is given (`!If`, parameter_form).
+            let optional = ["JWT_HS256_SECRET", "PASSWORD_CONFIG", "PASSWORD_PEPPER_ID", "PASSWORD_PEPPER_VERIFY_IDS"];
+            let set: BTreeSet<String> = env.keys().cloned().collect();
+            for var in &wanted {
+                assert!(set.contains(var), "{id} ({binary}, Cognito {on}): {var} is not set");
+            }
+            for var in &set {
+                assert!(
+                    wanted.contains(var) || optional.contains(&var.as_str()) && !holds_nothing,
+                    "{id} ({binary}, Cognito {on}): {var} is set and nothing there reads it"
+                );
+            }
+            // Value forms: a parameter (always, or when given), a list
+            // joined, or one of the stack's own resources of the right kind.
+            for (var, v) in &env {
+                if parameter_form(&t, v).is_some() {
+                    continue;
+                }
+                let resource_type = |id: &str| t["Resources"][id]["Type"].as_str().map(str::to_owned);
+                let form_ok = match var.as_str() {
+                    "TABLE_NAME" => ref_to(v).and_then(resource_type).as_deref() == Some("AWS::DynamoDB::Table"),
+                    "KMS_KEY_ID" => get_att(v).is_some_and(|(k, a)| a == "Arn" && resource_type(k).as_deref() == Some("AWS::KMS::Key")),
+                    "MAIL_DEAD_LETTER_QUEUE_URL" => ref_to(v).and_then(resource_type).as_deref() == Some("AWS::SQS::Queue"),
+                    "COGNITO_USER_POOL_ID" => ref_to(v).and_then(resource_type).as_deref() == Some("AWS::Cognito::UserPool"),
+                    "JWT_AUDIENCE" => ref_to(v).and_then(resource_type).as_deref() == Some("AWS::Cognito::UserPoolClient"),
+                    "JWT_ISSUER" | "JWT_JWKS_URL" => tagged(v, "Sub").is_some(),
+                    "JWT_SUBJECT_CLAIM" | "COGNITO_TRIGGER" => v.as_str().is_some(),
+                    "CORS_ALLOWED_ORIGINS" | "TRUSTED_PROXY_CIDRS" => tagged(v, "Join")
+                        .and_then(Yaml::as_sequence)
+                        .is_some_and(|a| {
+                            a[0].as_str() == Some(",")
+                                && ref_to(&a[1]).is_some_and(|p| {
+                                    t["Parameters"][p]["Type"].as_str() == Some("CommaDelimitedList")
+                                })
+                        }),
+                    _ => false,
+                };
+                assert!(form_ok, "{id}: {var} = {v:?}");
+            }
+        }
+    }
+}
+
+/// The crates that send email (SES) and handle the mail dead letters.
+const MAIL_CRATES: [&str; 2] = ["send-mail", "sweep-mail"];
+
+/// `Action` of a statement as a sorted list.
+fn actions(s: &Yaml) -> Vec<String> {
+    let mut a = strings(&s["Action"]);
+    a.sort();
+    a
+}
+
+#[test]
+fn logs_ses_sqs_and_stream_statements_are_exactly_each_functions() {
+    let t = resolved(true);
+    let mut log_groups: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut binaries: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (id, f) in functions_of(&t) {
+        let group = ref_to(&f["Properties"]["LoggingConfig"]["LogGroup"])
+            .unwrap_or_else(|| panic!("{id}: LogGroup: !Ref"));
+        assert_eq!(
+            t["Resources"][group]["Type"].as_str(),
+            Some("AWS::Logs::LogGroup"),
+            "{id}"
+        );
+        log_groups.entry(role_of(f)).or_default().insert(format!("{group}.Arn"));
+        binaries.entry(role_of(f)).or_default().insert(binary_of(f));
+    }
+    let ses_identity = sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}");
+    for (role, groups) in &log_groups {
+        let crates = &binaries[role];
+        let mails = crates.iter().any(|c| MAIL_CRATES.contains(c));
+        let mut expected: BTreeMap<String, (Vec<String>, Vec<Yaml>)> = BTreeMap::new();
+        // Its functions' log groups, no log group creation (they exist).
+        expected.insert(
+            "Logs".into(),
+            (
+                vec!["logs:CreateLogStream".into(), "logs:PutLogEvents".into()],
+                groups.iter().map(|g| yaml(&format!("!GetAtt {g}"))).collect(),
+            ),
+        );
+        if mails {
+            expected.insert("Send".into(), (vec!["ses:SendEmail".into()], vec![ses_identity.clone()]));
+        }
+        if crates.contains("send-mail") {
+            // The stream event source reads the stream with the function's
+            // role, and writes its failures to the queue with it.
+            expected.insert(
+                "StreamRead".into(),
+                (
+                    vec!["dynamodb:DescribeStream".into(), "dynamodb:GetRecords".into(), "dynamodb:GetShardIterator".into()],
+                    vec![yaml("!GetAtt Table.StreamArn")],
+                ),
+            );
+            expected.insert("StreamList".into(), (vec!["dynamodb:ListStreams".into()], vec![yaml("'*'")]));
+            expected.insert(
+                "DeadLetters".into(),
+                (vec!["sqs:SendMessage".into()], vec![yaml("!GetAtt MailDeadLetterQueue.Arn")]),
+            );
+        }
+        if crates.contains("sweep-mail") {
+            // ReceiveMessage (with its visibility timeout) and DeleteMessageBatch.
+            expected.insert(
+                "DeadLetters".into(),
+                (
+                    vec!["sqs:DeleteMessage".into(), "sqs:ReceiveMessage".into()],
+                    vec![yaml("!GetAtt MailDeadLetterQueue.Arn")],
+                ),
+            );
+        }
+        let mut got: BTreeMap<String, (Vec<String>, Vec<Yaml>)> = BTreeMap::new();
+        for s in statements_of(&t, role) {
+            assert_eq!(s["Effect"].as_str(), Some("Allow"), "{role}");
+            let a = actions(&s);
+            let non_table = a.iter().any(|x| {
+                ["logs:", "ses:", "sqs:"].iter().any(|p| x.starts_with(p))
+                    || ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+                        .contains(&x.as_str())
+            });
+            if !non_table {
+                continue;
+            }
+            let sid = s["Sid"].as_str().unwrap_or_else(|| panic!("{role}: a Sid")).to_owned();
+            let resources = match &s["Resource"] {
+                Yaml::Sequence(r) => r.clone(),
+                r => vec![r.clone()],
+            };
+            let resources = sorted_yaml(resources);
+            assert!(got.insert(sid.clone(), (a, resources)).is_none(), "{role}: {sid} twice");
+        }
+        let expected: BTreeMap<_, _> = expected
+            .into_iter()
+            .map(|(sid, (a, r))| (sid, (a, sorted_yaml(r))))
+            .collect();
+        assert_eq!(got, expected, "{role} ({crates:?}): logs, SES, SQS and stream statements");
+    }
+}
+
+/// Values in a stable order (a statement's resources are a set).
+fn sorted_yaml(v: Vec<Yaml>) -> Vec<Yaml> {
+    let mut v = v;
+    v.sort_by_key(|y| serde_norway::to_string(y).expect("YAML"));
+    v
 }
