@@ -445,3 +445,188 @@ fn secrets_are_redacted() {
     let h = legacy_hash(STRONG, 8, 1);
     assert!(!format!("{h:?}").contains("argon2id"));
 }
+
+/// Hashes made by other systems (`tests/data/foreign-hashes.json`): verified
+/// once, then replaced by Argon2id under the active pepper.
+mod foreign {
+    use super::*;
+    use password::{
+        import_hash, FirebaseScryptParams, ForeignHashInput, HashScheme, ImportHashOptions,
+    };
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Firebase {
+        signer_key: String,
+        salt_separator: String,
+        rounds: u32,
+        mem_cost: u32,
+    }
+
+    #[derive(Deserialize)]
+    struct Entry {
+        format: String,
+        hash: String,
+        salt: Option<String>,
+        password: String,
+        firebase: Option<Firebase>,
+    }
+
+    fn fixtures() -> Vec<(Entry, PasswordHash)> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/foreign-hashes.json"
+        );
+        let entries: Vec<Entry> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        entries
+            .into_iter()
+            .map(|e| {
+                let firebase = e.firebase.as_ref().map(|f| {
+                    FirebaseScryptParams::new(
+                        &f.signer_key,
+                        &f.salt_separator,
+                        f.rounds,
+                        f.mem_cost,
+                    )
+                    .unwrap()
+                });
+                let opts = ImportHashOptions {
+                    firebase,
+                    allow_legacy: true,
+                };
+                let input = ForeignHashInput {
+                    hash: &e.hash,
+                    format: Some(&e.format),
+                    salt: e.salt.as_deref(),
+                };
+                let h =
+                    import_hash(&input, &opts).unwrap_or_else(|err| panic!("{}: {err}", e.format));
+                (e, h)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fixture_has_every_scheme() {
+        let schemes: Vec<HashScheme> = fixtures().iter().map(|(_, h)| h.scheme()).collect();
+        for s in [
+            HashScheme::Bcrypt,
+            HashScheme::Scrypt,
+            HashScheme::Pbkdf2Sha256,
+            HashScheme::Pbkdf2Sha512,
+            HashScheme::DjangoPbkdf2Sha256,
+            HashScheme::Argon2Other,
+            HashScheme::FirebaseScrypt,
+            HashScheme::Sha256Salted,
+            HashScheme::Sha512Salted,
+        ] {
+            assert!(schemes.contains(&s), "{s} missing");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn each_fixture_verifies_once_then_is_argon2id_under_the_active_pepper() {
+        let s = peppered("k1", &["k1"]);
+        for (e, h) in fixtures() {
+            assert!(h.is_foreign() && h.pepper_id().is_none(), "{}", e.format);
+            assert!(s.needs_rehash(&h));
+            assert!(
+                matches!(
+                    s.verify(&format!("{}!", e.password), Some(&h)).await,
+                    Err(PasswordError::Mismatch)
+                ),
+                "{}: a wrong password matched",
+                e.format
+            );
+            let v = s
+                .verify(&e.password, Some(&h))
+                .await
+                .unwrap_or_else(|err| panic!("{}: {err}", e.format));
+            assert_eq!(v.matched_scheme(), h.scheme());
+            let fresh = v.rehash.clone().expect("a foreign hash is always replaced");
+            assert_eq!(fresh.scheme(), HashScheme::Argon2id, "{}", e.format);
+            assert_eq!(fresh.pepper_id().map(PepperId::as_str), Some("k1"));
+            assert!(!fresh.is_foreign() && !s.needs_rehash(&fresh));
+            // The replacement verifies the same password (typed the same way).
+            let again = s.verify(&e.password, Some(&fresh)).await.unwrap();
+            assert!(again.rehash.is_none());
+            assert_eq!(v.keep(h.clone()), fresh);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn typed_form_first_then_normalized() {
+        let opts = ImportHashOptions {
+            firebase: None,
+            allow_legacy: true,
+        };
+        // The other system hashed the normalized form ("fi"); the user types
+        // the ligature: the second presentation matches.
+        use sha2::Digest as _;
+        let hex: String = sha2::Sha256::digest("fish and chips salt".as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let h = import_hash(
+            &ForeignHashInput {
+                hash: &hex,
+                format: Some("sha256-salted-suffix"),
+                salt: Some(" salt"),
+            },
+            &opts,
+        )
+        .unwrap();
+        let s = service();
+        let before = s.argon2_evaluations();
+        s.verify("\u{FB01}sh and chips", Some(&h)).await.unwrap();
+        assert_eq!(
+            s.argon2_evaluations() - before,
+            3,
+            "typed, normalized, then the rehash"
+        );
+        // An ASCII password is presented once.
+        let before = s.argon2_evaluations();
+        assert!(s.verify("fish and chipz", Some(&h)).await.is_err());
+        assert_eq!(s.argon2_evaluations() - before, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn change_from_a_foreign_hash_checks_same_and_reuse() {
+        let s = service();
+        let (e, h) = fixtures()
+            .into_iter()
+            .find(|(e, _)| e.format == "bcrypt")
+            .unwrap();
+        let personal = PersonalInfo::default();
+        // Reuse against a foreign hash in the history.
+        let history = [h.clone()];
+        let refused = s
+            .evaluate_and_hash(&e.password, &ctx(&personal, None, &history))
+            .await
+            .unwrap_err();
+        assert!(
+            codes(&refused).contains(&code::REUSED),
+            "{:?}",
+            codes(&refused)
+        );
+        // Same as a foreign current hash, by hashing and by the verified password.
+        let refused = s
+            .evaluate_and_hash(&e.password, &ctx(&personal, Some(&h), &[]))
+            .await
+            .unwrap_err();
+        assert!(codes(&refused).contains(&code::SAME_AS_CURRENT));
+        let verified = s.verify(&e.password, Some(&h)).await.unwrap();
+        let with_verified = PolicyContext {
+            verified_current: Some(&verified),
+            ..ctx(&personal, Some(&h), &[])
+        };
+        let refused = s
+            .evaluate_and_hash(&e.password, &with_verified)
+            .await
+            .unwrap_err();
+        assert!(codes(&refused).contains(&code::SAME_AS_CURRENT));
+        s.evaluate_and_hash(STRONG, &with_verified).await.unwrap();
+    }
+}
