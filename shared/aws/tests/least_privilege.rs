@@ -518,3 +518,52 @@ async fn key_items_without_a_public_key_are_backfilled_by_init() {
         KeyStoreError::PublicKeyMismatch(_)
     ));
 }
+
+/// send-mail and sweep-mail start through `bootstrap::account_store` (their
+/// `main.rs`), not `app_with`: under a KMS that allows only their
+/// `Needs::SEND_MAIL` / `Needs::SWEEP_MAIL` purposes they unseal exactly the
+/// outbox data key, read exactly its item and the warm-up item, and write
+/// nothing; a role without the outbox purpose cannot start them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_cold_starts_unseal_exactly_their_needs_and_write_nothing() {
+    let (cfg, _) = deployed("mail").await;
+    for (name, needs) in [
+        ("send-mail", Needs::SEND_MAIL),
+        ("sweep-mail", Needs::SWEEP_MAIL),
+    ] {
+        let access = ColdStartAccess::of(needs);
+        assert_eq!(
+            access.decrypt_purposes,
+            [PURPOSE_OUTBOX_DATA_KEY],
+            "{name}: the outbox data key only"
+        );
+        assert!(!access.keyring_query, "{name}: no SCv2 key");
+        let g = gated(&cfg, &access.decrypt_purposes).await;
+        let keys = KmsKeyStore::from_clients(&g.clients, &cfg);
+        let store = aws_adapters::bootstrap::account_store(&cfg, &g.clients, &keys).await;
+        assert!(store.is_ok(), "{name}: {:#}", store.err().unwrap());
+        assert_eq!(
+            sorted(&g.kms),
+            [format!("Decrypt {PURPOSE_OUTBOX_DATA_KEY}")],
+            "{name}: KMS calls"
+        );
+        let mut reads: Vec<String> = access
+            .secret_items
+            .iter()
+            .map(|pk| format!("GetItem {pk}"))
+            .collect();
+        reads.push("GetItem ACCOUNTS#NOOP".into());
+        reads.sort();
+        assert_eq!(sorted(&g.table), reads, "{name}: DynamoDB calls");
+
+        // Without the outbox purpose (another function's role) it cannot start.
+        let refused = gated(&cfg, &[PURPOSE_SESSION_DATA_KEY]).await;
+        let keys = KmsKeyStore::from_clients(&refused.clients, &cfg);
+        assert!(
+            aws_adapters::bootstrap::account_store(&cfg, &refused.clients, &keys)
+                .await
+                .is_err(),
+            "{name} started without kms:Decrypt of the outbox key"
+        );
+    }
+}
