@@ -3057,3 +3057,124 @@ fn sorted_yaml(v: Vec<Yaml>) -> Vec<Yaml> {
     v.sort_by_key(|y| serde_norway::to_string(y).expect("YAML"));
     v
 }
+
+/// `(action, dynamodb:LeadingKeys pattern)` of every table grant of `role`;
+/// each one on the table is held to partitions by a `LeadingKeys` condition.
+fn table_grants(t: &Yaml, role: &str) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for s in statements_of(t, role) {
+        if s["Resource"] != yaml("!GetAtt Table.Arn") {
+            continue;
+        }
+        let sid = s["Sid"].as_str().unwrap_or_default();
+        let keys = strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+        assert!(!keys.is_empty(), "{role} {sid}: a table grant without dynamodb:LeadingKeys");
+        for a in strings(&s["Action"]) {
+            for k in &keys {
+                out.insert((a.clone(), k.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The partitions the code ever queries (`query_all` and `query_first` of
+/// the account store, the key ring's Query): a Query grant elsewhere is
+/// one nothing uses.
+fn queried_partitions() -> BTreeSet<String> {
+    [
+        "KEYRING#scv2",
+        "LINKS#*",
+        aws_adapters::FORGOT_PENDING_PK,
+        "OUTBOX#PENDING",
+    ]
+    .map(str::to_owned)
+    .into()
+}
+
+#[test]
+fn query_is_granted_only_on_partitions_the_code_queries() {
+    let t = resolved(true);
+    let roles: BTreeSet<&str> = functions_of(&t).into_iter().map(|(_, f)| role_of(f)).collect();
+    for role in roles {
+        for (action, key) in table_grants(&t, role) {
+            if action == "dynamodb:Query" {
+                assert!(
+                    queried_partitions().contains(&key),
+                    "{role}: dynamodb:Query on {key}, which the code never queries"
+                );
+            }
+        }
+    }
+}
+
+/// The table grants of the internal functions that no request recording
+/// covers (`route_touches.json` records the HTTP functions and sign-in):
+/// what each one's code does, call by call, pinned. Key items (`SECRET#`)
+/// are `each_role_holds_exactly_the_keys_its_function_loads`'s.
+fn internal_grants(krate: &str) -> Vec<(&'static str, &'static [&'static str])> {
+    const OUTBOX_SEND: [(&str, &[&str]); 3] = [
+        // Load, claim (UpdateItem, conditional) and release OUTBOX#<id>.
+        ("dynamodb:GetItem", &["OUTBOX#*"]),
+        ("dynamodb:UpdateItem", &["OUTBOX#*"]),
+        // Then drop its pending marker.
+        ("dynamodb:DeleteItem", &["OUTBOX#PENDING"]),
+    ];
+    const FORGOT_ANSWER: [(&str, &[&str]); 4] = [
+        // The request, the address's claim, its user.
+        ("dynamodb:GetItem", &["FORGOT#PENDING", "EMAIL#*", "USER#*"]),
+        // The user's live reset markers (the oldest past the cap go).
+        ("dynamodb:Query", &["LINKS#*"]),
+        // One transaction: the token and its marker, the outbox message and
+        // its marker Put; the request and the capped-out links Deleted.
+        ("dynamodb:PutItem", &["RESET#*", "LINKS#*", "OUTBOX#*"]),
+        ("dynamodb:DeleteItem", &["FORGOT#PENDING", "RESET#*", "LINKS#*"]),
+    ];
+    let mut grants: Vec<(&str, &[&str])> = vec![("dynamodb:GetItem", &["ACCOUNTS#NOOP"])];
+    match krate {
+        // One TransactWriteItems, no reads: the user, its email claim, the
+        // init session and its marker, the outbox message and its marker.
+        "invite-user" => grants.push((
+            "dynamodb:PutItem",
+            &["USER#*", "EMAIL#*", "INIT#*", "LINKS#*", "OUTBOX#*"],
+        )),
+        "send-mail" => {
+            grants.extend(OUTBOX_SEND);
+            grants.extend(FORGOT_ANSWER);
+        }
+        // And the bounded lists of what is pending.
+        "sweep-mail" => {
+            grants.extend(OUTBOX_SEND);
+            grants.extend(FORGOT_ANSWER);
+            grants.push(("dynamodb:Query", &["OUTBOX#PENDING", "FORGOT#PENDING"]));
+        }
+        other => panic!("{other}: not an internal function without a recording"),
+    }
+    grants
+}
+
+#[test]
+fn invite_send_and_sweep_hold_exactly_their_data_grants() {
+    let t = resolved(true);
+    for krate in ["invite-user", "send-mail", "sweep-mail"] {
+        let (id, f) = function_of(&t, krate);
+        let got: BTreeSet<(String, String)> = table_grants(&t, role_of(f))
+            .into_iter()
+            .filter(|(_, key)| !key.starts_with("SECRET#") && !key.starts_with("KEYRING#"))
+            .collect();
+        let want: BTreeSet<(String, String)> = internal_grants(krate)
+            .into_iter()
+            .flat_map(|(a, keys)| keys.iter().map(move |k| (a.to_owned(), (*k).to_owned())))
+            .collect();
+        assert_eq!(got, want, "{id} ({krate}): table grants");
+        // No scan, no batch, no grant on every partition.
+        for (action, key) in &got {
+            assert!(
+                !["dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"]
+                    .contains(&action.as_str()),
+                "{krate}: {action}"
+            );
+            assert_ne!(key, "*", "{krate}: {action} on every partition");
+        }
+    }
+}
