@@ -192,3 +192,41 @@ fn make_validate_translates_the_template_and_lints_it() {
         "no sam validate --lint: {stdout}"
     );
 }
+
+/// The answers the HTTP API gives itself are the contract's too: docs/api.md
+/// names each one, the stage throttle's parameters are the template's, and
+/// a wrong method is not among them (an `ANY` route per path, which
+/// `template_drift.rs` holds to every contract path, reaches the function).
+#[test]
+fn api_md_documents_the_answers_the_gateway_gives_itself() {
+    let text = template();
+    let api = std::fs::read_to_string(e2e_tests::root().join("docs/api.md")).expect("api.md");
+    let section: String = api
+        .lines()
+        .skip_while(|l| *l != "### Answers from API Gateway (AWS only)")
+        .skip(1)
+        .take_while(|l| !l.starts_with("### "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!section.is_empty(), "docs/api.md: no gateway answers section");
+    for row in [
+        "| 404 | `{\"message\":\"Not Found\"}`",
+        "| 429 | `{\"message\":\"Too Many Requests\"}`",
+        "| 500 | `{\"message\":\"Internal Server Error\"}`",
+        "| 503 | `{\"message\":\"Service Unavailable\"}`",
+    ] {
+        assert!(section.contains(row), "docs/api.md gateway answers lack {row}");
+    }
+    assert!(
+        !section.contains("| 405 |"),
+        "a wrong method is the function's 405"
+    );
+    for param in ["ApiThrottlingRateLimit", "ApiThrottlingBurstLimit"] {
+        assert!(section.contains(param), "{param}");
+        assert!(
+            text.contains(&format!(": !Ref {param}\n")),
+            "the stage throttle reads {param}"
+        );
+    }
+    assert!(section.contains("`ANY` route") && text.contains("Method: ANY"));
+}
