@@ -348,7 +348,10 @@ fn the_http_api_serves_exactly_the_contract_routes() {
             } else {
                 &mut served
             };
-            assert!(set.insert(route.clone()), "{id}: route {route:?} bound twice");
+            assert!(
+                set.insert(route.clone()),
+                "{id}: route {route:?} bound twice"
+            );
         }
     }
     assert_eq!(
@@ -2459,7 +2462,7 @@ fn admits(p: &Yaml, v: &str) -> bool {
 /// `!Not [!Equals [!Ref P, '']]`: `P`.
 fn given_condition(c: &Yaml) -> Option<&str> {
     let args = tagged(tagged(c, "Not")?.as_sequence()?.first()?, "Equals")?.as_sequence()?;
-    (args.get(1)?.as_str()? == "").then_some(())?;
+    args.get(1)?.as_str()?.is_empty().then_some(())?;
     ref_to(args.first()?)
 }
 
@@ -2473,7 +2476,11 @@ fn parameter_form<'a>(t: &'a Yaml, v: &'a Yaml) -> Option<(&'a str, bool)> {
     let args = tagged(v, "If")?.as_sequence()?;
     let (cond, then, other) = (args[0].as_str()?, &args[1], &args[2]);
     let p = ref_to(then).filter(|p| !t["Parameters"][*p].is_null())?;
-    assert_eq!(ref_to(other), Some("AWS::NoValue"), "!If [{cond}, !Ref {p}, ...]");
+    assert_eq!(
+        ref_to(other),
+        Some("AWS::NoValue"),
+        "!If [{cond}, !Ref {p}, ...]"
+    );
     assert_eq!(
         given_condition(&t["Conditions"][cond]),
         Some(p),
@@ -2497,13 +2504,47 @@ fn every_parameter_admits_only_what_the_code_accepts() {
     // refuses them) and the code refuses; and a pepper id listed twice in
     // PasswordPepperVerifyIds (no pattern can refuse a repeat).
     let mut corpus: Vec<String> = [
-        "", " ", "0", "1", "-1", "59", "60", "abc", "0/300", "5/0", "1/1", "5/300", "05/300",
-        "999999999/999999999", "5/300x", " 5/300", "5 /300",
-        "https://app.example.com/p", "https:///p", "https://:443/p", "https://a.example.com/p?x=1",
-        "https://a.example.com/p#x", "https://a.example.com/\"p", "https://a.example.com/<p>",
-        "http://localhost:3000/p", "http://a.example.com/p", "https://a.example.com/p q",
-        "noreply@example.com", "@example.com", "noreply@", "p1", "p1,p2", "p#1", ",p1",
-        "bizId", "sub", "custom:biz_id", "info", "debug", "INFO", "PasswordApi",
+        "",
+        " ",
+        "0",
+        "1",
+        "-1",
+        "59",
+        "60",
+        "abc",
+        "0/300",
+        "5/0",
+        "1/1",
+        "5/300",
+        "05/300",
+        "999999999/999999999",
+        "5/300x",
+        " 5/300",
+        "5 /300",
+        "https://app.example.com/p",
+        "https:///p",
+        "https://:443/p",
+        "https://a.example.com/p?x=1",
+        "https://a.example.com/p#x",
+        "https://a.example.com/\"p",
+        "https://a.example.com/<p>",
+        "http://localhost:3000/p",
+        "http://a.example.com/p",
+        "https://a.example.com/p q",
+        "noreply@example.com",
+        "@example.com",
+        "noreply@",
+        "p1",
+        "p1,p2",
+        "p#1",
+        ",p1",
+        "bizId",
+        "sub",
+        "custom:biz_id",
+        "info",
+        "debug",
+        "INFO",
+        "PasswordApi",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -2560,7 +2601,10 @@ fn every_parameter_admits_only_what_the_code_accepts() {
                         "{id}: {param} admits {value:?}, which the code refuses as {var}"
                     );
                 }
-                assert!(admitted > 0, "{param}: the corpus exercises none of its values");
+                assert!(
+                    admitted > 0,
+                    "{param}: the corpus exercises none of its values"
+                );
                 for d in &default {
                     assert!(admits(p, d), "{param}: its Default {d:?} is refused");
                 }
@@ -2600,7 +2644,10 @@ fn log_level_is_the_level_lambda_keeps_on_every_function() {
         .keys()
         .filter_map(|k| k.as_str().map(str::to_owned))
         .collect();
-    assert_eq!(mapped, allowed, "LogLevels maps exactly the values of LogLevel");
+    assert_eq!(
+        mapped, allowed,
+        "LogLevels maps exactly the values of LogLevel"
+    );
     for level in &allowed {
         // RUST_LOG takes it as a filter; Lambda keeps the JSON lines whose
         // `level` is at or above ApplicationLogLevel: the same level.
@@ -2613,18 +2660,25 @@ fn log_level_is_the_level_lambda_keeps_on_every_function() {
             Some(level.to_uppercase().as_str()),
             "{level}"
         );
-        let system = levels[level.as_str()]["System"].as_str().unwrap_or_default();
-        assert!(["DEBUG", "INFO", "WARN"].contains(&system), "{level}: System {system}");
+        let system = levels[level.as_str()]["System"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            ["DEBUG", "INFO", "WARN"].contains(&system),
+            "{level}: System {system}"
+        );
     }
-    let find_in_map = |key: &str| {
-        yaml(&format!("!FindInMap [LogLevels, !Ref LogLevel, {key}]"))
-    };
+    let find_in_map = |key: &str| yaml(&format!("!FindInMap [LogLevels, !Ref LogLevel, {key}]"));
     let functions = functions_of(&t);
     assert_eq!(functions.len(), template().len());
     for (id, f) in functions {
         let logging = &f["Properties"]["LoggingConfig"];
         assert_eq!(logging["LogFormat"].as_str(), Some("JSON"), "{id}");
-        assert_eq!(logging["ApplicationLogLevel"], find_in_map("Application"), "{id}");
+        assert_eq!(
+            logging["ApplicationLogLevel"],
+            find_in_map("Application"),
+            "{id}"
+        );
         assert_eq!(logging["SystemLogLevel"], find_in_map("System"), "{id}");
         assert_eq!(
             environment(&t, f).get("RUST_LOG"),
@@ -2657,7 +2711,11 @@ fn the_dead_letter_alarm_counts_letters_in_flight_between_sweeps() {
         }
         assert_eq!(m["ReturnData"].as_bool(), Some(false), "{id}");
         let stat = &m["MetricStat"];
-        assert_eq!(stat["Metric"]["Namespace"].as_str(), Some("AWS/SQS"), "{id}");
+        assert_eq!(
+            stat["Metric"]["Namespace"].as_str(),
+            Some("AWS/SQS"),
+            "{id}"
+        );
         assert_eq!(
             stat["Metric"]["Dimensions"],
             yaml("[{Name: QueueName, Value: !GetAtt MailDeadLetterQueue.QueueName}]"),
@@ -2665,7 +2723,10 @@ fn the_dead_letter_alarm_counts_letters_in_flight_between_sweeps() {
         );
         assert_eq!(stat["Stat"].as_str(), Some("Maximum"), "{id}");
         read.insert(
-            stat["Metric"]["MetricName"].as_str().expect("MetricName").to_owned(),
+            stat["Metric"]["MetricName"]
+                .as_str()
+                .expect("MetricName")
+                .to_owned(),
             id.to_owned(),
         );
     }
@@ -2674,7 +2735,10 @@ fn the_dead_letter_alarm_counts_letters_in_flight_between_sweeps() {
     let names: Vec<&str> = read.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesVisible"]
+        [
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesVisible"
+        ]
     );
     assert_eq!(
         expression.as_deref(),
@@ -2688,7 +2752,10 @@ fn the_dead_letter_alarm_counts_letters_in_flight_between_sweeps() {
         )
     );
     assert_eq!(a["Threshold"].as_i64(), Some(0));
-    assert_eq!(a["ComparisonOperator"].as_str(), Some("GreaterThanThreshold"));
+    assert_eq!(
+        a["ComparisonOperator"].as_str(),
+        Some("GreaterThanThreshold")
+    );
     assert_eq!(a["TreatMissingData"].as_str(), Some("notBreaching"));
 }
 
@@ -2721,7 +2788,10 @@ fn sweep_mail_and_invite_user_failures_raise_an_alarm() {
         &yaml("[{Name: FunctionName, Value: !Ref InviteUserFunction}]"),
     );
     assert!(function_crates().contains("sweep-mail"));
-    for (what, found) in [("sweep-mail MailFailed", sweep), ("invite-user Errors", invite)] {
+    for (what, found) in [
+        ("sweep-mail MailFailed", sweep),
+        ("invite-user Errors", invite),
+    ] {
         assert_eq!(found.len(), 1, "one alarm on {what}");
         let (id, p) = found[0];
         assert_eq!(p["Statistic"].as_str(), Some("Sum"), "{id}");
@@ -2754,14 +2824,22 @@ fn every_alarm_names_a_runbook_of_operations_md() {
         })
         .collect();
     for (id, a) in of_type(&t, "AWS::CloudWatch::Alarm") {
-        let description = a["Properties"]["AlarmDescription"].as_str().expect("AlarmDescription");
+        let description = a["Properties"]["AlarmDescription"]
+            .as_str()
+            .expect("AlarmDescription");
         let Some((_, rest)) = description.split_once("docs/operations.md#") else {
             // The sign-in alarm's runbook lives in deployment.md.
-            assert!(description.contains("docs/deployment.md#"), "{id}: {description}");
+            assert!(
+                description.contains("docs/deployment.md#"),
+                "{id}: {description}"
+            );
             continue;
         };
         let anchor = rest.trim_end_matches(')');
-        assert!(anchors.contains(anchor), "{id}: operations.md has no #{anchor}");
+        assert!(
+            anchors.contains(anchor),
+            "{id}: operations.md has no #{anchor}"
+        );
     }
 }
 
@@ -2772,7 +2850,11 @@ const HTTP_API_TIMEOUT_SECS: i64 = 30;
 #[test]
 fn every_function_has_the_timeout_of_its_kind() {
     let t = resolved(true);
-    let max = |param: &str| t["Parameters"][param]["MaxValue"].as_i64().expect("MaxValue");
+    let max = |param: &str| {
+        t["Parameters"][param]["MaxValue"]
+            .as_i64()
+            .expect("MaxValue")
+    };
     assert!(max("TimeoutSeconds") < HTTP_API_TIMEOUT_SECS);
     for (id, f) in functions_of(&t) {
         let binary = binary_of(f);
@@ -2803,14 +2885,19 @@ fn the_mail_event_sources_are_the_ones_the_code_expects() {
     assert_eq!(p["StartingPosition"].as_str(), Some("LATEST"));
     // The handler answers a partial batch (mail_fn: batch_item_failures):
     // without this the whole batch would be retried, resending its mail.
-    assert_eq!(p["FunctionResponseTypes"], yaml("[ReportBatchItemFailures]"));
+    assert_eq!(
+        p["FunctionResponseTypes"],
+        yaml("[ReportBatchItemFailures]")
+    );
     assert_eq!(p["BisectBatchOnFunctionError"].as_bool(), Some(true));
     assert_eq!(p["MaximumRetryAttempts"], yaml("!Ref MailMaxRetryAttempts"));
     let batch = p["BatchSize"].as_u64().expect("BatchSize");
     assert!((1..=100).contains(&batch), "BatchSize {batch}");
     assert!(p["MaximumBatchingWindowInSeconds"].as_u64().is_some());
     // A record older than the stream keeps (24 h) is gone anyway.
-    assert!(p["MaximumRecordAgeInSeconds"].as_u64().is_some_and(|s| s <= 86_400));
+    assert!(p["MaximumRecordAgeInSeconds"]
+        .as_u64()
+        .is_some_and(|s| s <= 86_400));
     assert_eq!(
         p["DestinationConfig"],
         yaml("{OnFailure: {Type: SQS, Destination: !GetAtt MailDeadLetterQueue.Arn}}")
@@ -2831,7 +2918,10 @@ fn the_mail_event_sources_are_the_ones_the_code_expects() {
     assert_eq!(events.len(), 1);
     let e = events.values().next().unwrap();
     assert_eq!(e["Type"].as_str(), Some("Schedule"));
-    assert_eq!(e["Properties"]["Schedule"], sub("rate(${MailSweepMinutes} minutes)"));
+    assert_eq!(
+        e["Properties"]["Schedule"],
+        sub("rate(${MailSweepMinutes} minutes)")
+    );
     // `rate(1 minutes)` is refused: the unit is singular for 1.
     assert!(t["Parameters"]["MailSweepMinutes"]["MinValue"].as_i64() >= Some(2));
     let queue = &t["Resources"]["MailDeadLetterQueue"]["Properties"];
@@ -2881,8 +2971,7 @@ fn every_function_gets_what_its_code_reads_and_nothing_else() {
             let binary = binary_of(f);
             let env = environment(&t, f);
             let trigger = env.get("COGNITO_TRIGGER").and_then(Yaml::as_str);
-            let holds_nothing =
-                binary == TRIGGERS_CRATE && trigger != Some(VERIFYING_TRIGGER);
+            let holds_nothing = binary == TRIGGERS_CRATE && trigger != Some(VERIFYING_TRIGGER);
             let mut wanted: BTreeSet<String> = BTreeSet::from(["RUST_LOG".to_owned()]);
             if !holds_nothing {
                 wanted.extend(read["Config"].iter().cloned());
@@ -2897,10 +2986,9 @@ fn every_function_gets_what_its_code_reads_and_nothing_else() {
             }
             // Set only where they mean something (tested above and in the
             // Cognito tests): the token variables, the pool.
-            let takes_tokens =
-                served_route(binary).is_some_and(|r| TOKEN_ROUTES.contains(&r));
-            let sets_passwords = served_route(binary)
-                .is_some_and(|r| PASSWORD_SET_ROUTES.contains(&r));
+            let takes_tokens = served_route(binary).is_some_and(|r| TOKEN_ROUTES.contains(&r));
+            let sets_passwords =
+                served_route(binary).is_some_and(|r| PASSWORD_SET_ROUTES.contains(&r));
             if !takes_tokens {
                 for var in TOKEN_ONLY {
                     wanted.remove(var);
@@ -2913,10 +3001,18 @@ fn every_function_gets_what_its_code_reads_and_nothing_else() {
                 wanted.remove(var);
             }
             // Set when their parameter is given (`!If`, parameter_form).
-            let optional = ["JWT_HS256_SECRET", "PASSWORD_CONFIG", "PASSWORD_PEPPER_ID", "PASSWORD_PEPPER_VERIFY_IDS"];
+            let optional = [
+                "JWT_HS256_SECRET",
+                "PASSWORD_CONFIG",
+                "PASSWORD_PEPPER_ID",
+                "PASSWORD_PEPPER_VERIFY_IDS",
+            ];
             let set: BTreeSet<String> = env.keys().cloned().collect();
             for var in &wanted {
-                assert!(set.contains(var), "{id} ({binary}, Cognito {on}): {var} is not set");
+                assert!(
+                    set.contains(var),
+                    "{id} ({binary}, Cognito {on}): {var} is not set"
+                );
             }
             for var in &set {
                 assert!(
@@ -2930,13 +3026,26 @@ fn every_function_gets_what_its_code_reads_and_nothing_else() {
                 if parameter_form(&t, v).is_some() {
                     continue;
                 }
-                let resource_type = |id: &str| t["Resources"][id]["Type"].as_str().map(str::to_owned);
+                let resource_type =
+                    |id: &str| t["Resources"][id]["Type"].as_str().map(str::to_owned);
                 let form_ok = match var.as_str() {
-                    "TABLE_NAME" => ref_to(v).and_then(resource_type).as_deref() == Some("AWS::DynamoDB::Table"),
-                    "KMS_KEY_ID" => get_att(v).is_some_and(|(k, a)| a == "Arn" && resource_type(k).as_deref() == Some("AWS::KMS::Key")),
-                    "MAIL_DEAD_LETTER_QUEUE_URL" => ref_to(v).and_then(resource_type).as_deref() == Some("AWS::SQS::Queue"),
-                    "COGNITO_USER_POOL_ID" => ref_to(v).and_then(resource_type).as_deref() == Some("AWS::Cognito::UserPool"),
-                    "JWT_AUDIENCE" => ref_to(v).and_then(resource_type).as_deref() == Some("AWS::Cognito::UserPoolClient"),
+                    "TABLE_NAME" => {
+                        ref_to(v).and_then(resource_type).as_deref() == Some("AWS::DynamoDB::Table")
+                    }
+                    "KMS_KEY_ID" => get_att(v).is_some_and(|(k, a)| {
+                        a == "Arn" && resource_type(k).as_deref() == Some("AWS::KMS::Key")
+                    }),
+                    "MAIL_DEAD_LETTER_QUEUE_URL" => {
+                        ref_to(v).and_then(resource_type).as_deref() == Some("AWS::SQS::Queue")
+                    }
+                    "COGNITO_USER_POOL_ID" => {
+                        ref_to(v).and_then(resource_type).as_deref()
+                            == Some("AWS::Cognito::UserPool")
+                    }
+                    "JWT_AUDIENCE" => {
+                        ref_to(v).and_then(resource_type).as_deref()
+                            == Some("AWS::Cognito::UserPoolClient")
+                    }
                     "JWT_ISSUER" | "JWT_JWKS_URL" => tagged(v, "Sub").is_some(),
                     "JWT_SUBJECT_CLAIM" | "COGNITO_TRIGGER" => v.as_str().is_some(),
                     "CORS_ALLOWED_ORIGINS" | "TRUSTED_PROXY_CIDRS" => tagged(v, "Join")
@@ -2944,7 +3053,8 @@ fn every_function_gets_what_its_code_reads_and_nothing_else() {
                         .is_some_and(|a| {
                             a[0].as_str() == Some(",")
                                 && ref_to(&a[1]).is_some_and(|p| {
-                                    t["Parameters"][p]["Type"].as_str() == Some("CommaDelimitedList")
+                                    t["Parameters"][p]["Type"].as_str()
+                                        == Some("CommaDelimitedList")
                                 })
                         }),
                     _ => false,
@@ -2978,10 +3088,14 @@ fn logs_ses_sqs_and_stream_statements_are_exactly_each_functions() {
             Some("AWS::Logs::LogGroup"),
             "{id}"
         );
-        log_groups.entry(role_of(f)).or_default().insert(format!("{group}.Arn"));
+        log_groups
+            .entry(role_of(f))
+            .or_default()
+            .insert(format!("{group}.Arn"));
         binaries.entry(role_of(f)).or_default().insert(binary_of(f));
     }
-    let ses_identity = sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}");
+    let ses_identity =
+        sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}");
     for (role, groups) in &log_groups {
         let crates = &binaries[role];
         let mails = crates.iter().any(|c| MAIL_CRATES.contains(c));
@@ -2991,11 +3105,17 @@ fn logs_ses_sqs_and_stream_statements_are_exactly_each_functions() {
             "Logs".into(),
             (
                 vec!["logs:CreateLogStream".into(), "logs:PutLogEvents".into()],
-                groups.iter().map(|g| yaml(&format!("!GetAtt {g}"))).collect(),
+                groups
+                    .iter()
+                    .map(|g| yaml(&format!("!GetAtt {g}")))
+                    .collect(),
             ),
         );
         if mails {
-            expected.insert("Send".into(), (vec!["ses:SendEmail".into()], vec![ses_identity.clone()]));
+            expected.insert(
+                "Send".into(),
+                (vec!["ses:SendEmail".into()], vec![ses_identity.clone()]),
+            );
         }
         if crates.contains("send-mail") {
             // The stream event source reads the stream with the function's
@@ -3003,14 +3123,24 @@ fn logs_ses_sqs_and_stream_statements_are_exactly_each_functions() {
             expected.insert(
                 "StreamRead".into(),
                 (
-                    vec!["dynamodb:DescribeStream".into(), "dynamodb:GetRecords".into(), "dynamodb:GetShardIterator".into()],
+                    vec![
+                        "dynamodb:DescribeStream".into(),
+                        "dynamodb:GetRecords".into(),
+                        "dynamodb:GetShardIterator".into(),
+                    ],
                     vec![yaml("!GetAtt Table.StreamArn")],
                 ),
             );
-            expected.insert("StreamList".into(), (vec!["dynamodb:ListStreams".into()], vec![yaml("'*'")]));
+            expected.insert(
+                "StreamList".into(),
+                (vec!["dynamodb:ListStreams".into()], vec![yaml("'*'")]),
+            );
             expected.insert(
                 "DeadLetters".into(),
-                (vec!["sqs:SendMessage".into()], vec![yaml("!GetAtt MailDeadLetterQueue.Arn")]),
+                (
+                    vec!["sqs:SendMessage".into()],
+                    vec![yaml("!GetAtt MailDeadLetterQueue.Arn")],
+                ),
             );
         }
         if crates.contains("sweep-mail") {
@@ -3029,25 +3159,39 @@ fn logs_ses_sqs_and_stream_statements_are_exactly_each_functions() {
             let a = actions(&s);
             let non_table = a.iter().any(|x| {
                 ["logs:", "ses:", "sqs:"].iter().any(|p| x.starts_with(p))
-                    || ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
-                        .contains(&x.as_str())
+                    || [
+                        "dynamodb:DescribeStream",
+                        "dynamodb:GetRecords",
+                        "dynamodb:GetShardIterator",
+                        "dynamodb:ListStreams",
+                    ]
+                    .contains(&x.as_str())
             });
             if !non_table {
                 continue;
             }
-            let sid = s["Sid"].as_str().unwrap_or_else(|| panic!("{role}: a Sid")).to_owned();
+            let sid = s["Sid"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{role}: a Sid"))
+                .to_owned();
             let resources = match &s["Resource"] {
                 Yaml::Sequence(r) => r.clone(),
                 r => vec![r.clone()],
             };
             let resources = sorted_yaml(resources);
-            assert!(got.insert(sid.clone(), (a, resources)).is_none(), "{role}: {sid} twice");
+            assert!(
+                got.insert(sid.clone(), (a, resources)).is_none(),
+                "{role}: {sid} twice"
+            );
         }
         let expected: BTreeMap<_, _> = expected
             .into_iter()
             .map(|(sid, (a, r))| (sid, (a, sorted_yaml(r))))
             .collect();
-        assert_eq!(got, expected, "{role} ({crates:?}): logs, SES, SQS and stream statements");
+        assert_eq!(
+            got, expected,
+            "{role} ({crates:?}): logs, SES, SQS and stream statements"
+        );
     }
 }
 
@@ -3068,7 +3212,10 @@ fn table_grants(t: &Yaml, role: &str) -> BTreeSet<(String, String)> {
         }
         let sid = s["Sid"].as_str().unwrap_or_default();
         let keys = strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
-        assert!(!keys.is_empty(), "{role} {sid}: a table grant without dynamodb:LeadingKeys");
+        assert!(
+            !keys.is_empty(),
+            "{role} {sid}: a table grant without dynamodb:LeadingKeys"
+        );
         for a in strings(&s["Action"]) {
             for k in &keys {
                 out.insert((a.clone(), k.clone()));
@@ -3095,7 +3242,10 @@ fn queried_partitions() -> BTreeSet<String> {
 #[test]
 fn query_is_granted_only_on_partitions_the_code_queries() {
     let t = resolved(true);
-    let roles: BTreeSet<&str> = functions_of(&t).into_iter().map(|(_, f)| role_of(f)).collect();
+    let roles: BTreeSet<&str> = functions_of(&t)
+        .into_iter()
+        .map(|(_, f)| role_of(f))
+        .collect();
     for role in roles {
         for (action, key) in table_grants(&t, role) {
             if action == "dynamodb:Query" {
@@ -3128,7 +3278,10 @@ fn internal_grants(krate: &str) -> Vec<(&'static str, &'static [&'static str])> 
         // One transaction: the token and its marker, the outbox message and
         // its marker Put; the request and the capped-out links Deleted.
         ("dynamodb:PutItem", &["RESET#*", "LINKS#*", "OUTBOX#*"]),
-        ("dynamodb:DeleteItem", &["FORGOT#PENDING", "RESET#*", "LINKS#*"]),
+        (
+            "dynamodb:DeleteItem",
+            &["FORGOT#PENDING", "RESET#*", "LINKS#*"],
+        ),
     ];
     let mut grants: Vec<(&str, &[&str])> = vec![("dynamodb:GetItem", &["ACCOUNTS#NOOP"])];
     match krate {
@@ -3170,8 +3323,12 @@ fn invite_send_and_sweep_hold_exactly_their_data_grants() {
         // No scan, no batch, no grant on every partition.
         for (action, key) in &got {
             assert!(
-                !["dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"]
-                    .contains(&action.as_str()),
+                ![
+                    "dynamodb:Scan",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:BatchGetItem"
+                ]
+                .contains(&action.as_str()),
                 "{krate}: {action}"
             );
             assert_ne!(key, "*", "{krate}: {action} on every partition");

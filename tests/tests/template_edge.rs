@@ -208,14 +208,20 @@ fn api_md_documents_the_answers_the_gateway_gives_itself() {
         .take_while(|l| !l.starts_with("### "))
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(!section.is_empty(), "docs/api.md: no gateway answers section");
+    assert!(
+        !section.is_empty(),
+        "docs/api.md: no gateway answers section"
+    );
     for row in [
         "| 404 | `{\"message\":\"Not Found\"}`",
         "| 429 | `{\"message\":\"Too Many Requests\"}`",
         "| 500 | `{\"message\":\"Internal Server Error\"}`",
         "| 503 | `{\"message\":\"Service Unavailable\"}`",
     ] {
-        assert!(section.contains(row), "docs/api.md gateway answers lack {row}");
+        assert!(
+            section.contains(row),
+            "docs/api.md gateway answers lack {row}"
+        );
     }
     assert!(
         !section.contains("| 405 |"),
