@@ -12,23 +12,33 @@ use shared::App;
 
 use crate::bootstrap::{app_from_env, cold_start_failed};
 
-/// `{bizId, email, status}`, or `{"error": {status, code, details}}` with the
-/// API error code (never the cause, which is logged).
-pub async fn handle(app: &App, event: Value) -> Value {
+/// An internal failure of an invitation: the invocation fails (a function
+/// error, counted by Lambda's `Errors` metric and its alarm). It carries
+/// the API error code only; the cause is logged.
+#[derive(Debug, thiserror::Error)]
+#[error("invitation failed: {code}")]
+pub struct InviteFailed {
+    pub code: &'static str,
+}
+
+/// `{bizId, email, status}`, or for a refused invitation (bad event, taken
+/// address: a 4xx) `{"error": {status, code, details}}` with the API error
+/// code. An internal error (a 5xx) is [`InviteFailed`].
+pub async fn handle(app: &App, event: Value) -> Result<Value, InviteFailed> {
     match invite(app, event).await {
-        Ok(v) => v,
+        Ok(v) => Ok(v),
         Err(err) => {
             let parts = err.parts(Lang::En);
             if parts.status.is_server_error() {
                 tracing::error!(code = parts.code, error = ?err, "invitation failed");
-            } else {
-                tracing::warn!(code = parts.code, "invitation refused");
+                return Err(InviteFailed { code: parts.code });
             }
-            json!({ "error": {
+            tracing::warn!(code = parts.code, "invitation refused");
+            Ok(json!({ "error": {
                 "status": parts.status.as_u16(),
                 "code": parts.code,
                 "details": parts.details,
-            }})
+            }}))
         }
     }
 }
@@ -53,7 +63,9 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         .map_err(cold_start_failed)?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, lambda_runtime::Error>(handle(app, event.payload).await)
+        handle(app, event.payload)
+            .await
+            .map_err(lambda_runtime::Error::from)
     }))
     .await
 }

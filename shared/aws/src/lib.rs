@@ -27,6 +27,7 @@ mod clients;
 pub mod cognito;
 pub mod cognito_fn;
 mod config;
+pub mod deadline;
 mod dynamo;
 mod error;
 mod forgot;

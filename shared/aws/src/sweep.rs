@@ -22,7 +22,14 @@
 //!
 //! A run does bounded work whatever the backlog (the function has a 30 s
 //! timeout and runs every 15 minutes): what is past the bounds waits for the
-//! next run, oldest first.
+//! next run, oldest first. Within the bounds, the deadline rule of
+//! `send-mail` holds too ([`crate::deadline`]): a forgot answer or a
+//! delivery starts only if its worst case fits before the invocation's
+//! deadline; what does not is left for the next run.
+//!
+//! Each run writes one mail metric document (`MailSent`, `MailFailed`,
+//! dimension `Function` = `sweep-mail`), a run that stops counting as one
+//! failure, so the alarm on `MailFailed` sees it.
 
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -30,12 +37,14 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::config::Config;
 use shared::handlers::accounts::answer_forgot;
+use shared::observe::metrics::{mail_emf_of, SWEEP_MAIL_FUNCTION};
 use shared::ports::accounts::Mailer;
 use shared::ports::PortResult;
 
 use crate::bootstrap::{account_store, cold_start_failed};
+use crate::deadline::{Budget, FORGOT_ANSWER_CALLS};
 use crate::error::unavailable;
-use crate::mail_fn::{deliver_message, now_ms, Delivery};
+use crate::mail_fn::{deliver_message_within, now_ms, Delivery};
 use crate::{AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer};
 
 /// Environment variable naming the dead-letter queue (its URL).
@@ -175,13 +184,39 @@ pub async fn sweep_within(
     dead_letters: &DeadLetters,
     limits: SweepLimits,
 ) -> PortResult<SweepReport> {
+    sweep_until(
+        store,
+        mailer,
+        config,
+        dead_letters,
+        limits,
+        &Budget::unbounded(),
+    )
+    .await
+}
+
+/// [`sweep_within`] under `budget`: a step whose worst case does not fit
+/// before the deadline is left for the next run, with everything after it.
+pub async fn sweep_until(
+    store: &DynamoAccountStore,
+    mailer: &dyn Mailer,
+    config: &Config,
+    dead_letters: &DeadLetters,
+    limits: SweepLimits,
+    budget: &Budget,
+) -> PortResult<SweepReport> {
     let handles = dead_letters.receive().await?;
     let mut report = SweepReport {
         dead_letters_read: handles.len(),
         ..SweepReport::default()
     };
     let (requests, more_requests) = store.oldest_pending_forgot(limits.forgot_requests).await?;
+    report.left_for_next_run = more_requests;
     for request in requests {
+        if !budget.allows(FORGOT_ANSWER_CALLS) {
+            report.left_for_next_run = true;
+            break;
+        }
         // Answered at most once: the answer consumes the request in its transaction.
         match answer_forgot(store, config, &request, now_ms()).await {
             Ok(true) => report.forgot_answered += 1,
@@ -193,10 +228,14 @@ pub async fn sweep_within(
         }
     }
     let (messages, more_messages) = store.oldest_pending_outbox(limits.messages).await?;
-    report.left_for_next_run = more_requests || more_messages;
+    report.left_for_next_run |= more_messages;
     for message in messages {
-        match deliver_message(store, mailer, &message.id).await {
+        match deliver_message_within(store, mailer, &message.id, budget).await {
             Ok(Delivery::Sent) => report.sent += 1,
+            Ok(Delivery::Deferred) => {
+                report.left_for_next_run = true;
+                break;
+            }
             Ok(Delivery::AlreadyDelivered | Delivery::Ignored | Delivery::Answered) => {
                 report.already_delivered += 1
             }
@@ -206,17 +245,57 @@ pub async fn sweep_within(
             }
         }
     }
+    let delete_calls = u32::try_from(handles.len().div_ceil(10)).unwrap_or(u32::MAX);
     if report.failed == 0 && !report.left_for_next_run && !handles.is_empty() {
-        report.dead_letters_deleted = dead_letters.delete(&handles).await?;
+        if budget.allows(delete_calls) {
+            report.dead_letters_deleted = dead_letters.delete(&handles).await?;
+        } else {
+            // They reappear after their visibility timeout; the next run deletes them.
+            report.left_for_next_run = true;
+        }
     }
     Ok(report)
+}
+
+/// One scheduled run within the default [`SweepLimits`] under `budget`, and
+/// its mail metric document (`Function` = `sweep-mail`): a run that stops
+/// early (an unreadable queue or table) counts as one failure, and is the
+/// invocation's error.
+pub async fn run_once(
+    store: &DynamoAccountStore,
+    mailer: &dyn Mailer,
+    config: &Config,
+    dead_letters: &DeadLetters,
+    budget: &Budget,
+) -> PortResult<SweepReport> {
+    let run = sweep_until(
+        store,
+        mailer,
+        config,
+        dead_letters,
+        SweepLimits::default(),
+        budget,
+    )
+    .await;
+    let (sent, failed) = match &run {
+        Ok(report) => (report.sent as u64, report.failed as u64),
+        Err(_) => (0, 1),
+    };
+    shared::observe::emit(&mail_emf_of(
+        SWEEP_MAIL_FUNCTION,
+        shared::observe::namespace(),
+        now_ms(),
+        sent,
+        failed,
+    ));
+    run
 }
 
 /// Everything the function's `main` does: the table, the outbox data key,
 /// SES and the dead-letter queue (no SCv2 keys).
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let (store, mailer, config, dead_letters) = async {
+    let (store, mailer, config, dead_letters, call) = async {
         let config = Config::from_env()?;
         let aws = AwsConfig::from_env()?;
         let queue_url = std::env::var(DEAD_LETTER_QUEUE_URL_VAR)
@@ -227,13 +306,14 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         let store = account_store(&aws, &clients, &keys).await?;
         let mailer = SesMailer::new(clients.ses.clone(), &aws.ses_from_address);
         let dead_letters = DeadLetters::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
-        anyhow::Ok((store, mailer, config, dead_letters))
+        anyhow::Ok((store, mailer, config, dead_letters, aws.operation_timeout))
     }
     .await
     .map_err(cold_start_failed)?;
     let (store, mailer, config, dead_letters) = (&store, &mailer, &config, &dead_letters);
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = sweep(store, mailer, config, dead_letters)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let budget = Budget::until_epoch_ms(event.context.deadline, call);
+        let report = run_once(store, mailer, config, dead_letters, &budget)
             .await
             .map_err(|e| anyhow::anyhow!("sweep stopped: {:#}", e.0))?;
         tracing::info!(?report, "mail sweep done");

@@ -459,20 +459,24 @@ async fn invite_function_over_the_aws_app() {
         &app,
         json!({ "email": to, "name": "Ann", "locale": "ja" }),
     )
-    .await;
+    .await
+    .unwrap();
     assert_eq!(out["email"], to.as_str(), "{out}");
     assert_eq!(out["status"], "PendingPassword");
     let biz_id = out["bizId"].as_str().expect("bizId").to_owned();
     let user = app.accounts.user(&biz_id).await.unwrap().unwrap();
     assert_eq!(user.locale.as_deref(), Some("ja"));
 
-    let dup = aws_adapters::invite_fn::handle(&app, json!({ "email": to, "name": "Bob" })).await;
+    let dup = aws_adapters::invite_fn::handle(&app, json!({ "email": to, "name": "Bob" }))
+        .await
+        .unwrap();
     assert_eq!(dup["error"]["code"], "CONFLICT.CONCURRENT_UPDATE");
     let bad = aws_adapters::invite_fn::handle(
         &app,
         json!({ "email": email(), "name": "Eve", "role": "admin" }),
     )
-    .await;
+    .await
+    .unwrap();
     assert_eq!(bad["error"]["code"], "VALIDATION.INVALID_PARAMETER");
     assert!(bad.get("bizId").is_none());
 
@@ -917,7 +921,9 @@ async fn first_user_event_of_the_deployment_guide() {
         "the guide invokes invite-user with the file it wrote: {command}"
     );
     let (_, _, _, app) = aws_app("first-user").await;
-    let out = aws_adapters::invite_fn::handle(&app, event.clone()).await;
+    let out = aws_adapters::invite_fn::handle(&app, event.clone())
+        .await
+        .unwrap();
     assert_eq!(out["email"], event["email"], "{out}");
     assert_eq!(out["status"], "PendingPassword", "{out}");
     let biz_id = out["bizId"].as_str().expect("bizId");

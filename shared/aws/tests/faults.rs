@@ -69,3 +69,45 @@ async fn silent_endpoint_is_unavailable_within_operation_timeout() {
     assert!(started.elapsed() >= Duration::from_millis(1_900));
     hold.abort();
 }
+
+/// invite-user: an internal error fails the invocation (Lambda's `Errors`
+/// metric and its alarm count it); a refused invitation is an answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_internal_errors_fail_the_invocation_and_refusals_answer() {
+    let (cfg, clients) = fresh("invitefault").await;
+    let app = aws_adapters::bootstrap::app_with(
+        shared::routes::Needs::INVITE_USER,
+        shared::config::Config::default(),
+        &cfg,
+        &clients,
+    )
+    .await
+    .unwrap();
+    // The table goes away under the warm function: every write fails.
+    clients
+        .dynamodb
+        .delete_table()
+        .table_name(&cfg.table_name)
+        .send()
+        .await
+        .unwrap();
+    let to = format!("{}@example.com", unique("inv"));
+    let err =
+        aws_adapters::invite_fn::handle(&app, serde_json::json!({ "email": to, "name": "Ann" }))
+            .await
+            .expect_err("an internal error is a function error");
+    assert!(err.to_string().starts_with("invitation failed: "), "{err}");
+    assert!(
+        !err.to_string().contains(&to),
+        "no address in the error: {err}"
+    );
+    // A bad event is the caller's error: a successful invocation with the code.
+    let refused = aws_adapters::invite_fn::handle(
+        &app,
+        serde_json::json!({ "email": to, "name": "Eve", "role": "admin" }),
+    )
+    .await
+    .expect("a refusal is an answer");
+    assert_eq!(refused["error"]["status"], 400, "{refused}");
+    assert_eq!(refused["error"]["code"], "VALIDATION.INVALID_PARAMETER");
+}

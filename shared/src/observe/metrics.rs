@@ -73,6 +73,8 @@ pub const MAIL_METRICS: [&str; 2] = [MAIL_SENT, MAIL_FAILED];
 
 /// The `Function` dimension of the mail documents.
 pub const SEND_MAIL_FUNCTION: &str = "send-mail";
+/// The `Function` dimension of the scheduled sweep's mail documents.
+pub const SWEEP_MAIL_FUNCTION: &str = "sweep-mail";
 
 /// The `Function` dimension of `route`: the name of the function crate (and
 /// template function) that serves it, whichever process answers.
@@ -175,10 +177,16 @@ impl RequestMetrics {
 
 /// One mail batch's document (send-mail, and local-api's delivery), dimension `Function`.
 pub fn mail_emf(namespace: &str, now_ms: u64, sent: u64, failed: u64) -> Value {
+    mail_emf_of(SEND_MAIL_FUNCTION, namespace, now_ms, sent, failed)
+}
+
+/// The mail document of `function` ([`SEND_MAIL_FUNCTION`] or
+/// [`SWEEP_MAIL_FUNCTION`]): the same metrics, so one alarm shape fits both.
+pub fn mail_emf_of(function: &str, namespace: &str, now_ms: u64, sent: u64, failed: u64) -> Value {
     document(
         namespace,
         now_ms,
-        &[("Function", SEND_MAIL_FUNCTION)],
+        &[("Function", function)],
         &[(MAIL_SENT, "Count", sent), (MAIL_FAILED, "Count", failed)],
     )
 }

@@ -35,6 +35,7 @@ use keys::{
     email_pk, init_pk, links_pk, reset_pk, user_pk, LinkMarker, EMAIL_SK, INIT_SK, NOOP_PK,
     NOOP_SK, NO_SUCH_USER, PROFILE_SK, RESET_MARKER, RESET_SK,
 };
+pub use keys::{FOREIGN_HASH_STATS_PK, FOREIGN_HASH_STATS_SK, FOREIGN_HASH_USERS_ATTR};
 pub use outbox::{Claim, StoredOutbox, OUTBOX_TTL_MS};
 pub(crate) use plan::Planner;
 use plan::{read_reasons, Links, Outcome, Plan};
@@ -384,6 +385,24 @@ impl AccountStore for DynamoAccountStore {
                 Ok(true)
             }
             None => Ok(false),
+        }
+    }
+
+    async fn foreign_hash_users(&self) -> PortResult<i64> {
+        let what = "dynamodb GetItem foreign-hash count";
+        let Some(item) = self
+            .get(FOREIGN_HASH_STATS_PK.to_owned(), FOREIGN_HASH_STATS_SK, what)
+            .await?
+        else {
+            return Ok(0);
+        };
+        match item.get(FOREIGN_HASH_USERS_ATTR) {
+            None => Ok(0),
+            Some(v) => v
+                .as_n()
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| corrupt("foreign-hash count is not a number")),
         }
     }
 }
