@@ -119,6 +119,16 @@ async fn sign_in_use_case_dynamo() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_sign_in_memory() {
+    conformance::signin::imported_sign_in(memory_sign_in()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_sign_in_dynamo() {
+    conformance::signin::imported_sign_in(dynamo_sign_in("imported-signin").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breached_sign_in_memory() {
     conformance::signin::breached_sign_in(memory_sign_in()).await;
 }

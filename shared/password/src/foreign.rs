@@ -268,7 +268,7 @@ fn check_scrypt(format: &'static str, ln: u8, r: u32, p: u32) -> Result<(), Fore
     if ln > MAX_SCRYPT_LOG_N {
         return Err(cost(format, format!("ln {ln} > {MAX_SCRYPT_LOG_N}")));
     }
-    let work = u64::from(r) * u64::from(p) << ln;
+    let work = (u64::from(r) * u64::from(p)) << ln;
     if r == 0 || p == 0 || work > MAX_SCRYPT_WORK {
         return Err(cost(
             format,
@@ -470,7 +470,7 @@ impl Firescrypt {
         Ok(out)
     }
 
-    fn to_string(&self) -> String {
+    fn encode(&self) -> String {
         format!(
             "$firescrypt$ln={},r={},p=1${}${}${}${}",
             self.ln,
@@ -549,7 +549,7 @@ impl Salted {
         })
     }
 
-    fn to_string(&self) -> String {
+    fn encode(&self) -> String {
         format!(
             "${}$pos={}${}${}",
             self.scheme.name(),
@@ -770,7 +770,7 @@ fn firebase(
         separator: p.salt_separator.clone(),
         signer_key: p.signer_key.clone(),
     };
-    Ok(f.to_string())
+    Ok(f.encode())
 }
 
 fn salted(format: &str, h: &str, salt: Option<&str>) -> Result<String, ForeignHashError> {
@@ -808,7 +808,7 @@ fn salted(format: &str, h: &str, salt: Option<&str>) -> Result<String, ForeignHa
     if s.digest.len() != len {
         return Err(malformed(f, "digest has the wrong length"));
     }
-    Ok(s.to_string())
+    Ok(s.encode())
 }
 
 fn hex(h: &str) -> Vec<u8> {

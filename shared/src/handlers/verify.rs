@@ -17,7 +17,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use password::SignInAction;
+use password::{HashScheme, SignInAction};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -29,7 +29,7 @@ use crate::http::{ip_rate_key, ApiError, FieldIssue};
 use crate::i18n::Lang;
 use crate::observe::{self, audit, metrics};
 use crate::ports::accounts::{
-    AccountChange, ChangeRejected, MailKind, OutboxMessage, User, UserStatus,
+    foreign_hash_delta, AccountChange, ChangeRejected, MailKind, OutboxMessage, User, UserStatus,
 };
 use crate::ports::{Attempt, RateDecision};
 use crate::time_fmt::rfc3339;
@@ -290,13 +290,27 @@ pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, A
                 // neither the answer nor the counter confirms to a guesser
                 // that a leaked password is right. No rehash of a password
                 // that may not be used.
-                after_sign_in(app, &user, None, true, user_agent, now).await?;
+                let matched = verified.matched_scheme();
+                after_sign_in(app, &user, None, matched, true, user_agent, now).await?;
                 failed_check(app, attempt, Some(&user), user_agent, now).await?;
                 emit_metrics(app, "invalid", started, hash_ms);
                 return Ok(Verdict::Invalid);
             }
             app.guesses.clear(&key).await?;
-            after_sign_in(app, &user, verified.rehash, breached, user_agent, now).await?;
+            // A legacy (salted SHA) hash proves the password but says little
+            // about its strength: its owner chooses a new one now.
+            let legacy = verified.matched_scheme().is_legacy();
+            let matched = verified.matched_scheme();
+            after_sign_in(
+                app,
+                &user,
+                verified.rehash,
+                matched,
+                breached,
+                user_agent,
+                now,
+            )
+            .await?;
             emit_metrics(app, "ok", started, hash_ms);
             observe::emit(&audit::password_verified(
                 &user.biz_id,
@@ -306,7 +320,7 @@ pub async fn verify_password(app: &App, req: VerifyRequest) -> Result<Verdict, A
             ));
             Ok(Verdict::Ok {
                 biz_id: user.biz_id,
-                must_change: user.must_change || breached,
+                must_change: user.must_change || breached || legacy,
             })
         }
         (Ok(_), None) => Err(ApiError::Internal(anyhow::anyhow!(
@@ -369,11 +383,14 @@ fn action_name(action: SignInAction) -> &'static str {
 /// the user is unchanged since it was read (a concurrent change wins, and
 /// the next sign-in tries again): the fresh hash of a verified password,
 /// and for a breached one `mustChange` with the owner's email, sent once
-/// per password (`User::breached`).
+/// per password (`User::breached`). A fresh hash that replaces an imported
+/// one (`matched` foreign) moves the count of users on a foreign hash down
+/// in the same write, and a legacy one also sets `mustChange`.
 async fn after_sign_in(
     app: &App,
     user: &User,
     fresh: Option<password::PasswordHash>,
+    matched: HashScheme,
     breached: bool,
     user_agent: Option<&str>,
     now: u64,
@@ -383,11 +400,18 @@ async fn after_sign_in(
         return Ok(());
     }
     let rehashed = fresh.is_some();
+    let upgraded = rehashed && matched.is_foreign();
     let mut next = user.clone();
     if let Some(fresh) = fresh {
         next.password = Some(fresh);
+        if matched.is_legacy() {
+            next.must_change = true;
+        }
     }
-    let mut change = AccountChange::default();
+    let mut change = AccountChange {
+        foreign_hash_delta: foreign_hash_delta(user.password.as_ref(), next.password.as_ref()),
+        ..AccountChange::default()
+    };
     if newly_breached {
         next.must_change = true;
         next.breached = true;
@@ -399,7 +423,9 @@ async fn after_sign_in(
     change.user = Some((next, Some(user.version)));
     match app.accounts.apply(change, now).await? {
         Ok(()) => {
-            if rehashed {
+            if upgraded {
+                imported_upgraded(app, &user.biz_id, matched, now).await;
+            } else if rehashed {
                 observe::emit(&audit::password_rehashed(&user.biz_id, now));
             }
             Ok(())
@@ -407,6 +433,29 @@ async fn after_sign_in(
         Err(ChangeRejected::VersionConflict) => Ok(()),
         Err(other) => Err(ApiError::Internal(other.into())),
     }
+}
+
+/// Audits and counts an imported hash replaced at sign-in (in place of
+/// `password.rehashed`), with the users still on one: read after the write,
+/// and left out of the document when the read fails (the sign-in stands).
+async fn imported_upgraded(app: &App, biz_id: &str, scheme: HashScheme, now: u64) {
+    observe::emit(&audit::password_imported_upgraded(
+        biz_id,
+        scheme.name(),
+        now,
+    ));
+    let remaining = match app.accounts.foreign_hash_users().await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e.0, "count of users on a foreign hash unavailable");
+            None
+        }
+    };
+    observe::emit(&metrics::imported_upgraded_emf(
+        observe::namespace(),
+        app.clock.now_ms(),
+        remaining,
+    ));
 }
 
 /// The function's JSON in and out: `{"result": ...}`, or

@@ -87,6 +87,8 @@ pub const ACCOUNT_LOCKED: &str = "account.locked";
 pub const PASSWORD_BREACHED_DETECTED: &str = "password.breached_detected";
 /// A verified password's hash was replaced by one with the current settings.
 pub const PASSWORD_REHASHED: &str = "password.rehashed";
+/// An imported (foreign) hash was verified and replaced by our Argon2id.
+pub const PASSWORD_IMPORTED_UPGRADED: &str = "password.imported_upgraded";
 
 /// The envelope code of every success (`http::SUCCESS_CODE`).
 const SUCCESS: &str = crate::http::SUCCESS_CODE;
@@ -300,6 +302,14 @@ pub fn breached_detected(
 /// `password.rehashed` for `biz_id`.
 pub fn password_rehashed(biz_id: &str, now_ms: u64) -> Value {
     Value::Object(event(PASSWORD_REHASHED, now_ms, Some(biz_id)))
+}
+
+/// `password.imported_upgraded` for `biz_id`: the imported hash of `scheme`
+/// (its name, never the hash) was replaced at sign-in.
+pub fn password_imported_upgraded(biz_id: &str, scheme: &str, now_ms: u64) -> Value {
+    let mut m = event(PASSWORD_IMPORTED_UPGRADED, now_ms, Some(biz_id));
+    m.insert("scheme".into(), Value::from(scheme));
+    Value::Object(m)
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub const BREACHED_DETECTED: &str = "BreachedDetected";
 /// The `Function` dimension of the verification documents.
 pub const VERIFY_FUNCTION: &str = "verify-password";
 /// Every metric of a verification document.
-pub const VERIFY_METRICS: [&str; 7] = [
+pub const VERIFY_METRICS: [&str; 9] = [
     VERIFY_OK,
     VERIFY_FAILED,
     VERIFY_LOCKED,
@@ -55,7 +55,13 @@ pub const VERIFY_METRICS: [&str; 7] = [
     BREACHED_DETECTED,
     LATENCY_MS,
     HASH_MS,
+    IMPORTED_UPGRADED,
+    USERS_ON_FOREIGN_HASH,
 ];
+/// 1 when a sign-in replaced an imported (foreign) hash by Argon2id.
+pub const IMPORTED_UPGRADED: &str = "ImportedUpgraded";
+/// Users still on an imported hash, read after an upgrade (a gauge).
+pub const USERS_ON_FOREIGN_HASH: &str = "UsersOnForeignHash";
 
 /// Every metric a request document can carry.
 pub const REQUEST_METRICS: [&str; 8] = [
@@ -225,6 +231,26 @@ pub fn breached_emf(namespace: &str, now_ms: u64, action: &str) -> Value {
         now_ms,
         &[("Function", VERIFY_FUNCTION), ("Action", action)],
         &[(BREACHED_DETECTED, "Count", 1)],
+    )
+}
+
+/// The document of a sign-in that replaced an imported hash: 1, and the
+/// users still on one when the count could be read.
+pub fn imported_upgraded_emf(namespace: &str, now_ms: u64, remaining: Option<i64>) -> Value {
+    let mut metrics = vec![(IMPORTED_UPGRADED, "Count", 1)];
+    if let Some(n) = remaining {
+        // Never negative in a consistent table; a gauge cannot say less than none.
+        metrics.push((
+            USERS_ON_FOREIGN_HASH,
+            "Count",
+            u64::try_from(n).unwrap_or(0),
+        ));
+    }
+    document(
+        namespace,
+        now_ms,
+        &[("Function", VERIFY_FUNCTION)],
+        &metrics,
     )
 }
 

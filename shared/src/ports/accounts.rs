@@ -194,6 +194,17 @@ pub struct AccountChange {
     pub new_reset: Option<ResetToken>,
     /// Emails to queue for delivery.
     pub outbox: Vec<OutboxMessage>,
+    /// Added to the count of users whose current hash is foreign
+    /// ([`AccountStore::foreign_hash_users`]): -1 when a write replaces an
+    /// imported hash by ours, +1 per user imported with one.
+    pub foreign_hash_delta: i64,
+}
+
+/// The `foreign_hash_delta` of a write that replaces a user's current hash
+/// `old` by `new`: -1 off a foreign hash, +1 onto one, else 0.
+pub fn foreign_hash_delta(old: Option<&PasswordHash>, new: Option<&PasswordHash>) -> i64 {
+    let foreign = |h: Option<&PasswordHash>| i64::from(h.is_some_and(PasswordHash::is_foreign));
+    foreign(new) - foreign(old)
 }
 
 /// Why a change was not applied (nothing was written).
@@ -241,6 +252,9 @@ pub trait AccountStore: Send + Sync {
     async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>>;
     /// Marks a message delivered; false if it already was (so a retry never sends twice).
     async fn mark_delivered(&self, id: &str) -> PortResult<bool>;
+    /// How many users still have a foreign (imported) current hash: the sum
+    /// of every applied `foreign_hash_delta`.
+    async fn foreign_hash_users(&self) -> PortResult<i64>;
 }
 
 /// Sends one rendered email.

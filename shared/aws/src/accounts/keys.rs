@@ -11,6 +11,15 @@ pub(super) const RESET_SK: &str = "RESET";
 pub(super) const OUTBOX_SK: &str = "OUTBOX";
 pub(super) const RESET_MARKER: &str = "RESET#";
 pub(super) const INIT_MARKER: &str = "INIT#";
+/// The counter of users whose current hash is foreign (imported, not yet
+/// replaced by Argon2id at sign-in): attribute [`FOREIGN_HASH_USERS_ATTR`]
+/// (N), moved by `ADD` only: +n by an import, -1 per upgrade, change or reset
+/// off a foreign hash (`AccountChange::foreign_hash_delta`).
+pub const FOREIGN_HASH_STATS_PK: &str = "STATS#foreign-hash";
+/// See [`FOREIGN_HASH_STATS_PK`].
+pub const FOREIGN_HASH_STATS_SK: &str = "COUNT";
+/// See [`FOREIGN_HASH_STATS_PK`].
+pub const FOREIGN_HASH_USERS_ATTR: &str = "users";
 /// The item the no-op condition check names; never written.
 pub(super) const NOOP_PK: &str = "ACCOUNTS#NOOP";
 pub(super) const NOOP_SK: &str = "NOOP";

@@ -391,7 +391,11 @@ impl AccountStore for DynamoAccountStore {
     async fn foreign_hash_users(&self) -> PortResult<i64> {
         let what = "dynamodb GetItem foreign-hash count";
         let Some(item) = self
-            .get(FOREIGN_HASH_STATS_PK.to_owned(), FOREIGN_HASH_STATS_SK, what)
+            .get(
+                FOREIGN_HASH_STATS_PK.to_owned(),
+                FOREIGN_HASH_STATS_SK,
+                what,
+            )
             .await?
         else {
             return Ok(0);

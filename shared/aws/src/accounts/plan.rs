@@ -4,8 +4,8 @@
 //! (see [`Links`]), so the plan is testable without DynamoDB.
 
 use aws_sdk_dynamodb::types::{
-    CancellationReason, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::Deserialize;
 use shared::ports::accounts::{AccountChange, ChangeRejected, MAX_LIVE_RESET_TOKENS};
@@ -19,7 +19,8 @@ use crate::table::{n, s, EXPIRES_MS, PK, SK};
 use super::item::{from_item, to_item, user_item, Item, MarkerItem, OfUserItem};
 use super::keys::{
     email_pk, init_marker_sk, init_pk, links_pk, reset_marker_sk, reset_pk, sha256_hex, LinkMarker,
-    EMAIL_SK, INIT_SK, NOOP_PK, NOOP_SK, RESET_SK,
+    EMAIL_SK, FOREIGN_HASH_STATS_PK, FOREIGN_HASH_STATS_SK, FOREIGN_HASH_USERS_ATTR, INIT_SK,
+    NOOP_PK, NOOP_SK, RESET_SK,
 };
 use super::outbox::outbox_items;
 
@@ -127,6 +128,21 @@ impl Planner<'_> {
             ),
             (self.put(to_item(&marker)?, None)?, Role::Other),
         ])
+    }
+
+    /// `ADD users :delta` on the counter of users on a foreign hash (made
+    /// by the first ADD: an absent number counts as 0).
+    fn add_foreign_hash_users(&self, delta: i64) -> PortResult<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(self.table)
+            .key(PK, s(FOREIGN_HASH_STATS_PK))
+            .key(SK, s(FOREIGN_HASH_STATS_SK))
+            .update_expression("ADD #users :delta")
+            .expression_attribute_names("#users", FOREIGN_HASH_USERS_ATTR)
+            .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
+            .build()
+            .map_err(|e| unavailable("dynamodb transaction update", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// The transaction of `change`; `old_email` is set when the user's stored
@@ -239,6 +255,12 @@ impl Planner<'_> {
             for item in outbox_items(self, m)? {
                 items.push((item, Role::Other));
             }
+        }
+        if change.foreign_hash_delta != 0 {
+            items.push((
+                self.add_foreign_hash_users(change.foreign_hash_delta)?,
+                Role::Other,
+            ));
         }
         if items.is_empty() {
             // Same shape and cost as a real change (one transaction round

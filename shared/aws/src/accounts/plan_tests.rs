@@ -460,3 +460,41 @@ fn a_failed_claim_is_a_taken_email_and_anything_else_is_unavailable() {
     assert!(read_reasons(&items, &[none(), none(), failed()]).is_err());
     assert!(read_reasons(&items, &[none(), none(), reason("ValidationError", None)]).is_err());
 }
+
+// ------------------------------------------------ foreign-hash counter
+
+#[test]
+fn a_foreign_hash_delta_adds_to_the_counter_in_the_same_transaction() {
+    let change = AccountChange {
+        user: Some((user(1), Some(0))),
+        foreign_hash_delta: -1,
+        ..Default::default()
+    };
+    let p = plan(&change, None, &Links::default()).unwrap();
+    assert_eq!(roles(&p), [Role::User(Some(0)), Role::Other]);
+    let update = p[1].0.update().expect("an update action");
+    assert_eq!(
+        update.key().get(PK),
+        Some(&AttributeValue::S("STATS#foreign-hash".into()))
+    );
+    assert_eq!(
+        update.key().get(SK),
+        Some(&AttributeValue::S("COUNT".into()))
+    );
+    assert_eq!(update.update_expression(), "ADD #users :delta");
+    assert_eq!(
+        update
+            .expression_attribute_values()
+            .and_then(|v| v.get(":delta")),
+        Some(&AttributeValue::N("-1".into()))
+    );
+    // No delta, no counter action.
+    let unchanged = AccountChange {
+        user: Some((user(1), Some(0))),
+        ..Default::default()
+    };
+    assert_eq!(
+        roles(&plan(&unchanged, None, &Links::default()).unwrap()),
+        [Role::User(Some(0))]
+    );
+}

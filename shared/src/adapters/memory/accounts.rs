@@ -24,6 +24,8 @@ struct State {
     /// Issue order of the reset tokens (expiries may tie within a millisecond).
     issued: HashMap<String, u64>,
     next_issue: u64,
+    /// The count of users on a foreign hash (DynamoDB: its counter item).
+    foreign_hash_users: i64,
 }
 
 /// Users, links, forgot requests and the outbox in process memory.
@@ -172,7 +174,16 @@ impl AccountStore for MemoryAccountStore {
             s.users.insert(user.biz_id.clone(), user);
         }
         s.outbox.extend(change.outbox);
+        s.foreign_hash_users += change.foreign_hash_delta;
         Ok(Ok(()))
+    }
+
+    async fn foreign_hash_users(&self) -> PortResult<i64> {
+        Ok(self
+            .state
+            .lock()
+            .map_err(|_| poisoned())?
+            .foreign_hash_users)
     }
 
     async fn record_forgot(&self, request: &ForgotRequest) -> PortResult<()> {

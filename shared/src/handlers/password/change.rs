@@ -11,7 +11,7 @@ use crate::handlers::verify::{account_guess_key, failed_check, Verdict};
 use crate::handlers::Ctx;
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse, Refusal};
-use crate::ports::accounts::{AccountChange, User};
+use crate::ports::accounts::{foreign_hash_delta, AccountChange, User};
 use crate::ports::Attempt;
 use crate::time_fmt::rfc3339;
 
@@ -65,6 +65,7 @@ async fn change_opened(
     let new = body.new_password.expose_secret();
     let next = with_new_password(ctx, &user, new, verified.as_ref(), now).await?;
     let change = AccountChange {
+        foreign_hash_delta: foreign_hash_delta(user.password.as_ref(), next.password.as_ref()),
         outbox: vec![ctx.changed_notice(&next, now, req)],
         revoke_links_of: Some(user.biz_id.clone()),
         user: Some((next, Some(user.version))),

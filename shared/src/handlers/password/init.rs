@@ -9,7 +9,7 @@ use crate::handlers::token::token_sha256;
 use crate::handlers::Ctx;
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse, Refusal, Success};
-use crate::ports::accounts::{AccountChange, UserStatus};
+use crate::ports::accounts::{foreign_hash_delta, AccountChange, UserStatus};
 use crate::time_fmt::rfc3339;
 
 #[derive(Deserialize)]
@@ -64,6 +64,7 @@ async fn init_opened(ctx: &Ctx<'_>, plaintext: &[u8]) -> Result<Done, ApiError> 
         "createdAt": rfc3339(next.created_at_ms),
     });
     let change = AccountChange {
+        foreign_hash_delta: foreign_hash_delta(user.password.as_ref(), next.password.as_ref()),
         user: Some((next, Some(user.version))),
         consume_init: Some(body.session_id.clone()),
         revoke_links_of: Some(user.biz_id.clone()),

@@ -10,7 +10,7 @@ use crate::handlers::verify::account_guess_key;
 use crate::handlers::Ctx;
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse, Refusal};
-use crate::ports::accounts::{AccountChange, UserStatus};
+use crate::ports::accounts::{foreign_hash_delta, AccountChange, UserStatus};
 use crate::time_fmt::rfc3339;
 
 #[derive(Deserialize)]
@@ -58,6 +58,7 @@ async fn reset_opened(ctx: &Ctx<'_>, req: &ApiRequest, plaintext: &[u8]) -> Resu
         .ok_or_else(invalid)?;
     let next = with_new_password(ctx, &user, body.new_password.expose_secret(), None, now).await?;
     let change = AccountChange {
+        foreign_hash_delta: foreign_hash_delta(user.password.as_ref(), next.password.as_ref()),
         outbox: vec![ctx.changed_notice(&next, now, req)],
         consume_reset: Some(hash),
         revoke_links_of: Some(user.biz_id.clone()),

@@ -406,3 +406,124 @@ pub async fn sign_in(backend: Backend) {
         .unwrap();
     assert_eq!(again.version, stored.version);
 }
+
+/// Every format of the password crate's fixture of foreign hashes
+/// (`shared/password/tests/data/foreign-hashes.json`), imported as an
+/// import run stores it (counter +1). Returns (format, hash, password).
+fn imported_fixture() -> Vec<(String, password::PasswordHash, String)> {
+    let text = include_str!("../../../password/tests/data/foreign-hashes.json");
+    let entries: Vec<serde_json::Value> = serde_json::from_str(text).expect("fixture");
+    entries
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e.get(k).and_then(serde_json::Value::as_str);
+            let firebase = e.get("firebase").map(|f| {
+                let fs = |k: &str| f[k].as_str().expect("firebase string");
+                let fu =
+                    |k: &str| u32::try_from(f[k].as_u64().expect("firebase number")).expect("u32");
+                password::FirebaseScryptParams::new(
+                    fs("signerKey"),
+                    fs("saltSeparator"),
+                    fu("rounds"),
+                    fu("memCost"),
+                )
+                .expect("firebase params")
+            });
+            let opts = password::ImportHashOptions {
+                firebase,
+                allow_legacy: true,
+            };
+            let format = s("format").expect("format");
+            let input = password::ForeignHashInput {
+                hash: s("hash").expect("hash"),
+                format: Some(format),
+                salt: s("salt"),
+            };
+            let hash = password::import_hash(&input, &opts).expect("fixture imports");
+            (
+                format.to_owned(),
+                hash,
+                s("password").expect("password").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A user imported with each foreign hash signs in with the right password
+/// (a legacy one with `mustChange`), is refused with a wrong one, and is
+/// then stored as Argon2id under the active pepper, the count of users on
+/// a foreign hash moved down in the same write.
+pub async fn imported_sign_in(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(super::now_ms()));
+    // Some fixture passwords are in the bundled breached list: not screened here.
+    let off = BreachedConfig {
+        sign_in: SignInAction::Off,
+        ..BreachedConfig::default()
+    };
+    let mut app = app_with(&backend, clock.clone(), 2, off);
+    let ring = password::PepperRing::new(
+        Some(password::PepperId::new("p1")),
+        [(
+            password::PepperId::new("p1"),
+            zeroize::Zeroizing::new(vec![9u8; 32]),
+        )]
+        .into_iter()
+        .collect(),
+    )
+    .expect("pepper ring");
+    app.passwords = Arc::new(
+        password::PasswordService::new(app.config.password.clone(), ring).expect("service"),
+    );
+    let count = || async { app.accounts.foreign_hash_users().await.expect("count") };
+    let start = count().await;
+    for (format, hash, right) in imported_fixture() {
+        let now = clock.now_ms();
+        let mut user = super::accounts::user(&email(), now);
+        user.history.clear();
+        user.password = Some(hash.clone());
+        let change = crate::ports::accounts::AccountChange {
+            foreign_hash_delta: 1,
+            ..super::accounts::create(&user)
+        };
+        app.accounts.apply(change, now).await.unwrap().unwrap();
+        assert_eq!(count().await, start + 1, "{format}: imported");
+
+        let wrong = format!("{right}!");
+        assert_eq!(
+            verify(&app, by_email(&user.email, &wrong)).await.0.unwrap(),
+            Verdict::Invalid,
+            "{format}: a wrong password"
+        );
+        let stored = app.accounts.user(&user.biz_id).await.unwrap().unwrap();
+        assert_eq!(stored.password.as_ref(), Some(&hash), "{format}: unchanged");
+        assert_eq!(count().await, start + 1);
+
+        assert_eq!(
+            verify(&app, by_email(&user.email, &right)).await.0.unwrap(),
+            Verdict::Ok {
+                biz_id: user.biz_id.clone(),
+                must_change: hash.is_legacy(),
+            },
+            "{format}: the right password"
+        );
+        let stored = app.accounts.user(&user.biz_id).await.unwrap().unwrap();
+        let fresh = stored.password.clone().expect("a hash");
+        assert_eq!(fresh.scheme(), password::HashScheme::Argon2id, "{format}");
+        assert_eq!(
+            fresh.pepper_id().map(password::PepperId::as_str),
+            Some("p1")
+        );
+        assert!(!app.passwords.needs_rehash(&fresh), "{format}");
+        assert_eq!(stored.must_change, hash.is_legacy(), "{format}");
+        assert_eq!(stored.version, user.version + 1);
+        assert_eq!(count().await, start, "{format}: upgraded");
+
+        // Then an ordinary sign-in: one evaluation, nothing written.
+        let (verdict, evaluations) = verify(&app, by_email(&user.email, &right)).await;
+        assert!(matches!(verdict.unwrap(), Verdict::Ok { .. }), "{format}");
+        assert_eq!(evaluations, 1, "{format}");
+        let again = app.accounts.user(&user.biz_id).await.unwrap().unwrap();
+        assert_eq!(again.version, stored.version);
+        assert_eq!(count().await, start);
+    }
+}
