@@ -211,3 +211,6 @@ fn breached_build_counts_bad_lines_and_keeps_what_it_reads() {
     assert!(!ok && out.contains("cannot open"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[path = "pwctl_admin/import.rs"]
+mod import;

@@ -2,6 +2,7 @@
 //! routes, for local use and end-to-end tests. Never deployed.
 
 pub mod demo;
+pub mod import;
 pub mod dev;
 
 use std::net::{IpAddr, SocketAddr};

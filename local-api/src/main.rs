@@ -31,6 +31,8 @@ struct Args {
     no_rate_limits: bool,
     #[command(flatten)]
     breached: local_api::BreachedFlags,
+    #[command(flatten)]
+    import: local_api::import::ImportFlags,
 }
 
 const DEMO_EMAIL: &str = "demo@example.com";
@@ -77,6 +79,9 @@ async fn main() -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("seeding the demo user: {e}"))?;
     let biz_id = demo["bizId"].as_str().unwrap_or_default().to_owned();
+    if let Some(summary) = args.import.load(&local.app).await? {
+        println!("{summary}");
+    }
     let token = local
         .signer
         .token(&biz_id, local.app.clock.now_ms() / 1000)?;

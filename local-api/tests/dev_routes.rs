@@ -244,3 +244,117 @@ async fn exposed_dev_routes_answer_any_host_but_keep_the_other_checks() {
     let r = d.outbox().header("origin", "https://evil.example");
     refused(&answer(r).await, "GATEWAY.HEADER_INVALID", "Origin");
 }
+
+/// `local-api --import FILE`: every foreign-hash format of the password
+/// crate's fixture (`shared/password/tests/data/foreign-hashes.json`) is
+/// loaded at start and signs in over HTTP through `/_dev/signin` with its
+/// password, and only with it.
+#[tokio::test]
+async fn imported_users_of_every_format_sign_in_over_http() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let fixture: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(root.join("shared/password/tests/data/foreign-hashes.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut lines = Vec::new();
+    let mut flags: Vec<String> = vec!["--allow-legacy-sha".into()];
+    for e in &fixture {
+        let format = e["format"].as_str().unwrap();
+        let mut line = json!({
+            "email": format!("{format}@import.test"), "name": format, "status": "Active",
+            "passwordHash": e["hash"], "hashFormat": format,
+        });
+        if let Some(salt) = e.get("salt") {
+            line["salt"] = salt.clone();
+        }
+        if let Some(f) = e.get("firebase") {
+            for (flag, key) in [
+                ("--firebase-signer-key", "signerKey"),
+                ("--firebase-salt-separator", "saltSeparator"),
+                ("--firebase-rounds", "rounds"),
+                ("--firebase-mem-cost", "memCost"),
+            ] {
+                flags.push(flag.into());
+                flags.push(f[key].to_string().trim_matches('"').to_owned());
+            }
+        }
+        lines.push(line.to_string());
+    }
+    // One line that fails: reported on stderr, the rest still loads.
+    lines.push(r#"{"email":"bad","name":"B","status":"PendingPassword"}"#.into());
+    let file = std::env::temp_dir().join(format!("local-api-import-{}.jsonl", std::process::id()));
+    std::fs::write(&file, lines.join("\n")).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_local-api"))
+        .args(["--port", "0", "--key-id", "k-import", "--import"])
+        .arg(&file)
+        .args(&flags)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("local-api starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    loop {
+        let line = out.next().expect("local-api printed its banner").unwrap();
+        let last = line.starts_with("try: ");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in out {});
+    let text = banner.join("\n");
+    let n = fixture.len();
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.starts_with(&format!("imported {n} users from ")) && l.contains("1 failed")),
+        "{text}"
+    );
+    let url = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("local-api listening on "))
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let signin = |email: String, password: String| {
+        let r = http
+            .post(format!("{url}/_dev/signin"))
+            .header("content-type", "application/json")
+            .body(json!({"email": email, "password": password}).to_string());
+        answer(r)
+    };
+    for e in &fixture {
+        let format = e["format"].as_str().unwrap();
+        let email = format!("{format}@import.test");
+        let password = e["password"].as_str().unwrap().to_owned();
+        let (status, body) = signin(email.clone(), format!("{password}!")).await;
+        assert!(
+            (400..500).contains(&status),
+            "{format} wrong password: {body}"
+        );
+        let (status, body) = signin(email.clone(), password.clone()).await;
+        assert_eq!(status, 200, "{format}: {body}");
+        assert!(body["data"]["accessToken"].is_string(), "{format}: {body}");
+        // And again, on the hash it was upgraded to.
+        let (status, body) = signin(email, password).await;
+        assert_eq!(status, 200, "{format} after the upgrade: {body}");
+    }
+    child.kill().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains(&format!(
+            "import: line {}: email: not a valid address",
+            n + 1
+        )),
+        "{err}"
+    );
+    std::fs::remove_file(file).unwrap();
+}

@@ -32,6 +32,7 @@ mod dynamo;
 mod error;
 mod forgot;
 mod guess;
+pub mod import;
 pub mod invite_fn;
 pub mod jwks;
 mod kms;

@@ -20,3 +20,30 @@ pub use run::{
     Stored, Summary, Verdict, DEFAULT_IN_FLIGHT, MAX_BATCH_ITEMS,
 };
 pub use store::StoreWriter;
+
+/// The foreign-hash settings of a run from its flags: the four Firebase
+/// parameters all or none, and whether legacy salted SHA is allowed.
+pub fn hash_options(
+    signer_key: Option<&str>,
+    salt_separator: Option<&str>,
+    rounds: Option<u32>,
+    mem_cost: Option<u32>,
+    allow_legacy: bool,
+) -> Result<password::ImportHashOptions, String> {
+    let firebase = match (signer_key, salt_separator, rounds, mem_cost) {
+        (None, None, None, None) => None,
+        (Some(key), Some(sep), Some(rounds), Some(mem)) => Some(
+            password::FirebaseScryptParams::new(key, sep, rounds, mem)
+                .map_err(|e| format!("Firebase parameters: {e}"))?,
+        ),
+        _ => {
+            return Err("Firebase parameters: give the signer key, salt separator, \
+                        rounds and mem cost together"
+                .to_owned())
+        }
+    };
+    Ok(password::ImportHashOptions {
+        firebase,
+        allow_legacy,
+    })
+}

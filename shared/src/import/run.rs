@@ -21,6 +21,11 @@ use crate::ports::PortResult;
 /// DynamoDB's limit of items in one `BatchWriteItem`.
 pub const MAX_BATCH_ITEMS: usize = 25;
 
+/// Items of a user: profile and email claim.
+const USER_ITEMS: usize = 2;
+/// Items of an invited user: also its init session, marker, message and marker.
+const INVITED_USER_ITEMS: usize = 6;
+
 /// Batches written at the same time (their lookups overlap the writes).
 pub const DEFAULT_IN_FLIGHT: usize = 4;
 
@@ -238,8 +243,13 @@ pub async fn run<R: Read>(
         };
         let mut items = 0;
         loop {
-            // An invitation makes a user 6 items: keep room for it.
-            if items + 6 > MAX_BATCH_ITEMS {
+            // Keep room for the largest user of the run.
+            let largest = if opts.invite.is_some() {
+                INVITED_USER_ITEMS
+            } else {
+                USER_ITEMS
+            };
+            if items + largest > MAX_BATCH_ITEMS {
                 break;
             }
             let Some(next) = records.next() else {
@@ -255,9 +265,9 @@ pub async fn run<R: Read>(
                     items += if candidate.user.status == UserStatus::PendingPassword
                         && opts.invite.is_some()
                     {
-                        6
+                        INVITED_USER_ITEMS
                     } else {
-                        2
+                        USER_ITEMS
                     };
                     batch.pending.push(Pending { line, candidate });
                 }
@@ -467,7 +477,7 @@ async fn check(
         claimed.push((user.biz_id.clone(), user.email.clone()));
         counts.0 += 1;
         counts.1 += u64::from(c.foreign);
-        changes.push(new_account(user, opts, clock, &mut counts.2));
+        changes.push(new_account(user, c.foreign, opts, clock, &mut counts.2));
     }
     Ok((changes, claimed, counts))
 }
@@ -476,6 +486,7 @@ async fn check(
 /// invitation when it is pending and invitations were asked for.
 fn new_account(
     user: User,
+    foreign: bool,
     opts: &ImportOptions,
     clock: &dyn crate::ports::Clock,
     invited: &mut u64,
@@ -488,5 +499,12 @@ fn new_account(
         _ => AccountChange::default(),
     };
     change.user = Some((user, None));
+    // A store that keeps the count in its transactions (the embedded one);
+    // the DynamoDB writer adds it in bulk instead (`ImportWriter::add_foreign`).
+    change.foreign_hash_delta = i64::from(foreign);
     change
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

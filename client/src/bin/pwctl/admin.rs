@@ -29,6 +29,10 @@ pub(crate) enum AdminCommand {
         #[arg(long, value_name = "PATH")]
         key_id_file: Option<PathBuf>,
     },
+    /// Import users from another system (JSON Lines or CSV, docs/migration.md),
+    /// resumable from a checkpoint; exit 1 when a line failed. With --json,
+    /// the summary is one JSON object.
+    Import(crate::import::ImportArgs),
     /// Breached-password filters: `build`.
     Breached {
         #[command(subcommand)]
@@ -74,8 +78,9 @@ pub(crate) enum KeysCommand {
     Check,
 }
 
-pub(crate) async fn admin(command: &AdminCommand) -> ExitCode {
+pub(crate) async fn admin(command: &AdminCommand, json: bool) -> ExitCode {
     let result = match command {
+        AdminCommand::Import(args) => return crate::import::run(args, json).await,
         AdminCommand::Keys { command } => keys(command).await,
         AdminCommand::Bootstrap {
             kms_alias,

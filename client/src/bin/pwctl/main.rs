@@ -11,6 +11,7 @@ mod admin;
 mod breached;
 mod calls;
 mod cli;
+mod import;
 mod output;
 
 use std::process::ExitCode;
@@ -56,7 +57,7 @@ async fn main() -> ExitCode {
     };
     let call = match &cli.command {
         Command::Handshake => return handshake(&client, out).await,
-        Command::Admin { command } => return admin(command).await,
+        Command::Admin { command } => return admin(command, cli.json).await,
         Command::PublicKey => return public_key(&client, out).await,
         Command::Signin { email, password } => return signin(&client, email, password, out).await,
         Command::Change {

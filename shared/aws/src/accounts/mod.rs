@@ -246,6 +246,27 @@ impl DynamoAccountStore {
         Ok((self.clock.now_ms() < item.expires_at_ms).then_some(item))
     }
 
+    /// The items `change` puts when it only creates (a new user, with its
+    /// invitation): the same items as its transaction, for a bulk import
+    /// that writes them in `BatchWriteItem`s instead (`crate::import`).
+    pub(crate) fn created_items(
+        &self,
+        change: &AccountChange,
+        now_ms: u64,
+    ) -> PortResult<Vec<Item>> {
+        let plan = self
+            .planner()
+            .plan(change, now_ms, None, &Links::default())?;
+        plan.into_iter()
+            .map(|(action, _)| {
+                action
+                    .put
+                    .map(|put| put.item)
+                    .ok_or_else(|| corrupt("an import change that is not only puts"))
+            })
+            .collect()
+    }
+
     /// Cheap call that opens the connection to DynamoDB (cold start).
     pub async fn warm_up(&self) -> PortResult<()> {
         self.get(NOOP_PK.into(), NOOP_SK, "dynamodb GetItem warm-up")
