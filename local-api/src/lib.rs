@@ -2,8 +2,8 @@
 //! routes, for local use and end-to-end tests. Never deployed.
 
 pub mod demo;
-pub mod import;
 pub mod dev;
+pub mod import;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -209,6 +209,16 @@ impl Local {
         }
     }
 
+    /// `--edge none`: plays a deployment with no edge in front
+    /// (`EDGE_MODE=none`): the `CF-*` headers are optional and ignored, the
+    /// client is the TCP peer, and browsers are not allowed to send them.
+    pub fn without_edge(mut self) -> Local {
+        let config = Arc::make_mut(&mut self.app.config);
+        config.client_ip = ClientIpSource::Peer;
+        config.cors = config.cors.clone().without_simulation_headers();
+        self
+    }
+
     /// With [`EXPOSE_FLAG`]: the server is meant to be reached by other
     /// names than loopback ones, so the `/_dev` routes no longer check
     /// `Host`; `Origin` and `Content-Type` are still checked.
@@ -241,7 +251,9 @@ pub fn serve(local: Local, listener: TcpListener) -> std::io::Result<SocketAddr>
         .layer(DefaultBodyLimit::max(TRANSPORT_BODY_LIMIT))
         .with_state(local);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        // The peer's address: the client in `--edge none` ([`Local::without_edge`]).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
             tracing::error!(error = %e, "local-api server stopped");
         }
     });
@@ -253,6 +265,10 @@ async fn route_any(
     req: Request<axum::body::Body>,
 ) -> Response<axum::body::Body> {
     let (parts, body) = req.into_parts();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let body: Bytes = match axum::body::to_bytes(body, TRANSPORT_BODY_LIMIT).await {
         Ok(b) => b,
         // Larger than the transport limit: over 64 KiB of envelope in either form.
@@ -280,7 +296,9 @@ async fn route_any(
                 headers: parts.headers,
                 body,
                 fallback_request_id: None,
-                source_ip: None,
+                // Only `--edge none` reads it; the simulation mode believes
+                // the headers as sent.
+                source_ip: peer,
             };
             let resp = shared::routes::dispatch(&local.app, &path, api_req).await;
             // In AWS the table stream drives the mail function; here it runs in

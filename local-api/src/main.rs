@@ -29,10 +29,20 @@ struct Args {
     /// Turn every rate limit off, for load runs (`make load`).
     #[arg(long)]
     no_rate_limits: bool,
+    /// The edge played: `cloudflare` (clients simulate its CF-* headers) or
+    /// `none` (EDGE_MODE=none: CF-* optional and ignored, the client is the TCP peer).
+    #[arg(long, value_enum, default_value = "cloudflare")]
+    edge: Edge,
     #[command(flatten)]
     breached: local_api::BreachedFlags,
     #[command(flatten)]
     import: local_api::import::ImportFlags,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Edge {
+    Cloudflare,
+    None,
 }
 
 const DEMO_EMAIL: &str = "demo@example.com";
@@ -66,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
     let mut local = local_api::Local::new(config, keys)?;
     if args.unsafe_expose_dev_routes {
         local = local.exposing_dev_routes();
+    }
+    if args.edge == Edge::None {
+        local = local.without_edge();
     }
     // A demo account so every flow can be tried at once.
     let demo_password = format!("demo-{}", hex(&shared::channel::random_bytes::<6>()));

@@ -154,8 +154,10 @@ pub struct Config {
     pub password: password::PasswordConfig,
     /// `CORS_ALLOWED_ORIGINS`: exact origins, comma-separated (default: none, CORS off).
     pub cors: CorsPolicy,
-    /// `TRUSTED_PROXY_CIDRS`: the proxies whose `CF-Connecting-IP` is believed
-    /// (default: Cloudflare's published ranges).
+    /// `EDGE_MODE` (`cloudflare`, the default, or `none`) and
+    /// `TRUSTED_PROXY_CIDRS`: behind Cloudflare, the proxies whose
+    /// `CF-Connecting-IP` is believed (default: Cloudflare's published
+    /// ranges); with no edge, the network peer ([`ClientIpSource::Peer`]).
     pub client_ip: ClientIpSource,
 }
 
@@ -358,12 +360,25 @@ impl Config {
                     problem,
                 })?,
             },
-            client_ip: match lookup("TRUSTED_PROXY_CIDRS") {
-                None => d.client_ip,
-                Some(raw) => ClientIpSource::parse_cidrs(&raw).map_err(|problem| ConfigError {
-                    variable: "TRUSTED_PROXY_CIDRS",
-                    problem,
-                })?,
+            client_ip: match lookup("EDGE_MODE").as_deref().map(str::trim) {
+                None | Some("" | "cloudflare") => match lookup("TRUSTED_PROXY_CIDRS") {
+                    None => d.client_ip,
+                    Some(raw) => {
+                        ClientIpSource::parse_cidrs(&raw).map_err(|problem| ConfigError {
+                            variable: "TRUSTED_PROXY_CIDRS",
+                            problem,
+                        })?
+                    }
+                },
+                // No proxy in front: TRUSTED_PROXY_CIDRS (the template always
+                // sets it) has nothing to name.
+                Some("none") => ClientIpSource::Peer,
+                Some(other) => {
+                    return Err(ConfigError {
+                        variable: "EDGE_MODE",
+                        problem: format!("{other:?}: expected cloudflare or none"),
+                    })
+                }
             },
         })
     }
@@ -496,6 +511,26 @@ mod tests {
         );
         let e = with(&[("TRUSTED_PROXY_CIDRS", "10.0.0.0/8,nope")]).unwrap_err();
         assert_eq!(e.variable, "TRUSTED_PROXY_CIDRS");
+    }
+
+    #[test]
+    fn the_edge_mode_picks_whom_the_client_ip_is_taken_from() {
+        assert_eq!(with(&[]).unwrap().client_ip, ClientIpSource::default());
+        let cf = with(&[
+            ("EDGE_MODE", "cloudflare"),
+            ("TRUSTED_PROXY_CIDRS", "10.0.0.0/8"),
+        ]);
+        assert_eq!(
+            cf.unwrap().client_ip,
+            ClientIpSource::parse_cidrs("10.0.0.0/8").unwrap()
+        );
+        // The template sets TRUSTED_PROXY_CIDRS in both modes; `none` ignores it.
+        let none = with(&[("EDGE_MODE", "none"), ("TRUSTED_PROXY_CIDRS", "10.0.0.0/8")]);
+        assert_eq!(none.unwrap().client_ip, ClientIpSource::Peer);
+        for bad in ["Cloudflare", "off", "cloudfront"] {
+            let e = with(&[("EDGE_MODE", bad)]).unwrap_err();
+            assert_eq!(e.variable, "EDGE_MODE", "{bad}");
+        }
     }
 
     #[test]

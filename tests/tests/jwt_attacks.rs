@@ -280,3 +280,151 @@ async fn cognito_access_tokens_pass_by_client_id_and_subject_claim_and_id_tokens
         assert_eq!(r.body["code"], "AUTH.TOKEN_INVALID", "{claims}");
     }
 }
+
+/// An identity provider's JWKS over loopback HTTP (`JWT_JWKS_URL`): the
+/// document it serves can be swapped while the service runs, and every GET
+/// is counted.
+struct Idp {
+    url: String,
+    doc: std::sync::Arc<std::sync::Mutex<String>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Idp {
+    async fn start(keys: &[&Signer]) -> Idp {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/.well-known/jwks.json",
+            listener.local_addr().unwrap().port()
+        );
+        let idp = Idp {
+            url,
+            doc: Default::default(),
+            hits: Default::default(),
+        };
+        idp.publish(keys);
+        let (doc, hits) = (idp.doc.clone(), idp.hits.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let (doc, hits) = (doc.clone(), hits.clone());
+                tokio::spawn(async move {
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let body = doc.lock().unwrap().clone();
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        idp
+    }
+
+    fn publish(&self, keys: &[&Signer]) {
+        let jwks: Vec<Value> = keys.iter().map(|k| k.jwk()).collect();
+        *self.doc.lock().unwrap() = json!({ "keys": jwks }).to_string();
+    }
+
+    fn fetches(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// `JWT_JWKS_URL` as a deployed function loads it (the AWS adapters'
+/// verifier), with the service running on local-api: a token under the
+/// provider's new key passes after it rotates, the old one before and after
+/// while it is published, and unknown `kid`s fetch the set again at most
+/// once a minute (the app's clock is moved, never waited on), one caller
+/// at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_by_url_follows_the_providers_rotation_and_refetches_at_most_once_a_minute() {
+    use shared::adapters::memory::ManualClock;
+    use shared::ports::Clock;
+    use shared::channel::{KeyRing, ServerKey};
+    use std::sync::Arc;
+
+    let (old, new, unknown) = (signer("idp-2026-a"), signer("idp-2026-b"), signer("made-up"));
+    let idp = Idp::start(&[&old]).await;
+    let mut config = Config::default();
+    config.jwt.jwks_url = Some(idp.url.clone());
+    let verifier = aws_adapters::jwks::verifier(&config).await.unwrap();
+    assert_eq!(idp.fetches(), 1, "fetched at cold start");
+
+    let clock = Arc::new(ManualClock::new(now_secs() * 1000));
+    let keys = KeyRing::single(ServerKey::generate("k-jwks", u64::MAX / 2).unwrap().0);
+    let mut app = shared::App::embedded_with_clock(config, keys, clock.clone()).unwrap();
+    app.jwt = Arc::new(verifier);
+    let s = Server::serve(local_api::Local::over(
+        app,
+        local_api::dev::DevSigner::generate().unwrap(),
+    ))
+    .await;
+    let biz = s.user("rota@example.com", STRONG).await;
+    let c = s.client("198.51.100.90");
+    let sess = c.handshake().await.unwrap();
+    let api = App::new(&c, &sess);
+    let token = |by: &Signer| {
+        let now = clock.now_ms() / 1000 + 1;
+        by.sign(&json!({"sub": biz, "iat": now, "exp": now + 600}))
+    };
+    let status = |t: String| {
+        let api = &api;
+        async move { api.status(&t).await }
+    };
+
+    // Before the rotation: the old key passes, with no fetch.
+    assert_eq!(status(token(&old)).await.status, 200);
+    assert_eq!(idp.fetches(), 1);
+
+    // The provider publishes its new key and signs with it: the unknown kid
+    // fetches the set once, and the token passes; the old key still does.
+    idp.publish(&[&old, &new]);
+    let r = status(token(&new)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(idp.fetches(), 2);
+    assert_eq!(status(token(&old)).await.status, 200);
+    assert_eq!(status(token(&new)).await.status, 200);
+    assert_eq!(idp.fetches(), 2, "known keys fetch nothing");
+
+    // A kid the provider never published, within the minute: refused at once.
+    for _ in 0..3 {
+        let r = status(token(&unknown)).await;
+        assert_eq!((r.status, r.body["code"].as_str()), (401, Some("AUTH.TOKEN_INVALID")));
+    }
+    assert_eq!(idp.fetches(), 2, "no fetch within a minute of the last");
+
+    // A minute later, concurrent unknown kids share one fetch.
+    clock.advance_secs(61);
+    let (a, b, c3) = tokio::join!(
+        status(token(&unknown)),
+        status(token(&unknown)),
+        status(token(&unknown))
+    );
+    assert_eq!([a.status, b.status, c3.status], [401; 3]);
+    assert_eq!(idp.fetches(), 3, "single-flight");
+    assert_eq!(status(token(&unknown)).await.status, 401);
+    assert_eq!(idp.fetches(), 3);
+
+    // The provider retires the old key: after the next allowed fetch, the
+    // old key's tokens are refused, the new key's pass.
+    idp.publish(&[&new]);
+    assert_eq!(status(token(&old)).await.status, 200, "still held");
+    clock.advance_secs(61);
+    assert_eq!(status(token(&unknown)).await.status, 401);
+    assert_eq!(idp.fetches(), 4);
+    assert_eq!(status(token(&old)).await.status, 401);
+    assert_eq!(status(token(&new)).await.status, 200);
+    assert_eq!(idp.fetches(), 4, "the retired kid waits out the minute");
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use password::{PepperId, PepperRing};
 use shared::adapters::memory::SystemClock;
-use shared::app::{jwt_verifier, jwt_verifier_with, password_service};
+use shared::app::password_service;
 use shared::channel::KeyRing;
 use shared::config::Config;
 use shared::ports::{Clock, NoIdentityProvider};
@@ -119,17 +119,7 @@ pub async fn app_with(
     )?;
     Ok(App {
         passwords: Arc::new(password_service(&config, peppers)?),
-        jwt: Arc::new(match &config.jwt.jwks_url {
-            Some(url) => {
-                let fetched = crate::jwks::fetch(url)
-                    .await
-                    .context("configuration variable JWT_JWKS_URL")?;
-                let merged = crate::jwks::merge(config.jwt.jwks_json.as_deref(), &fetched)
-                    .context("configuration variable JWT_JWKS_URL")?;
-                jwt_verifier_with(&config, &merged)?
-            }
-            None => jwt_verifier(&config)?,
-        }),
+        jwt: Arc::new(crate::jwks::verifier(&config).await?),
         config: Arc::new(config),
         clock: Arc::new(clock),
         keys: Arc::new(ring),

@@ -1,13 +1,19 @@
-//! The JWKS of `JWT_JWKS_URL` (Cognito's `.well-known/jwks.json`), fetched
-//! once at cold start and merged with `JWT_JWKS`: a pool's keys are only
-//! known from its URL, and the template cannot inline them.
+//! The JWKS of `JWT_JWKS_URL` (Cognito's `.well-known/jwks.json`, any
+//! identity provider's set), fetched at cold start and merged with
+//! `JWT_JWKS`: a pool's keys are only known from its URL, a large set does
+//! not fit Lambda's 4 KB of environment, and a rotated key must be picked up
+//! while the instance runs. A token with an unknown `kid` fetches it again,
+//! at most once a minute per instance ([`shared::auth::JwtVerifier::verify_refreshing`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use http_body_util::{BodyExt, Limited};
-use serde_json::Value;
 use shared::adapters::https::https_client;
+use shared::app::{jwt_verifier, jwt_verifier_with};
+use shared::auth::{JwksSource, JwtVerifier};
+use shared::config::Config;
 
 /// The largest JWKS document read.
 const MAX_JWKS_BYTES: usize = 64 * 1024;
@@ -45,24 +51,47 @@ pub async fn fetch(url: &str) -> anyhow::Result<String> {
 
 /// `{"keys": [...]}` with the keys of both sets (`base` may be absent).
 pub fn merge(base: Option<&str>, fetched: &str) -> anyhow::Result<String> {
-    let keys = |doc: &str| -> anyhow::Result<Vec<Value>> {
-        let v: Value = serde_json::from_str(doc).context("JWKS is not JSON")?;
-        match v.get("keys") {
-            Some(Value::Array(keys)) => Ok(keys.clone()),
-            _ => anyhow::bail!("JWKS has no keys array"),
-        }
+    shared::auth::merge_sets(base, fetched).map_err(anyhow::Error::msg)
+}
+
+/// `JWT_JWKS_URL` as the verifier's source of fresh keys.
+pub struct UrlJwks {
+    url: String,
+}
+
+impl UrlJwks {
+    pub fn new(url: &str) -> UrlJwks {
+        UrlJwks { url: url.to_owned() }
+    }
+}
+
+#[async_trait::async_trait]
+impl JwksSource for UrlJwks {
+    async fn fetch(&self) -> Result<String, String> {
+        fetch(&self.url).await.map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// The access-token verifier of a deployed function: `JWT_JWKS`, plus with
+/// `JWT_JWKS_URL` its set fetched now (the cold start fails when it cannot
+/// be) and again for unknown `kid`s.
+pub async fn verifier(config: &Config) -> anyhow::Result<JwtVerifier> {
+    let Some(url) = &config.jwt.jwks_url else {
+        return jwt_verifier(config);
     };
-    let mut all = match base {
-        Some(b) => keys(b)?,
-        None => Vec::new(),
-    };
-    all.extend(keys(fetched)?);
-    Ok(serde_json::json!({ "keys": all }).to_string())
+    let fetched = fetch(url)
+        .await
+        .context("configuration variable JWT_JWKS_URL")?;
+    let merged = merge(config.jwt.jwks_json.as_deref(), &fetched)
+        .context("configuration variable JWT_JWKS_URL")?;
+    Ok(jwt_verifier_with(config, &merged)?
+        .refreshing_from(Arc::new(UrlJwks::new(url)), config.jwt.jwks_json.clone()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn merged_sets_keep_every_key() {

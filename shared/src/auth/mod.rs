@@ -3,8 +3,13 @@
 //! present, 30 s leeway.
 //! HS256 is accepted only when a shared secret is explicitly configured,
 //! and never with a JWKS public key as the secret.
+//! With a [`JwksSource`] (`JWT_JWKS_URL`), a token whose `kid` is unknown
+//! makes the set be fetched again, at most once per [`REFRESH_INTERVAL_SECS`]
+//! and by one caller at a time: an identity provider's rotation is picked up
+//! without a cold start, and made-up `kid`s cannot flood the provider.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
@@ -13,6 +18,29 @@ use zeroize::Zeroizing;
 
 /// Clock leeway, in seconds, when judging token times.
 pub const LEEWAY_SECS: u64 = 30;
+
+/// The shortest time between two fetches of the JWKS for unknown `kid`s, per
+/// instance.
+pub const REFRESH_INTERVAL_SECS: u64 = 60;
+
+/// Where the JWKS is fetched again from when a token names an unknown `kid`
+/// (the AWS adapters: `JWT_JWKS_URL`).
+#[async_trait::async_trait]
+pub trait JwksSource: Send + Sync {
+    /// The current JSON Web Key Set document. The error is for the log: it
+    /// names the source, never a token.
+    async fn fetch(&self) -> Result<String, String>;
+}
+
+/// The refetch state of a verifier with a [`JwksSource`].
+struct Refresh {
+    source: Arc<dyn JwksSource>,
+    /// `JWT_JWKS`, kept in every refetched set.
+    inline: Option<String>,
+    /// When the last refetch started (verifier clock, seconds); `None`
+    /// before the first. The lock makes refetches single-flight.
+    last: tokio::sync::Mutex<Option<u64>>,
+}
 
 /// Why a request's access token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -68,9 +96,12 @@ struct RawClaims {
     rest: serde_json::Map<String, serde_json::Value>,
 }
 
+type Keys = HashMap<String, (Algorithm, DecodingKey)>;
+
 /// Verifies access tokens against the configured keys.
 pub struct JwtVerifier {
-    keys: HashMap<String, (Algorithm, DecodingKey)>,
+    keys: RwLock<Arc<Keys>>,
+    refresh: Option<Refresh>,
     hs256: Option<DecodingKey>,
     issuer: Option<String>,
     audience: Option<String>,
@@ -80,7 +111,8 @@ pub struct JwtVerifier {
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtVerifier")
-            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .field("kids", &self.current_keys().keys().collect::<Vec<_>>())
+            .field("refreshing", &self.refresh.is_some())
             .field("hs256", &self.hs256.is_some())
             .finish_non_exhaustive()
     }
@@ -108,22 +140,9 @@ impl JwtVerifier {
         audience: Option<String>,
         hs256_secret: Option<Zeroizing<Vec<u8>>>,
     ) -> Result<Self, JwtConfigError> {
-        let set: JwkSet =
-            serde_json::from_str(jwks_json).map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
-        let mut keys = HashMap::new();
-        for (i, jwk) in set.keys.iter().enumerate() {
-            let kid = jwk
-                .common
-                .key_id
-                .clone()
-                .ok_or_else(|| JwtConfigError::Key(format!("#{i}")))?;
-            let alg =
-                algorithm_of(&jwk.algorithm).ok_or_else(|| JwtConfigError::Key(kid.clone()))?;
-            let key = DecodingKey::from_jwk(jwk).map_err(|_| JwtConfigError::Key(kid.clone()))?;
-            keys.insert(kid, (alg, key));
-        }
         Ok(JwtVerifier {
-            keys,
+            keys: RwLock::new(Arc::new(parse_keys(jwks_json)?)),
+            refresh: None,
             hs256: hs256_secret.map(|s| DecodingKey::from_secret(&s)),
             issuer,
             audience,
@@ -138,6 +157,76 @@ impl JwtVerifier {
             subject_claim: claim.to_owned(),
             ..self
         }
+    }
+
+    /// Fetches the set again from `source` when a token names an unknown
+    /// `kid` ([`JwtVerifier::verify_refreshing`]); `inline` (`JWT_JWKS`) is
+    /// kept beside every fetched set.
+    pub fn refreshing_from(self, source: Arc<dyn JwksSource>, inline: Option<String>) -> Self {
+        JwtVerifier {
+            refresh: Some(Refresh {
+                source,
+                inline,
+                last: tokio::sync::Mutex::new(None),
+            }),
+            ..self
+        }
+    }
+
+    fn current_keys(&self) -> Arc<Keys> {
+        // A poisoned lock still holds a whole map: it is only ever replaced.
+        match self.keys.read() {
+            Ok(k) => Arc::clone(&k),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    /// As [`JwtVerifier::verify`]; a token whose `kid` is unknown first has
+    /// the set fetched again, unless a fetch started less than
+    /// [`REFRESH_INTERVAL_SECS`] ago (then it is refused at once). Callers
+    /// that arrive during a fetch wait for it and do not fetch themselves.
+    pub async fn verify_refreshing(
+        &self,
+        authorization: Option<&str>,
+        now_secs: u64,
+    ) -> Result<Claims, AuthError> {
+        match self.check(authorization, now_secs) {
+            Err(Failure::UnknownKid) => {}
+            other => return other.map_err(AuthError::from),
+        }
+        let Some(refresh) = &self.refresh else {
+            return Err(AuthError::Invalid);
+        };
+        {
+            let mut last = refresh.last.lock().await;
+            // Another caller may have loaded the key while this one waited.
+            match self.check(authorization, now_secs) {
+                Err(Failure::UnknownKid) => {}
+                other => return other.map_err(AuthError::from),
+            }
+            if last.is_some_and(|t| now_secs < t + REFRESH_INTERVAL_SECS) {
+                return Err(AuthError::Invalid);
+            }
+            *last = Some(now_secs);
+            let fetched = refresh.source.fetch().await.and_then(|doc| {
+                let merged = merge_sets(refresh.inline.as_deref(), &doc)?;
+                parse_keys(&merged).map_err(|e| e.to_string())
+            });
+            match fetched {
+                Ok(keys) => {
+                    let mut slot = match self.keys.write() {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    };
+                    *slot = Arc::new(keys);
+                    tracing::info!(kids = slot.len(), "JWKS fetched again for an unknown kid");
+                }
+                // The keys in hand stay; the next try waits out the interval.
+                Err(e) => tracing::warn!(error = %e, "JWKS refetch failed"),
+            }
+        }
+        self.check(authorization, now_secs)
+            .map_err(AuthError::from)
     }
 
     /// Whether the token is meant for this service: `aud` names the
@@ -161,8 +250,13 @@ impl JwtVerifier {
         }
     }
 
-    /// Verifies `Authorization: Bearer <jwt>` at `now_secs`.
+    /// Verifies `Authorization: Bearer <jwt>` at `now_secs` against the keys
+    /// in hand (no fetch: see [`JwtVerifier::verify_refreshing`]).
     pub fn verify(&self, authorization: Option<&str>, now_secs: u64) -> Result<Claims, AuthError> {
+        self.check(authorization, now_secs).map_err(AuthError::from)
+    }
+
+    fn check(&self, authorization: Option<&str>, now_secs: u64) -> Result<Claims, Failure> {
         let token = authorization
             .and_then(|h| {
                 h.strip_prefix("Bearer ")
@@ -172,18 +266,19 @@ impl JwtVerifier {
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
         let header = decode_header(token).map_err(|_| AuthError::Invalid)?;
+        let keys = self.current_keys();
         let key = match header.alg {
             Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA => {
                 let kid = header.kid.as_deref().ok_or(AuthError::Invalid)?;
-                let (alg, key) = self.keys.get(kid).ok_or(AuthError::Invalid)?;
+                let (alg, key) = keys.get(kid).ok_or(Failure::UnknownKid)?;
                 // The key decides the algorithm: a token cannot pick another one.
                 if *alg != header.alg {
-                    return Err(AuthError::Invalid);
+                    return Err(AuthError::Invalid.into());
                 }
                 key
             }
             Algorithm::HS256 => self.hs256.as_ref().ok_or(AuthError::Invalid)?,
-            _ => return Err(AuthError::Invalid),
+            _ => return Err(AuthError::Invalid.into()),
         };
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECS;
@@ -205,11 +300,11 @@ impl JwtVerifier {
             .map_err(|_| AuthError::Invalid)?
             .claims;
         if !self.audience_ok(&raw) {
-            return Err(AuthError::Invalid);
+            return Err(AuthError::Invalid.into());
         }
         let sub = match raw.rest.get(&self.subject_claim) {
             Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err(AuthError::Invalid),
+            _ => return Err(AuthError::Invalid.into()),
         };
         let claims = Claims {
             sub,
@@ -221,8 +316,66 @@ impl JwtVerifier {
             || claims.iat > now_secs + LEEWAY_SECS
             || claims.nbf.is_some_and(|nbf| nbf > now_secs + LEEWAY_SECS)
         {
-            return Err(AuthError::Invalid);
+            return Err(AuthError::Invalid.into());
         }
         Ok(claims)
     }
+}
+
+/// Why [`JwtVerifier::check`] refused a token: only an unknown `kid` of an
+/// allowed algorithm is worth fetching the set again for.
+enum Failure {
+    Refused(AuthError),
+    UnknownKid,
+}
+
+impl From<AuthError> for Failure {
+    fn from(e: AuthError) -> Self {
+        Failure::Refused(e)
+    }
+}
+
+impl From<Failure> for AuthError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(e) => e,
+            Failure::UnknownKid => AuthError::Invalid,
+        }
+    }
+}
+
+/// The usable keys of a JWKS document, by `kid`.
+fn parse_keys(jwks_json: &str) -> Result<Keys, JwtConfigError> {
+    let set: JwkSet =
+        serde_json::from_str(jwks_json).map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
+    let mut keys = HashMap::new();
+    for (i, jwk) in set.keys.iter().enumerate() {
+        let kid = jwk
+            .common
+            .key_id
+            .clone()
+            .ok_or_else(|| JwtConfigError::Key(format!("#{i}")))?;
+        let alg = algorithm_of(&jwk.algorithm).ok_or_else(|| JwtConfigError::Key(kid.clone()))?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|_| JwtConfigError::Key(kid.clone()))?;
+        keys.insert(kid, (alg, key));
+    }
+    Ok(keys)
+}
+
+/// `{"keys": [...]}` with the keys of both documents (`inline` may be absent).
+pub fn merge_sets(inline: Option<&str>, fetched: &str) -> Result<String, String> {
+    let keys = |doc: &str| -> Result<Vec<serde_json::Value>, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(doc).map_err(|_| "JWKS is not JSON".to_owned())?;
+        match v.get("keys") {
+            Some(serde_json::Value::Array(keys)) => Ok(keys.clone()),
+            _ => Err("JWKS has no keys array".to_owned()),
+        }
+    };
+    let mut all = match inline {
+        Some(doc) => keys(doc)?,
+        None => Vec::new(),
+    };
+    all.extend(keys(fetched)?);
+    Ok(serde_json::json!({ "keys": all }).to_string())
 }

@@ -69,6 +69,14 @@ impl CorsPolicy {
         self
     }
 
+    /// The same origins, the simulation headers no longer allowed: a local
+    /// server that plays an edge-less deployment (`EDGE_MODE=none`), where a
+    /// browser sends no `CF-*` header, as in AWS.
+    pub fn without_simulation_headers(mut self) -> CorsPolicy {
+        self.allow_simulation_headers = false;
+        self
+    }
+
     /// The allowed origins.
     pub fn origins(&self) -> &[String] {
         &self.origins
@@ -244,6 +252,9 @@ mod tests {
             .to_str()
             .unwrap()
             .ends_with("CF-Connecting-IP, Cf-Ray, cf-ipcountry"));
+        // Without an edge, as deployed: the plain list again.
+        let edgeless = local.without_simulation_headers();
+        assert_eq!(edgeless.allow_headers(), ALLOW_HEADERS);
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub enum ClientIpSource {
     /// local-api and tests: the simulation header is the client IP, as the
     /// contract says for local and test clients.
     SimulationHeader,
+    /// `EDGE_MODE=none`: the API Gateway endpoint is the edge. The client is
+    /// the network peer (`sourceIp`); the `CF-*` headers are optional and
+    /// ignored, since any caller could write them.
+    Peer,
 }
 
 impl Default for ClientIpSource {
@@ -116,6 +120,7 @@ impl ClientIpSource {
     pub fn trusts(&self, source: Option<IpAddr>) -> bool {
         match (self, source) {
             (ClientIpSource::SimulationHeader, _) => true,
+            (ClientIpSource::Peer, _) => false,
             (ClientIpSource::TrustedProxies(_), None) => false,
             (ClientIpSource::TrustedProxies(proxies), Some(peer)) => {
                 let peer = peer.to_canonical();
@@ -124,9 +129,15 @@ impl ClientIpSource {
         }
     }
 
+    /// Whether the `CF-*` headers are required (and checked) at all: not
+    /// when there is no Cloudflare in front ([`ClientIpSource::Peer`]).
+    pub fn requires_edge_headers(&self) -> bool {
+        !matches!(self, ClientIpSource::Peer)
+    }
+
     /// The address to count by: the header where [`Self::trusts`] believes
-    /// it, else the peer itself; without a peer, behind trusted proxies,
-    /// every request shares the unspecified address's bucket.
+    /// it, else the peer itself; without a peer, behind trusted proxies
+    /// or with no edge, every request shares the unspecified address's bucket.
     pub fn client_ip(&self, source: Option<IpAddr>, header: IpAddr) -> IpAddr {
         if self.trusts(source) {
             header
@@ -139,11 +150,13 @@ impl ClientIpSource {
 type Check = fn(&str) -> bool;
 
 /// Checks every gateway header and reports all missing, then all malformed ones.
-/// `Content-Type` is required only when the route takes a body. The edge's
-/// headers are required and checked from every caller alike, but believed only
-/// where `ip_source` trusts the peer: from any other caller the client IP is
-/// the peer, the country [`UNKNOWN_COUNTRY`] and `ray` is `None` (the request
-/// id is then generated, [`super::request_id`]).
+/// `Content-Type` is required only when the route takes a body. Behind
+/// Cloudflare the edge's headers are required and checked from every caller
+/// alike, but believed only where `ip_source` trusts the peer: from any other
+/// caller the client IP is the peer, the country [`UNKNOWN_COUNTRY`] and `ray`
+/// is `None` (the request id is then generated, [`super::request_id`]).
+/// Without an edge ([`ClientIpSource::Peer`]) they are neither required nor
+/// read: the client is the peer, the country unknown.
 pub fn check(
     headers: &HeaderMap,
     has_body: bool,
@@ -155,12 +168,19 @@ pub fn check(
         ("Accept", printable),
         ("X-Client-Hash", |v| is_printable_ascii(v, 128)),
         ("Accept-Language", printable),
-        ("CF-Connecting-IP", |v| v.trim().parse::<IpAddr>().is_ok()),
-        ("Cf-Ray", |v| is_printable_ascii(v, 128) && !v.contains(' ')),
-        ("cf-ipcountry", |v| {
-            v.len() == 2 && v.bytes().all(|b| b.is_ascii_alphanumeric())
-        }),
     ];
+    if ip_source.requires_edge_headers() {
+        rules.extend([
+            (
+                "CF-Connecting-IP",
+                (|v| v.trim().parse::<IpAddr>().is_ok()) as Check,
+            ),
+            ("Cf-Ray", |v| is_printable_ascii(v, 128) && !v.contains(' ')),
+            ("cf-ipcountry", |v| {
+                v.len() == 2 && v.bytes().all(|b| b.is_ascii_alphanumeric())
+            }),
+        ]);
+    }
     if has_body {
         rules.insert(0, ("Content-Type", printable));
     }
@@ -188,14 +208,19 @@ pub fn check(
             .unwrap_or_default()
             .to_owned()
     };
-    let header_ip = get("cf-connecting-ip")
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::HeaderInvalid(vec!["CF-Connecting-IP"]))?;
     let believed = ip_source.trusts(source_ip);
+    let client_ip = if believed {
+        let header_ip = get("cf-connecting-ip")
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::HeaderInvalid(vec!["CF-Connecting-IP"]))?;
+        ip_source.client_ip(source_ip, header_ip)
+    } else {
+        ip_source.client_ip(source_ip, UNKNOWN_PEER)
+    };
     Ok(Gateway {
         client_hash: get("x-client-hash"),
-        client_ip: ip_source.client_ip(source_ip, header_ip),
+        client_ip,
         ray: believed.then(|| get("cf-ray")),
         country: if believed {
             get("cf-ipcountry").to_ascii_uppercase()
@@ -368,6 +393,72 @@ mod tests {
             assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
             assert_ne!(a, b, "fresh each time");
         }
+    }
+
+    #[test]
+    fn without_an_edge_the_cf_headers_are_optional_and_ignored() {
+        let peer: IpAddr = "198.51.100.4".parse().unwrap();
+        let mut bare = full();
+        for name in ["cf-connecting-ip", "cf-ray", "cf-ipcountry"] {
+            bare.remove(name);
+        }
+        // Absent: not missing. The client is the peer, the country unknown.
+        let g = check(&bare, true, Some(peer), &ClientIpSource::Peer).unwrap();
+        assert_eq!(g.client_ip, peer);
+        assert_eq!(g.country, UNKNOWN_COUNTRY);
+        assert_eq!(g.ray, None);
+        // Present, even well formed: ignored, whatever they claim.
+        let g = check(&full(), true, Some(peer), &ClientIpSource::Peer).unwrap();
+        assert_eq!((g.client_ip, g.country.as_str(), g.ray), (peer, "XX", None));
+        // Present and malformed: still ignored, never a 400.
+        let mut junk = full();
+        junk.insert("cf-connecting-ip", "not-an-ip".parse().unwrap());
+        junk.insert("cf-ipcountry", "FRA".parse().unwrap());
+        junk.insert("cf-ray", "a b".parse().unwrap());
+        let g = check(&junk, true, Some(peer), &ClientIpSource::Peer).unwrap();
+        assert_eq!(g.client_ip, peer);
+        // IPv4-mapped peers count as IPv4; no peer shares the unknown bucket.
+        let mapped: IpAddr = "::ffff:198.51.100.4".parse().unwrap();
+        assert_eq!(
+            check(&bare, true, Some(mapped), &ClientIpSource::Peer)
+                .unwrap()
+                .client_ip,
+            peer
+        );
+        assert_eq!(
+            check(&bare, true, None, &ClientIpSource::Peer)
+                .unwrap()
+                .client_ip,
+            UNKNOWN_PEER
+        );
+        // The other headers are still required in this mode.
+        bare.remove("x-client-hash");
+        assert!(
+            matches!(check(&bare, true, Some(peer), &ClientIpSource::Peer), Err(ApiError::HeaderMissing(n)) if n == vec!["X-Client-Hash"])
+        );
+        // Behind Cloudflare the same bare request is refused, naming all three.
+        let mut bare = full();
+        for name in ["cf-connecting-ip", "cf-ray", "cf-ipcountry"] {
+            bare.remove(name);
+        }
+        for policy in [ClientIpSource::default(), sim()] {
+            assert!(
+                matches!(check(&bare, true, Some(peer), &policy), Err(ApiError::HeaderMissing(n)) if n == vec!["CF-Connecting-IP", "Cf-Ray", "cf-ipcountry"]),
+                "{policy:?}"
+            );
+        }
+        // The request id is never the ray without an edge.
+        let req = crate::http::ApiRequest {
+            method: http::Method::POST,
+            headers: full(),
+            body: bytes::Bytes::new(),
+            fallback_request_id: Some("lambda-1".into()),
+            source_ip: Some(peer),
+        };
+        assert_eq!(
+            crate::http::request_id(&req, &ClientIpSource::Peer),
+            "lambda-1"
+        );
     }
 
     #[test]

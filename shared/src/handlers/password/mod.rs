@@ -148,7 +148,8 @@ impl Ctx<'_> {
         let claims = self
             .app
             .jwt
-            .verify(header, self.app.clock.now_ms() / 1000)?;
+            .verify_refreshing(header, self.app.clock.now_ms() / 1000)
+            .await?;
         self.facts.biz_id(&claims.sub);
         let user = self
             .app
