@@ -12,7 +12,7 @@ use crate::adapters::memory::{
 };
 use crate::adapters::range_http::HttpRangeSource;
 use crate::auth::JwtVerifier;
-use crate::channel::KeyRing;
+use crate::channel::{KeyRing, ServerKeys};
 use crate::config::Config;
 use crate::ports::accounts::{AccountStore, Mailer};
 use crate::ports::{
@@ -27,8 +27,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// Source of the current time.
     pub clock: Arc<dyn Clock>,
-    /// The server's SCv2 RSA keys.
-    pub keys: Arc<KeyRing>,
+    /// The server's SCv2 RSA keys (reloaded while running where deployed).
+    pub keys: Arc<ServerKeys>,
     /// Secure Channel sessions.
     pub sessions: Arc<dyn SessionStore>,
     /// Records of used envelope nonces.
@@ -109,7 +109,7 @@ impl App {
             jwt: Arc::new(jwt_verifier(&config)?),
             config: Arc::new(config),
             clock,
-            keys: Arc::new(keys),
+            keys: Arc::new(ServerKeys::fixed(keys)),
             sessions: Arc::new(MemorySessionStore::default()),
             replay: Arc::new(MemoryReplayGuard::default()),
             limiter: Arc::new(MemoryRateLimiter::default()),

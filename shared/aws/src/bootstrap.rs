@@ -14,7 +14,7 @@ use anyhow::Context;
 use password::{PepperId, PepperRing};
 use shared::adapters::memory::SystemClock;
 use shared::app::password_service;
-use shared::channel::KeyRing;
+use shared::channel::{KeyRing, KeyRingSource, ReloadPolicy, ServerKeys};
 use shared::config::Config;
 use shared::ports::{Clock, NoIdentityProvider};
 use shared::routes::{Needs, ScKeys};
@@ -122,7 +122,15 @@ pub async fn app_with(
         jwt: Arc::new(crate::jwks::verifier(&config).await?),
         config: Arc::new(config),
         clock: Arc::new(clock),
-        keys: Arc::new(ring),
+        keys: Arc::new(match needs.sc_keys {
+            ScKeys::None => ServerKeys::fixed(ring),
+            sc_keys => ServerKeys::reloading(
+                ring,
+                now,
+                Arc::new(StoredRing { keys, sc_keys }),
+                ReloadPolicy::default(),
+            ),
+        }),
         sessions: Arc::new(DynamoSessionStore::new(
             clients.dynamodb.clone(),
             &aws.table_name,
@@ -147,6 +155,20 @@ pub async fn app_with(
             None => Arc::new(NoIdentityProvider),
         },
     })
+}
+
+/// The ring of a running function, read again from the table (and KMS for
+/// private keys) by the same calls as its cold start, under the same grants.
+struct StoredRing {
+    keys: KmsKeyStore,
+    sc_keys: ScKeys,
+}
+
+#[async_trait::async_trait]
+impl KeyRingSource for StoredRing {
+    async fn load(&self, now_ms: u64) -> anyhow::Result<KeyRing> {
+        key_ring(&self.keys, self.sc_keys, now_ms).await
+    }
 }
 
 async fn key_ring(keys: &KmsKeyStore, sc_keys: ScKeys, now_ms: u64) -> anyhow::Result<KeyRing> {

@@ -453,7 +453,7 @@ async fn invite_function_over_the_aws_app() {
     let emu = emulator();
     let (cfg, clients, keys, app) = aws_app("invite").await;
     // invite-user holds no SCv2 key.
-    assert!(app.keys.keys().is_empty());
+    assert!(app.keys.loaded().keys().is_empty());
     let to = email();
     let out = aws_adapters::invite_fn::handle(
         &app,

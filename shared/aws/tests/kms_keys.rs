@@ -259,3 +259,107 @@ async fn table_scan_finds_no_secret_in_clear() {
         }
     }
 }
+
+// ------------------------------------------------ rotation across function pools
+
+/// A request as API Gateway hands it to the function.
+fn gateway_request(method: http::Method, body: &str) -> shared::http::ApiRequest {
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in [
+        ("accept", "application/json"),
+        ("content-type", "application/json"),
+        ("x-client-hash", "device-1"),
+        ("accept-language", "en"),
+        ("cf-connecting-ip", "203.0.113.9"),
+        ("cf-ray", "8f00000000000001-LHR"),
+        ("cf-ipcountry", "GB"),
+    ] {
+        headers.insert(k, http::HeaderValue::from_static(v));
+    }
+    shared::http::ApiRequest {
+        method,
+        headers,
+        body: bytes::Bytes::from(body.to_owned()),
+        fallback_request_id: None,
+        source_ip: None,
+    }
+}
+
+/// `POST .../session` with a fresh K under `spki`, named `kid`, on `app`.
+async fn create_session(app: &shared::App, kid: &str, spki: &[u8]) -> serde_json::Value {
+    let wrapped = oaep_encrypt(spki, &random_key());
+    let body = serde_json::json!({
+        "keyId": kid,
+        "encryptedKey": base64::engine::general_purpose::STANDARD.encode(wrapped),
+    });
+    let resp = shared::routes::serve_endpoint(
+        app,
+        shared::routes::CREATE_SESSION,
+        gateway_request(http::Method::POST, &body.to_string()),
+    )
+    .await;
+    let status = resp.status().as_u16();
+    let mut answer: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    answer["httpStatus"] = status.into();
+    answer
+}
+
+/// public-key and create-session are separate functions: after a rotation a
+/// fresh public-key instance publishes the new key to a client whose next
+/// request reaches a create-session instance warm since before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_create_session_instance_accepts_a_key_rotated_after_its_cold_start() {
+    use aws_adapters::bootstrap::app_with;
+    use shared::route::Route;
+    let (cfg, clients) = deployed("rotate-pools").await;
+    let config = shared::config::Config::default();
+    // Instance B: create-session, warm with the ring of its cold start (k1).
+    let b = app_with(Route::CreateSession.needs(), config.clone(), &cfg, &clients)
+        .await
+        .unwrap();
+    assert_eq!(b.keys.loaded().active().kid(), "k1");
+
+    // The operator rotates (the store call `pwctl admin keys rotate` makes).
+    let hour = Duration::from_secs(3600);
+    KmsKeyStore::from_clients(&clients, &cfg)
+        .rotate("k2", hour, Duration::from_secs(600), now_ms())
+        .await
+        .unwrap();
+
+    // Instance A: a public-key instance cold-started after the rotation.
+    let a = app_with(Route::PublicKey.needs(), config, &cfg, &clients)
+        .await
+        .unwrap();
+    let resp = shared::routes::serve_endpoint(
+        &a,
+        shared::routes::PUBLIC_KEY,
+        gateway_request(http::Method::GET, ""),
+    )
+    .await;
+    let published: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    assert_eq!(resp.status(), 200, "{published}");
+    assert_eq!(published["data"]["keyId"], "k2");
+    let spki = base64::engine::general_purpose::STANDARD
+        .decode(published["data"]["publicKey"].as_str().unwrap())
+        .unwrap();
+
+    // The client's session request reaches B: it reloads and accepts k2.
+    let created = create_session(&b, "k2", &spki).await;
+    assert_eq!(created["httpStatus"], 201, "{created}");
+    assert!(created["data"]["sessionId"].is_string(), "{created}");
+    assert_eq!(b.keys.reload_attempts(), 1);
+    assert_eq!(b.keys.loaded().active().kid(), "k2");
+
+    // A key id that never exists: refused, and within the interval it
+    // never reaches the table or KMS again.
+    for _ in 0..3 {
+        let refused = create_session(&b, "k-never", &spki).await;
+        assert_eq!(refused["httpStatus"], 400, "{refused}");
+        assert_eq!(refused["code"], "SC.UNKNOWN_KEY", "{refused}");
+    }
+    assert_eq!(b.keys.reload_attempts(), 1);
+    // The new key keeps working without another reload.
+    let again = create_session(&b, "k2", &spki).await;
+    assert_eq!(again["httpStatus"], 201, "{again}");
+    assert_eq!(b.keys.reload_attempts(), 1);
+}

@@ -254,7 +254,12 @@ async fn public_key_answers_with_a_kms_that_refuses_everything() {
     assert_eq!(published, ring.active().public_spki_der());
     // Neither its cold start nor its request made a single KMS call.
     assert_eq!(sorted(&g.kms), Vec::<String>::new());
-    assert!(app.keys.active().unwrap_session_key(&[0u8; 384]).is_err());
+    assert!(app
+        .keys
+        .loaded()
+        .active()
+        .unwrap_session_key(&[0u8; 384])
+        .is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,7 +314,7 @@ async fn verify_password_makes_no_kms_call_after_its_cold_start() {
         .await
         .unwrap();
     assert!(
-        app.keys.keys().is_empty(),
+        app.keys.loaded().keys().is_empty(),
         "verify-password holds no SCv2 key"
     );
     let mut want: Vec<String> = access

@@ -3,9 +3,11 @@
 //! [`crate::secure_request`].
 
 pub mod keyring;
+pub mod live;
 pub mod wire;
 
 pub use keyring::{KeyExchangeError, KeyRing, ServerKey};
+pub use live::{KeyRingSource, ReloadPolicy, ServerKeys};
 pub use wire::{EnvelopeType, Header, SessionKey, WireError};
 
 /// Where a secure body came from: the response is sent back in the same form.

@@ -23,7 +23,8 @@ pub async fn public_key(ctx: &Ctx<'_>) -> Result<ApiResponse, ApiError> {
         app.config.limits.public_key_per_ip,
     )
     .await?;
-    let key = app.keys.active();
+    let ring = app.keys.current(app.clock.now_ms()).await;
+    let key = ring.active();
     let data = json!({
         "keyId": key.kid(),
         "algorithm": "RSA-OAEP-256",
@@ -59,7 +60,15 @@ pub async fn create_session(ctx: &Ctx<'_>, body: &[u8]) -> Result<ApiResponse, A
         .await?;
     let req: CreateSessionBody = parse_strict(body)?;
     let now = app.clock.now_ms();
-    let server_key = app.keys.find(&req.key_id, now).map_err(ScError::from)?;
+    let mut ring = app.keys.current(now).await;
+    if ring.find(&req.key_id, now).is_err() {
+        // Rotated since this instance loaded its ring (public-key runs
+        // elsewhere): reload, within the per-instance limit, before refusing.
+        if let Some(newer) = app.keys.after_unknown(&ring, &req.key_id, now).await {
+            ring = newer;
+        }
+    }
+    let server_key = ring.find(&req.key_id, now).map_err(ScError::from)?;
     // Undecodable text is one more way for OAEP to fail: same answer.
     let ciphertext = STANDARD
         .decode(req.encrypted_key.as_bytes())
