@@ -21,6 +21,9 @@ impl RateLimiter for DownLimiter {
             "connect timeout to dynamodb.internal:443 (secret-detail)"
         )))
     }
+    async fn forget(&self, _: &str, _: &str) -> PortResult<()> {
+        Err(Unavailable(anyhow::anyhow!("connect timeout")))
+    }
 }
 
 struct DownSessions;

@@ -179,4 +179,20 @@ impl RateLimiter for DynamoRateLimiter {
         // Unreachable while the TAT only grows; a store that breaks that is faulty.
         Err(corrupt("rate bucket kept changing under its condition"))
     }
+
+    /// Deletes the bucket item. Instances that saw its TAT keep that hint, so
+    /// they may refuse the key until the hint passes: late, never too many.
+    async fn forget(&self, bucket: &str, key: &str) -> PortResult<()> {
+        let pk = format!("RATE#{bucket}#{key}");
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk.as_str()))
+            .key(SK, s("GCRA"))
+            .send()
+            .await
+            .map_err(|e| unavailable("dynamodb DeleteItem rate bucket", e))?;
+        self.hints.lock().remove(&pk);
+        Ok(())
+    }
 }

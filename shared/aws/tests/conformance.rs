@@ -137,3 +137,51 @@ async fn breached_sign_in_memory() {
 async fn breached_sign_in_dynamo() {
     conformance::signin::breached_sign_in(dynamo_sign_in("breached-signin").await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_admin_memory() {
+    conformance::admin::user_admin(memory_sign_in()).await;
+    conformance::admin::user_erasure(memory_sign_in()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_admin_dynamo() {
+    conformance::admin::user_admin(dynamo_sign_in("admin").await).await;
+}
+
+/// After `delete`, a scan of the whole table finds nothing of the user: no
+/// id, address, link hash, counter or limit key derived from them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_erasure_dynamo_leaves_no_item() {
+    let (cfg, clients) = fresh("erase").await;
+    let backend = conformance::signin::Backend {
+        accounts: Arc::new(dynamo_account_store(&cfg, &clients).await),
+        guesses: Arc::new(DynamoGuessCounter::new(
+            clients.dynamodb.clone(),
+            &cfg.table_name,
+        )),
+        limiter: Arc::new(DynamoRateLimiter::new(
+            clients.dynamodb.clone(),
+            &cfg.table_name,
+        )),
+    };
+    let erased = conformance::admin::user_erasure(backend).await;
+    let (items, values) = scan_values(&cfg, &clients).await;
+    assert!(items > 0, "the table still holds the secrets and keys");
+    let mut traces = vec![
+        erased.email.clone(),
+        shared::handlers::token::token_sha256(&erased.email),
+        shared::handlers::verify::unknown_email_guess_key(&erased.email),
+    ];
+    for biz in &erased.biz_ids {
+        traces.push(biz.clone());
+        traces.push(shared::handlers::verify::account_guess_key(biz));
+    }
+    traces.extend(erased.link_sha256.iter().cloned());
+    for trace in &traces {
+        assert!(
+            !values.iter().any(|v| contains(v, trace.as_bytes())),
+            "an item of the erased user is left: {trace}"
+        );
+    }
+}

@@ -159,6 +159,37 @@ pub async fn create_user(
     }
 }
 
+/// A new reset token of `user` and the email that carries it, in the
+/// user's language (else `fallback`); sent only to the stored address.
+pub fn reset_link(
+    config: &Config,
+    user: &User,
+    fallback: Lang,
+    now: u64,
+) -> (ResetToken, crate::ports::accounts::OutboxMessage) {
+    let token = new_token();
+    let mut params = Map::new();
+    params.insert(
+        "minutes".into(),
+        Value::from(config.reset_token_ttl_secs / 60),
+    );
+    params.insert("name".into(), Value::from(user.name.clone()));
+    let reset = ResetToken {
+        token_sha256: token_sha256(&token),
+        biz_id: user.biz_id.clone(),
+        expires_at_ms: now + config.reset_token_ttl_secs * 1000,
+    };
+    let message = mail::render(
+        MailKind::Reset,
+        user_lang(user, fallback),
+        &user.email,
+        &config.links.reset(&token),
+        params,
+        now,
+    );
+    (reset, message)
+}
+
 /// Answers one forgot request, off the request path: for an active account
 /// a reset token and its email, for any other address nothing; either way
 /// the request is consumed in the same transaction, so a retried or
@@ -190,28 +221,10 @@ pub async fn answer_forgot(
     let active = user.filter(|u| u.status == UserStatus::Active && !predates_change(u));
     let biz_id = active.as_ref().map(|u| u.biz_id.clone());
     if let Some(user) = active {
-        let token = new_token();
-        let mut params = Map::new();
-        params.insert(
-            "minutes".into(),
-            Value::from(config.reset_token_ttl_secs / 60),
-        );
-        params.insert("name".into(), Value::from(user.name.clone()));
         let fallback = Lang::from_tag(&request.lang).unwrap_or(Lang::En);
-        change.new_reset = Some(ResetToken {
-            token_sha256: token_sha256(&token),
-            biz_id: user.biz_id.clone(),
-            expires_at_ms: now + config.reset_token_ttl_secs * 1000,
-        });
-        // Sent only to the stored address of the account.
-        change.outbox.push(mail::render(
-            MailKind::Reset,
-            user_lang(&user, fallback),
-            &user.email,
-            &config.links.reset(&token),
-            params,
-            now,
-        ));
+        let (new_reset, message) = reset_link(config, &user, fallback, now);
+        change.new_reset = Some(new_reset);
+        change.outbox.push(message);
     }
     match accounts.apply(change, now).await? {
         Ok(()) => {

@@ -2,6 +2,7 @@
 //! headers, its own route) and the request, and returns a response or an `ApiError`.
 
 pub mod accounts;
+pub mod admin;
 pub mod mail;
 pub mod password;
 pub mod secure_channel;

@@ -103,7 +103,7 @@ pub fn account_guess_key(biz_id: &str) -> String {
 }
 
 /// The counter key of an address that belongs to no account.
-fn unknown_email_guess_key(email: &str) -> String {
+pub fn unknown_email_guess_key(email: &str) -> String {
     super::token::token_sha256(&format!("email:{email}"))
 }
 

@@ -312,6 +312,29 @@ pub fn password_imported_upgraded(biz_id: &str, scheme: &str, now_ms: u64) -> Va
     Value::Object(m)
 }
 
+/// Prefix of the events of an operator's action on a user
+/// (`admin.user_show`, `admin.user_lock`, ...).
+pub const ADMIN_USER_PREFIX: &str = "admin.user_";
+
+/// `admin.user_<action>` (dashes become underscores): the operator's
+/// principal, the user when found, the outcome code and whether anything
+/// was changed.
+pub fn admin_user(
+    action: &str,
+    biz_id: Option<&str>,
+    principal: &str,
+    code: &str,
+    changed: bool,
+    now_ms: u64,
+) -> Value {
+    let name = format!("{ADMIN_USER_PREFIX}{}", action.replace('-', "_"));
+    let mut m = event(&name, now_ms, biz_id);
+    m.insert("principal".into(), Value::from(principal));
+    m.insert("code".into(), Value::from(code));
+    m.insert("changed".into(), Value::from(changed));
+    Value::Object(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,6 +227,21 @@ pub enum ChangeRejected {
     ForgotHandled,
 }
 
+/// What [`AccountStore::erase_user`] removed besides the profile and the
+/// email claim. The hashes of the user's links name their rate-limit keys,
+/// which the caller forgets too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// SHA-256 (hex) of each init sid the user held.
+    pub init_sid_sha256: Vec<String>,
+    /// SHA-256 (hex) of each reset token the user held.
+    pub reset_sha256: Vec<String>,
+    /// Messages to the user's address not yet delivered.
+    pub messages: usize,
+    /// Forgot requests for the user's address not yet answered.
+    pub forgot_requests: usize,
+}
+
 /// Storage of accounts and everything changed with them.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -252,6 +267,17 @@ pub trait AccountStore: Send + Sync {
     async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>>;
     /// Marks a message delivered; false if it already was (so a retry never sends twice).
     async fn mark_delivered(&self, id: &str) -> PortResult<bool>;
+    /// Erases `user` as read (at its version): the profile with its
+    /// history, the email claim, every init session and reset token with
+    /// their markers, undelivered mail to its address and unanswered forgot
+    /// requests for it. The profile goes last, so a failure leaves the user
+    /// to erase again; `VersionConflict` (nothing of the profile removed)
+    /// when it changed since it was read.
+    async fn erase_user(
+        &self,
+        user: &User,
+        now_ms: u64,
+    ) -> PortResult<Result<Erased, ChangeRejected>>;
     /// How many users still have a foreign (imported) current hash: the sum
     /// of every applied `foreign_hash_delta`.
     async fn foreign_hash_users(&self) -> PortResult<i64>;

@@ -133,6 +133,8 @@ pub trait RateLimiter: Send + Sync {
         limit: Limit,
         now_ms: u64,
     ) -> PortResult<RateDecision>;
+    /// Drops the bucket of `key` (an erased user's keys): it is full again.
+    async fn forget(&self, bucket: &str, key: &str) -> PortResult<()>;
 }
 
 /// The guessing cap: how many consecutive failed password checks an account

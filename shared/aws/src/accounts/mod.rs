@@ -6,6 +6,7 @@
 //! - [`plan`]: the transaction planner and the cancellation-reason decoding;
 //! - [`outbox`]: the sealed outbox and its delivery claims.
 
+mod erase;
 mod item;
 mod keys;
 mod outbox;
@@ -19,7 +20,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::CancellationReason;
 use aws_sdk_dynamodb::Client;
 use shared::ports::accounts::{
-    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, OutboxMessage,
+    AccountChange, AccountStore, ChangeRejected, Erased, ForgotRequest, InitSession, OutboxMessage,
     ResetToken, User,
 };
 use shared::ports::{Clock, PortResult};
@@ -397,6 +398,14 @@ impl AccountStore for DynamoAccountStore {
 
     async fn pending_outbox(&self) -> PortResult<Vec<OutboxMessage>> {
         self.query_pending_outbox().await
+    }
+
+    async fn erase_user(
+        &self,
+        user: &User,
+        _now_ms: u64,
+    ) -> PortResult<Result<Erased, ChangeRejected>> {
+        self.erase(user).await
     }
 
     async fn mark_delivered(&self, id: &str) -> PortResult<bool> {

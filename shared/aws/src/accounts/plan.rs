@@ -132,7 +132,7 @@ impl Planner<'_> {
 
     /// `ADD users :delta` on the counter of users on a foreign hash (made
     /// by the first ADD: an absent number counts as 0).
-    fn add_foreign_hash_users(&self, delta: i64) -> PortResult<TransactWriteItem> {
+    pub(super) fn add_foreign_hash_users(&self, delta: i64) -> PortResult<TransactWriteItem> {
         let update = Update::builder()
             .table_name(self.table)
             .key(PK, s(FOREIGN_HASH_STATS_PK))

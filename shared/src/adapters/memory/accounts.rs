@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::ports::accounts::{
-    AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, Mailer, OutboxMessage,
-    ResetToken, User, MAX_LIVE_RESET_TOKENS,
+    foreign_hash_delta, AccountChange, AccountStore, ChangeRejected, Erased, ForgotRequest,
+    InitSession, Mailer, OutboxMessage, ResetToken, User, MAX_LIVE_RESET_TOKENS,
 };
 use crate::ports::{PortResult, Unavailable};
 
@@ -217,6 +217,53 @@ impl AccountStore for MemoryAccountStore {
             .map_err(|_| poisoned())?
             .delivered
             .insert(id.to_owned()))
+    }
+
+    async fn erase_user(
+        &self,
+        user: &User,
+        _now_ms: u64,
+    ) -> PortResult<Result<Erased, ChangeRejected>> {
+        let mut s = self.state.lock().map_err(|_| poisoned())?;
+        if s.users.get(&user.biz_id).map(|u| u.version) != Some(user.version) {
+            return Ok(Err(ChangeRejected::VersionConflict));
+        }
+        let sha = crate::handlers::token::token_sha256;
+        let mut erased = Erased::default();
+        let biz = &user.biz_id;
+        s.inits.retain(|sid, i| {
+            let keep = &i.biz_id != biz;
+            if !keep {
+                erased.init_sid_sha256.push(sha(sid));
+            }
+            keep
+        });
+        let State { resets, issued, .. } = &mut *s;
+        resets.retain(|hash, r| {
+            let keep = &r.biz_id != biz;
+            if !keep {
+                erased.reset_sha256.push(hash.clone());
+                issued.remove(hash);
+            }
+            keep
+        });
+        let State {
+            outbox, delivered, ..
+        } = &mut *s;
+        outbox.retain(|m| {
+            let keep = m.to != user.email || delivered.contains(&m.id);
+            erased.messages += usize::from(!keep);
+            keep
+        });
+        let before = s.forgot.len();
+        s.forgot.retain(|f| f.email != user.email);
+        erased.forgot_requests = before - s.forgot.len();
+        if s.emails.get(&user.email) == Some(biz) {
+            s.emails.remove(&user.email);
+        }
+        s.users.remove(biz);
+        s.foreign_hash_users += foreign_hash_delta(user.password.as_ref(), None);
+        Ok(Ok(erased))
     }
 }
 

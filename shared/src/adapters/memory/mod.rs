@@ -148,6 +148,14 @@ impl RateLimiter for MemoryRateLimiter {
             Err(limited) => Ok(limited),
         }
     }
+
+    async fn forget(&self, bucket: &str, key: &str) -> PortResult<()> {
+        self.tats
+            .lock()
+            .map_err(|_| poisoned())?
+            .remove(&(bucket.to_owned(), key.to_owned()));
+        Ok(())
+    }
 }
 
 /// One counter per key; see [`reserve_next`].

@@ -3,6 +3,7 @@
 //! works under random ids, so it may share a store with other tests.
 
 pub mod accounts;
+pub mod admin;
 pub mod signin;
 
 use std::sync::Arc;
