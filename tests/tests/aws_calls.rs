@@ -67,11 +67,12 @@ struct Recorder {
 /// Partitions of one fixed key, recorded whole: the key names what is
 /// granted (`FORGOT#PENDING`, `SECRET#<purpose>`), not a family of items.
 fn partition(pk: &str) -> String {
-    const FIXED: [&str; 4] = [
+    const FIXED: [&str; 5] = [
         "FORGOT#PENDING",
         "OUTBOX#PENDING",
         "ACCOUNTS#NOOP",
         "KEYRING#scv2",
+        "STATS#foreign-hash",
     ];
     if FIXED.contains(&pk) || pk.starts_with("SECRET#") {
         return pk.to_owned();
@@ -471,6 +472,46 @@ impl Counted {
     }
 }
 
+/// The pbkdf2-sha256 entry of the password crate's foreign-hash fixture:
+/// (the imported hash, its password).
+fn imported_hash() -> (password::PasswordHash, String) {
+    let path = root().join("shared/password/tests/data/foreign-hashes.json");
+    let entries: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let e = entries
+        .iter()
+        .find(|e| e["format"] == "pbkdf2-sha256")
+        .expect("a pbkdf2-sha256 entry");
+    let input = password::ForeignHashInput {
+        hash: e["hash"].as_str().unwrap(),
+        format: None,
+        salt: None,
+    };
+    let hash = password::import_hash(&input, &password::ImportHashOptions::default()).unwrap();
+    (hash, e["password"].as_str().unwrap().to_owned())
+}
+
+/// Gives `biz_id` an imported (foreign) current hash, as an import run
+/// stores it (the count of users on one up by one); returns its password.
+async fn plant_imported(app: &shared::app::App, biz_id: &str) -> String {
+    let (hash, password) = imported_hash();
+    let mut user = app.accounts.user(biz_id).await.unwrap().unwrap();
+    let expected = user.version;
+    user.password = Some(hash);
+    user.version += 1;
+    let change = AccountChange {
+        user: Some((user, Some(expected))),
+        foreign_hash_delta: 1,
+        ..AccountChange::default()
+    };
+    app.accounts
+        .apply(change, now_secs() * 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    password
+}
+
 /// Gives `biz_id` an outstanding init session and reset token, written
 /// straight to the store: no request leaves an active user with an init
 /// session, or a pending one with a reset token, yet a password set revokes
@@ -715,6 +756,35 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
         r.1
     );
     assert_eq!(server.stored_user(&weak_biz).await.version, version + 1);
+    // An imported hash: upgraded at sign-in, replaced by a change and by a
+    // reset, each moving the count of users on one in its transaction.
+    let imported = "verify-imported@example.com";
+    let imported_biz = server.user(imported, STRONG).await;
+    let typed = plant_imported(&server.local.app, &imported_biz).await;
+    let r = n
+        .verify(
+            &n.local.app,
+            "verify ok imported upgrade",
+            event(imported, &typed),
+        )
+        .await;
+    assert_eq!(answer(&r), "ok");
+    assert!(
+        r.1.iter()
+            .any(|step| step == "TransactWriteItems PutItem USER#, UpdateItem STATS#foreign-hash"),
+        "the upgrade counts down in its transaction: {:?}",
+        r.1
+    );
+    let current = plant_imported(&server.local.app, &n.biz).await;
+    let ok = json!({"currentPassword": current, "newPassword": "garnet plover canyon 66"});
+    let r = n.run("change ok from an imported hash", CHANGE, ok).await;
+    assert_eq!(status(r), 200);
+    plant_imported(&server.local.app, &n.biz).await;
+    n.run("forgot known", FORGOT, json!({"email": email})).await;
+    let token = n.reset_token(email);
+    let reset = json!({"token": token, "newPassword": "russet avocet delta 77"});
+    let r = n.run("reset ok from an imported hash", RESET, reset).await;
+    assert_eq!(status(r), 200);
     // The verifying Cognito trigger, touches only: a right and a wrong
     // answer of a pool user, and a name the pool does not know.
     let pool_user = server.user("verify-cognito@example.com", STRONG).await;
