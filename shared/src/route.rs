@@ -107,6 +107,12 @@ impl Needs {
         outbox_data_key: true,
         ..Needs::NOTHING
     };
+    /// The internal `admin-users` function: writes invitation and reset
+    /// emails, and reads undelivered mail to erase a user's.
+    pub const ADMIN_USERS: Needs = Needs {
+        outbox_data_key: true,
+        ..Needs::NOTHING
+    };
     /// The internal `verify-password` function: checks a password and writes
     /// the lock email.
     pub const VERIFY_PASSWORD: Needs = Needs {

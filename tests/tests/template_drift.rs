@@ -61,8 +61,9 @@ use shared::routes::Needs;
 use shared::Route;
 
 /// The functions that have no HTTP route, with the events that trigger them.
-const NON_HTTP: [(&str, &[&str]); 5] = [
+const NON_HTTP: [(&str, &[&str]); 6] = [
     ("invite-user", &[]),
+    ("admin-users", &[]),
     ("verify-password", &[]),
     ("send-mail", &["DynamoDB"]),
     ("sweep-mail", &["Schedule"]),
@@ -93,6 +94,7 @@ const VERIFYING_TRIGGER: &str = "verify-auth-challenge";
 fn non_http_needs(krate: &str) -> Needs {
     match krate {
         "invite-user" => Needs::INVITE_USER,
+        "admin-users" => Needs::ADMIN_USERS,
         "verify-password" => Needs::VERIFY_PASSWORD,
         "send-mail" => Needs::SEND_MAIL,
         "sweep-mail" => Needs::SWEEP_MAIL,
@@ -1427,7 +1429,7 @@ fn every_list_of_functions_names_each_function_once() {
             Some(format!("!Sub /aws/lambda/${{AWS::StackName}}-{name}").as_str()),
             "{id}: its log group"
         );
-        if ["invite-user", "verify-password"].contains(&krate.as_str()) {
+        if ["invite-user", "admin-users", "verify-password"].contains(&krate.as_str()) {
             let output = format!("{id}Arn");
             assert_eq!(
                 outputs.get(&output).and_then(|o| setting(o, "Value")),
@@ -2781,16 +2783,22 @@ fn sweep_mail_and_invite_user_failures_raise_an_alarm() {
         shared::observe::metrics::MAIL_FAILED,
         &yaml("[{Name: Function, Value: sweep-mail}]"),
     );
-    // invite-user's internal errors fail the invocation.
+    // invite-user's and admin-users' internal errors fail the invocation.
     let invite = watches(
         &yaml("AWS/Lambda"),
         "Errors",
         &yaml("[{Name: FunctionName, Value: !Ref InviteUserFunction}]"),
     );
+    let admin = watches(
+        &yaml("AWS/Lambda"),
+        "Errors",
+        &yaml("[{Name: FunctionName, Value: !Ref AdminUsersFunction}]"),
+    );
     assert!(function_crates().contains("sweep-mail"));
     for (what, found) in [
         ("sweep-mail MailFailed", sweep),
         ("invite-user Errors", invite),
+        ("admin-users Errors", admin),
     ] {
         assert_eq!(found.len(), 1, "one alarm on {what}");
         let (id, p) = found[0];
@@ -3295,6 +3303,38 @@ fn internal_grants(krate: &str) -> Vec<(&'static str, &'static [&'static str])> 
             grants.extend(OUTBOX_SEND);
             grants.extend(FORGOT_ANSWER);
         }
+        // shared::handlers::admin: the user by id or address; status and
+        // flag writes, a new init or reset link and its email (links
+        // revoked or capped: Query and Delete); delete erases the user's
+        // links, undelivered mail (read to find it), forgot requests,
+        // profile and claim, guess counters and limit buckets, and moves
+        // the count of users on an imported hash.
+        "admin-users" => grants.extend([
+            ("dynamodb:GetItem", &["USER#*", "EMAIL#*", "OUTBOX#*"][..]),
+            (
+                "dynamodb:Query",
+                &["LINKS#*", "OUTBOX#PENDING", "FORGOT#PENDING"][..],
+            ),
+            (
+                "dynamodb:PutItem",
+                &["USER#*", "INIT#*", "RESET#*", "LINKS#*", "OUTBOX#*"][..],
+            ),
+            (
+                "dynamodb:DeleteItem",
+                &[
+                    "USER#*",
+                    "EMAIL#*",
+                    "INIT#*",
+                    "RESET#*",
+                    "LINKS#*",
+                    "OUTBOX#*",
+                    "FORGOT#PENDING",
+                    "GUESS#*",
+                    "RATE#*",
+                ][..],
+            ),
+            ("dynamodb:UpdateItem", &["STATS#foreign-hash"][..]),
+        ]),
         // And the bounded lists of what is pending.
         "sweep-mail" => {
             grants.extend(OUTBOX_SEND);
@@ -3309,7 +3349,7 @@ fn internal_grants(krate: &str) -> Vec<(&'static str, &'static [&'static str])> 
 #[test]
 fn invite_send_and_sweep_hold_exactly_their_data_grants() {
     let t = resolved(true);
-    for krate in ["invite-user", "send-mail", "sweep-mail"] {
+    for krate in ["invite-user", "admin-users", "send-mail", "sweep-mail"] {
         let (id, f) = function_of(&t, krate);
         let got: BTreeSet<(String, String)> = table_grants(&t, role_of(f))
             .into_iter()

@@ -15,13 +15,15 @@
 //! - [`lambda`]: the Lambda shell of the HTTP functions (API Gateway event in,
 //!   response out).
 //! - [`bootstrap`]: the cold start of every function over these adapters;
-//!   [`invite_fn`], [`mail_fn`] and [`sweep`]: the non-HTTP functions.
+//!   [`invite_fn`], [`admin_users_fn`], [`mail_fn`] and [`sweep`]: the
+//!   non-HTTP functions.
 //!
 //! Every SDK failure becomes [`shared::ports::Unavailable`] with context; no
 //! secret is ever logged or put in an error message.
 
 mod accounts;
 pub mod admin;
+pub mod admin_users_fn;
 pub mod bootstrap;
 mod clients;
 pub mod cognito;
@@ -35,6 +37,7 @@ mod guess;
 pub mod import;
 pub mod invite_fn;
 pub mod jwks;
+pub mod key_expiry;
 mod kms;
 #[cfg(feature = "lambda-http")]
 pub mod lambda;

@@ -941,3 +941,110 @@ async fn first_user_event_of_the_deployment_guide() {
         pending[0].link
     );
 }
+
+// ------------------------------------------------ admin-users
+
+/// The `admin-users` function over the app it builds at a cold start: each
+/// action by its name, refusals as `{"error": ...}` with nothing changed,
+/// and the address free again after `delete`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_users_function_over_the_aws_app() {
+    use aws_adapters::admin_users_fn::handle;
+    let (cfg, clients) = fresh("admin-users").await;
+    let app = app_with(
+        shared::routes::Needs::ADMIN_USERS,
+        Config::default(),
+        &cfg,
+        &clients,
+    )
+    .await
+    .unwrap();
+    let to = email();
+    let invited = aws_adapters::invite_fn::handle(&app, json!({ "email": to, "name": "Ann" }))
+        .await
+        .unwrap();
+    let biz_id = invited["bizId"].as_str().unwrap().to_owned();
+    let sid_of = |m: &OutboxMessage| m.link.split_once("sid=").unwrap().1.to_owned();
+    let first = sid_of(&app.accounts.pending_outbox().await.unwrap()[0]);
+    let call = |action: &str, user: &str| {
+        handle(
+            &app,
+            json!({ "action": action, "user": user, "principal": "arn:aws:iam::1:user/op" }),
+        )
+    };
+
+    let shown = call("show", &to).await.unwrap();
+    assert_eq!(shown["user"]["bizId"], biz_id.as_str(), "{shown}");
+    assert_eq!(shown["user"]["status"], "PendingPassword");
+
+    // Today's answer to a lost invitation: a new link, the old one dead.
+    let resent = call("resend-invite", &biz_id).await.unwrap();
+    assert_eq!(resent["changed"], true, "{resent}");
+    let now = now_ms();
+    assert!(app
+        .accounts
+        .init_session(&first, now)
+        .await
+        .unwrap()
+        .is_none());
+    let pending = app.accounts.pending_outbox().await.unwrap();
+    let second = pending.iter().map(sid_of).find(|s| *s != first).unwrap();
+    assert!(app
+        .accounts
+        .init_session(&second, now)
+        .await
+        .unwrap()
+        .is_some());
+
+    for (action, status) in [
+        ("lock", "Locked"),
+        ("unlock", "PendingPassword"),
+        ("disable", "Disabled"),
+        ("enable", "PendingPassword"),
+    ] {
+        let out = call(action, &biz_id).await.unwrap();
+        assert_eq!(out["user"]["status"], status, "{action}: {out}");
+    }
+    let version = app.accounts.user(&biz_id).await.unwrap().unwrap().version;
+    // Refusals: a status that forbids the action, an unknown action, user
+    // or field; nothing is written.
+    let refused = [
+        (call("require-change", &biz_id).await, 400, "status"),
+        (call("send-reset", &biz_id).await, 400, "status"),
+        (call("promote", &biz_id).await, 400, "action"),
+        (call("lock", "USER#x").await, 400, "user"),
+        (call("lock", &email()).await, 404, ""),
+    ];
+    for (out, status, field) in refused {
+        let out = out.unwrap();
+        assert_eq!(out["error"]["status"], status, "{out}");
+        if !field.is_empty() {
+            assert_eq!(out["error"]["details"][0]["field"], field, "{out}");
+        }
+    }
+    let extra = handle(
+        &app,
+        json!({ "action": "lock", "user": biz_id, "role": "x" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(extra["error"]["code"], "VALIDATION.INVALID_PARAMETER");
+    // Without a principal the event names the unnamed invoker; it still acts.
+    let unnamed = handle(&app, json!({ "action": "show", "user": biz_id }))
+        .await
+        .unwrap();
+    assert_eq!(unnamed["user"]["version"], version);
+    assert_eq!(
+        app.accounts.user(&biz_id).await.unwrap().unwrap().version,
+        version
+    );
+
+    let deleted = call("delete", &to).await.unwrap();
+    assert_eq!(deleted["erased"]["links"], 1, "{deleted}");
+    assert!(app.accounts.user(&biz_id).await.unwrap().is_none());
+    assert_eq!(call("show", &to).await.unwrap()["error"]["status"], 404);
+    let again = aws_adapters::invite_fn::handle(&app, json!({ "email": to, "name": "Ann" }))
+        .await
+        .unwrap();
+    assert_ne!(again["bizId"], biz_id.as_str(), "{again}");
+}

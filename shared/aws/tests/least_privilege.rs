@@ -167,6 +167,7 @@ fn functions() -> Vec<(String, Needs)> {
         .map(|r| (format!("{r:?}"), r.needs()))
         .collect();
     all.push(("invite-user".into(), Needs::INVITE_USER));
+    all.push(("admin-users".into(), Needs::ADMIN_USERS));
     all.push(("verify-password".into(), Needs::VERIFY_PASSWORD));
     all
 }
