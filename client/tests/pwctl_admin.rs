@@ -66,6 +66,9 @@ fn rotate_list_and_check_the_key_ring() {
     let (ok, out) = pwctl(&env, &["admin", "keys", "check"]);
     assert!(ok, "{out}");
     assert!(out.contains(&format!("active {kid}")), "{out}");
+    // Rotated with 30 days a moment ago: 29 whole days and some hours left.
+    assert!(out.contains("(29 days left)"), "{out}");
+    assert!(!out.contains("rotate it now"), "{out}");
     // a second rotation to the same kid is refused
     let (ok, _) = pwctl(&env, &["admin", "keys", "rotate", "--kid", &kid]);
     assert!(!ok);

@@ -640,9 +640,17 @@ fn each_role_holds_exactly_the_keys_its_function_loads() {
         let statements = policies
             .get(role)
             .unwrap_or_else(|| panic!("{krate}: no policy for {role}"));
+        let mut expected = expected_key_grants(needs_of(f));
+        // Each run, sweep-mail reads the ring's clear expiry (ScKeyDaysLeft),
+        // unsealing nothing.
+        if krate == "sweep-mail" {
+            expected
+                .0
+                .insert(("dynamodb:Query".to_owned(), "KEYRING#scv2".to_owned()));
+        }
         assert_eq!(
             key_grants(statements, krate),
-            expected_key_grants(needs_of(f)),
+            expected,
             "{krate}: ({role}) key-item grants and kms:Decrypt purposes vs its Needs"
         );
     }
@@ -1119,6 +1127,12 @@ fn assert_emitted(context: &str, name: &str, function: Option<&str>, route: Opti
         VERIFY_METRICS,
     };
     const SWEEP_MAIL_FUNCTION: &str = "sweep-mail";
+    // sweep-mail's days left on the active SCv2 key: `Function` only.
+    if name == shared::observe::metrics::SC_KEY_DAYS_LEFT {
+        assert_eq!(function, Some(SWEEP_MAIL_FUNCTION), "{context}: {name}");
+        assert_eq!(route, None, "{context}: {name} has no Route dimension");
+        return;
+    }
     // A verification document: `Function` only (`LatencyMs` and `HashMs`
     // are also request metrics, told apart by this dimension).
     if function == Some(VERIFY_FUNCTION) {
@@ -1308,6 +1322,7 @@ fn the_dashboard_shows_every_metric_the_code_emits() {
     let emitted: BTreeSet<String> = REQUEST_METRICS
         .iter()
         .chain(MAIL_METRICS.iter())
+        .chain([&shared::observe::metrics::SC_KEY_DAYS_LEFT])
         .map(|s| (*s).to_owned())
         .collect();
     assert_eq!(shown, emitted, "dashboard metrics vs the code's");

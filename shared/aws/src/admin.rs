@@ -128,12 +128,24 @@ pub async fn init_keys_with(
 
 /// Unseals the key ring as a cold start would.
 pub async fn check_keys() -> anyhow::Result<String> {
-    let ring = store().await?.load_key_ring(now_ms()).await?;
-    Ok(format!(
-        "{} key(s), active {}",
+    let store = store().await?;
+    let now = now_ms();
+    let ring = store.load_key_ring(now).await?;
+    let expiry = crate::key_expiry::active_key_expiry(&store, now).await?;
+    let mut line = format!(
+        "{} key(s), active {}, expires {} ({} days left)",
         ring.keys().len(),
-        ring.active().kid()
-    ))
+        ring.active().kid(),
+        expiry
+            .expires_at_ms
+            .map_or_else(|| "?".to_owned(), shared::time_fmt::rfc3339),
+        expiry.days_left
+    );
+    // The ScKeyDaysLeft alarm's threshold.
+    if expiry.days_left < 14 {
+        line.push_str("; rotate it now (docs/operations.md#scv2-key-expiry)");
+    }
+    Ok(line)
 }
 
 /// What [`bootstrap_stack`] sets up besides the table settings of the

@@ -295,7 +295,7 @@ pub async fn run_once(
 /// SES and the dead-letter queue (no SCv2 keys).
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let (store, mailer, config, dead_letters, call) = async {
+    let (store, mailer, config, dead_letters, call, keys) = async {
         let config = Config::from_env()?;
         let aws = AwsConfig::from_env()?;
         let queue_url = std::env::var(DEAD_LETTER_QUEUE_URL_VAR)
@@ -306,13 +306,23 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         let store = account_store(&aws, &clients, &keys).await?;
         let mailer = SesMailer::new(clients.ses.clone(), &aws.ses_from_address);
         let dead_letters = DeadLetters::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
-        anyhow::Ok((store, mailer, config, dead_letters, aws.operation_timeout))
+        anyhow::Ok((
+            store,
+            mailer,
+            config,
+            dead_letters,
+            aws.operation_timeout,
+            keys,
+        ))
     }
     .await
     .map_err(cold_start_failed)?;
-    let (store, mailer, config, dead_letters) = (&store, &mailer, &config, &dead_letters);
+    let (store, mailer, config, dead_letters, keys) =
+        (&store, &mailer, &config, &dead_letters, &keys);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let budget = Budget::until_epoch_ms(event.context.deadline, call);
+        // Days left on the active SCv2 key (ScKeyDaysLeft), whatever the mail does.
+        crate::key_expiry::publish(keys, now_ms()).await;
         let report = run_once(store, mailer, config, dead_letters, &budget)
             .await
             .map_err(|e| anyhow::anyhow!("sweep stopped: {:#}", e.0))?;

@@ -363,3 +363,53 @@ async fn a_warm_create_session_instance_accepts_a_key_rotated_after_its_cold_sta
     assert_eq!(again["httpStatus"], 201, "{again}");
     assert_eq!(b.keys.reload_attempts(), 1);
 }
+
+/// What sweep-mail publishes as `ScKeyDaysLeft` and `pwctl admin keys check`
+/// prints: whole days left on the active key, 0 without one, read from the
+/// ring without unsealing it (a store whose KMS key id names no key still
+/// answers).
+#[tokio::test]
+async fn the_active_keys_days_left_follow_the_ring_without_unsealing() {
+    use aws_adapters::key_expiry::{active_key_expiry, KeyExpiry};
+    let (cfg, clients) = fresh("expiry").await;
+    let keys = KmsKeyStore::from_clients(&clients, &cfg);
+    let day = 86_400_000;
+    let now = now_ms();
+    assert_eq!(
+        active_key_expiry(&keys, now).await.unwrap(),
+        KeyExpiry {
+            kid: None,
+            expires_at_ms: None,
+            days_left: 0
+        },
+        "no active key: nothing left"
+    );
+    keys.rotate(
+        "k-exp-1",
+        Duration::from_secs(20 * 86_400),
+        Duration::from_secs(600),
+        now,
+    )
+    .await
+    .unwrap();
+    let mut blind = cfg.clone();
+    blind.kms_key_id = "alias/no-such-key".into();
+    let blind = KmsKeyStore::from_clients(&clients, &blind);
+    let e = active_key_expiry(&blind, now).await.unwrap();
+    assert_eq!(e.kid.as_deref(), Some("k-exp-1"));
+    assert_eq!(e.expires_at_ms, Some(now + 20 * day));
+    assert_eq!(e.days_left, 20);
+    assert_eq!(active_key_expiry(&keys, now + 6 * day + 1).await.unwrap().days_left, 13);
+    assert_eq!(active_key_expiry(&keys, now + 21 * day).await.unwrap().days_left, 0);
+    // After a rotation the new active key counts.
+    keys.rotate(
+        "k-exp-2",
+        Duration::from_secs(90 * 86_400),
+        Duration::from_secs(600),
+        now + 1,
+    )
+    .await
+    .unwrap();
+    let e = active_key_expiry(&keys, now + 1).await.unwrap();
+    assert_eq!((e.kid.as_deref(), e.days_left), (Some("k-exp-2"), 90));
+}

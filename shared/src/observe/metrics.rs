@@ -186,6 +186,20 @@ pub fn mail_emf(namespace: &str, now_ms: u64, sent: u64, failed: u64) -> Value {
     mail_emf_of(SEND_MAIL_FUNCTION, namespace, now_ms, sent, failed)
 }
 
+/// Whole days left before the active SCv2 key stops being accepted for new
+/// sessions, published by sweep-mail each run (its alarm fires below 14).
+pub const SC_KEY_DAYS_LEFT: &str = "ScKeyDaysLeft";
+
+/// The key-expiry document, dimension `Function` = [`SWEEP_MAIL_FUNCTION`].
+pub fn key_expiry_emf(namespace: &str, now_ms: u64, days_left: u64) -> Value {
+    document(
+        namespace,
+        now_ms,
+        &[("Function", SWEEP_MAIL_FUNCTION)],
+        &[(SC_KEY_DAYS_LEFT, "Count", days_left)],
+    )
+}
+
 /// The mail document of `function` ([`SEND_MAIL_FUNCTION`] or
 /// [`SWEEP_MAIL_FUNCTION`]): the same metrics, so one alarm shape fits both.
 pub fn mail_emf_of(function: &str, namespace: &str, now_ms: u64, sent: u64, failed: u64) -> Value {
