@@ -299,6 +299,9 @@ pub async fn handle(
             return Some(json_response(status, Lang::En, &out));
         }
         (&Method::POST, "/_dev/signin") => signin(local, body, now).await,
+        (_, p) if p.starts_with(ADMIN_USERS) => {
+            admin_user(app, method, &p[ADMIN_USERS.len()..], body).await
+        }
         (&Method::GET, "/_dev/outbox") => {
             // Whatever earlier requests left pending is answered and sent first.
             local.settle().await;
@@ -320,6 +323,49 @@ pub async fn handle(
         ),
         Err(e) => error_response(&e, Lang::En, now, "dev"),
     })
+}
+
+/// Prefix of the user administration routes.
+const ADMIN_USERS: &str = "/_dev/admin/users/";
+
+/// The principal `/_dev/admin/users` actions are recorded under when the
+/// body names none.
+pub const DEV_PRINCIPAL: &str = "local-api";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminBody {
+    principal: Option<String>,
+}
+
+/// `GET /_dev/admin/users/{user}` (show) and `POST
+/// /_dev/admin/users/{user}/{action}` (body `{}` or `{"principal": ...}`):
+/// the `admin-users` function's use case, its answer as `data`.
+async fn admin_user(
+    app: &App,
+    method: &Method,
+    rest: &str,
+    body: &[u8],
+) -> Result<(StatusCode, Value), ApiError> {
+    use shared::handlers::admin::{administer, Action};
+    let (user, action, principal) = match (method, rest.split_once('/')) {
+        (&Method::GET, None) => (rest, Action::Show, None),
+        (&Method::POST, Some((user, action))) => {
+            let action =
+                Action::from_name(action).ok_or_else(|| ApiError::invalid_value("action"))?;
+            let principal = if body.is_empty() {
+                None
+            } else {
+                parse_strict::<AdminBody>(body)?.principal
+            };
+            (user, action, principal)
+        }
+        _ => return Err(ApiError::NotFound),
+    };
+    let principal = principal.as_deref().unwrap_or(DEV_PRINCIPAL);
+    administer(app, action, user, principal)
+        .await
+        .map(|answer| (StatusCode::OK, answer))
 }
 
 /// `/_dev/signin`: the verification, then on `ok` a token like `/_dev/token`'s.

@@ -358,3 +358,177 @@ async fn imported_users_of_every_format_sign_in_over_http() {
     );
     std::fs::remove_file(file).unwrap();
 }
+
+// ------------------------------------------------ user administration
+
+const INIT: &str = "/web/v1/system/auth/password/init";
+const STATUS: &str = "/web/v1/system/auth/password/status";
+const CHANGE: &str = "/web/v1/system/auth/password/change";
+const FIRST: &str = "a long first passphrase 19";
+
+/// The secrets after `key=` in every email of `kind` to `to` so far.
+async fn secrets(d: &Dev, kind: &str, to: &str, key: &str) -> Vec<String> {
+    let (status, mail) = answer(d.outbox()).await;
+    assert_eq!(status, 200, "{mail}");
+    mail["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind && m["to"] == to)
+        .map(|m| {
+            let link = m["link"].as_str().unwrap();
+            link.split_once(&format!("{key}=")).unwrap().1.to_owned()
+        })
+        .collect()
+}
+
+/// One sealed call to a password route; status and code of the answer.
+async fn sealed(d: &Dev, route: &str, body: Value, token: Option<&str>) -> (u16, String) {
+    let client = client::Client::new(&d.url, client::Identity::default());
+    let session = client.handshake().await.unwrap();
+    let mut extra = reqwest::header::HeaderMap::new();
+    if let Some(t) = token {
+        extra.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
+    }
+    let reply = client
+        .call(
+            &session,
+            "POST",
+            route,
+            &body,
+            shared::channel::BodyForm::Raw,
+            extra,
+        )
+        .await
+        .unwrap();
+    let code = reply.body["code"].as_str().unwrap_or_default().to_owned();
+    (reply.status, code)
+}
+
+async fn admin(d: &Dev, who: &str, action: &str) -> (u16, Value) {
+    answer(d.post(&format!("/_dev/admin/users/{who}/{action}"), &json!({}))).await
+}
+
+async fn show(d: &Dev, who: &str) -> (u16, Value) {
+    answer(d.req(Method::GET, &format!("/_dev/admin/users/{who}"), None)).await
+}
+
+async fn signin(d: &Dev, email: &str) -> (u16, Value) {
+    answer(d.post("/_dev/signin", &json!({"email": email, "password": FIRST}))).await
+}
+
+/// Every action over HTTP: a lost invitation sent again (the old link
+/// refused, the new one signs up), a disabled or locked user's token
+/// refused until enabled or unlocked, mustChange, the reset email, bad
+/// input changing nothing, and a deleted user's address invited again.
+#[tokio::test]
+async fn user_administration_over_http() {
+    let d = start(false).await;
+    let to = "pending.admin@example.com";
+    let (status, created) =
+        answer(d.post("/_dev/users", &json!({"email": to, "name": "Pat"}))).await;
+    assert_eq!(status, 201, "{created}");
+    let biz = created["data"]["bizId"].as_str().unwrap().to_owned();
+    let (status, shown) = show(&d, &biz).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["data"]["user"]["status"], "PendingPassword");
+    assert_eq!(shown["data"]["user"]["email"], to);
+
+    // The invitation was lost: send it again.
+    let first = secrets(&d, "init", to, "sid").await;
+    assert_eq!(first.len(), 1);
+    let (status, resent) = admin(&d, to, "resend-invite").await;
+    assert_eq!(status, 200, "{resent}");
+    assert_eq!(resent["data"]["changed"], true);
+    let both = secrets(&d, "init", to, "sid").await;
+    let second = both.iter().find(|s| **s != first[0]).expect("a new link");
+    let old = sealed(
+        &d,
+        INIT,
+        json!({"sessionId": first[0], "password": FIRST}),
+        None,
+    )
+    .await;
+    assert_eq!(old, (400, "AUTH.INIT_SESSION_INVALID".into()));
+    let new = sealed(
+        &d,
+        INIT,
+        json!({"sessionId": second, "password": FIRST}),
+        None,
+    )
+    .await;
+    assert_eq!(new, (201, "2000".into()), "the new link signs up");
+    // A token from the second of the password change is revoked with it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, signed) = signin(&d, to).await;
+    assert_eq!(status, 200, "{signed}");
+    let token = signed["data"]["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(sealed(&d, STATUS, json!({}), Some(&token)).await.0, 200);
+
+    // Disabled, then locked: no sign-in, change or status with a token.
+    for (off, on) in [("disable", "enable"), ("lock", "unlock")] {
+        let (status, body) = admin(&d, &biz, off).await;
+        assert_eq!(status, 200, "{body}");
+        let refused = (403, "AUTH.ACCOUNT_DISABLED".to_owned());
+        assert_eq!(sealed(&d, STATUS, json!({}), Some(&token)).await, refused);
+        let change = json!({"currentPassword": FIRST, "newPassword": "another long passphrase 7"});
+        assert_eq!(sealed(&d, CHANGE, change, Some(&token)).await, refused);
+        assert_eq!(signin(&d, to).await.0, 401, "{off}: no sign-in");
+        let (status, body) = admin(&d, &biz, on).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["user"]["status"], "Active");
+        assert_eq!(sealed(&d, STATUS, json!({}), Some(&token)).await.0, 200);
+    }
+
+    let (_, required) = admin(&d, &biz, "require-change").await;
+    assert_eq!(required["data"]["user"]["mustChange"], true, "{required}");
+    assert!(secrets(&d, "reset", to, "token").await.is_empty());
+    let (status, body) = admin(&d, &biz, "send-reset").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(secrets(&d, "reset", to, "token").await.len(), 1);
+
+    // Bad input: clear errors, nothing changed.
+    let version = show(&d, &biz).await.1["data"]["user"]["version"].clone();
+    let (status, body) = admin(&d, &biz, "promote").await;
+    assert_eq!(
+        (status, body["details"][0]["field"].clone()),
+        (400, json!("action"))
+    );
+    let (status, body) = admin(&d, &biz, "resend-invite").await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (409, json!("AUTH.PASSWORD_ALREADY_SET"))
+    );
+    assert_eq!(admin(&d, "nobody@example.com", "lock").await.0, 404);
+    assert_eq!(show(&d, "ACC_USR_000000000000").await.0, 404);
+    let r = d.post(
+        &format!("/_dev/admin/users/{biz}/lock"),
+        &json!({"force": true}),
+    );
+    assert_eq!(answer(r).await.0, 400);
+    assert_eq!(
+        answer(d.req(Method::GET, &format!("/_dev/admin/users/{biz}/lock"), None))
+            .await
+            .0,
+        404
+    );
+    let r = d
+        .post(&format!("/_dev/admin/users/{biz}/lock"), &json!({}))
+        .header("host", FOREIGN_HOST);
+    refused(&answer(r).await, "GATEWAY.HEADER_INVALID", "Host");
+    let (_, after) = show(&d, &biz).await;
+    assert_eq!(after["data"]["user"]["version"], version, "{after}");
+    assert_eq!(after["data"]["user"]["status"], "Active");
+
+    // Delete: gone, and the address can be invited again.
+    let (status, body) = admin(&d, to, "delete").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(show(&d, &biz).await.0, 404);
+    assert_eq!(signin(&d, to).await.0, 401);
+    let (status, again) = answer(d.post("/_dev/users", &json!({"email": to, "name": "Pat"}))).await;
+    assert_eq!(status, 201, "{again}");
+    assert_ne!(again["data"]["bizId"], biz.as_str());
+}
