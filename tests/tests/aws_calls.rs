@@ -775,16 +775,28 @@ async fn aws_calls_per_route_and_outcome_are_pinned() {
         "the upgrade counts down in its transaction: {:?}",
         r.1
     );
+    let users_on_foreign = || async {
+        server
+            .local
+            .app
+            .accounts
+            .foreign_hash_users()
+            .await
+            .unwrap()
+    };
+    let before = users_on_foreign().await;
     let current = plant_imported(&server.local.app, &n.biz).await;
     let ok = json!({"currentPassword": current, "newPassword": "garnet plover canyon 66"});
     let r = n.run("change ok from an imported hash", CHANGE, ok).await;
     assert_eq!(status(r), 200);
+    assert_eq!(users_on_foreign().await, before, "a change counts down");
     plant_imported(&server.local.app, &n.biz).await;
     n.run("forgot known", FORGOT, json!({"email": email})).await;
     let token = n.reset_token(email);
     let reset = json!({"token": token, "newPassword": "russet avocet delta 77"});
     let r = n.run("reset ok from an imported hash", RESET, reset).await;
     assert_eq!(status(r), 200);
+    assert_eq!(users_on_foreign().await, before, "a reset counts down");
     // The verifying Cognito trigger, touches only: a right and a wrong
     // answer of a pool user, and a name the pool does not know.
     let pool_user = server.user("verify-cognito@example.com", STRONG).await;
