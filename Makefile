@@ -89,10 +89,22 @@ $(TOOLS_STAMP): infra/tools-requirements.txt
 	@touch $@
 
 ## SAM translation (sam validate) and cfn-lint (--lint, which skips the
-## translation) of template.yaml (offline; any region will do).
+## translation) of template.yaml (offline; any region will do), and the size
+## of each function's environment.
 validate: $(TOOLS_STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate --lint
+	@# Every function's variables at their worst case within Lambda's 4 KB
+	@# (assumptions: tests/tests/template_drift.rs, ASSUMED_UNBOUNDED).
+	$(CARGO) test -q -p e2e-tests --test template_drift environment -- --nocapture
+
+## After a deploy (docs/deployment.md#smoke-test): the public key, a handshake
+## and, with TOKEN=<a user's access token>, that user's status.
+.PHONY: smoke
+smoke:
+	@[ -n "$(URL)" ] || { echo "usage: make smoke URL=https://api.example.com [TOKEN=<access token>]" >&2; exit 2; }
+	@# TOKEN reaches the script through the environment (make exports command-line variables).
+	@infra/smoke.sh "$(URL)"
 
 ## Build with SAM (cargo-lambda) and deploy, asking for the parameters (docs/deployment.md).
 ## Both steps get the same Architecture: binaries built for ARCH are deployed as ARCH.

@@ -280,3 +280,71 @@ async fn pwctl_signin_prints_only_the_token_and_refuses_with_the_code() {
     .await;
     assert_eq!((code, out.as_str()), (2, ""));
 }
+
+/// `make smoke URL=... [TOKEN=...]` (infra/smoke.sh) against local-api: the
+/// public key and a handshake, then with a token that user's status; a bad
+/// token or an API that does not answer fails it. The token never appears
+/// in what it prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn make_smoke_checks_key_handshake_and_with_a_token_status() {
+    let Server { url, local, .. } = Server::start().await;
+    let seeded = local_api::dev::seed_user(
+        &local.app,
+        "smoke@example.com",
+        "Smoke User",
+        None,
+        Some("ember-Kestrel-tundra-64"),
+    )
+    .await
+    .unwrap();
+    let token = local
+        .signer
+        .token(
+            seeded["bizId"].as_str().unwrap(),
+            local.app.clock.now_ms() / 1000 + 1,
+        )
+        .unwrap();
+    let smoke = |url: String, token: Option<String>| {
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new("make");
+            cmd.args(["-s", "smoke", &format!("URL={url}")])
+                .current_dir(e2e_tests::root())
+                .env("PWCTL", env!("CARGO_BIN_EXE_pwctl"))
+                .env_remove("TOKEN");
+            if let Some(t) = token {
+                cmd.env("TOKEN", t);
+            }
+            let out = cmd.output().expect("make");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        })
+    };
+
+    let (ok, out) = smoke(url.clone(), None).await.unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("smoke public-key ok"), "{out}");
+    assert!(out.contains("smoke handshake  ok"), "{out}");
+    assert!(out.contains("key confirmed"), "{out}");
+    assert!(out.contains("smoke status     skipped"), "{out}");
+
+    let (ok, out) = smoke(url.clone(), Some(token.clone())).await.unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("smoke status     ok"), "{out}");
+    assert!(!out.contains(&token), "the token is never printed");
+
+    let (ok, out) = smoke(url.clone(), Some("not-a-token".into())).await.unwrap();
+    assert!(!ok, "{out}");
+    assert!(out.contains("smoke status     FAILED"), "{out}");
+
+    // Nothing listens there any more.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let (ok, out) = smoke(closed, None).await.unwrap();
+    assert!(!ok, "{out}");
+    assert!(out.contains("smoke public-key FAILED"), "{out}");
+}

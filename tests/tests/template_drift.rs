@@ -3390,3 +3390,129 @@ fn invite_send_and_sweep_hold_exactly_their_data_grants() {
         }
     }
 }
+
+// ---- Environment size: Lambda refuses a function whose variables (names
+// and values together) pass 4 KB, at deploy time, after the stack is half
+// updated. `make validate` runs this test.
+
+/// Lambda's limit on one function's environment, names and values.
+const LAMBDA_ENV_LIMIT: usize = 4096;
+/// Assumed size of a value the template cannot bound: a free string
+/// parameter without `MaxLength` or default (an issuer, a URL, an address),
+/// a generated name or ARN (`!Ref Table`, `!GetAtt Key.Arn`), and each
+/// `${...}` of a `!Sub`.
+const ASSUMED_UNBOUNDED: usize = 128;
+
+/// The longest value `v` can take, by these rules: a literal its length; a
+/// `String` parameter its `MaxLength`, else its longest `AllowedValues`,
+/// else its `Default` (a parameter without a bound is counted at its
+/// default: `JwtJwks` and `PasswordConfig` have a `MaxLength` for that
+/// reason), else [`ASSUMED_UNBOUNDED`]; a `Number` the digits of its
+/// `MaxValue`, else of its default; a `CommaDelimitedList` joined its
+/// default; `!If` the longer branch; anything else [`ASSUMED_UNBOUNDED`].
+fn worst_case_len(v: &Yaml, params: &serde_norway::Mapping) -> usize {
+    if ref_to(v) == Some("AWS::NoValue") {
+        return 0;
+    }
+    if let Some(name) = ref_to(v) {
+        let Some(p) = params.get(name) else {
+            return ASSUMED_UNBOUNDED;
+        };
+        let text = |y: &Yaml| strings(y).join(",");
+        if let Some(max) = p["MaxLength"].as_u64() {
+            return max as usize;
+        }
+        if let Some(values) = p["AllowedValues"].as_sequence() {
+            return values.iter().map(|x| text(x).len()).max().unwrap_or(0);
+        }
+        return match p["Type"].as_str() {
+            Some("Number") => p["MaxValue"]
+                .as_u64()
+                .map(|m| m.to_string().len())
+                .unwrap_or_else(|| text(&p["Default"]).len()),
+            _ if p.get("Default").is_some() => text(&p["Default"]).len(),
+            _ => ASSUMED_UNBOUNDED,
+        };
+    }
+    if let Some(Yaml::Sequence(args)) = tagged(v, "If") {
+        return args[1..]
+            .iter()
+            .map(|b| worst_case_len(b, params))
+            .max()
+            .unwrap_or(0);
+    }
+    if let Some(Yaml::Sequence(args)) = tagged(v, "Join") {
+        return worst_case_len(&args[1], params);
+    }
+    if let Some(Yaml::String(s)) = tagged(v, "Sub") {
+        let vars = s.matches("${").count();
+        let fixed: usize = s
+            .split("${")
+            .enumerate()
+            .map(|(i, part)| if i == 0 { part.len() } else { part.split_once('}').map_or(0, |(_, rest)| rest.len()) })
+            .sum();
+        return fixed + vars * ASSUMED_UNBOUNDED;
+    }
+    match v {
+        Yaml::String(s) => s.len(),
+        Yaml::Number(n) => n.to_string().len(),
+        Yaml::Bool(b) => b.to_string().len(),
+        _ => ASSUMED_UNBOUNDED,
+    }
+}
+
+/// Every function's environment at its worst case fits Lambda's 4 KB, with
+/// and without Cognito; the sizes are printed (`--nocapture`).
+#[test]
+fn every_functions_environment_fits_lambdas_4_kb() {
+    let raw = template_tree();
+    let params = raw["Parameters"].as_mapping().expect("Parameters").clone();
+    for on in [true, false] {
+        let t = resolved(on);
+        let globals: BTreeMap<String, Yaml> = t["Globals"]["Function"]["Environment"]
+            ["Variables"]
+            .as_mapping()
+            .expect("Globals variables")
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone()))
+            .collect();
+        for (id, f) in of_type(&t, "AWS::Serverless::Function") {
+            let mut vars = globals.clone();
+            vars.extend(own_variables(f));
+            let size: usize = vars
+                .iter()
+                .filter(|(_, v)| ref_to(v) != Some("AWS::NoValue"))
+                .map(|(k, v)| k.len() + worst_case_len(v, &params))
+                .sum();
+            println!("{id} (Cognito {on}): {size} of {LAMBDA_ENV_LIMIT} bytes at worst");
+            assert!(
+                size <= LAMBDA_ENV_LIMIT,
+                "{id} (Cognito {on}): its environment can reach {size} bytes, over Lambda's \
+                 {LAMBDA_ENV_LIMIT}: lower a MaxLength, or move a large value out of the \
+                 environment (JwtJwksUrl instead of JwtJwks)"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_worst_case_reader_bounds_each_form() {
+    let params: serde_norway::Mapping = serde_norway::from_str(
+        "A: {Type: String, MaxLength: 10, Default: x}\n\
+         B: {Type: String, AllowedValues: [ab, abcd]}\n\
+         C: {Type: Number, Default: 5, MaxValue: 86400}\n\
+         D: {Type: CommaDelimitedList, Default: 'a,bb'}\n\
+         E: {Type: String}\n",
+    )
+    .unwrap();
+    let len = |s: &str| worst_case_len(&yaml(s), &params);
+    assert_eq!(len("!Ref A"), 10);
+    assert_eq!(len("!Ref B"), 4);
+    assert_eq!(len("!Ref C"), 5);
+    assert_eq!(len("!Join [',', !Ref D]"), 4);
+    assert_eq!(len("!Ref E"), ASSUMED_UNBOUNDED);
+    assert_eq!(len("!If [X, !Ref A, !Ref B]"), 10);
+    assert_eq!(len("!If [X, !Ref AWS::NoValue, !Ref B]"), 4);
+    assert_eq!(len("!Sub 'https://${Api}/x'"), 10 + ASSUMED_UNBOUNDED);
+    assert_eq!(len("plain"), 5);
+}
