@@ -734,3 +734,91 @@ fn the_guessing_cap_figures_of_the_security_doc_hold() {
     assert_eq!(checks[22] - checks[21], DAY);
     assert_eq!(checks[99], 6_870_271, "the 100th: 79.5 days");
 }
+
+// ---- docs/deployment.md's parameter table against template.yaml.
+
+/// The rows of the table under `### Parameters` of docs/deployment.md: the
+/// back-ticked names of the first cell (a name ending in `*` stands for
+/// every parameter it starts, and `(N)` after it says how many) and the
+/// default cell.
+fn documented_parameters() -> Vec<(Vec<String>, Option<usize>, String)> {
+    let doc = read("docs/deployment.md");
+    let section = doc
+        .split("\n### Parameters\n")
+        .nth(1)
+        .expect("deployment.md has a `### Parameters` section");
+    let section = section.split("\n#").next().unwrap();
+    let mut rows = Vec::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+        let names = code_spans(cells[0]);
+        let count = cells[0]
+            .rsplit_once('(')
+            .and_then(|(_, n)| n.trim_end_matches(')').trim().parse().ok());
+        rows.push((names, count, cells.get(2).unwrap_or(&"").trim().to_owned()));
+    }
+    rows
+}
+
+/// Every parameter of template.yaml has its row in docs/deployment.md, no
+/// row names a parameter the template lacks, none is documented twice, and
+/// a default given as plain values is the template's.
+#[test]
+fn the_parameter_table_of_deployment_md_is_the_templates() {
+    let template: serde_norway::Value =
+        serde_norway::from_str(&read("template.yaml")).expect("template.yaml is YAML");
+    let params = template["Parameters"].as_mapping().expect("Parameters");
+    let declared: std::collections::BTreeMap<String, String> = params
+        .iter()
+        .map(|(k, v)| {
+            let default = match &v["Default"] {
+                serde_norway::Value::String(s) => s.clone(),
+                serde_norway::Value::Number(n) => n.to_string(),
+                serde_norway::Value::Null => String::new(),
+                other => format!("{other:?}"),
+            };
+            (k.as_str().unwrap().to_owned(), default)
+        })
+        .collect();
+    let mut documented = std::collections::BTreeMap::<String, usize>::new();
+    for (names, count, default) in documented_parameters() {
+        let mut row = Vec::new();
+        for name in &names {
+            let matched: Vec<&String> = match name.strip_suffix('*') {
+                Some(prefix) => declared.keys().filter(|k| k.starts_with(prefix)).collect(),
+                None => declared.keys().filter(|k| *k == name).collect(),
+            };
+            assert!(
+                !matched.is_empty(),
+                "deployment.md documents `{name}`, which template.yaml does not declare"
+            );
+            if let (Some(n), true) = (count, name.ends_with('*')) {
+                assert_eq!(matched.len(), n, "`{name}` ({n}): {matched:?}");
+            }
+            row.extend(matched.into_iter().cloned());
+        }
+        for p in &row {
+            *documented.entry(p.clone()).or_default() += 1;
+        }
+        // "`3600`, `300`, `300`" or "`200` / `400`": one default per name.
+        let plain: Vec<String> = code_spans(&default);
+        let only_values = default
+            .split(['`', ',', '/', ' '])
+            .all(|w| w.is_empty() || plain.iter().any(|p| p.contains(w)));
+        if only_values && !plain.is_empty() && plain.len() == names.len() {
+            for (name, value) in names.iter().zip(&plain) {
+                if let Some(d) = declared.get(name) {
+                    assert_eq!(d, value, "deployment.md's default of `{name}`");
+                }
+            }
+        }
+    }
+    // A wildcard row lists the parameters no other row names.
+    let missing: Vec<&String> = declared.keys().filter(|k| !documented.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "template parameters without a row in deployment.md: {missing:?}");
+    let twice: Vec<(&String, &usize)> = documented
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .collect();
+    assert!(twice.is_empty(), "documented in more than one row: {twice:?}");
+}
