@@ -217,3 +217,5 @@ fn breached_build_counts_bad_lines_and_keeps_what_it_reads() {
 
 #[path = "pwctl_admin/import.rs"]
 mod import;
+#[path = "pwctl_admin/users.rs"]
+mod users;

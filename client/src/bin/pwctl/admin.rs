@@ -33,6 +33,9 @@ pub(crate) enum AdminCommand {
     /// resumable from a checkpoint; exit 1 when a line failed. With --json,
     /// the summary is one JSON object.
     Import(crate::import::ImportArgs),
+    /// A user: show, resend-invite, lock, unlock, disable, enable,
+    /// require-change, send-reset, delete (docs/operations.md#user-administration).
+    Users(crate::users::UsersArgs),
     /// Breached-password filters: `build`.
     Breached {
         #[command(subcommand)]
@@ -81,6 +84,7 @@ pub(crate) enum KeysCommand {
 pub(crate) async fn admin(command: &AdminCommand, json: bool) -> ExitCode {
     let result = match command {
         AdminCommand::Import(args) => return crate::import::run(args, json).await,
+        AdminCommand::Users(args) => return crate::users::run(args, json).await,
         AdminCommand::Keys { command } => keys(command).await,
         AdminCommand::Bootstrap {
             kms_alias,

@@ -13,6 +13,7 @@ mod calls;
 mod cli;
 mod import;
 mod output;
+mod users;
 
 use std::process::ExitCode;
 
