@@ -61,7 +61,9 @@ pub struct UrlJwks {
 
 impl UrlJwks {
     pub fn new(url: &str) -> UrlJwks {
-        UrlJwks { url: url.to_owned() }
+        UrlJwks {
+            url: url.to_owned(),
+        }
     }
 }
 

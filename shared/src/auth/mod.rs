@@ -225,8 +225,7 @@ impl JwtVerifier {
                 Err(e) => tracing::warn!(error = %e, "JWKS refetch failed"),
             }
         }
-        self.check(authorization, now_secs)
-            .map_err(AuthError::from)
+        self.check(authorization, now_secs).map_err(AuthError::from)
     }
 
     /// Whether the token is meant for this service: `aud` names the

@@ -243,6 +243,70 @@ mod tests {
         }
     }
 
+    /// The code-like string literals (`"AUTH.TOKEN_INVALID"`) of the Rust
+    /// files under `dir`, with the file they are in.
+    fn code_literals(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                code_literals(&path, out);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for lit in text.split('"').skip(1).step_by(2) {
+                let code_like = lit.contains('.')
+                    && lit.starts_with(|c: char| c.is_ascii_uppercase())
+                    && !lit.ends_with('.')
+                    && lit.bytes().all(|b| {
+                        b.is_ascii_uppercase() || b.is_ascii_digit() || b"._".contains(&b)
+                    });
+                if code_like {
+                    out.push((lit.to_owned(), path.display().to_string()));
+                }
+            }
+        }
+    }
+
+    /// The catalogue test above compares the languages with English; this
+    /// one holds English to the code: every code (or mail prefix, such as
+    /// `EMAIL.INIT`) written in the server's sources, or listed by the
+    /// password crate, has its entry in `en.json`, so a code missing from
+    /// every catalogue alike still fails.
+    #[test]
+    fn every_code_the_sources_name_is_in_the_english_catalogue() {
+        let en = &catalogues()[&Lang::En];
+        let prefixes: std::collections::BTreeSet<&str> =
+            en.keys().filter_map(|k| k.split('.').next()).collect();
+        let known = |code: &str| {
+            en.contains_key(code) || en.keys().any(|k| k.starts_with(&format!("{code}.")))
+        };
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut found = Vec::new();
+        for dir in ["src", "password/src", "aws/src"] {
+            code_literals(&root.join(dir), &mut found);
+        }
+        let ours: Vec<&(String, String)> = found
+            .iter()
+            .filter(|(c, _)| c.split('.').next().is_some_and(|p| prefixes.contains(p)))
+            .collect();
+        assert!(ours.len() > 50, "the scan finds the codes: {}", ours.len());
+        let missing: Vec<&(String, String)> =
+            ours.iter().copied().filter(|(c, _)| !known(c)).collect();
+        assert!(
+            missing.is_empty(),
+            "codes without an en.json entry: {missing:?}"
+        );
+        for code in password::all_codes() {
+            assert!(
+                known(code),
+                "{code} (password::all_codes) is not in en.json"
+            );
+        }
+    }
+
     #[test]
     fn message_fills_every_placeholder() {
         for lang in Lang::ALL {
