@@ -335,7 +335,9 @@ async fn make_smoke_checks_key_handshake_and_with_a_token_status() {
     assert!(out.contains("smoke status     ok"), "{out}");
     assert!(!out.contains(&token), "the token is never printed");
 
-    let (ok, out) = smoke(url.clone(), Some("not-a-token".into())).await.unwrap();
+    let (ok, out) = smoke(url.clone(), Some("not-a-token".into()))
+        .await
+        .unwrap();
     assert!(!ok, "{out}");
     assert!(out.contains("smoke status     FAILED"), "{out}");
 

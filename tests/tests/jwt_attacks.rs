@@ -351,11 +351,15 @@ impl Idp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jwks_by_url_follows_the_providers_rotation_and_refetches_at_most_once_a_minute() {
     use shared::adapters::memory::ManualClock;
-    use shared::ports::Clock;
     use shared::channel::{KeyRing, ServerKey};
+    use shared::ports::Clock;
     use std::sync::Arc;
 
-    let (old, new, unknown) = (signer("idp-2026-a"), signer("idp-2026-b"), signer("made-up"));
+    let (old, new, unknown) = (
+        signer("idp-2026-a"),
+        signer("idp-2026-b"),
+        signer("made-up"),
+    );
     let idp = Idp::start(&[&old]).await;
     let mut config = Config::default();
     config.jwt.jwks_url = Some(idp.url.clone());
@@ -401,7 +405,10 @@ async fn a_jwks_by_url_follows_the_providers_rotation_and_refetches_at_most_once
     // A kid the provider never published, within the minute: refused at once.
     for _ in 0..3 {
         let r = status(token(&unknown)).await;
-        assert_eq!((r.status, r.body["code"].as_str()), (401, Some("AUTH.TOKEN_INVALID")));
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (401, Some("AUTH.TOKEN_INVALID"))
+        );
     }
     assert_eq!(idp.fetches(), 2, "no fetch within a minute of the last");
 

@@ -814,11 +814,17 @@ fn the_parameter_table_of_deployment_md_is_the_templates() {
         }
     }
     // A wildcard row lists the parameters no other row names.
-    let missing: Vec<&String> = declared.keys().filter(|k| !documented.contains_key(*k)).collect();
-    assert!(missing.is_empty(), "template parameters without a row in deployment.md: {missing:?}");
-    let twice: Vec<(&String, &usize)> = documented
-        .iter()
-        .filter(|(_, n)| **n > 1)
+    let missing: Vec<&String> = declared
+        .keys()
+        .filter(|k| !documented.contains_key(*k))
         .collect();
-    assert!(twice.is_empty(), "documented in more than one row: {twice:?}");
+    assert!(
+        missing.is_empty(),
+        "template parameters without a row in deployment.md: {missing:?}"
+    );
+    let twice: Vec<(&String, &usize)> = documented.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "documented in more than one row: {twice:?}"
+    );
 }

@@ -3449,7 +3449,13 @@ fn worst_case_len(v: &Yaml, params: &serde_norway::Mapping) -> usize {
         let fixed: usize = s
             .split("${")
             .enumerate()
-            .map(|(i, part)| if i == 0 { part.len() } else { part.split_once('}').map_or(0, |(_, rest)| rest.len()) })
+            .map(|(i, part)| {
+                if i == 0 {
+                    part.len()
+                } else {
+                    part.split_once('}').map_or(0, |(_, rest)| rest.len())
+                }
+            })
             .sum();
         return fixed + vars * ASSUMED_UNBOUNDED;
     }
@@ -3469,8 +3475,7 @@ fn every_functions_environment_fits_lambdas_4_kb() {
     let params = raw["Parameters"].as_mapping().expect("Parameters").clone();
     for on in [true, false] {
         let t = resolved(on);
-        let globals: BTreeMap<String, Yaml> = t["Globals"]["Function"]["Environment"]
-            ["Variables"]
+        let globals: BTreeMap<String, Yaml> = t["Globals"]["Function"]["Environment"]["Variables"]
             .as_mapping()
             .expect("Globals variables")
             .iter()

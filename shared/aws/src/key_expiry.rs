@@ -60,7 +60,10 @@ pub async fn publish(store: &KmsKeyStore, now_ms: u64) -> Option<KeyExpiry> {
             Some(expiry)
         }
         Err(e) => {
-            tracing::warn!(error = format!("{:#}", e.0), "the SCv2 key ring could not be read for its expiry");
+            tracing::warn!(
+                error = format!("{:#}", e.0),
+                "the SCv2 key ring could not be read for its expiry"
+            );
             None
         }
     }

@@ -399,8 +399,20 @@ async fn the_active_keys_days_left_follow_the_ring_without_unsealing() {
     assert_eq!(e.kid.as_deref(), Some("k-exp-1"));
     assert_eq!(e.expires_at_ms, Some(now + 20 * day));
     assert_eq!(e.days_left, 20);
-    assert_eq!(active_key_expiry(&keys, now + 6 * day + 1).await.unwrap().days_left, 13);
-    assert_eq!(active_key_expiry(&keys, now + 21 * day).await.unwrap().days_left, 0);
+    assert_eq!(
+        active_key_expiry(&keys, now + 6 * day + 1)
+            .await
+            .unwrap()
+            .days_left,
+        13
+    );
+    assert_eq!(
+        active_key_expiry(&keys, now + 21 * day)
+            .await
+            .unwrap()
+            .days_left,
+        0
+    );
     // After a rotation the new active key counts.
     keys.rotate(
         "k-exp-2",
