@@ -328,4 +328,16 @@ mod tests {
         assert_eq!(Action::from_name("Lock"), None);
         assert_eq!(Action::from_name(""), None);
     }
+
+    #[test]
+    fn the_event_names_the_action_and_the_principal() {
+        let e = audit::admin_user("resend-invite", Some("ACC_USR_1"), "arn:x", "2000", true, 0);
+        assert_eq!(e["audit"], "admin.user_resend_invite");
+        assert_eq!(e["principal"], "arn:x");
+        assert_eq!(e["bizId"], "ACC_USR_1");
+        assert_eq!(e["code"], "2000");
+        assert_eq!(e["changed"], true);
+        let refused = audit::admin_user("lock", None, "-", "AUTH.USER_NOT_FOUND", false, 0);
+        assert!(refused.get("bizId").is_none());
+    }
 }

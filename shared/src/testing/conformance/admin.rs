@@ -397,6 +397,17 @@ pub async fn user_erasure(backend: Backend) -> ErasedUser {
         (404, "AUTH.USER_NOT_FOUND")
     );
 
+    // A user on an imported hash leaves the count of such users.
+    let (_, foreign, _) = super::signin::imported_fixture().remove(0);
+    let mut imported = super::accounts::user(&email(), now);
+    imported.password = Some(foreign);
+    let mut change = super::accounts::create(&imported);
+    change.foreign_hash_delta = 1;
+    app.accounts.apply(change, now).await.unwrap().unwrap();
+    let count = app.accounts.foreign_hash_users().await.unwrap();
+    run(&app, Action::Delete, &imported.biz_id).await.unwrap();
+    assert_eq!(app.accounts.foreign_hash_users().await.unwrap(), count - 1);
+
     // The address is free: invited again, as a new user.
     let again = invite(&app, &cy.email).await;
     assert_ne!(again.biz_id, cy.biz_id);

@@ -410,7 +410,7 @@ pub async fn sign_in(backend: Backend) {
 /// Every format of the password crate's fixture of foreign hashes
 /// (`shared/password/tests/data/foreign-hashes.json`), imported as an
 /// import run stores it (counter +1). Returns (format, hash, password).
-fn imported_fixture() -> Vec<(String, password::PasswordHash, String)> {
+pub(super) fn imported_fixture() -> Vec<(String, password::PasswordHash, String)> {
     let text = include_str!("../../../password/tests/data/foreign-hashes.json");
     let entries: Vec<serde_json::Value> = serde_json::from_str(text).expect("fixture");
     entries
