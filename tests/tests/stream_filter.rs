@@ -224,7 +224,7 @@ fn stream_pump_reads_the_mapping_from_the_template() {
     assert_eq!(settings["function"], "SendMailFunction", "{settings}");
     // The stream carries no item image (hashes, addresses, sealed keys).
     assert_eq!(settings["stream_view_type"], "KEYS_ONLY", "{settings}");
-    assert_eq!(settings["batch_size"], 10, "{settings}");
+    assert_eq!(settings["batch_size"], 2, "{settings}");
     // `!Ref MailMaxRetryAttempts`: the parameter's default.
     assert_eq!(settings["maximum_retry_attempts"], 5, "{settings}");
     assert_eq!(settings["maximum_record_age_seconds"], 86400, "{settings}");

@@ -77,6 +77,22 @@ impl Budget {
         self.left().is_none_or(|left| self.call * calls <= left)
     }
 
+    /// An error when not even one step of `calls` calls fits in a whole
+    /// invocation: the function's timeout is too short for
+    /// `AWS_OPERATION_TIMEOUT_MS`, and every record would be put off for
+    /// ever. Checked as the invocation starts, so it fails (and alarms)
+    /// instead.
+    pub fn require(&self, calls: u32) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.allows(calls),
+            "the function timeout is shorter than one record's worst case: {calls} AWS calls \
+             of AWS_OPERATION_TIMEOUT_MS ({} ms) and {} ms",
+            self.call.as_millis(),
+            MARGIN.as_millis()
+        );
+        Ok(())
+    }
+
     /// How long a call may run while `after` more calls must still fit
     /// behind it; `None` without a deadline.
     pub fn bound_of_call(&self, after: u32) -> Option<Duration> {
@@ -102,6 +118,8 @@ mod tests {
         assert!(short.allows(2));
         let past = Budget::until_epoch_ms(0, call);
         assert!(!past.allows(1));
+        assert!(past.require(1).is_err());
+        assert!(budget.require(OUTBOX_RECORD_CALLS).is_ok());
         assert_eq!(past.bound_of_call(0), Some(Duration::ZERO));
     }
 }

@@ -270,6 +270,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let (store, mailer, config) = (&store, &mailer, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let budget = Budget::until_epoch_ms(event.context.deadline, call);
+        budget.require(OUTBOX_RECORD_CALLS)?;
         Ok::<_, lambda_runtime::Error>(
             handle_within(store, mailer, config, event.payload, &budget).await,
         )

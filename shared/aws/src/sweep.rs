@@ -42,7 +42,7 @@ use shared::ports::accounts::Mailer;
 use shared::ports::PortResult;
 
 use crate::bootstrap::{account_store, cold_start_failed};
-use crate::deadline::{Budget, FORGOT_ANSWER_CALLS};
+use crate::deadline::{Budget, FORGOT_ANSWER_CALLS, OUTBOX_RECORD_CALLS};
 use crate::error::unavailable;
 use crate::mail_fn::{deliver_message_within, now_ms, Delivery};
 use crate::{AwsClients, AwsConfig, DynamoAccountStore, KmsKeyStore, SesMailer};
@@ -76,10 +76,12 @@ impl DeadLetters {
         }
     }
 
-    /// Receipt handles of the dead letters available now (hidden for the run).
-    async fn receive(&self) -> PortResult<Vec<String>> {
+    /// Receipt handles of the dead letters available now (hidden for the
+    /// run), as many as `budget` leaves time to read while the work after
+    /// them can still start.
+    async fn receive(&self, budget: &Budget) -> PortResult<Vec<String>> {
         let mut handles = Vec::new();
-        while handles.len() < MAX_DEAD_LETTERS {
+        while handles.len() < MAX_DEAD_LETTERS && budget.allows(1 + OUTBOX_RECORD_CALLS) {
             let out = self
                 .client
                 .receive_message()
@@ -205,7 +207,7 @@ pub async fn sweep_until(
     limits: SweepLimits,
     budget: &Budget,
 ) -> PortResult<SweepReport> {
-    let handles = dead_letters.receive().await?;
+    let handles = dead_letters.receive(budget).await?;
     let mut report = SweepReport {
         dead_letters_read: handles.len(),
         ..SweepReport::default()
@@ -321,6 +323,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         (&store, &mailer, &config, &dead_letters, &keys);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let budget = Budget::until_epoch_ms(event.context.deadline, call);
+        budget.require(OUTBOX_RECORD_CALLS)?;
         // Days left on the active SCv2 key (ScKeyDaysLeft), whatever the mail does.
         crate::key_expiry::publish(keys, now_ms()).await;
         let report = run_once(store, mailer, config, dead_letters, &budget)
