@@ -311,6 +311,9 @@ pub fn gateway(data: &[u8]) {
         (true, None, gateway::ClientIpSource::SimulationHeader),
         (false, Some(direct), gateway::ClientIpSource::default()),
         (true, None, gateway::ClientIpSource::default()),
+        // No edge in front (EDGE_MODE=none): the CF-* headers are not even read.
+        (true, Some(direct), gateway::ClientIpSource::Peer),
+        (false, None, gateway::ClientIpSource::Peer),
     ];
     for (has_body, source, policy) in &trust {
         match gateway::check(&headers, *has_body, *source, policy) {
@@ -323,7 +326,13 @@ pub fn gateway(data: &[u8]) {
                     (None, gateway::ClientIpSource::TrustedProxies(_)) => {
                         assert_eq!(gw.client_ip, gateway::UNKNOWN_PEER)
                     }
+                    (None, gateway::ClientIpSource::Peer) => {
+                        assert_eq!(gw.client_ip, gateway::UNKNOWN_PEER)
+                    }
                     (None, gateway::ClientIpSource::SimulationHeader) => {}
+                }
+                if *policy == gateway::ClientIpSource::Peer {
+                    assert_eq!((gw.country.as_str(), gw.ray.as_deref()), ("XX", None));
                 }
             }
             Err(ApiError::HeaderMissing(names) | ApiError::HeaderInvalid(names)) => {

@@ -78,8 +78,10 @@ async fn without_an_edge_a_browser_on_another_origin_uses_the_sdk_with_no_cf_hea
         .await
         .unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = Config::default();
-    config.cors = CorsPolicy::parse(&origin).unwrap();
+    let config = Config {
+        cors: CorsPolicy::parse(&origin).unwrap(),
+        ..Config::default()
+    };
     let keys = KeyRing::single(ServerKey::generate("k-edge", u64::MAX / 2).unwrap().0);
     let local = local_api::Local::new(config, keys).unwrap().without_edge();
     local_api::serve(local, listener).unwrap();
