@@ -1,5 +1,5 @@
 # One entry point for people and CI.
-.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 bench-verify bench-breached load emulator emulator-stop watch web web-pack web-codes fuzz fuzz-ci sweep deny breached-default
+.PHONY: load-emulator node-version run test browser lint fmt bench build check tools validate deploy bench-cold-start bench-argon2 bench-verify bench-breached bench-import load emulator emulator-stop watch web web-pack web-codes fuzz fuzz-ci sweep deny breached-default
 
 CARGO ?= cargo
 # Lambda instruction set: arm64 (deployed default) or x86_64.
@@ -138,6 +138,15 @@ bench-breached:
 	$(CARGO) build --release -p password --example breached_eval
 	$(CARGO) build --release -p client --bin pwctl
 	python3 bench/breached.py --target-dir $(TARGET_DIR) $(ARGS)
+
+## pwctl admin import against the emulator (docs/performance.md, Import): the
+## pipeline's rate against a bare BatchWriteItem loop over the same items, and
+## peak memory (max RSS) at 10k/100k written and 10k/1M lines dry-run.
+.PHONY: bench-import
+bench-import:
+	$(CARGO) build -p client --bin pwctl
+	$(CARGO) build -p aws-adapters --example import_bench
+	python3 bench/import.py --target-dir $(TARGET_DIR) $(ARGS)
 
 $(BENCH_STAMP): bench/requirements.txt
 	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)

@@ -349,6 +349,7 @@ async fn imported_users_of_every_format_sign_in_over_http() {
     child.kill().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    child.wait().unwrap();
     assert!(
         err.contains(&format!(
             "import: line {}: email: not a valid address",

@@ -75,6 +75,17 @@ async fn scan(cfg: &AwsConfig, clients: &AwsClients) -> Vec<Item> {
     }
 }
 
+/// The test's table is dropped: the emulator keeps every table in memory.
+async fn drop_table(cfg: &AwsConfig, clients: &AwsClients) {
+    clients
+        .dynamodb
+        .delete_table()
+        .table_name(&cfg.table_name)
+        .send()
+        .await
+        .unwrap();
+}
+
 fn s<'a>(item: &'a Item, name: &str) -> &'a str {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -182,6 +193,7 @@ fn every_foreign_format_imports_and_signs_in_once_then_is_argon2id_with_the_pepp
             assert_eq!(again["result"], "ok", "{email}: {again}");
         }
         assert_eq!(app.accounts.foreign_hash_users().await.unwrap(), 0);
+        drop_table(&cfg, &clients).await;
     });
     std::fs::remove_file(file).unwrap();
 }
@@ -192,7 +204,7 @@ fn an_interrupted_import_resumes_from_its_checkpoint_and_writes_each_line_once()
     let (cfg, clients) = rt.block_on(fresh_empty("import-resume"));
     let env = env_for(&cfg);
     // No bizId: a line written twice would make a second user.
-    let n = 3000;
+    let n = 2000;
     let file = temp_file(
         "resume",
         &(0..n).map(|i| pending(i, false)).collect::<Vec<_>>(),
@@ -262,6 +274,7 @@ fn an_interrupted_import_resumes_from_its_checkpoint_and_writes_each_line_once()
         let email = s(c, "PK").strip_prefix("EMAIL#").unwrap();
         assert_eq!(by_biz.get(s(c, "bizId")), Some(&email));
     }
+    rt.block_on(drop_table(&cfg, &clients));
     std::fs::remove_file(file).unwrap();
 }
 
@@ -358,6 +371,7 @@ fn dry_run_rerun_and_conflicts_with_the_json_summary() {
     assert_eq!(after.len(), before, "nothing written for a failed line");
     assert!(with_pk(&after, "USER#other").is_empty());
     assert!(with_pk(&after, "EMAIL#new@").is_empty());
+    rt.block_on(drop_table(&cfg, &clients));
     for f in [file, clash] {
         std::fs::remove_file(f).unwrap();
     }
@@ -398,6 +412,7 @@ fn invite_queues_an_invitation_for_each_pending_user() {
         let pending = store.pending_outbox().await.unwrap();
         let to: BTreeSet<String> = pending.iter().map(|m| m.to.clone()).collect();
         assert_eq!(to, (0..14).map(|i| format!("p{i}@import.test")).collect());
+        drop_table(&cfg, &clients).await;
     });
     std::fs::remove_file(file).unwrap();
 }

@@ -111,10 +111,6 @@ impl ImportWriter for DynamoImportWriter {
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.to_vec()))
                     .consistent_read(true)
-                    .projection_expression("#pk, #e, #b")
-                    .expression_attribute_names("#pk", PK)
-                    .expression_attribute_names("#e", "email")
-                    .expression_attribute_names("#b", "bizId")
                     .build()
                     .map_err(|e| unavailable("dynamodb BatchGetItem import", e))?,
             );

@@ -29,6 +29,13 @@ const INVITED_USER_ITEMS: usize = 6;
 /// Batches written at the same time (their lookups overlap the writes).
 pub const DEFAULT_IN_FLIGHT: usize = 4;
 
+/// Batches looked up in one `BatchGetItem` (at most 100 keys: 4 batches of
+/// 12 users, 2 keys each): one read request for four writes.
+const BATCHES_PER_LOOKUP: usize = 4;
+
+/// Lookups sent ahead of the batches being written.
+const LOOKUPS_IN_FLIGHT: usize = 2;
+
 /// What the store holds under a line's bizId and address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stored {
@@ -197,6 +204,16 @@ pub fn verdict(biz_id: &str, email: &str, explicit: bool, stored: &Stored) -> Ve
     }
 }
 
+/// A batch whose lookup is in flight.
+struct Looking {
+    /// Consecutive batches looked up together (one request for all).
+    batches: Vec<Batch>,
+    lookup: tokio::task::JoinHandle<PortResult<Vec<Stored>>>,
+    /// Batches committed when the lookup was sent: the store it reads holds
+    /// them; later ones are compared with the batch in memory.
+    visible: u64,
+}
+
 /// A batch in flight: its write, and what its completion adds.
 struct InFlight {
     write: tokio::task::JoinHandle<PortResult<()>>,
@@ -204,14 +221,63 @@ struct InFlight {
     imported: u64,
     foreign: u64,
     invited: u64,
-    keys: Vec<(String, String)>,
 }
 
-/// Imports `records` through `writer`. Per line: validated, looked up
-/// (together with the writes of earlier batches), then written in a batch;
-/// after each committed batch (in file order) the checkpoint moves to its
-/// last line. A store failure stops the run: the batches not committed are
-/// retried on the next run, which starts after the checkpoint.
+/// Reads the next batch: as many lines as fit in one write (a user's
+/// items never split), the bad ones reported at once.
+fn read_batch(
+    records: &mut impl Iterator<Item = std::io::Result<super::reader::ReadRecord>>,
+    opts: &ImportOptions,
+    clock: &dyn crate::ports::Clock,
+    summary: &mut Summary,
+    progress: &mut dyn Progress,
+    last_line: u64,
+    done: &mut bool,
+) -> std::io::Result<Batch> {
+    let mut batch = Batch {
+        pending: Vec::new(),
+        last_line,
+    };
+    let per_user = |c: &Candidate| {
+        if c.user.status == UserStatus::PendingPassword && opts.invite.is_some() {
+            INVITED_USER_ITEMS
+        } else {
+            USER_ITEMS
+        }
+    };
+    // Room for the largest user of the run.
+    let largest = if opts.invite.is_some() {
+        INVITED_USER_ITEMS
+    } else {
+        USER_ITEMS
+    };
+    let mut items = 0;
+    while items + largest <= MAX_BATCH_ITEMS {
+        let Some(next) = records.next() else {
+            *done = true;
+            break;
+        };
+        let (line, raw) = next?;
+        summary.lines += 1;
+        batch.last_line = line;
+        match raw.and_then(|r| r.validate(&opts.hashes, clock.now_ms())) {
+            Ok(candidate) => {
+                items += per_user(&candidate);
+                batch.pending.push(Pending { line, candidate });
+            }
+            Err(reason) => fail(summary, progress, line, reason),
+        }
+    }
+    Ok(batch)
+}
+
+/// Imports `records` through `writer`. Lines are read in batches (as many
+/// users as one write takes); each batch is looked up, checked against
+/// the store and the batches not yet visible in it, and written. Up to
+/// `in_flight` lookups and as many writes run at once; after each
+/// committed batch (in file order) the checkpoint moves to its last line.
+/// A store failure stops the run: the batches not committed are retried on
+/// the next run, which starts after the checkpoint.
 pub async fn run<R: Read>(
     records: Records<R>,
     writer: Arc<dyn ImportWriter>,
@@ -231,99 +297,133 @@ pub async fn run<R: Read>(
     };
     let mut uncounted = start.foreign_uncounted;
     let mut records = records.skip_while(|r| matches!(r, Ok((line, _)) if *line <= start.line));
-    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let depth = opts.in_flight.max(1);
+    let mut looking: VecDeque<Looking> = VecDeque::new();
+    let mut writes: VecDeque<InFlight> = VecDeque::new();
+    // The keys each dispatched batch claims, by batch number, while a
+    // lookup sent before its commit may still be checked against it.
+    let mut recent: VecDeque<(u64, Vec<(String, String)>)> = VecDeque::new();
+    let (mut dispatched, mut committed) = (0u64, 0u64);
+    let mut read_upto = start.line;
     let mut failure: Option<anyhow::Error> = None;
     let mut done = false;
-    while !done {
-        // Fill one batch.
-        let mut batch = Batch {
-            pending: Vec::new(),
-            last_line: summary.checkpoint,
-        };
-        let mut items = 0;
-        loop {
-            // Keep room for the largest user of the run.
-            let largest = if opts.invite.is_some() {
-                INVITED_USER_ITEMS
+    'run: loop {
+        while !done && looking.len() < LOOKUPS_IN_FLIGHT {
+            let mut batches = Vec::new();
+            while !done && batches.len() < BATCHES_PER_LOOKUP {
+                let batch = read_batch(
+                    &mut records,
+                    opts,
+                    clock,
+                    &mut summary,
+                    progress,
+                    read_upto,
+                    &mut done,
+                )?;
+                read_upto = batch.last_line;
+                batches.push(batch);
+            }
+            let keys: Vec<(String, String)> = batches
+                .iter()
+                .flat_map(|b| b.pending.iter())
+                .map(|p| {
+                    (
+                        p.candidate.user.biz_id.clone(),
+                        p.candidate.user.email.clone(),
+                    )
+                })
+                .collect();
+            let lookup = if keys.is_empty() {
+                tokio::spawn(async { Ok(Vec::new()) })
             } else {
-                USER_ITEMS
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.lookup(&keys).await })
             };
-            if items + largest > MAX_BATCH_ITEMS {
-                break;
-            }
-            let Some(next) = records.next() else {
-                done = true;
-                break;
-            };
-            let (line, raw) = next?;
-            summary.lines += 1;
-            batch.last_line = line;
-            let now = clock.now_ms();
-            match raw.and_then(|r| r.validate(&opts.hashes, now)) {
-                Ok(candidate) => {
-                    items += if candidate.user.status == UserStatus::PendingPassword
-                        && opts.invite.is_some()
-                    {
-                        INVITED_USER_ITEMS
-                    } else {
-                        USER_ITEMS
-                    };
-                    batch.pending.push(Pending { line, candidate });
-                }
-                Err(reason) => fail(&mut summary, progress, line, reason),
-            }
+            looking.push_back(Looking {
+                batches,
+                lookup,
+                visible: committed,
+            });
         }
-        let (changes, keys, counts) = match check(
-            &batch,
-            &in_flight,
-            writer.as_ref(),
-            opts,
-            clock,
-            &mut summary,
-            progress,
-        )
-        .await
-        {
-            Ok(v) => v,
+        let Some(next) = looking.pop_front() else {
+            break;
+        };
+        let mut stored = match next.lookup.await {
+            Ok(Ok(stored)) => stored.into_iter(),
+            Ok(Err(e)) => {
+                failure = Some(e.into());
+                break;
+            }
             Err(e) => {
                 failure = Some(e.into());
                 break;
             }
         };
-        let now = clock.now_ms();
-        let write = if opts.dry_run || changes.is_empty() {
-            tokio::spawn(async { Ok(()) })
-        } else {
-            let writer = writer.clone();
-            tokio::spawn(async move { writer.write(changes, now).await })
-        };
-        in_flight.push_back(InFlight {
-            write,
-            last_line: batch.last_line,
-            imported: counts.0,
-            foreign: counts.1,
-            invited: counts.2,
-            keys,
-        });
-        while in_flight.len() >= depth || (done && !in_flight.is_empty()) {
-            let Some(front) = in_flight.pop_front() else {
-                break;
+        for batch in next.batches {
+            let found: Vec<Stored> = stored.by_ref().take(batch.pending.len()).collect();
+            let earlier: Vec<&(String, String)> = recent
+                .iter()
+                .filter(|(n, _)| *n >= next.visible)
+                .flat_map(|(_, keys)| keys.iter())
+                .collect();
+            let checked = check(
+                &batch,
+                found,
+                &earlier,
+                writer.as_ref(),
+                opts,
+                clock,
+                &mut summary,
+                progress,
+            )
+            .await;
+            let (changes, keys, counts) = match checked {
+                Ok(v) => v,
+                Err(e) => {
+                    failure = Some(e.into());
+                    break 'run;
+                }
             };
-            if let Err(e) = commit(front, &mut summary, &mut uncounted, opts).await {
-                failure = Some(e);
-                break;
+            let now = clock.now_ms();
+            let write = if opts.dry_run || changes.is_empty() {
+                tokio::spawn(async { Ok(()) })
+            } else {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.write(changes, now).await })
+            };
+            writes.push_back(InFlight {
+                write,
+                last_line: batch.last_line,
+                imported: counts.0,
+                foreign: counts.1,
+                invited: counts.2,
+            });
+            recent.push_back((dispatched, keys));
+            dispatched += 1;
+            while writes.len() >= depth {
+                let Some(front) = writes.pop_front() else {
+                    break;
+                };
+                if let Err(e) = commit(front, &mut summary, &mut uncounted, opts).await {
+                    failure = Some(e);
+                    break 'run;
+                }
+                committed += 1;
             }
             progress.update(&summary);
         }
-        if failure.is_some() {
-            break;
+        // Batches every pending lookup already sees in the store are dropped.
+        let oldest = looking.iter().map(|l| l.visible).min().unwrap_or(committed);
+        while recent.front().is_some_and(|(n, _)| *n < oldest) {
+            recent.pop_front();
         }
-        progress.update(&summary);
     }
-    // After a failure, the batches already sent still finish; the
-    // checkpoint stops before the first one that failed.
-    while let Some(front) = in_flight.pop_front() {
+    // After a failure, the writes already sent still finish; the checkpoint
+    // stops before the first one that failed.
+    for l in looking {
+        l.lookup.abort();
+    }
+    while let Some(front) = writes.pop_front() {
         if failure.is_some() {
             let _ = front.write.await;
         } else if let Err(e) = commit(front, &mut summary, &mut uncounted, opts).await {
@@ -377,13 +477,16 @@ async fn commit(
     Ok(())
 }
 
-/// The changes to write for `batch`, the keys they claim, and the counts
-/// (imported, foreign, invited) they add once committed. Lines already
-/// there are counted as skipped; lines that conflict with the store, with
-/// an earlier line of the batch or with a batch still in flight are failed.
+/// The changes to write for `batch` given what its lookup found, the keys
+/// they claim, and the counts (imported, foreign, invited) they add once
+/// committed. Lines already there are counted as skipped; lines that
+/// conflict with the store, with an earlier line of the batch or with a
+/// batch not yet visible to the lookup (`earlier`) are failed.
+#[allow(clippy::too_many_arguments)]
 async fn check(
     batch: &Batch,
-    in_flight: &VecDeque<InFlight>,
+    mut stored: Vec<Stored>,
+    earlier: &[&(String, String)],
     writer: &dyn ImportWriter,
     opts: &ImportOptions,
     clock: &dyn crate::ports::Clock,
@@ -393,22 +496,8 @@ async fn check(
     let mut changes = Vec::new();
     let mut claimed: Vec<(String, String)> = Vec::new();
     let mut counts = (0, 0, 0);
-    if batch.pending.is_empty() {
-        return Ok((changes, claimed, counts));
-    }
-    let keys: Vec<(String, String)> = batch
-        .pending
-        .iter()
-        .map(|p| {
-            (
-                p.candidate.user.biz_id.clone(),
-                p.candidate.user.email.clone(),
-            )
-        })
-        .collect();
-    let mut stored = writer.lookup(&keys).await?;
     // Lines matched by address whose claim names a user: read that profile.
-    let again: Vec<usize> = (0..keys.len())
+    let again: Vec<usize> = (0..stored.len())
         .filter(|&i| !batch.pending[i].candidate.explicit_id && stored[i].claim_biz_id.is_some())
         .collect();
     if !again.is_empty() {
@@ -417,7 +506,7 @@ async fn check(
             .map(|&i| {
                 (
                     stored[i].claim_biz_id.clone().unwrap_or_default(),
-                    keys[i].1.clone(),
+                    batch.pending[i].candidate.user.email.clone(),
                 )
             })
             .collect();
@@ -425,8 +514,6 @@ async fn check(
             stored[i].profile_email = found.profile_email;
         }
     }
-    let earlier = in_flight.iter().flat_map(|f| f.keys.iter());
-    let earlier: Vec<&(String, String)> = earlier.collect();
     for (p, stored) in batch.pending.iter().zip(stored) {
         let c = &p.candidate;
         let mut user = c.user.clone();

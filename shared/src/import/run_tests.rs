@@ -197,3 +197,26 @@ fn batches_never_split_a_user() {
         "the room a batch keeps for an invitation"
     );
 }
+
+#[tokio::test]
+async fn repeats_anywhere_in_the_file_are_caught_whatever_is_in_flight() {
+    // A repeat of line 1 at every distance: inside its batch, in the same
+    // lookup, in the next lookups, long after it was committed.
+    for distance in [1, 5, 13, 49, 97, 200] {
+        let store = Arc::new(MemoryAccountStore::default());
+        let mut lines: Vec<String> = (0..250).map(pending).collect();
+        lines.insert(
+            distance,
+            r#"{"email":"u0@x.org","name":"X","bizId":"other","status":"PendingPassword"}"#.into(),
+        );
+        lines.insert(distance + 1, pending(0));
+        let (s, errors) = go(&store, &lines.join("\n"), &opts(None)).await;
+        assert_eq!(
+            (s.imported, s.skipped, s.failed),
+            (250, 1, 1),
+            "distance {distance}"
+        );
+        assert_eq!(errors[0].line, distance as u64 + 1, "distance {distance}");
+        assert!(store.user("other").await.unwrap().is_none());
+    }
+}
