@@ -212,3 +212,46 @@ async fn trusted_proxies_come_from_the_configuration() {
     let statuses = sessions_with_rotating_header(&t, Some(own_proxy)).await;
     assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
 }
+
+/// `EDGE_MODE=none`, read as a deployed function reads it.
+fn edgeless() -> TestApp {
+    let config = Config::from_lookup(|name| (name == "EDGE_MODE").then(|| "none".to_owned()))
+        .expect("EDGE_MODE=none");
+    assert_eq!(config.client_ip, ClientIpSource::Peer);
+    TestApp::with(config, KeyRing::single(vector_key()))
+}
+
+#[tokio::test]
+async fn without_an_edge_the_cf_headers_are_not_needed_and_do_not_choose_the_key() {
+    let peer: IpAddr = "198.51.100.200".parse().unwrap();
+    let mut bare = gateway_headers("device-1");
+    for name in ["cf-connecting-ip", "cf-ray", "cf-ipcountry"] {
+        bare.remove(name);
+    }
+    // No CF-* header at all: the public key is served.
+    let t = edgeless();
+    let r = t
+        .call_from(Some(peer), Route::PublicKey, Method::GET, bare.clone(), b"")
+        .await;
+    assert_eq!(r.status(), 200, "{}", json_of(&r));
+    // Behind Cloudflare the same request is refused before any work.
+    let r = deployed()
+        .call_from(Some(peer), Route::PublicKey, Method::GET, bare, b"")
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_of(&r)["code"], "GATEWAY.HEADER_MISSING");
+    // A rotating CF-Connecting-IP does not escape the peer's bucket (20 per
+    // 5 minutes): the header is ignored, the peer counted.
+    let statuses = sessions_with_rotating_header(&edgeless(), Some(peer)).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
+    // Two peers are two buckets.
+    let t = edgeless();
+    let a = sessions_with_rotating_header(&t, Some(peer)).await;
+    let b = sessions_with_rotating_header(&t, Some("198.51.100.201".parse().unwrap())).await;
+    assert_eq!(a.iter().filter(|s| **s == 429).count(), 5);
+    assert_eq!(b.iter().filter(|s| **s == 429).count(), 5);
+}
