@@ -82,4 +82,15 @@ mod tests {
         assert_eq!(days_between(now, now), 0);
         assert_eq!(days_between(now, now - DAY_MS), 0);
     }
+
+    #[test]
+    fn the_document_is_the_one_the_alarm_watches() {
+        let doc = key_expiry_emf("PasswordApi", 1_800_000_000_000, 13);
+        assert_eq!(doc["ScKeyDaysLeft"], 13);
+        assert_eq!(doc["Function"], "sweep-mail");
+        let m = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(m["Namespace"], "PasswordApi");
+        assert_eq!(m["Dimensions"], serde_json::json!([["Function"]]));
+        assert_eq!(m["Metrics"][0]["Name"], "ScKeyDaysLeft");
+    }
 }
