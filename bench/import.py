@@ -70,7 +70,10 @@ def write_file(path, lines):
 
 
 def fresh_table(pwctl, env, tag):
-    env = dict(env, TABLE_NAME=f"bench-import-{tag}-{int(time.time() * 1000)}")
+    # The emulator pauses now and then (a million lines are ~40k requests):
+    # a longer operation timeout than the functions' 3 s rides that out.
+    env = dict(env, TABLE_NAME=f"bench-import-{tag}-{int(time.time() * 1000)}",
+               AWS_OPERATION_TIMEOUT_MS="30000")
     subprocess.run([pwctl, "admin", "bootstrap"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return env
