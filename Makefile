@@ -11,6 +11,9 @@ FUNCTIONS := $(sort $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Ca
 TOOLS_VENV := .venv-tools
 TOOLS_BIN := $(CURDIR)/$(TOOLS_VENV)/bin
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
+# template.yaml uses AWS::LanguageExtensions (Fn::ForEach): SAM CLI expands it
+# locally (sam validate, build, deploy) only when this is set.
+export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
 ## Run every route locally on 127.0.0.1:9000 (embedded adapters, no AWS),
 ## with the browser client's reference pages at http://127.0.0.1:9000/demo/.

@@ -74,7 +74,9 @@ def resolve(template, value):
 
 def settings(template):
     """The send-mail mapping's settings, found by the function's binary."""
-    resources = template["Resources"]
+    # Fn::ForEach loops (AWS::LanguageExtensions) write what every function
+    # has; send-mail and the table are written out, so the loops are skipped.
+    resources = {k: r for k, r in template["Resources"].items() if not k.startswith("Fn::ForEach::")}
     functions = [
         (name, r)
         for name, r in resources.items()
