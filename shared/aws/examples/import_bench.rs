@@ -127,7 +127,7 @@ async fn bare_reads(cfg: &AwsConfig, clients: &AwsClients, items: &[Item]) -> f6
 /// The pipeline into a fresh table; its seconds and the table.
 async fn pipeline(
     file: &std::path::Path,
-    users: u64,
+    users: u32,
     in_flight: usize,
 ) -> (f64, AwsConfig, AwsClients) {
     let (cfg, clients) = fresh_empty("bench-import").await;
@@ -152,7 +152,7 @@ async fn pipeline(
     .await
     .unwrap();
     let secs = started.elapsed().as_secs_f64();
-    assert_eq!(summary.imported, users, "{summary:?}");
+    assert_eq!(summary.imported, u64::from(users), "{summary:?}");
     std::fs::remove_file(file.with_extension("cp")).ok();
     (secs, cfg, clients)
 }
@@ -160,7 +160,7 @@ async fn pipeline(
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let users: u64 = args.next().map_or(10_000, |a| a.parse().unwrap());
+    let users: u32 = args.next().map_or(10_000, |a| a.parse().unwrap());
     let rounds: usize = args.next().map_or(2, |a| a.parse().unwrap());
     let in_flight: usize = args
         .next()
@@ -188,7 +188,7 @@ async fn main() {
         let (import_secs, cfg, clients) = pipeline(&file, users, in_flight).await;
         if items.is_none() {
             items = Some(scan(&cfg, &clients).await);
-            assert_eq!(items.as_ref().unwrap().len() as u64, 2 * users);
+            assert_eq!(items.as_ref().unwrap().len(), 2 * users as usize);
         }
         let bare_secs = match bare_secs {
             Some(s) => s,
@@ -196,13 +196,13 @@ async fn main() {
         };
         let read_secs = bare_reads(&cfg, &clients, items.as_deref().unwrap()).await;
         drop_table(&cfg, &clients).await;
-        let (imp, raw) = (users as f64 / import_secs, users as f64 / bare_secs);
+        let (imp, raw) = (f64::from(users) / import_secs, f64::from(users) / bare_secs);
         ratios.push(imp / raw);
         println!(
             "round {round} ({} first): import {imp:.0} users/s, bare BatchWriteItem loop {raw:.0} users/s, ratio {:.2}; bare BatchGetItem loop over the same items {:.0} users/s",
             if bare_first { "bare" } else { "import" },
             imp / raw,
-            users as f64 / read_secs
+            f64::from(users) / read_secs
         );
     }
     ratios.sort_by(f64::total_cmp);
