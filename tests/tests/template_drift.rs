@@ -45,18 +45,16 @@
 //!   that set passwords may sign users out of it and nothing else there, and
 //!   with the parameter off nothing of it is left nor referenced.
 //!
-//! CloudFormation short tags (`!Ref`, `!GetAtt`, ...) trip YAML libraries
-//! that map a document onto types, so most checks read the template line by
-//! line: the layout they rely on (two-space indentation, one key per line for
-//! the keys read here) is the template's own and is asserted as it is read.
-//! The Cognito checks read it as a YAML tree whose tags are kept
-//! (`serde_norway::Value::Tagged`), with the conditions resolved either way.
+//! The template is read as a YAML tree whose CloudFormation functions are
+//! tagged values, its language extensions (`Fn::ForEach`) expanded
+//! (`e2e_tests::template`), with the `EnableCognito` condition resolved
+//! either way (`resolved`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_adapters::bootstrap::ColdStartAccess;
 use e2e_tests::root;
-use serde_norway::Value as Yaml;
+use e2e_tests::template::{get_att, of_type, plain, ref_to, strings, sub_template, tagged, Yaml};
 use shared::routes::Needs;
 use shared::Route;
 
@@ -102,11 +100,12 @@ fn non_http_needs(krate: &str) -> Needs {
     }
 }
 
+/// What the route and key checks read of one `AWS::Serverless::Function`.
 #[derive(Debug, Default)]
 struct Function {
     /// `Role: !GetAtt <Role>.Arn`.
     role: Option<String>,
-    /// `FunctionName: !Sub ${AWS::StackName}-<name>`, as written.
+    /// `FunctionName: !Sub <template>`: the template.
     name: Option<String>,
     /// `COGNITO_TRIGGER` (the Cognito triggers only).
     trigger: Option<String>,
@@ -118,120 +117,34 @@ struct Function {
     event_types: Vec<String>,
 }
 
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
-}
-
-fn value(line: &str, key: &str) -> Option<String> {
-    let rest = line.trim().strip_prefix(key)?.strip_prefix(':')?;
-    let v = rest.split(" #").next().unwrap_or("").trim();
-    Some(v.trim_matches(|c| c == '\'' || c == '"').to_owned())
-}
-
-/// Every resource of the template: logical id and the lines below it.
-fn resources(text: &str) -> Vec<(String, Vec<&str>)> {
-    let mut in_resources = false;
-    let mut resources: Vec<(String, Vec<&str>)> = Vec::new();
-    for line in text.lines() {
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
+fn function(id: &str, f: &Yaml) -> Function {
+    let p = &f["Properties"];
+    let text = |v: &Yaml| plain(v).map(str::to_owned);
+    let mut out = Function {
+        role: get_att(&p["Role"])
+            .filter(|(_, attr)| *attr == "Arn")
+            .map(|(role, _)| role.to_owned()),
+        name: sub_template(&p["FunctionName"]).map(str::to_owned),
+        trigger: text(&p["Environment"]["Variables"]["COGNITO_TRIGGER"]),
+        binary: text(&f["Metadata"]["BuildProperties"]["Binary"]),
+        build_method: text(&f["Metadata"]["BuildMethod"]),
+        ..Function::default()
+    };
+    for (name, event) in p["Events"].as_mapping().into_iter().flatten() {
+        let kind = event["Type"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: event {name:?} without Type"));
+        if kind == "HttpApi" {
+            let field = |key: &str| {
+                plain(&event["Properties"][key])
+                    .unwrap_or_else(|| panic!("{id}: HttpApi event {name:?} without {key}"))
+            };
+            out.http.push((
+                field("Method").to_ascii_uppercase(),
+                field("Path").to_owned(),
+            ));
         }
-        if indent(line) == 0 {
-            in_resources = line.trim_end() == "Resources:";
-            continue;
-        }
-        if !in_resources {
-            continue;
-        }
-        if indent(line) == 2 {
-            let id = line.trim().strip_suffix(':').unwrap_or_else(|| {
-                panic!("template.yaml: a resource is `  LogicalId:` on its own line, got {line:?}")
-            });
-            resources.push((id.to_owned(), Vec::new()));
-        } else if let Some((_, body)) = resources.last_mut() {
-            body.push(line);
-        }
-    }
-    resources
-}
-
-/// Every `AWS::Serverless::Function` of the template, by logical id.
-fn template_functions(text: &str) -> BTreeMap<String, Function> {
-    let mut out = BTreeMap::new();
-    for (id, body) in resources(text) {
-        let is_function = body.iter().any(|l| {
-            indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::Serverless::Function")
-        });
-        if !is_function {
-            continue;
-        }
-        let mut f = Function::default();
-        // Events live under `Properties: Events:`; each event's own keys at +2.
-        let mut events_indent: Option<usize> = None;
-        let mut current_http: Option<(Option<String>, Option<String>)> = None;
-        let flush = |cur: &mut Option<(Option<String>, Option<String>)>, f: &mut Function| {
-            if let Some((m, p)) = cur.take() {
-                f.http.push((
-                    m.expect("HttpApi event without Method"),
-                    p.expect("HttpApi event without Path"),
-                ));
-            }
-        };
-        for l in &body {
-            let ind = indent(l);
-            if let Some(v) = value(l, "Binary") {
-                f.binary = Some(v);
-            }
-            if let Some(v) = value(l, "BuildMethod") {
-                f.build_method = Some(v);
-            }
-            if let Some(v) = value(l, "COGNITO_TRIGGER") {
-                f.trigger = Some(v);
-            }
-            if ind == 6 {
-                if let Some(v) = value(l, "Role") {
-                    f.role = v
-                        .strip_prefix("!GetAtt ")
-                        .and_then(|r| r.strip_suffix(".Arn"))
-                        .map(str::to_owned);
-                }
-                if let Some(v) = value(l, "FunctionName") {
-                    f.name = Some(v);
-                }
-            }
-            if ind == 6 && l.trim() == "Events:" {
-                events_indent = Some(ind);
-                continue;
-            }
-            let Some(ev) = events_indent else { continue };
-            if ind <= ev {
-                flush(&mut current_http, &mut f);
-                events_indent = None;
-                continue;
-            }
-            if ind == ev + 2 {
-                // a new event
-                flush(&mut current_http, &mut f);
-            } else if ind == ev + 4 {
-                if let Some(t) = value(l, "Type") {
-                    if t == "HttpApi" {
-                        current_http = Some((None, None));
-                    }
-                    f.event_types.push(t);
-                }
-            } else if ind == ev + 6 {
-                if let Some(http) = current_http.as_mut() {
-                    if let Some(m) = value(l, "Method") {
-                        http.0 = Some(m.to_ascii_uppercase());
-                    }
-                    if let Some(p) = value(l, "Path") {
-                        http.1 = Some(p);
-                    }
-                }
-            }
-        }
-        flush(&mut current_http, &mut f);
-        out.insert(id, f);
+        out.event_types.push(kind.to_owned());
     }
     out
 }
@@ -325,13 +238,12 @@ fn contract_routes() -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// The template's functions, by logical id (Cognito on: every function).
 fn template() -> BTreeMap<String, Function> {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    assert!(
-        text.contains("Transform: AWS::Serverless-2016-10-31"),
-        "template.yaml is not a SAM template"
-    );
-    template_functions(&text)
+    of_type(&resolved(true), "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, f)| (id.to_owned(), function(id, f)))
+        .collect()
 }
 
 /// The method of the route that sends every other method of a path to its
@@ -484,72 +396,84 @@ struct Statement {
     purposes: Vec<String>,
 }
 
-/// `[a, 'b', !GetAtt C.Arn]` or a scalar, as a list.
-fn list(v: &str) -> Vec<String> {
-    let v = v.trim();
-    let inner = v
-        .strip_prefix('[')
-        .and_then(|x| x.strip_suffix(']'))
-        .unwrap_or(v);
-    inner
-        .split(',')
-        .map(|x| x.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
-        .filter(|x| !x.is_empty())
+/// A string or a list of strings (a function there would go unread).
+fn plain_strings(v: &Yaml, what: &str) -> Vec<String> {
+    let one = |x: &Yaml| {
+        plain(x)
+            .unwrap_or_else(|| panic!("{what}: a plain string, got {x:?}"))
+            .to_owned()
+    };
+    match v {
+        Yaml::Null => Vec::new(),
+        Yaml::Sequence(items) => items.iter().map(one).collect(),
+        x => vec![one(x)],
+    }
+}
+
+/// One statement of a policy document (every one is an `Allow`).
+fn statement(st: &Yaml, what: &str) -> Statement {
+    let sid = st["Sid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: a statement without Sid: {st:?}"))
+        .to_owned();
+    let what = format!("{what} {sid}");
+    assert_eq!(
+        st["Effect"].as_str(),
+        Some("Allow"),
+        "{what}: only Allow statements are expected"
+    );
+    // Under any operator (`StringEquals`, `ForAllValues:StringLike`).
+    let condition = |key: &str| -> Vec<String> {
+        st["Condition"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .flat_map(|(_, c)| plain_strings(&c[key], &what))
+            .collect()
+    };
+    let principals = match &st["Principal"]["AWS"] {
+        Yaml::Sequence(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    Statement {
+        actions: plain_strings(&st["Action"], &what),
+        principals: principals
+            .into_iter()
+            .filter_map(get_att)
+            .filter(|(_, attr)| *attr == "Arn")
+            .map(|(role, _)| role.to_owned())
+            .collect(),
+        leading_keys: condition("dynamodb:LeadingKeys"),
+        purposes: condition("kms:EncryptionContext:purpose"),
+        sid,
+    }
+}
+
+/// The statements of a policy document.
+fn statements(document: &Yaml, what: &str) -> Vec<Statement> {
+    document["Statement"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{what}: Statement is a list"))
+        .iter()
+        .map(|st| statement(st, what))
         .collect()
 }
 
-/// The statements under `Statement:` in a resource body (`- Sid:` starts one).
-fn statements(body: &[&str]) -> Vec<Statement> {
-    let mut out: Vec<Statement> = Vec::new();
-    for l in body {
-        let t = l.trim();
-        if let Some(sid) = t.strip_prefix("- Sid:") {
-            out.push(Statement {
-                sid: sid.trim().to_owned(),
-                ..Statement::default()
-            });
-            continue;
-        }
-        let Some(st) = out.last_mut() else { continue };
-        if let Some(v) = value(l, "Effect") {
-            assert_eq!(v, "Allow", "{}: only Allow statements are expected", st.sid);
-        } else if let Some(v) = value(l, "Action") {
-            st.actions = list(&v);
-        } else if let Some(v) = value(l, "AWS") {
-            st.principals = list(&v)
-                .iter()
-                .filter_map(|p| p.strip_prefix("!GetAtt ")?.strip_suffix(".Arn"))
-                .map(str::to_owned)
-                .collect();
-        } else if let Some(v) = value(l, "dynamodb:LeadingKeys") {
-            st.leading_keys = list(&v);
-        } else if let Some(v) = value(l, "kms:EncryptionContext:purpose") {
-            st.purposes = list(&v);
-        }
-    }
-    out
-}
-
-/// The statements of the `AWS::IAM::Policy` attached to each role.
-fn role_policies(text: &str) -> BTreeMap<String, Vec<Statement>> {
-    let mut out = BTreeMap::new();
-    for (id, body) in resources(text) {
-        let is_policy = body
+/// The statements of the `AWS::IAM::Policy`s attached to each role.
+fn role_policies(t: &Yaml) -> BTreeMap<String, Vec<Statement>> {
+    let mut out: BTreeMap<String, Vec<Statement>> = BTreeMap::new();
+    for (id, policy) in of_type(t, "AWS::IAM::Policy") {
+        let p = &policy["Properties"];
+        let roles: Vec<&str> = p["Roles"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{id}: a policy names its Roles"))
             .iter()
-            .any(|l| indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::IAM::Policy"));
-        if !is_policy {
-            continue;
-        }
-        let roles = body
-            .iter()
-            .find_map(|l| value(l, "Roles"))
-            .unwrap_or_else(|| panic!("{id}: a policy names its Roles"));
-        let roles: Vec<String> = list(&roles)
-            .iter()
-            .filter_map(|r| r.strip_prefix("!Ref ").map(str::to_owned))
+            .filter_map(ref_to)
             .collect();
         assert_eq!(roles.len(), 1, "{id}: one role per policy");
-        out.insert(roles[0].clone(), statements(&body));
+        out.entry(roles[0].to_owned())
+            .or_default()
+            .extend(statements(&p["PolicyDocument"], id));
     }
     out
 }
@@ -631,9 +555,8 @@ fn needs_of(f: &Function) -> Needs {
 
 #[test]
 fn each_role_holds_exactly_the_keys_its_function_loads() {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let functions = template_functions(&text);
-    let policies = role_policies(&text);
+    let functions = template();
+    let policies = role_policies(&resolved(true));
     for f in functions.values() {
         let krate = f.binary.as_deref().expect("Binary");
         let role = f.role.as_deref().unwrap_or_else(|| panic!("{krate}: Role"));
@@ -658,17 +581,13 @@ fn each_role_holds_exactly_the_keys_its_function_loads() {
 
 #[test]
 fn the_key_policy_grants_each_role_exactly_its_purposes() {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let functions = template_functions(&text);
-    let key = resources(&text)
-        .into_iter()
-        .find(|(_, body)| {
-            body.iter()
-                .any(|l| indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::KMS::Key"))
-        })
-        .expect("the KMS key");
+    let t = resolved(true);
+    let functions = template();
+    let keys = of_type(&t, "AWS::KMS::Key");
+    assert_eq!(keys.len(), 1, "one KMS key");
+    let (id, key) = keys[0];
     let mut granted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for st in statements(&key.1) {
+    for st in statements(&key["Properties"]["KeyPolicy"], id) {
         if st.principals.is_empty() {
             continue;
         }
@@ -799,9 +718,8 @@ fn the_leading_keys_reader_matches_as_iam_does() {
 /// the user), and one that came to would show here as an ungranted touch.
 #[test]
 fn each_recorded_role_grants_exactly_the_data_its_function_touches() {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let functions = template_functions(&text);
-    let policies = role_policies(&text);
+    let functions = template();
+    let policies = role_policies(&resolved(true));
     let touches = route_touches();
     let recorded: BTreeSet<&str> = touches.keys().map(String::as_str).collect();
     let mut wanted: BTreeSet<&str> = Route::ALL.iter().map(|r| r.path()).collect();
@@ -884,69 +802,22 @@ fn each_recorded_role_grants_exactly_the_data_its_function_touches() {
 }
 
 #[test]
-fn the_line_reader_understands_the_layout_it_relies_on() {
-    let text = "\
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  # a comment
-  Api:
-    Type: AWS::Serverless::HttpApi
-  A:
-    Type: AWS::Serverless::Function
-    Metadata:
-      BuildMethod: rust-cargolambda
-      BuildProperties:
-        Binary: a
-    Properties:
-      Role: !GetAtt R.Arn
-      Events:
-        Http:
-          Type: HttpApi
-          Properties:
-            ApiId: !Ref Api
-            Method: get
-            Path: '/x'
-        Other:
-          Type: Schedule
-          Properties:
-            Schedule: rate(1 hour)
-      Timeout: 3
-  B:
-    Type: AWS::Serverless::Function
-    Metadata:
-      BuildProperties:
-        Binary: \"b\"   # quoted
-Outputs:
-  X:
-    Value: 1
-";
-    let fns = template_functions(text);
-    assert_eq!(fns.len(), 2);
-    assert_eq!(fns["A"].binary.as_deref(), Some("a"));
-    assert_eq!(fns["A"].http, [("GET".to_owned(), "/x".to_owned())]);
-    assert_eq!(fns["A"].event_types, ["HttpApi", "Schedule"]);
-    assert_eq!(fns["B"].binary.as_deref(), Some("b"));
-    assert!(fns["B"].http.is_empty());
-    let policy = [
-        "        Statement:",
-        "          - Sid: A",
-        "            Effect: Allow",
-        "            Action: [dynamodb:GetItem, dynamodb:Query]",
-        "            Condition:",
-        "              ForAllValues:StringLike:",
-        "                dynamodb:LeadingKeys: ['SECRET#x', 'USER#*']",
-        "          - Sid: B",
-        "            Principal:",
-        "              AWS: [!GetAtt ARole.Arn, !GetAtt BRole.Arn]",
-        "            Action: kms:Decrypt",
-        "            Condition:",
-        "              StringEquals:",
-        "                kms:EncryptionContext:purpose: [p1, p2]",
-    ];
-    let st = statements(&policy);
+fn the_policy_reader_reads_each_statement() {
+    let document = yaml(
+        "Statement:\n\
+         \x20 - {Sid: A, Effect: Allow, Action: [dynamodb:GetItem, dynamodb:Query],\n\
+         \x20    Condition: {ForAllValues:StringLike: {dynamodb:LeadingKeys: ['SECRET#x', 'USER#*']}}}\n\
+         \x20 - Sid: B\n\
+         \x20   Effect: Allow\n\
+         \x20   Principal: {AWS: [!GetAtt ARole.Arn, !GetAtt BRole.Arn, !Sub 'arn:${AWS::Partition}']}\n\
+         \x20   Action: kms:Decrypt\n\
+         \x20   Condition: {StringEquals: {kms:EncryptionContext:purpose: [p1, p2]}}\n",
+    );
+    let st = statements(&document, "t");
     assert_eq!(st.len(), 2);
     assert_eq!(st[0].actions, ["dynamodb:GetItem", "dynamodb:Query"]);
     assert_eq!(st[0].leading_keys, ["SECRET#x", "USER#*"]);
+    assert!(st[0].principals.is_empty());
     assert_eq!(st[1].principals, ["ARole", "BRole"]);
     assert_eq!(st[1].actions, ["kms:Decrypt"]);
     assert_eq!(st[1].purposes, ["p1", "p2"]);
@@ -959,6 +830,17 @@ Outputs:
         ]
     );
     assert_eq!(purposes.into_iter().collect::<Vec<_>>(), ["p1", "p2"]);
+    // A key the reader cannot read fails the test rather than going unchecked.
+    let computed = yaml(
+        "Statement: [{Sid: C, Effect: Allow, Action: dynamodb:GetItem,\n\
+         \x20 Condition: {ForAllValues:StringLike: {dynamodb:LeadingKeys: [!Sub '${P}#*']}}}]",
+    );
+    let refused = std::panic::catch_unwind(|| statements(&computed, "t"));
+    assert!(refused.is_err(), "a !Sub leading key is read");
+}
+
+#[test]
+fn the_api_md_reader_reads_the_routes_section() {
     let md = "## Routes\n| route | auth |\n|---|---|\n| `GET /a` | none |\n| `POST /b/c` | SC |\n\
               | `x` | y |\n### change\n| `GET /still-routes` | x |\n## Local\n| `POST /_dev/x` | y |\n";
     assert_eq!(
@@ -973,44 +855,9 @@ Outputs:
     );
 }
 
-/// The indent-2 entries of the top-level `section:`, each with its lines.
-fn blocks<'a>(text: &'a str, section: &str) -> BTreeMap<String, Vec<&'a str>> {
-    let mut inside = false;
-    let mut out: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        if indent(line) == 0 {
-            inside = line.trim_end() == format!("{section}:");
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        if indent(line) == 2 {
-            let name = line.trim().trim_end_matches(':').to_owned();
-            out.insert(name.clone(), Vec::new());
-            current = Some(name);
-        } else if let Some(name) = &current {
-            out.get_mut(name).expect("current block").push(line);
-        }
-    }
-    out
-}
-
-/// The value `key` takes in `lines`, if it is set there.
-fn setting(lines: &[&str], key: &str) -> Option<String> {
-    lines.iter().find_map(|l| value(l, key))
-}
-
 #[test]
 fn token_issuer_and_audience_are_required_parameters_given_to_every_http_function() {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let params = blocks(&text, "Parameters");
-    let globals = blocks(&text, "Globals");
-    let resources = blocks(&text, "Resources");
+    let t = template_tree();
     let functions = template();
     let pool = [
         (
@@ -1025,12 +872,12 @@ fn token_issuer_and_audience_are_required_parameters_given_to_every_http_functio
         ),
     ];
     for (param, var, from_pool) in pool {
-        let p = params
+        let p = t["Parameters"]
             .get(param)
             .unwrap_or_else(|| panic!("parameter {param} missing"));
         // No default: a deployment must name its own issuer and audience.
-        assert_eq!(setting(p, "Default"), None, "{param} must have no Default");
-        assert_eq!(setting(p, "MinLength").as_deref(), Some("1"), "{param}");
+        assert_eq!(p.get("Default"), None, "{param} must have no Default");
+        assert_eq!(p["MinLength"].as_u64(), Some(1), "{param}");
         for (id, f) in &functions {
             if f.http.is_empty() {
                 continue;
@@ -1043,10 +890,8 @@ fn token_issuer_and_audience_are_required_parameters_given_to_every_http_functio
             } else {
                 format!("!Ref {param}")
             };
-            // A function's own Environment overrides Globals.
-            let got = setting(&resources[id], var)
-                .or_else(|| setting(globals.get("Function").map_or(&[][..], |g| g), var));
-            assert_eq!(got.as_deref(), Some(wanted.as_str()), "{id}: {var}");
+            let got = environment(&t, &t["Resources"][id.as_str()]).remove(var);
+            assert_eq!(got, Some(yaml(&wanted)), "{id}: {var}");
         }
     }
 }
@@ -1055,69 +900,86 @@ fn token_issuer_and_audience_are_required_parameters_given_to_every_http_functio
 // (shared::observe::metrics): names, namespace and dimension values.
 
 /// One metric an alarm watches: namespace, name, dimensions (name, value).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct Watched {
-    namespace: String,
+    /// `AWS/Lambda`, or `!Ref MetricsNamespace` (the code's: [`is_own`]).
+    namespace: Yaml,
     name: String,
-    dimensions: Vec<(String, String)>,
+    dimensions: Vec<(String, Yaml)>,
 }
 
-/// `- {Name: X, Value: Y}`: the one layout the alarms write dimensions in.
-fn flow_dimension(line: &str) -> Option<(String, String)> {
-    let inner = line.trim().strip_prefix("- {Name: ")?.strip_suffix('}')?;
-    let (name, value) = inner.split_once(", Value: ")?;
-    Some((name.trim().to_owned(), value.trim().to_owned()))
-}
-
-/// Every `AWS::CloudWatch::Alarm`, by logical id, with the metrics it watches
-/// (one, or each `MetricStat` of a metric-math alarm).
-fn alarms(text: &str) -> BTreeMap<String, Vec<Watched>> {
-    let mut out = BTreeMap::new();
-    for (id, body) in resources(text) {
-        let is_alarm = body.iter().any(|l| {
-            indent(l) == 4 && value(l, "Type").as_deref() == Some("AWS::CloudWatch::Alarm")
-        });
-        if !is_alarm {
-            continue;
+/// Every metric under `v`: each mapping with a `MetricName` (the alarm's
+/// own, or each `MetricStat.Metric` of a metric-math alarm).
+fn metrics_under(v: &Yaml, id: &str, out: &mut Vec<Watched>) {
+    match v {
+        Yaml::Mapping(m) if m.contains_key("MetricName") => {
+            let dimensions = m
+                .get("Dimensions")
+                .and_then(Yaml::as_sequence)
+                .into_iter()
+                .flatten()
+                .map(|d| {
+                    let name = d["Name"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{id}: a dimension is {{Name, Value}}: {d:?}"));
+                    (name.to_owned(), d["Value"].clone())
+                })
+                .collect();
+            out.push(Watched {
+                namespace: v["Namespace"].clone(),
+                name: v["MetricName"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id}: MetricName"))
+                    .to_owned(),
+                dimensions,
+            });
         }
-        let mut watched: Vec<Watched> = Vec::new();
-        for line in &body {
-            if let Some(ns) = value(line, "Namespace") {
-                watched.push(Watched {
-                    namespace: ns,
-                    ..Watched::default()
-                });
-            } else if let Some(name) = value(line, "MetricName") {
-                watched
-                    .last_mut()
-                    .unwrap_or_else(|| panic!("{id}: MetricName before its Namespace"))
-                    .name = name;
-            } else if let Some(dim) = flow_dimension(line) {
-                watched
-                    .last_mut()
-                    .unwrap_or_else(|| panic!("{id}: Dimensions before their Namespace"))
-                    .dimensions
-                    .push(dim);
-            } else if line.trim().starts_with("- {") {
-                panic!("{id}: a dimension is `- {{Name: X, Value: Y}}` on one line, got {line:?}");
-            }
-        }
-        assert!(!watched.is_empty(), "{id}: watches no metric");
-        for w in &watched {
-            assert!(!w.name.is_empty(), "{id}: a metric without MetricName");
-        }
-        out.insert(id, watched);
+        Yaml::Mapping(m) => m.values().for_each(|x| metrics_under(x, id, out)),
+        Yaml::Sequence(items) => items.iter().for_each(|x| metrics_under(x, id, out)),
+        _ => {}
     }
-    out
 }
 
-const OWN_NAMESPACE: &str = "!Ref MetricsNamespace";
+/// Every `AWS::CloudWatch::Alarm` of `t`, by logical id, with the metrics
+/// it watches (one, or each `MetricStat` of a metric-math alarm).
+fn alarms(t: &Yaml) -> BTreeMap<String, Vec<Watched>> {
+    of_type(t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(id, a)| {
+            let mut watched = Vec::new();
+            metrics_under(&a["Properties"], id, &mut watched);
+            assert!(!watched.is_empty(), "{id}: watches no metric");
+            (id.to_owned(), watched)
+        })
+        .collect()
+}
 
+/// The code's namespace (`METRICS_NAMESPACE`), a parameter.
+const OWN_NAMESPACE: &str = "MetricsNamespace";
+
+fn is_own(w: &Watched) -> bool {
+    ref_to(&w.namespace) == Some(OWN_NAMESPACE)
+}
+
+/// `AWS/Lambda`'s metric `name`.
+fn is_lambdas(w: &Watched, name: &str) -> bool {
+    plain(&w.namespace) == Some("AWS/Lambda") && w.name == name
+}
+
+/// The value of dimension `name`, a plain string.
 fn dimension<'a>(w: &'a Watched, name: &str) -> Option<&'a str> {
     w.dimensions
         .iter()
         .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+        .and_then(|(_, v)| plain(v))
+}
+
+/// `FunctionName: !Ref <Function>`: the function's logical id.
+fn function_dimension(w: &Watched) -> Option<&str> {
+    w.dimensions
+        .iter()
+        .find(|(n, _)| n == "FunctionName")
+        .and_then(|(_, v)| ref_to(v))
 }
 
 /// A metric of the code's namespace exactly as the code emits it.
@@ -1184,15 +1046,15 @@ fn metric_function_names_are_the_crates_serving_each_route() {
 
 #[test]
 fn alarms_watch_the_metrics_the_code_emits() {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let alarms = alarms(&text);
+    let t = resolved(true);
+    let alarms = alarms(&t);
     let functions = template();
     let mut own = BTreeSet::new();
     let mut lambda_errors = BTreeSet::new();
     let mut watched_routes: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for (id, metrics) in &alarms {
         for w in metrics {
-            if w.namespace == OWN_NAMESPACE {
+            if is_own(w) {
                 let route = dimension(w, "Route");
                 assert_emitted(id, &w.name, dimension(w, "Function"), route);
                 own.insert(w.name.clone());
@@ -1202,16 +1064,15 @@ fn alarms_watch_the_metrics_the_code_emits() {
                         .or_default()
                         .insert(r.path());
                 }
-            } else if w.namespace == "AWS/Lambda" && w.name == "Errors" {
-                lambda_errors.insert(dimension(w, "FunctionName").unwrap_or_default().to_owned());
+            } else if is_lambdas(w, "Errors") {
+                lambda_errors.insert(function_dimension(w).unwrap_or_default());
             }
         }
     }
     // Errors of every function; 5xx of every route; Argon2 latency where a
     // password is hashed; rate limits of forgot and reset; SC rejections of
     // every sealed route; mail failures.
-    let every_function: BTreeSet<String> =
-        functions.keys().map(|id| format!("!Ref {id}")).collect();
+    let every_function: BTreeSet<&str> = functions.keys().map(String::as_str).collect();
     assert_eq!(
         lambda_errors, every_function,
         "an Errors alarm per function"
@@ -1239,55 +1100,43 @@ fn alarms_watch_the_metrics_the_code_emits() {
     assert!(own.contains("MailFailed"), "mail failure alarm");
     // Credential stuffing: failed sign-in checks across every account.
     let verify_failed = alarms.values().flatten().any(|w| {
-        w.namespace == OWN_NAMESPACE
+        is_own(w)
             && w.name == shared::observe::metrics::VERIFY_FAILED
             && dimension(w, "Function") == Some(shared::observe::metrics::VERIFY_FUNCTION)
     });
     assert!(verify_failed, "no alarm on verify-password's VerifyFailed");
-    let others: BTreeSet<(String, String)> = alarms
+    let others: BTreeSet<(&str, &str)> = alarms
         .values()
         .flatten()
-        .map(|w| (w.namespace.clone(), w.name.clone()))
+        .filter_map(|w| Some((plain(&w.namespace)?, w.name.as_str())))
         .collect();
     for needed in [
         ("AWS/Lambda", "Throttles"),
         ("AWS/Lambda", "IteratorAge"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     ] {
-        assert!(
-            others.contains(&(needed.0.to_owned(), needed.1.to_owned())),
-            "no alarm on {needed:?}"
-        );
+        assert!(others.contains(&needed), "no alarm on {needed:?}");
     }
     // Each alarm notifies the optional topic.
-    for (id, body) in resources(&text) {
-        if alarms.contains_key(&id) {
-            assert_eq!(
-                setting(&body, "AlarmActions").as_deref(),
-                Some("!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"),
-                "{id}: AlarmActions"
-            );
-        }
+    for (id, alarm) in of_type(&t, "AWS::CloudWatch::Alarm") {
+        assert_eq!(
+            alarm["Properties"]["AlarmActions"],
+            yaml("!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"),
+            "{id}: AlarmActions"
+        );
     }
     // The functions write into the namespace the alarms read.
-    let globals = blocks(&text, "Globals");
     assert_eq!(
-        setting(&globals["Function"], "METRICS_NAMESPACE").as_deref(),
+        ref_to(&t["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"]),
         Some(OWN_NAMESPACE)
     );
 }
 
-/// The dashboard's JSON (`DashboardBody: !Sub >-` and one line of JSON).
-fn dashboard(text: &str) -> serde_json::Value {
-    let (_, body) = resources(text)
-        .into_iter()
-        .find(|(id, _)| id == "Dashboard")
-        .expect("a Dashboard resource");
-    let at = body
-        .iter()
-        .position(|l| l.trim() == "DashboardBody: !Sub >-")
-        .expect("DashboardBody: !Sub >- followed by one line of JSON");
-    serde_json::from_str(body[at + 1].trim()).expect("the dashboard body is JSON")
+/// The dashboard's JSON (`DashboardBody: !Sub <JSON>`).
+fn dashboard(t: &Yaml) -> serde_json::Value {
+    let body = sub_template(&t["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+        .expect("a Dashboard resource whose DashboardBody is a !Sub of JSON");
+    serde_json::from_str(body).expect("the dashboard body is JSON")
 }
 
 #[test]
@@ -1295,8 +1144,7 @@ fn the_dashboard_shows_every_metric_the_code_emits() {
     use shared::observe::metrics::{
         MAIL_METRICS, REQUEST_METRICS, VERIFY_FUNCTION, VERIFY_METRICS,
     };
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let dashboard = dashboard(&text);
+    let dashboard = dashboard(&resolved(true));
     let mut shown = BTreeSet::new();
     let mut verify_shown = BTreeSet::new();
     for widget in dashboard["widgets"].as_array().expect("widgets") {
@@ -1333,15 +1181,14 @@ fn the_dashboard_shows_every_metric_the_code_emits() {
     );
 }
 
-/// `${LogicalId}` or `!Ref LogicalId`: the logical id.
-fn function_ref(v: &str) -> Option<&str> {
-    v.strip_prefix("!Ref ")
-        .or_else(|| v.strip_prefix("${")?.strip_suffix('}'))
+/// `${LogicalId}` (in the dashboard's `!Sub`): the logical id.
+fn sub_ref(v: &str) -> Option<&str> {
+    v.strip_prefix("${")?.strip_suffix('}')
 }
 
 #[test]
 fn every_list_of_functions_names_each_function_once() {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let t = resolved(true);
     let every: Vec<String> = template().into_keys().collect();
     let sorted = |mut v: Vec<String>| {
         v.sort();
@@ -1352,10 +1199,10 @@ fn every_list_of_functions_names_each_function_once() {
     // `${LogicalId}` of a resource that may not exist would not resolve.
     let by_name: BTreeMap<String, String> = template()
         .into_iter()
-        .filter_map(|(id, f)| Some((f.name?.strip_prefix("!Sub ")?.to_owned(), id)))
+        .filter_map(|(id, f)| Some((f.name?, id)))
         .collect();
     // The Lambda widgets of the dashboard.
-    let dashboard = dashboard(&text);
+    let dashboard = dashboard(&t);
     for metric in ["Errors", "Throttles"] {
         let mut listed = Vec::new();
         for widget in dashboard["widgets"].as_array().expect("widgets") {
@@ -1367,7 +1214,7 @@ fn every_list_of_functions_names_each_function_once() {
                     .filter_map(|v| v.as_str())
                     .collect();
                 if row[..3] == ["AWS/Lambda", metric, "FunctionName"] {
-                    let id = function_ref(row[3])
+                    let id = sub_ref(row[3])
                         .map(str::to_owned)
                         .or_else(|| by_name.get(row[3]).cloned())
                         .unwrap_or_else(|| {
@@ -1387,7 +1234,7 @@ fn every_list_of_functions_names_each_function_once() {
         );
     }
     // The throttles alarms sum every function's, and each has an Errors alarm.
-    let alarms = alarms(&text);
+    let alarms = alarms(&t);
     for (id, watched) in &alarms {
         assert!(
             watched.len() <= 10,
@@ -1401,10 +1248,11 @@ fn every_list_of_functions_names_each_function_once() {
             .iter()
             .filter(|(id, _)| alarm.is_none_or(|a| id.ends_with(a)))
             .flat_map(|(_, watched)| watched)
-            .filter(|w| w.namespace == "AWS/Lambda" && w.name == metric)
+            .filter(|w| is_lambdas(w, metric))
             .map(|w| {
-                let v = dimension(w, "FunctionName").expect("FunctionName");
-                function_ref(v).expect("!Ref LogicalId").to_owned()
+                function_dimension(w)
+                    .expect("FunctionName: !Ref LogicalId")
+                    .to_owned()
             })
             .collect();
         assert_eq!(
@@ -1414,8 +1262,6 @@ fn every_list_of_functions_names_each_function_once() {
         );
     }
     // Every function's log group, and the outputs the internal functions are invoked by.
-    let resources = blocks(&text, "Resources");
-    let outputs = blocks(&text, "Outputs");
     assert_eq!(
         by_name.len(),
         every.len(),
@@ -1424,31 +1270,27 @@ fn every_list_of_functions_names_each_function_once() {
     for (id, f) in template() {
         let krate = f.binary.expect("Binary");
         let name = f.name.unwrap_or_else(|| panic!("{id}: FunctionName"));
-        let name = name
-            .strip_prefix("!Sub ${AWS::StackName}-")
-            .unwrap_or_else(|| {
-                panic!("{id}: FunctionName is !Sub ${{AWS::StackName}}-<name>, got {name}")
-            });
+        let name = name.strip_prefix("${AWS::StackName}-").unwrap_or_else(|| {
+            panic!("{id}: FunctionName is !Sub ${{AWS::StackName}}-<name>, got {name}")
+        });
         if krate == TRIGGERS_CRATE {
             assert!(name.starts_with("cognito-"), "{id}: FunctionName {name}");
         } else {
             assert_eq!(name, krate, "{id}: FunctionName");
         }
-        let logs = resources[&id]
-            .iter()
-            .find_map(|l| value(l, "LogGroup"))
-            .unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup"));
-        let logs = logs.strip_prefix("!Ref ").expect("LogGroup: !Ref");
+        let function = &t["Resources"][id.as_str()]["Properties"];
+        let logs = ref_to(&function["LoggingConfig"]["LogGroup"])
+            .unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup: !Ref <LogGroup>"));
         assert_eq!(
-            setting(&resources[logs], "LogGroupName").as_deref(),
-            Some(format!("!Sub /aws/lambda/${{AWS::StackName}}-{name}").as_str()),
+            sub_template(&t["Resources"][logs]["Properties"]["LogGroupName"]),
+            Some(format!("/aws/lambda/${{AWS::StackName}}-{name}").as_str()),
             "{id}: its log group"
         );
         if ["invite-user", "admin-users", "verify-password"].contains(&krate.as_str()) {
             let output = format!("{id}Arn");
             assert_eq!(
-                outputs.get(&output).and_then(|o| setting(o, "Value")),
-                Some(format!("!GetAtt {id}.Arn")),
+                get_att(&t["Outputs"][output.as_str()]["Value"]),
+                Some((id.as_str(), "Arn")),
                 "output {output}: invoked directly, so its ARN is an output"
             );
         }
@@ -1482,6 +1324,16 @@ fn config_variables() -> Vec<String> {
     seen.into_inner().unwrap()
 }
 
+/// A parameter's value as the function reads it: `5`, `'5/60'`, `true`.
+fn scalar(v: &Yaml) -> Option<String> {
+    match v {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Number(n) => Some(n.to_string()),
+        Yaml::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
 /// The configuration with `var` alone set to `raw`.
 fn config_with(var: &str, raw: &str) -> Result<shared::config::Config, String> {
     shared::config::Config::from_lookup(|name| (name == var).then(|| raw.to_owned()))
@@ -1490,11 +1342,9 @@ fn config_with(var: &str, raw: &str) -> Result<shared::config::Config, String> {
 
 #[test]
 fn every_function_gets_every_variable_the_code_reads_from_a_parameter() {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let params = blocks(&text, "Parameters");
-    let globals = blocks(&text, "Globals");
-    let resources = blocks(&text, "Resources");
-    let global = globals.get("Function").map_or(&[][..], |g| g);
+    let t = template_tree();
+    let params = t["Parameters"].as_mapping().expect("Parameters");
+    let global = &t["Globals"]["Function"]["Environment"]["Variables"];
     let variables = config_variables();
     let wired = [
         "LOCKOUT_THRESHOLD",
@@ -1509,41 +1359,38 @@ fn every_function_gets_every_variable_the_code_reads_from_a_parameter() {
         let takes_tokens = served_route(f.binary.as_deref().expect("Binary"))
             .is_some_and(|r| TOKEN_ROUTES.contains(&r));
         let krate = format!("{id} ({})", f.binary.expect("Binary"));
+        let resource = &t["Resources"][id.as_str()];
         // Globals' variables, unless the function ignores them.
-        let ignores = setting(&resources[&id], "IgnoreGlobals");
         assert_eq!(
-            ignores.as_deref(),
-            nothing.then_some("[Environment]"),
+            strings(&resource["IgnoreGlobals"]),
+            if nothing { vec!["Environment"] } else { vec![] },
             "{krate}: IgnoreGlobals (only the triggers that hold nothing leave Globals' variables)"
         );
-        let global = if nothing { &[][..] } else { global };
+        let env = environment(&t, resource);
         for var in &variables {
-            // A function's own Environment overrides Globals.
-            let set = setting(&resources[&id], var).or_else(|| setting(global, var));
+            let set = env.get(var);
             if nothing || (TOKEN_ONLY.contains(&var.as_str()) && !takes_tokens) {
                 assert_eq!(set, None, "{krate}: {var} is set");
                 continue;
             }
             let set = set.unwrap_or_else(|| panic!("{krate}: {var} is not set"));
-            let from_parameter = set
-                .split("!Ref ")
-                .skip(1)
-                .filter_map(|r| r.split([',', ']', ' ']).next())
-                .any(|p| params.contains_key(p));
-            assert!(from_parameter, "{krate}: {var} = {set}, from no parameter");
+            let mut named = BTreeSet::new();
+            references(set, &mut named);
+            let from_parameter = named.iter().any(|p| params.contains_key(p.as_str()));
+            assert!(
+                from_parameter,
+                "{krate}: {var} = {set:?}, from no parameter"
+            );
         }
     }
     // The rate limits and the guessing cap: each parameter's default is the
     // code's, and a Number parameter's range is the one the code accepts.
     let default_config = shared::config::Config::default();
-    let param_of = |var: &str| -> (String, Vec<&str>) {
-        let set = setting(global, var).unwrap_or_else(|| panic!("Globals: {var}"));
-        let name = set
-            .strip_prefix("!Ref ")
-            .unwrap_or_else(|| panic!("{var}: {set}"))
-            .to_owned();
-        let body = params[&name].clone();
-        (name, body)
+    let param_of = |var: &str| -> (&str, &Yaml) {
+        let set = &global[var];
+        let name =
+            ref_to(set).unwrap_or_else(|| panic!("Globals: {var}: !Ref <parameter>, got {set:?}"));
+        (name, &params[name])
     };
     let checked: Vec<&String> = variables
         .iter()
@@ -1552,27 +1399,24 @@ fn every_function_gets_every_variable_the_code_reads_from_a_parameter() {
     assert!(checked.len() >= 15, "{checked:?}");
     for var in checked {
         let (name, p) = param_of(var);
-        let default = setting(&p, "Default").unwrap_or_else(|| panic!("{name}: a Default"));
+        let default = scalar(&p["Default"]).unwrap_or_else(|| panic!("{name}: a Default"));
         assert_eq!(
             config_with(var, &default),
             Ok(default_config.clone()),
             "{name}: Default {default} is not the code's default of {var}"
         );
         if var.starts_with("RATE_LIMIT_") {
-            assert_eq!(setting(&p, "Type").as_deref(), Some("String"), "{name}");
+            assert_eq!(p["Type"].as_str(), Some("String"), "{name}");
             assert_eq!(
-                setting(&p, "AllowedPattern").as_deref(),
+                p["AllowedPattern"].as_str(),
                 Some("^[1-9][0-9]{0,8}/[1-9][0-9]{0,8}$"),
                 "{name}"
             );
             continue;
         }
-        assert_eq!(setting(&p, "Type").as_deref(), Some("Number"), "{name}");
-        let bound = |key: &str| -> u64 {
-            setting(&p, key)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{name}: {key}"))
-        };
+        assert_eq!(p["Type"].as_str(), Some("Number"), "{name}");
+        let bound =
+            |key: &str| -> u64 { p[key].as_u64().unwrap_or_else(|| panic!("{name}: {key}")) };
         let (min, max) = (bound("MinValue"), bound("MaxValue"));
         for ok in [min, max] {
             assert!(
@@ -1609,38 +1453,14 @@ const POOL_ACTIONS: [&str; 3] = [
 /// The routes that set a password (and so sign the user out of the pool).
 const PASSWORD_SET_ROUTES: [Route; 3] = [Route::Change, Route::Init, Route::Reset];
 
+/// The template, as every template test reads it (`e2e_tests::template`).
 fn template_tree() -> Yaml {
-    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    serde_norway::from_str(&text).expect("template.yaml is YAML")
-}
-
-/// `!Tag value`: the value, when `v` carries the tag `name`.
-fn tagged<'a>(v: &'a Yaml, name: &str) -> Option<&'a Yaml> {
-    match v {
-        Yaml::Tagged(t) if t.tag == name => Some(&t.value),
-        _ => None,
-    }
-}
-
-/// `!Ref X`: `X`.
-fn ref_to(v: &Yaml) -> Option<&str> {
-    tagged(v, "Ref")?.as_str()
-}
-
-/// `!GetAtt X.Attr`: `(X, Attr)`.
-fn get_att(v: &Yaml) -> Option<(&str, &str)> {
-    tagged(v, "GetAtt")?.as_str()?.split_once('.')
-}
-
-/// A scalar or a list of scalars, as strings.
-fn strings(v: &Yaml) -> Vec<String> {
-    match v {
-        Yaml::Sequence(items) => items.iter().flat_map(strings).collect(),
-        Yaml::String(s) => vec![s.clone()],
-        Yaml::Bool(b) => vec![b.to_string()],
-        Yaml::Number(n) => vec![n.to_string()],
-        _ => Vec::new(),
-    }
+    let t = e2e_tests::template::load();
+    assert!(
+        strings(&t["Transform"]).contains(&"AWS::Serverless-2016-10-31".to_owned()),
+        "template.yaml is not a SAM template"
+    );
+    t
 }
 
 /// The template as CloudFormation sees it with `CognitoEnabled` `on` or off:
@@ -1739,17 +1559,6 @@ fn references(v: &Yaml, out: &mut BTreeSet<String>) {
     }
 }
 
-/// `(logical id, resource)` of every resource of `type_`.
-fn of_type<'a>(t: &'a Yaml, type_: &str) -> Vec<(&'a str, &'a Yaml)> {
-    t["Resources"]
-        .as_mapping()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(type_))
-        .map(|(id, r)| (id.as_str().expect("a logical id"), r))
-        .collect()
-}
-
 /// The Cognito trigger functions, by `COGNITO_TRIGGER`: `(logical id, function)`.
 fn trigger_functions(t: &Yaml) -> BTreeMap<String, (&str, &Yaml)> {
     let mut out = BTreeMap::new();
@@ -1818,11 +1627,12 @@ fn own_variables(f: &Yaml) -> BTreeMap<String, Yaml> {
 }
 
 fn sub(s: &str) -> Yaml {
-    serde_norway::from_str(&format!("!Sub '{s}'")).unwrap()
+    yaml(&format!("!Sub '{s}'"))
 }
 
+/// A value as the template would write it (`!Ref X`, `[a, b]`).
 fn yaml(s: &str) -> Yaml {
-    serde_norway::from_str(s).unwrap()
+    e2e_tests::template::parse(s)
 }
 
 #[test]
@@ -1989,8 +1799,15 @@ fn cognito_is_on_by_default_and_off_leaves_nothing_of_it() {
             );
         }
         if !on {
-            // Nothing left names a pool, a trigger or Cognito at all.
-            let text = serde_norway::to_string(&t).unwrap();
+            // Nothing left names a pool, a trigger or Cognito at all. The
+            // Mappings are data the loops read (already expanded), not
+            // anything deployed.
+            let mut deployed = t.clone();
+            deployed
+                .as_mapping_mut()
+                .expect("a template")
+                .remove("Mappings");
+            let text = serde_norway::to_string(&deployed).unwrap();
             for word in ["cognito", "Cognito", "UserPool"] {
                 let hits: Vec<&str> = text
                     .lines()
