@@ -533,3 +533,49 @@ async fn user_administration_over_http() {
     assert_eq!(status, 201, "{again}");
     assert_ne!(again["data"]["bizId"], biz.as_str());
 }
+
+/// `--import-invite`: the pending users of the file get the invitation of
+/// `invite-user`, delivered to the local mailbox (`/_dev/outbox`).
+#[tokio::test]
+async fn imported_pending_users_are_invited_with_import_invite() {
+    let file = std::env::temp_dir().join(format!("local-api-invite-{}.csv", std::process::id()));
+    std::fs::write(
+        &file,
+        "email,name,status\nP1@Import.test,P one,PendingPassword\np2@import.test,\"Two, P\",PendingPassword\nd@import.test,D,Disabled\n",
+    )
+    .unwrap();
+    let keys = KeyRing::single(ServerKey::generate("k-inv", u64::MAX / 2).unwrap().0);
+    let config = Config {
+        cors: local_api::local_cors(None).unwrap(),
+        ..Config::default()
+    };
+    let local = Local::new(config, keys).unwrap();
+    let flags = local_api::import::ImportFlags {
+        import: Some(file.clone()),
+        import_invite: true,
+        ..Default::default()
+    };
+    let summary = flags.load(&local.app).await.unwrap().unwrap();
+    assert!(summary.starts_with("imported 3 users from "), "{summary}");
+    assert!(summary.contains("2 invited"), "{summary}");
+    let addr = local_api::spawn(local, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let d = Dev {
+        port: addr.port(),
+        url: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    };
+    let (status, body) = answer(d.outbox()).await;
+    assert_eq!(status, 200, "{body}");
+    let mut to: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "init")
+        .map(|m| m["to"].as_str().unwrap())
+        .collect();
+    to.sort_unstable();
+    assert_eq!(to, ["p1@import.test", "p2@import.test"], "{body}");
+    std::fs::remove_file(file).unwrap();
+}
