@@ -4,164 +4,164 @@
 //! domain as plain resources SAM can translate (`make validate` runs the
 //! translation, `sam validate`, besides `sam validate --lint`).
 //!
-//! The template is read line by line (CloudFormation short tags trip YAML
-//! libraries); each key read here is one line of the template's own layout.
+//! The template is read as every template test reads it
+//! (`e2e_tests::template`: a YAML tree with its CloudFormation tags, its
+//! language extensions expanded).
 
 use std::process::Command;
 
+use e2e_tests::template::{load, of_type, parse as yaml, plain, ref_to, strings, tagged, Yaml};
 use shared::http::cors;
 use shared::http::gateway::CLOUDFLARE_RANGES;
 
-fn template() -> String {
-    let root = e2e_tests::root();
-    std::fs::read_to_string(root.join("template.yaml")).expect("template.yaml")
+/// The one `AWS::Serverless::HttpApi`: `(logical id, properties)`.
+fn http_api(t: &Yaml) -> (&str, &Yaml) {
+    let apis = of_type(t, "AWS::Serverless::HttpApi");
+    assert_eq!(apis.len(), 1, "one HTTP API");
+    (apis[0].0, &apis[0].1["Properties"])
 }
 
-/// The value of the one line `key: value` inside the `CorsConfiguration` block.
-fn cors_line(text: &str, key: &str) -> String {
-    let block: Vec<&str> = text
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("CorsConfiguration:"))
-        .take(10)
-        .collect();
-    assert!(!block.is_empty(), "template.yaml: no CorsConfiguration");
-    block
-        .iter()
-        .find_map(|l| {
-            let l = l.trim_start().trim_start_matches("- ");
-            l.strip_prefix(key)?
-                .strip_prefix(':')
-                .map(|v| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| panic!("CorsConfiguration has no {key}"))
-}
-
-/// `[A, B, C]` as a list.
-fn flow_list(v: &str) -> Vec<String> {
-    v.trim_start_matches('[')
-        .trim_end_matches(']')
-        .split(',')
-        .map(|s| s.trim().trim_matches('\'').to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
+/// A variable every function gets from `Globals`.
+fn global_variable<'a>(t: &'a Yaml, name: &str) -> &'a Yaml {
+    &t["Globals"]["Function"]["Environment"]["Variables"][name]
 }
 
 #[test]
 fn the_http_api_cors_lists_equal_the_code() {
-    let text = template();
+    let t = load();
+    let (id, api) = http_api(&t);
+    // `!If [HasCors, <settings>, !Ref AWS::NoValue]`: no CORS without origins.
+    let cors_setting = &api["CorsConfiguration"];
+    let args = tagged(cors_setting, "If")
+        .and_then(Yaml::as_sequence)
+        .unwrap_or_else(|| panic!("{id}: CorsConfiguration: !If [HasCors, ...]: {cors_setting:?}"));
+    assert_eq!(plain(&args[0]), Some("HasCors"), "{id}: CorsConfiguration");
     assert_eq!(
-        flow_list(&cors_line(&text, "AllowMethods")),
-        cors::ALLOW_METHODS
+        ref_to(&args[2]),
+        Some("AWS::NoValue"),
+        "{id}: CorsConfiguration"
     );
+    let config = &args[1];
+    assert_eq!(strings(&config["AllowMethods"]), cors::ALLOW_METHODS);
+    assert_eq!(strings(&config["AllowHeaders"]), cors::ALLOW_HEADERS);
+    assert_eq!(strings(&config["ExposeHeaders"]), cors::EXPOSE_HEADERS);
     assert_eq!(
-        flow_list(&cors_line(&text, "AllowHeaders")),
-        cors::ALLOW_HEADERS
+        config["MaxAge"].as_u64(),
+        Some(u64::from(cors::MAX_AGE_SECS))
     );
-    assert_eq!(
-        flow_list(&cors_line(&text, "ExposeHeaders")),
-        cors::EXPOSE_HEADERS
-    );
-    assert_eq!(cors_line(&text, "MaxAge"), cors::MAX_AGE_SECS.to_string());
-    assert_eq!(cors_line(&text, "AllowOrigins"), "!Ref CorsAllowedOrigins");
+    assert_eq!(ref_to(&config["AllowOrigins"]), Some("CorsAllowedOrigins"));
     // The edge sets the Cloudflare headers in AWS: the deployed list must not allow them.
+    let allowed = strings(&config["AllowHeaders"]);
     for h in cors::SIMULATION_HEADERS {
         assert!(
-            !cors_line(&text, "AllowHeaders").contains(h),
+            !allowed.iter().any(|a| a.eq_ignore_ascii_case(h)),
             "{h} allowed in AWS"
         );
     }
-    assert!(text.contains("CORS_ALLOWED_ORIGINS: !Join [',', !Ref CorsAllowedOrigins]"));
+    assert_eq!(
+        global_variable(&t, "CORS_ALLOWED_ORIGINS"),
+        &yaml("!Join [',', !Ref CorsAllowedOrigins]")
+    );
 }
 
 #[test]
 fn the_default_trusted_proxies_are_the_codes_and_reach_the_functions() {
-    let text = template();
-    let lines: Vec<&str> = text.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.trim() == "TrustedProxyCidrs:")
-        .expect("TrustedProxyCidrs parameter");
-    let default = lines[at..]
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("Default:"))
-        .expect("TrustedProxyCidrs default");
-    let cidrs: Vec<&str> = default.trim().trim_matches('\'').split(',').collect();
+    let t = load();
+    let p = &t["Parameters"]["TrustedProxyCidrs"];
+    assert_eq!(p["Type"].as_str(), Some("CommaDelimitedList"));
+    let default = plain(&p["Default"]).expect("TrustedProxyCidrs default");
+    let cidrs: Vec<&str> = default.split(',').collect();
     assert_eq!(cidrs, CLOUDFLARE_RANGES);
-    assert!(text.contains("TRUSTED_PROXY_CIDRS: !Join [',', !Ref TrustedProxyCidrs]"));
+    assert_eq!(
+        global_variable(&t, "TRUSTED_PROXY_CIDRS"),
+        &yaml("!Join [',', !Ref TrustedProxyCidrs]")
+    );
 }
 
 #[test]
 fn the_execute_api_endpoint_is_off_by_default_behind_a_custom_domain() {
-    let text = template();
-    assert!(text.contains("DisableExecuteApiEndpoint: !If [ExecuteApiDisabled, true, false]"));
-    assert!(text.contains(
-        "- !And [!Equals [!Ref DisableExecuteApiEndpoint, auto], !Condition HasCustomDomain]"
-    ));
-    let lines: Vec<&str> = text.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.trim() == "DisableExecuteApiEndpoint:")
-        .expect("DisableExecuteApiEndpoint parameter");
-    assert_eq!(lines[at + 2].trim(), "Default: auto");
-}
-
-/// The lines of resource `id` (below `  <id>:`, up to the next resource), trimmed.
-fn resource<'a>(text: &'a str, id: &str) -> Vec<&'a str> {
-    let head = format!("  {id}:");
-    let mut lines = text.lines().skip_while(|l| *l != head);
-    assert!(lines.next().is_some(), "template.yaml: no resource {id}");
-    lines
-        .take_while(|l| l.trim().is_empty() || l.starts_with("    ") || l.starts_with("  #"))
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect()
+    let t = load();
+    let (_, api) = http_api(&t);
+    assert_eq!(
+        api["DisableExecuteApiEndpoint"],
+        yaml("!If [ExecuteApiDisabled, true, false]")
+    );
+    assert_eq!(
+        t["Conditions"]["ExecuteApiDisabled"],
+        yaml(
+            "!Or [!Equals [!Ref DisableExecuteApiEndpoint, 'true'], \
+             !And [!Equals [!Ref DisableExecuteApiEndpoint, auto], !Condition HasCustomDomain]]"
+        )
+    );
+    assert_eq!(
+        plain(&t["Parameters"]["DisableExecuteApiEndpoint"]["Default"]),
+        Some("auto")
+    );
 }
 
 #[test]
 fn the_custom_domain_is_a_domain_and_a_mapping_of_the_default_stage() {
-    let text = template();
+    let t = load();
     // SAM refuses a conditional `Domain` on the HttpApi ("Custom Domains only
     // works if both DomainName and CertificateArn are provided").
-    let api = resource(&text, "HttpApi");
-    assert!(api.contains(&"Type: AWS::Serverless::HttpApi"), "{api:?}");
+    let (api_id, api) = http_api(&t);
     assert!(
-        !api.iter().any(|l| l.starts_with("Domain:")),
-        "HttpApi has a Domain property: {api:?}"
+        api.get("Domain").is_none(),
+        "{api_id} has a Domain property: {api:?}"
     );
 
-    let domain = resource(&text, "ApiDomain");
-    for line in [
-        "Type: AWS::ApiGatewayV2::DomainName",
-        "Condition: HasCustomDomain",
-        "DomainName: !Ref CustomDomainName",
-        "- CertificateArn: !Ref CustomDomainCertificateArn",
-        "EndpointType: REGIONAL",
-    ] {
-        assert!(
-            domain.contains(&line),
-            "ApiDomain lacks {line:?}: {domain:?}"
-        );
-    }
-    let mapping = resource(&text, "ApiDomainMapping");
-    for line in [
-        "Type: AWS::ApiGatewayV2::ApiMapping",
-        "Condition: HasCustomDomain",
-        "DomainName: !Ref ApiDomain",
-        "ApiId: !Ref HttpApi",
-        // The stage SAM generates for the HttpApi: the reference orders the
-        // mapping after it.
-        "Stage: !Ref HttpApiApiGatewayDefaultStage",
-    ] {
-        assert!(
-            mapping.contains(&line),
-            "ApiDomainMapping lacks {line:?}: {mapping:?}"
-        );
-    }
+    let domain = &t["Resources"]["ApiDomain"];
+    assert_eq!(
+        domain["Type"].as_str(),
+        Some("AWS::ApiGatewayV2::DomainName")
+    );
+    assert_eq!(plain(&domain["Condition"]), Some("HasCustomDomain"));
+    let p = &domain["Properties"];
+    assert_eq!(ref_to(&p["DomainName"]), Some("CustomDomainName"));
+    let configurations = p["DomainNameConfigurations"]
+        .as_sequence()
+        .expect("ApiDomain: DomainNameConfigurations");
+    assert_eq!(configurations.len(), 1, "ApiDomain: one configuration");
+    assert_eq!(
+        ref_to(&configurations[0]["CertificateArn"]),
+        Some("CustomDomainCertificateArn")
+    );
+    assert_eq!(plain(&configurations[0]["EndpointType"]), Some("REGIONAL"));
+
+    let mapping = &t["Resources"]["ApiDomainMapping"];
+    assert_eq!(
+        mapping["Type"].as_str(),
+        Some("AWS::ApiGatewayV2::ApiMapping")
+    );
+    assert_eq!(plain(&mapping["Condition"]), Some("HasCustomDomain"));
+    let p = &mapping["Properties"];
+    assert_eq!(ref_to(&p["DomainName"]), Some("ApiDomain"));
+    assert_eq!(ref_to(&p["ApiId"]), Some(api_id));
+    // The stage SAM generates for the HttpApi: the reference orders the
+    // mapping after it.
+    assert_eq!(
+        ref_to(&p["Stage"]),
+        Some(format!("{api_id}ApiGatewayDefaultStage").as_str())
+    );
     // The domain exists only with its certificate, and a name without one is refused.
-    assert!(text.contains(
-        "  HasCustomDomain: !And\n    - !Not [!Equals [!Ref CustomDomainName, '']]\n    - !Not [!Equals [!Ref CustomDomainCertificateArn, '']]\n"
-    ));
-    assert!(text.contains("      - Assert: !Not [!Equals [!Ref CustomDomainCertificateArn, '']]"));
+    let given = |p: &str| format!("!Not [!Equals [!Ref {p}, '']]");
+    assert_eq!(
+        t["Conditions"]["HasCustomDomain"],
+        yaml(&format!(
+            "!And [{}, {}]",
+            given("CustomDomainName"),
+            given("CustomDomainCertificateArn")
+        ))
+    );
+    let rule = &t["Rules"]["CustomDomainHasCertificate"];
+    assert_eq!(rule["RuleCondition"], yaml(&given("CustomDomainName")));
+    let asserts: Vec<&Yaml> = rule["Assertions"]
+        .as_sequence()
+        .expect("CustomDomainHasCertificate: Assertions")
+        .iter()
+        .map(|a| &a["Assert"])
+        .collect();
+    assert_eq!(asserts, [&yaml(&given("CustomDomainCertificateArn"))]);
 }
 
 #[test]
@@ -199,7 +199,8 @@ fn make_validate_translates_the_template_and_lints_it() {
 /// `template_drift.rs` holds to every contract path, reaches the function).
 #[test]
 fn api_md_documents_the_answers_the_gateway_gives_itself() {
-    let text = template();
+    let t = load();
+    let (_, gateway) = http_api(&t);
     let api = std::fs::read_to_string(e2e_tests::root().join("docs/api.md")).expect("api.md");
     let section: String = api
         .lines()
@@ -227,12 +228,22 @@ fn api_md_documents_the_answers_the_gateway_gives_itself() {
         !section.contains("| 405 |"),
         "a wrong method is the function's 405"
     );
-    for param in ["ApiThrottlingRateLimit", "ApiThrottlingBurstLimit"] {
+    for (setting, param) in [
+        ("ThrottlingRateLimit", "ApiThrottlingRateLimit"),
+        ("ThrottlingBurstLimit", "ApiThrottlingBurstLimit"),
+    ] {
         assert!(section.contains(param), "{param}");
-        assert!(
-            text.contains(&format!(": !Ref {param}\n")),
+        assert_eq!(
+            ref_to(&gateway["DefaultRouteSettings"][setting]),
+            Some(param),
             "the stage throttle reads {param}"
         );
     }
-    assert!(section.contains("`ANY` route") && text.contains("Method: ANY"));
+    let any_route = of_type(&t, "AWS::Serverless::Function")
+        .into_iter()
+        .flat_map(|(_, f)| f["Properties"]["Events"].as_mapping().into_iter().flatten())
+        .any(|(_, e)| {
+            plain(&e["Type"]) == Some("HttpApi") && plain(&e["Properties"]["Method"]) == Some("ANY")
+        });
+    assert!(section.contains("`ANY` route") && any_route);
 }
