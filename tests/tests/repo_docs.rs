@@ -765,8 +765,7 @@ fn documented_parameters() -> Vec<(Vec<String>, Option<usize>, String)> {
 /// a default given as plain values is the template's.
 #[test]
 fn the_parameter_table_of_deployment_md_is_the_templates() {
-    let template: serde_norway::Value =
-        serde_norway::from_str(&read("template.yaml")).expect("template.yaml is YAML");
+    let template = e2e_tests::template::load();
     let params = template["Parameters"].as_mapping().expect("Parameters");
     let declared: std::collections::BTreeMap<String, String> = params
         .iter()
