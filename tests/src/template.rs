@@ -253,9 +253,10 @@ impl Expander<'_> {
     fn entries(&self, m: &Mapping, b: &Bindings) -> Mapping {
         let mut out = Mapping::new();
         let mut put = |k: Yaml, v: Yaml| {
-            if out.contains_key(&k) {
-                panic!("{k:?} twice in one mapping (after Fn::ForEach)");
-            }
+            assert!(
+                !out.contains_key(&k),
+                "{k:?} twice in one mapping (after Fn::ForEach)"
+            );
             out.insert(k, v);
         };
         for (k, v) in m {
