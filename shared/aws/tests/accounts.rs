@@ -16,7 +16,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::ports::accounts::{
-    AccountChange, AccountStore, ForgotRequest, MailKind, OutboxMessage, ResetToken,
+    AccountChange, AccountStore, ChangeRejected, ForgotRequest, MailKind, OutboxMessage, ResetToken,
 };
 use shared::testing::conformance::accounts::{apply, create, email, message, next, token, user};
 
@@ -56,7 +56,8 @@ async fn dynamo_account_items_follow_the_data_model() {
     let out = get(format!("EMAIL#{}", ann.email), "EMAIL").await.unwrap();
     assert_eq!(stored(&out)["bizId"], AttributeValue::S(ann.biz_id.clone()));
 
-    // An email change moves the claim: the old address is free again.
+    // An update carrying another address is refused: the claim stays, and
+    // the address stays taken (see `Planner::plan`).
     let mut moved = next(&ann);
     moved.email = email();
     assert_eq!(
@@ -69,16 +70,20 @@ async fn dynamo_account_items_follow_the_data_model() {
             now
         )
         .await,
-        Ok(())
+        Err(ChangeRejected::VersionConflict)
     );
-    assert!(get(format!("EMAIL#{}", ann.email), "EMAIL")
+    let out = get(format!("EMAIL#{}", ann.email), "EMAIL").await.unwrap();
+    assert_eq!(stored(&out)["bizId"], AttributeValue::S(ann.biz_id.clone()));
+    assert!(get(format!("EMAIL#{}", moved.email), "EMAIL")
         .await
         .unwrap()
         .item()
         .is_none());
-    assert!(store.user_by_email(&ann.email).await.unwrap().is_none());
     let newcomer = user(&ann.email, now);
-    assert_eq!(apply(&store, create(&newcomer), now).await, Ok(()));
+    assert_eq!(
+        apply(&store, create(&newcomer), now).await,
+        Err(ChangeRejected::EmailTaken)
+    );
 
     // The outbox item holds only sealed content, with a 7-day TTL.
     let raw = token();

@@ -176,7 +176,9 @@ impl std::fmt::Debug for OutboxMessage {
 #[derive(Debug, Default)]
 pub struct AccountChange {
     /// The new state of a user, written only if the stored version is `expected_version`
-    /// (`None` for a new user, written only if the email is free).
+    /// (`None` for a new user, written only if the email is free). An update
+    /// keeps the stored address: one that carries another is refused as
+    /// [`ChangeRejected::VersionConflict`] (no flow changes an address).
     pub user: Option<(User, Option<u64>)>,
     /// Consume this init session (it must exist, be unused and unexpired).
     pub consume_init: Option<String>,

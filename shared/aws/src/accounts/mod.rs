@@ -196,12 +196,7 @@ impl DynamoAccountStore {
     }
 
     /// Reads the links `change` revokes or drops, then plans its transaction.
-    async fn plan(
-        &self,
-        change: &AccountChange,
-        now_ms: u64,
-        old_email: Option<&str>,
-    ) -> PortResult<Plan> {
+    async fn plan(&self, change: &AccountChange, now_ms: u64) -> PortResult<Plan> {
         let mut links = Links::default();
         if let Some(biz_id) = &change.revoke_links_of {
             links.revoked = self.link_markers(biz_id, "", now_ms).await?;
@@ -211,7 +206,7 @@ impl DynamoAccountStore {
                 .link_markers(&reset.biz_id, RESET_MARKER, now_ms)
                 .await?;
         }
-        self.planner().plan(change, now_ms, old_email, &links)
+        self.planner().plan(change, now_ms, &links)
     }
 
     /// A single-use item (init session, reset token) naming its user, if unexpired.
@@ -255,9 +250,7 @@ impl DynamoAccountStore {
         change: &AccountChange,
         now_ms: u64,
     ) -> PortResult<Vec<Item>> {
-        let plan = self
-            .planner()
-            .plan(change, now_ms, None, &Links::default())?;
+        let plan = self.planner().plan(change, now_ms, &Links::default())?;
         plan.into_iter()
             .map(|(action, _)| {
                 action
@@ -348,9 +341,8 @@ impl AccountStore for DynamoAccountStore {
         change: AccountChange,
         now_ms: u64,
     ) -> PortResult<Result<(), ChangeRejected>> {
-        let mut old_email: Option<String> = None;
         for attempt in 0..CONFLICT_ATTEMPTS {
-            let items = self.plan(&change, now_ms, old_email.as_deref()).await?;
+            let items = self.plan(&change, now_ms).await?;
             let res = self
                 .client
                 .transact_write_items()
@@ -378,8 +370,6 @@ impl AccountStore for DynamoAccountStore {
             };
             match read_reasons(&items, reasons)? {
                 Outcome::Rejected(r) => return Ok(Err(r)),
-                Outcome::EmailMoved(stored) if old_email.is_none() => old_email = Some(stored),
-                Outcome::EmailMoved(_) => return Ok(Err(ChangeRejected::VersionConflict)),
                 Outcome::Retry => {
                     tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await
                 }

@@ -4,10 +4,8 @@
 //! (see [`Links`]), so the plan is testable without DynamoDB.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Delete, Put,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
-use serde::Deserialize;
 use shared::ports::accounts::{AccountChange, ChangeRejected, MAX_LIVE_RESET_TOKENS};
 use shared::ports::{PortResult, Unavailable};
 
@@ -16,7 +14,7 @@ use crate::error::{corrupt, unavailable};
 use crate::forgot::consume_forgot;
 use crate::table::{n, s, EXPIRES_MS, PK, SK};
 
-use super::item::{from_item, to_item, user_item, Item, MarkerItem, OfUserItem};
+use super::item::{to_item, user_item, Item, MarkerItem, OfUserItem};
 use super::keys::{
     email_pk, init_marker_sk, init_pk, links_pk, reset_marker_sk, reset_pk, sha256_hex, LinkMarker,
     EMAIL_SK, FOREIGN_HASH_STATS_PK, FOREIGN_HASH_STATS_SK, FOREIGN_HASH_USERS_ATTR, INIT_SK,
@@ -145,13 +143,21 @@ impl Planner<'_> {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// The transaction of `change`; `old_email` is set when the user's stored
-    /// address differs from the new one (the claim moves with it).
+    /// The transaction of `change`.
+    ///
+    /// An update never moves the address, so it never touches an email
+    /// claim: the claim is written with the user only. Every flow writes the
+    /// user it read with its `version` raised (change, init, reset, the
+    /// sign-in rehash, user administration), and only a creation (invite,
+    /// import) sets `email`. So the stored address of a version is the one
+    /// of its creation, and `email = :email` fails only on another version,
+    /// which is a `VersionConflict`. (A branch that moved the claim when
+    /// the stored address differed could not run: nothing leads to it, and
+    /// the roles of the updating functions have no write on `EMAIL#` items.)
     pub(super) fn plan(
         &self,
         change: &AccountChange,
         now_ms: u64,
-        old_email: Option<&str>,
         links: &Links,
     ) -> PortResult<Plan> {
         let mut items = Vec::new();
@@ -174,17 +180,14 @@ impl Planner<'_> {
         if let Some((user, expected)) = &change.user {
             let mut put = Put::builder()
                 .table_name(self.table)
-                .set_item(Some(user_item(user)?))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
+                .set_item(Some(user_item(user)?));
             put = match expected {
                 None => put.condition_expression("attribute_not_exists(PK)"),
                 Some(v) => put
                     .condition_expression("#v = :expected AND email = :email")
                     .expression_attribute_names("#v", "version")
                     .expression_attribute_values(":expected", n(*v))
-                    .expression_attribute_values(":email", s(old_email.unwrap_or(&user.email))),
+                    .expression_attribute_values(":email", s(&user.email)),
             };
             let put = put
                 .build()
@@ -193,7 +196,7 @@ impl Planner<'_> {
                 TransactWriteItem::builder().put(put).build(),
                 Role::User(*expected),
             ));
-            if expected.is_none() || old_email.is_some() {
+            if expected.is_none() {
                 let claim = OfUserItem::claim(email_pk(&user.email), EMAIL_SK, &user.biz_id);
                 let put = Put::builder()
                     .table_name(self.table)
@@ -206,9 +209,6 @@ impl Planner<'_> {
                     TransactWriteItem::builder().put(put).build(),
                     Role::EmailClaim,
                 ));
-            }
-            if let Some(old) = old_email {
-                items.push(self.delete_action(email_pk(old), EMAIL_SK)?);
             }
         }
         if let Some(biz_id) = &change.revoke_links_of {
@@ -288,16 +288,7 @@ impl Planner<'_> {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Outcome {
     Rejected(ChangeRejected),
-    /// Same expected version, other stored address: redo with the claim moved.
-    EmailMoved(String),
     Retry,
-}
-
-/// The two attributes of the old user item a failed user put returns.
-#[derive(Deserialize)]
-struct StoredUserVersion {
-    version: u64,
-    email: String,
 }
 
 /// Decodes the cancellation reasons of `items` (one reason per action, in order).
@@ -329,18 +320,14 @@ pub(super) fn read_reasons(
     if failed(&|r| *r == Role::ConsumeForgot).is_some() {
         return Ok(Outcome::Rejected(ChangeRejected::ForgotHandled));
     }
-    if let Some(reason) = failed(&|r| matches!(r, Role::User(_))) {
-        let expected = items.iter().find_map(|(_, r)| match r {
-            Role::User(e) => Some(*e),
-            _ => None,
-        });
-        return Ok(match expected.flatten() {
-            None => Outcome::Rejected(ChangeRejected::EmailTaken),
-            Some(v) => match reason.item().cloned().map(from_item::<StoredUserVersion>) {
-                Some(Ok(stored)) if stored.version == v => Outcome::EmailMoved(stored.email),
-                _ => Outcome::Rejected(ChangeRejected::VersionConflict),
-            },
-        });
+    if failed(&|r| matches!(r, Role::User(_))).is_some() {
+        let created = items.iter().any(|(_, r)| *r == Role::User(None));
+        return Ok(Outcome::Rejected(if created {
+            ChangeRejected::EmailTaken
+        } else {
+            // Another version, or deleted meanwhile (see `Planner::plan`).
+            ChangeRejected::VersionConflict
+        }));
     }
     if failed(&|r| *r == Role::EmailClaim).is_some() {
         return Ok(Outcome::Rejected(ChangeRejected::EmailTaken));

@@ -73,13 +73,9 @@ impl State {
                         return Err(ChangeRejected::EmailTaken);
                     }
                 }
+                // An update keeps the stored address (the port's contract).
                 Some(v) => match self.users.get(&user.biz_id) {
-                    Some(stored) if stored.version == *v => {
-                        let owner = self.emails.get(&user.email);
-                        if owner.is_some_and(|b| *b != user.biz_id) {
-                            return Err(ChangeRejected::EmailTaken);
-                        }
-                    }
+                    Some(stored) if stored.version == *v && stored.email == user.email => {}
                     _ => return Err(ChangeRejected::VersionConflict),
                 },
             }

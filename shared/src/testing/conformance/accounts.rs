@@ -226,39 +226,35 @@ pub async fn account_store(store: Arc<dyn AccountStore>) -> Vec<String> {
     );
     let got = store.user(&ann.biz_id).await.unwrap().unwrap();
     assert_eq!((got.version, got.name.as_str()), (3, "Ann Example"));
-    // Moving to an address someone else owns is refused.
-    let mut grab = next(&v3);
-    grab.email = contested.clone();
-    assert_eq!(
-        apply(
-            &*store,
-            AccountChange {
-                user: Some((grab, Some(3))),
-                ..Default::default()
-            },
-            now
-        )
-        .await,
-        Err(ChangeRejected::EmailTaken)
-    );
-    // Moving to a free address moves the claim.
-    let mut moved = next(&v3);
-    moved.email = email();
-    assert_eq!(
-        apply(
-            &*store,
-            AccountChange {
-                user: Some((moved.clone(), Some(3))),
-                ..Default::default()
-            },
-            now
-        )
-        .await,
-        Ok(())
-    );
+    // An update never moves the address (no flow does): one carrying
+    // another address, free or someone else's, is refused and writes
+    // nothing; both claims stay as they were.
+    for other in [contested.clone(), email()] {
+        let mut moved = next(&v3);
+        moved.email = other.clone();
+        assert_eq!(
+            apply(
+                &*store,
+                AccountChange {
+                    user: Some((moved, Some(3))),
+                    outbox: vec![message(MailKind::Changed, &other, "https://x", now)],
+                    ..Default::default()
+                },
+                now
+            )
+            .await,
+            Err(ChangeRejected::VersionConflict)
+        );
+        let got = store.user(&ann.biz_id).await.unwrap().unwrap();
+        assert_eq!((got.version, got.email.as_str()), (3, ann.email.as_str()));
+        let owner = store.user_by_email(&other).await.unwrap();
+        assert_ne!(owner.map(|u| u.biz_id), Some(ann.biz_id.clone()));
+        let queued = store.pending_outbox().await.unwrap();
+        assert!(!queued.iter().any(|m| m.to == other));
+    }
     assert_eq!(
         store
-            .user_by_email(&moved.email)
+            .user_by_email(&ann.email)
             .await
             .unwrap()
             .unwrap()
