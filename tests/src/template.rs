@@ -6,19 +6,19 @@
 //!
 //! The `AWS::LanguageExtensions` transform is applied first, as
 //! CloudFormation applies it before SAM or anything else reads the
-//! template. Exactly this subset, and a load fails on any other use of it
-//! (a test would read the template wrong otherwise):
+//! template. Exactly this subset; a loop it cannot expand (a collection
+//! from a parameter) fails the load rather than being read wrong:
 //!
 //! - `Fn::ForEach::<Loop>: [Id, [item, ...], {<key>: <value>}]` in any
 //!   mapping (Resources, Outputs, Conditions, properties, mappings inside
 //!   lists), nested or not: one entry per item and template key, `${Id}`
 //!   and `&{Id}` (the item without its non-alphanumeric characters) in the
 //!   key replaced by the item; the collection is a literal list of strings;
-//! - in the value: `!Ref Id` is the item, a `!Ref` or `!GetAtt` of a
-//!   `!Sub` that has nothing left to substitute (`!Ref {Fn::Sub:
-//!   '${Id}Function'}`) names what the `!Sub` makes, and `${Id}` is replaced in every
+//! - in the value: `!Ref Id` is the item; `${Id}` is replaced in every
 //!   string and `!Sub` template (unless that `!Sub`'s own variables name
-//!   `Id`); a `!Sub [template, vars]` reads with each variable whose value
+//!   `Id`); a `!Ref` or `!GetAtt` of a `!Sub` with nothing left to
+//!   substitute (`!Ref {Fn::Sub: '${Id}Function'}`) names what the `!Sub`
+//!   makes; a `!Sub [template, vars]` reads with each variable whose value
 //!   is then a plain string written into the template (the string form
 //!   when none is left), as a literal `!Sub` would be written;
 //! - `!FindInMap [Map, Key, Key2]` (and its fourth argument
@@ -175,11 +175,11 @@ impl Expander<'_> {
         let name = t.tag.to_string();
         let name = name.trim_start_matches('!');
         match (name, &t.value) {
-            ("Ref", Yaml::String(id)) if lookup(b, id).is_some() => {
-                Yaml::String(lookup(b, id).unwrap_or_default().to_owned())
-            }
-            // `!Ref {Fn::Sub: '${Id}Function'}`: the name the `!Sub` makes.
             ("Ref", x) => {
+                if let Some(item) = plain(x).and_then(|id| lookup(b, id)) {
+                    return Yaml::String(item.to_owned());
+                }
+                // `!Ref {Fn::Sub: '${Id}Function'}`: the name the `!Sub` makes.
                 let x = self.value(x, b);
                 tag("Ref", literal(&x).map_or(x, Yaml::String))
             }
