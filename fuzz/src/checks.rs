@@ -19,7 +19,7 @@ use shared::channel::{KeyRing, ServerKey, SessionKey, WireError};
 use shared::config::Config;
 use shared::http::{gateway, request_id, ApiError, ApiRequest, ApiResponse};
 use shared::ports::{Limit, ScSession};
-use shared::{App, Route};
+use shared::{route::Route, App};
 
 /// The vectors' instant, session and session key (tests/data/vectors.json).
 const VECTOR_TIME_MS: u64 = 1_711_929_600_000;
@@ -118,7 +118,7 @@ fn call(route: Route, headers: HeaderMap, body: &[u8]) -> ApiResponse {
         fallback_request_id: None,
         source_ip: None,
     };
-    h.rt.block_on(shared::routes::handle(&h.app, route, req))
+    h.rt.block_on(shared::dispatch::handle(&h.app, route, req))
 }
 
 /// No input is a server fault, and every refusal is a plaintext JSON error.

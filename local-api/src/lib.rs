@@ -300,7 +300,7 @@ async fn route_any(
                 // the headers as sent.
                 source_ip: peer,
             };
-            let resp = shared::routes::dispatch(&local.app, &path, api_req).await;
+            let resp = shared::dispatch::by_path(&local.app, &path, api_req).await;
             // In AWS the table stream drives the mail function; here it runs in
             // process, after the answer, off the request path as there.
             let local = local.clone();

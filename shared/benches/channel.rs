@@ -23,7 +23,7 @@ use shared::channel::{KeyRing, ServerKey, SessionKey};
 use shared::config::Config;
 use shared::http::ApiRequest;
 use shared::ports::Limit;
-use shared::{App, Route};
+use shared::{route::Route, App};
 
 fn seal_open(c: &mut Criterion) {
     let mut g = c.benchmark_group("request-1KiB");
@@ -139,7 +139,7 @@ fn session_creation(c: &mut Criterion) {
                 source_ip: None,
             },
             |req| {
-                let resp = rt.block_on(shared::routes::handle(&app, Route::CreateSession, req));
+                let resp = rt.block_on(shared::dispatch::handle(&app, Route::CreateSession, req));
                 assert_eq!(resp.status(), 201);
                 resp
             },

@@ -9,7 +9,7 @@ use serde_json::json;
 use shared::channel::KeyRing;
 use shared::config::Config;
 use shared::http::{ClientIpSource, CorsPolicy};
-use shared::Route;
+use shared::route::Route;
 
 const APP_ORIGIN: &str = "https://app.example.com";
 

@@ -14,8 +14,8 @@ use shared::channel::wire::{
 };
 use shared::channel::SessionKey;
 use shared::ports::ScSession;
+use shared::route::Route;
 use shared::secure_request::open_request;
-use shared::Route;
 
 /// The window of check 4, as configured by default.
 const SKEW_MS: u64 = 300_000;

@@ -7,7 +7,7 @@ use shared::channel::wire::{confirmation_context, EnvelopeType};
 use shared::channel::{KeyRing, ServerKey, SessionKey};
 use shared::config::Config;
 use shared::ports::Limit;
-use shared::Route;
+use shared::route::Route;
 
 fn valid_case() -> (String, Vec<u8>) {
     let v = vectors();

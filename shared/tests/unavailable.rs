@@ -11,7 +11,7 @@ use serde_json::json;
 use shared::ports::{
     Limit, PortResult, RateDecision, RateLimiter, ScSession, SessionStore, Unavailable,
 };
-use shared::Route;
+use shared::route::Route;
 
 struct DownLimiter;
 #[async_trait]

@@ -79,7 +79,7 @@ pub async fn aws_local_with(
     let signer = local_api::DevSigner::generate().unwrap();
     config.jwt.jwks_json = Some(signer.jwks().to_owned());
     // local-api serves every route from one process: it holds every key.
-    let app = aws_adapters::bootstrap::app_with(shared::routes::Needs::ALL, config, aws, clients)
+    let app = aws_adapters::bootstrap::app_with(shared::route::Needs::ALL, config, aws, clients)
         .await
         .unwrap();
     local_api::Local::over(app, signer)

@@ -13,7 +13,7 @@ use shared::channel::keyring::pkcs8_from_pem;
 use shared::channel::{KeyRing, ServerKey};
 use shared::config::Config;
 use shared::http::{ApiRequest, ApiResponse};
-use shared::{App, Route};
+use shared::{route::Route, App};
 
 pub const VECTOR_TIME_MS: u64 = 1_711_929_600_000;
 
@@ -83,7 +83,7 @@ impl TestApp {
             fallback_request_id: None,
             source_ip,
         };
-        shared::routes::handle(&self.app, route, req).await
+        shared::dispatch::handle(&self.app, route, req).await
     }
 
     pub async fn create_session(&self, body: &Value) -> ApiResponse {

@@ -174,7 +174,7 @@ async fn forgot_does_the_same_dynamodb_work_for_unknown_inactive_and_active_addr
                 fallback_request_id: None,
                 source_ip: None,
             };
-            let answer = shared::routes::dispatch(&app, FORGOT, request).await;
+            let answer = shared::dispatch::by_path(&app, FORGOT, request).await;
             assert_eq!(answer.status(), 200, "{email}");
             let calls = recorder.take();
             let operations: Vec<&str> = calls.iter().map(|(op, _)| op.as_str()).collect();

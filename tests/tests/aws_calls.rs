@@ -47,8 +47,8 @@ use shared::adapters::memory::ManualClock;
 use shared::config::{Config, RateLimits};
 use shared::ports::accounts::{AccountChange, InitSession, MailKind, ResetToken};
 use shared::ports::Limit;
-use shared::routes::Needs;
-use shared::Route;
+use shared::route::Needs;
+use shared::route::Route;
 
 /// `(IAM action, partition)`: `("dynamodb:PutItem", "USER#")`.
 type Touch = (String, String);
@@ -317,7 +317,7 @@ async fn dispatch(
         fallback_request_id: None,
         source_ip: None,
     };
-    shared::routes::dispatch(app, route, request)
+    shared::dispatch::by_path(app, route, request)
         .await
         .status()
         .as_u16()
@@ -395,7 +395,7 @@ impl Counted {
             source_ip: None,
         };
         self.recorder.take_touches();
-        let status = shared::routes::dispatch(&self.local.app, route.path(), request)
+        let status = shared::dispatch::by_path(&self.local.app, route.path(), request)
             .await
             .status()
             .as_u16();

@@ -169,7 +169,7 @@ async fn a_caller_off_the_edge_cannot_choose_the_country_of_the_changed_email() 
         fallback_request_id: None,
         source_ip: Some(direct),
     };
-    let resp = shared::routes::dispatch(&app, CHANGE, req).await;
+    let resp = shared::dispatch::by_path(&app, CHANGE, req).await;
     assert_eq!(resp.status(), 200);
 
     let mail = s

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::http::CorsPolicy;
-use shared::Route;
+use shared::route::Route;
 
 #[test]
 fn the_document_describes_exactly_the_routes() {

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use shared::observe::metrics::{
     MAIL_METRICS, PEPPER_MISSING, REQUEST_METRICS, VERIFY_ERROR, VERIFY_METRICS,
 };
-use shared::Route;
+use shared::route::Route;
 
 const NAMESPACE: &str = "PasswordApi/test";
 

@@ -1,7 +1,7 @@
 //! The deployment template, the contract's routes and the function crates
 //! must never drift apart:
 //!
-//! - the HTTP API of `template.yaml` serves exactly `shared::Route::ALL`
+//! - the HTTP API of `template.yaml` serves exactly `shared::route::Route::ALL`
 //!   (method and path), and the routes table of `docs/api.md` lists exactly
 //!   those routes;
 //! - every crate in `functions/` is one `AWS::Serverless::Function` whose
@@ -13,7 +13,7 @@
 //!   the Cognito triggers have no HTTP event, `send-mail` consumes the table
 //!   stream and `sweep-mail` runs on a schedule;
 //! - each function's role is granted exactly the keys its cold start loads,
-//!   derived from `shared::routes::Needs` (`Route::needs`, `Needs::INVITE_USER`,
+//!   derived from `shared::route::Needs` (`Route::needs`, `Needs::INVITE_USER`,
 //!   `Needs::VERIFY_PASSWORD`, `Needs::SEND_MAIL`, `Needs::SWEEP_MAIL`) by
 //!   `ColdStartAccess`:
 //!   `kms:Decrypt` with exactly those encryption-context purposes (in its
@@ -55,8 +55,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_adapters::bootstrap::ColdStartAccess;
 use e2e_tests::root;
 use e2e_tests::template::{get_att, of_type, plain, ref_to, strings, sub_template, tagged, Yaml};
-use shared::routes::Needs;
-use shared::Route;
+use shared::route::Needs;
+use shared::route::Route;
 
 /// The functions that have no HTTP route, with the events that trigger them.
 const NON_HTTP: [(&str, &[&str]); 6] = [
@@ -199,9 +199,9 @@ fn function_crates() -> BTreeSet<String> {
     out
 }
 
-/// The name of a route's endpoint constant: `Route::PublicKey` -> `routes::PUBLIC_KEY`.
+/// The name of a route's endpoint constant: `Route::PublicKey` -> `dispatch::PUBLIC_KEY`.
 fn endpoint_const(r: Route) -> String {
-    let mut name = String::from("routes::");
+    let mut name = String::from("dispatch::");
     for (i, c) in format!("{r:?}").chars().enumerate() {
         if c.is_uppercase() && i > 0 {
             name.push('_');
@@ -211,7 +211,7 @@ fn endpoint_const(r: Route) -> String {
     name
 }
 
-/// The route a function crate serves, read from its `main.rs` (`routes::X`).
+/// The route a function crate serves, read from its `main.rs` (`dispatch::X`).
 fn served_route(krate: &str) -> Option<Route> {
     let main = root().join("functions").join(krate).join("src/main.rs");
     let text = std::fs::read_to_string(&main).unwrap_or_default();
@@ -271,7 +271,7 @@ fn the_http_api_serves_exactly_the_contract_routes() {
     assert_eq!(
         served,
         contract_routes(),
-        "template.yaml routes vs shared::Route::ALL"
+        "template.yaml routes vs shared::route::Route::ALL"
     );
     // A wrong method reaches the function (405 REQUEST.METHOD_NOT_ALLOWED,
     // docs/api.md), not the HTTP API's own 404 {"message":"Not Found"}.
@@ -297,7 +297,7 @@ fn api_md_routes_match_the_code() {
     assert_eq!(
         documented,
         contract_routes(),
-        "docs/api.md routes vs shared::Route::ALL"
+        "docs/api.md routes vs shared::route::Route::ALL"
     );
 }
 

@@ -162,7 +162,7 @@ fn every_foreign_format_imports_and_signs_in_once_then_is_argon2id_with_the_pepp
 
     rt.block_on(async {
         let app = aws_adapters::bootstrap::app_with(
-            shared::routes::Needs::VERIFY_PASSWORD,
+            shared::route::Needs::VERIFY_PASSWORD,
             shared::config::Config::default(),
             &cfg,
             &clients,

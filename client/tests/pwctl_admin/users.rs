@@ -43,7 +43,7 @@ fn users_actions_through_pwctl() {
     let email = format!("pwctl-users-{}@example.com", std::process::id());
     let biz = rt.block_on(async {
         let app = app_with(
-            shared::routes::Needs::ADMIN_USERS,
+            shared::route::Needs::ADMIN_USERS,
             shared::config::Config::default(),
             &cfg,
             &clients,

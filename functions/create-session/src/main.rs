@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    aws_adapters::lambda::run_http(shared::routes::CREATE_SESSION).await
+    aws_adapters::lambda::run_http(shared::dispatch::CREATE_SESSION).await
 }

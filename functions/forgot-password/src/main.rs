@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    aws_adapters::lambda::run_http(shared::routes::FORGOT).await
+    aws_adapters::lambda::run_http(shared::dispatch::FORGOT).await
 }

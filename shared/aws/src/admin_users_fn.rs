@@ -71,7 +71,7 @@ async fn act(app: &App, event: Value) -> Result<Value, ApiError> {
 /// Everything the function's `main` does.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let app = app_from_env(shared::routes::Needs::ADMIN_USERS)
+    let app = app_from_env(shared::route::Needs::ADMIN_USERS)
         .await
         .map_err(cold_start_failed)?;
     let app = &app;

@@ -1,7 +1,7 @@
 //! Cold start of every function over the AWS adapters: configuration from
 //! the environment (fail fast), SDK clients built once with bounded timeouts
 //! and retries, then exactly the secrets the function needs
-//! ([`shared::routes::Needs`]) unsealed once, then the Lambda loop.
+//! ([`shared::route::Needs`]) unsealed once, then the Lambda loop.
 //!
 //! Nothing here creates a key: data keys, the pepper and the first SCv2 key
 //! are made at deploy time (`pwctl admin keys init`); a missing one stops the
@@ -17,7 +17,7 @@ use shared::app::password_service;
 use shared::channel::{KeyRing, KeyRingSource, ReloadPolicy, ServerKeys};
 use shared::config::Config;
 use shared::ports::{Clock, NoIdentityProvider};
-use shared::routes::{Needs, ScKeys};
+use shared::route::{Needs, ScKeys};
 use shared::App;
 
 use crate::cognito::CognitoIdentityProvider;

@@ -23,7 +23,7 @@ const TAG_LEN: usize = 16;
 pub struct SessionSealer {
     key_id: String,
     /// `None` when the function was not given this data key (see
-    /// `shared::routes::Needs`): every seal and open fails.
+    /// `shared::route::Needs`): every seal and open fails.
     key: Option<LessSafeKey>,
 }
 
@@ -57,7 +57,7 @@ impl SessionSealer {
 
     fn key(&self) -> PortResult<&LessSafeKey> {
         self.key.as_ref().ok_or_else(|| {
-            corrupt("this function does not hold the data key (shared::routes::Needs)")
+            corrupt("this function does not hold the data key (shared::route::Needs)")
         })
     }
 

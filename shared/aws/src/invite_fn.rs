@@ -58,7 +58,7 @@ async fn invite(app: &App, event: Value) -> Result<Value, ApiError> {
 /// Everything the function's `main` does.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let app = app_from_env(shared::routes::Needs::INVITE_USER)
+    let app = app_from_env(shared::route::Needs::INVITE_USER)
         .await
         .map_err(cold_start_failed)?;
     let app = &app;

@@ -7,8 +7,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{service_fn, Body, Error, Request, RequestExt, Response};
 
 use shared::app::App;
+use shared::dispatch::{serve_endpoint, Endpoint};
 use shared::http::{ApiRequest, ApiResponse};
-use shared::routes::{serve_endpoint, Endpoint};
 
 use crate::bootstrap::{app_from_env, cold_start_failed};
 

@@ -7,7 +7,7 @@
 //!   data key, the password pepper) sealed by a KMS symmetric key under an
 //!   encryption context `{"purpose":..,"kid":..}`, stored in the table and
 //!   unsealed once per cold start, each function only those its
-//!   `shared::routes::Needs` name; created at deploy time by [`admin`].
+//!   `shared::route::Needs` name; created at deploy time by [`admin`].
 //! - [`DynamoAccountStore`]: users, email claims, init sessions, reset
 //!   tokens, sealed forgot requests and the sealed outbox; every change is
 //!   one `TransactWriteItems`.
@@ -32,7 +32,6 @@ mod config;
 pub mod deadline;
 mod dynamo;
 mod error;
-mod forgot;
 mod guess;
 pub mod import;
 pub mod invite_fn;
@@ -50,12 +49,13 @@ pub mod table;
 pub mod testing;
 pub mod verify_fn;
 
-pub use accounts::{sha256_hex, Claim, DynamoAccountStore, StoredOutbox, OUTBOX_TTL_MS};
+pub use accounts::{
+    sha256_hex, Claim, DynamoAccountStore, StoredOutbox, FORGOT_PENDING_PK, OUTBOX_TTL_MS,
+};
 pub use clients::AwsClients;
 pub use config::{AwsConfig, ConfigError};
 pub use dynamo::{DynamoReplayGuard, DynamoSessionStore, SessionSealer};
 pub use error::unavailable;
-pub use forgot::FORGOT_PENDING_PK;
 pub use guess::{guess_pk, DynamoGuessCounter, GUESS_SK};
 pub use kms::{
     Ensured, KeyInfo, KeyStoreError, KmsKeyStore, KmsSealer, SealContext, DATA_KEY_BYTES,

@@ -443,7 +443,7 @@ async fn aws_app(tag: &str) -> (AwsConfig, AwsClients, KmsKeyStore, shared::App)
     .await
     .unwrap();
     let app = app_with(
-        shared::routes::Needs::INVITE_USER,
+        shared::route::Needs::INVITE_USER,
         shared::config::Config::default(),
         &cfg,
         &clients,
@@ -957,7 +957,7 @@ async fn admin_users_function_over_the_aws_app() {
     use aws_adapters::admin_users_fn::handle;
     let (cfg, clients) = fresh("admin-users").await;
     let app = app_with(
-        shared::routes::Needs::ADMIN_USERS,
+        shared::route::Needs::ADMIN_USERS,
         Config::default(),
         &cfg,
         &clients,

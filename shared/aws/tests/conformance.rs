@@ -170,7 +170,7 @@ async fn user_erasure_dynamo_leaves_no_item() {
     assert!(items > 0, "the table still holds the secrets and keys");
     let mut traces = vec![
         erased.email.clone(),
-        shared::handlers::token::token_sha256(&erased.email),
+        shared::token::token_sha256(&erased.email),
         shared::handlers::verify::unknown_email_guess_key(&erased.email),
     ];
     for biz in &erased.biz_ids {

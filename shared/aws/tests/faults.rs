@@ -76,7 +76,7 @@ async fn silent_endpoint_is_unavailable_within_operation_timeout() {
 async fn invite_internal_errors_fail_the_invocation_and_refusals_answer() {
     let (cfg, clients) = fresh("invitefault").await;
     let app = aws_adapters::bootstrap::app_with(
-        shared::routes::Needs::INVITE_USER,
+        shared::route::Needs::INVITE_USER,
         shared::config::Config::default(),
         &cfg,
         &clients,

@@ -292,9 +292,9 @@ async fn create_session(app: &shared::App, kid: &str, spki: &[u8]) -> serde_json
         "keyId": kid,
         "encryptedKey": base64::engine::general_purpose::STANDARD.encode(wrapped),
     });
-    let resp = shared::routes::serve_endpoint(
+    let resp = shared::dispatch::serve_endpoint(
         app,
-        shared::routes::CREATE_SESSION,
+        shared::dispatch::CREATE_SESSION,
         gateway_request(http::Method::POST, &body.to_string()),
     )
     .await;
@@ -330,9 +330,9 @@ async fn a_warm_create_session_instance_accepts_a_key_rotated_after_its_cold_sta
     let a = app_with(Route::PublicKey.needs(), config, &cfg, &clients)
         .await
         .unwrap();
-    let resp = shared::routes::serve_endpoint(
+    let resp = shared::dispatch::serve_endpoint(
         &a,
-        shared::routes::PUBLIC_KEY,
+        shared::dispatch::PUBLIC_KEY,
         gateway_request(http::Method::GET, ""),
     )
     .await;

@@ -23,7 +23,7 @@ use aws_sdk_kms::error::BoxError;
 use base64::Engine;
 use shared::channel::ServerKey;
 use shared::ports::accounts::{AccountChange, MailKind, OutboxMessage};
-use shared::routes::{Needs, Route};
+use shared::route::{Needs, Route};
 use std::sync::Mutex;
 
 /// Allows `kms:Decrypt` for `allowed` purposes only; records every call.
@@ -241,7 +241,7 @@ async fn public_key_answers_with_a_kms_that_refuses_everything() {
         fallback_request_id: None,
         source_ip: None,
     };
-    let resp = shared::routes::serve_endpoint(&app, shared::routes::PUBLIC_KEY, req).await;
+    let resp = shared::dispatch::serve_endpoint(&app, shared::dispatch::PUBLIC_KEY, req).await;
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
     let ring = KmsKeyStore::from_clients(&clients, &cfg)

@@ -25,7 +25,7 @@ use shared::config::Config;
 use shared::handlers::verify::account_guess_key;
 use shared::ports::accounts::{AccountChange, MailKind, User, UserStatus};
 use shared::ports::{Clock, Limit};
-use shared::routes::Needs;
+use shared::route::Needs;
 use shared::testing::conformance::accounts::{create, email, next, user};
 use shared::App;
 

@@ -210,7 +210,7 @@ impl KeyRing {
     }
 
     /// No key: the ring of a function that holds no SCv2 key
-    /// (`shared::routes::ScKeys::None`), which never serves public-key or
+    /// (`shared::route::ScKeys::None`), which never serves public-key or
     /// session creation. Every `find` fails.
     pub fn empty() -> Self {
         KeyRing {

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::mail::{self, user_lang};
-use super::token::{new_token, token_sha256};
 use crate::app::App;
 use crate::channel::random_bytes;
 use crate::config::Config;
@@ -18,6 +17,7 @@ use crate::ports::accounts::{
     User, UserStatus,
 };
 use crate::ports::{PortResult, Unavailable};
+use crate::token::{new_token, token_sha256};
 
 /// What a trusted backend sends to invite a user.
 #[derive(Debug, Deserialize)]

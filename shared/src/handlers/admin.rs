@@ -7,7 +7,6 @@
 use serde_json::{json, Value};
 
 use super::accounts::{invitation_change, reset_link};
-use super::token::token_sha256;
 use super::verify::{account_guess_key, unknown_email_guess_key};
 use crate::app::App;
 use crate::http::{ApiError, Refusal};
@@ -15,6 +14,7 @@ use crate::i18n::Lang;
 use crate::observe::{self, audit};
 use crate::ports::accounts::{AccountChange, Erased, User, UserStatus};
 use crate::time_fmt::rfc3339;
+use crate::token::token_sha256;
 
 /// What an operator can do to a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,6 @@ pub mod admin;
 pub mod mail;
 pub mod password;
 pub mod secure_channel;
-pub mod token;
 pub mod verify;
 
 use crate::app::App;

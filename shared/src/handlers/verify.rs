@@ -99,12 +99,12 @@ impl Verdict {
 /// The counter key of an account: its business id, hashed like every other
 /// key at rest. An unknown `bizId` gets the key it would have.
 pub fn account_guess_key(biz_id: &str) -> String {
-    super::token::token_sha256(&format!("user:{biz_id}"))
+    crate::token::token_sha256(&format!("user:{biz_id}"))
 }
 
 /// The counter key of an address that belongs to no account.
 pub fn unknown_email_guess_key(email: &str) -> String {
-    super::token::token_sha256(&format!("email:{email}"))
+    crate::token::token_sha256(&format!("email:{email}"))
 }
 
 /// The "someone is trying your password" email, in the owner's language.

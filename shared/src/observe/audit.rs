@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use serde_json::{json, Map, Value};
 
-use crate::routes::Route;
+use crate::route::Route;
 
 /// The name of every audit event (the `audit` member of its line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

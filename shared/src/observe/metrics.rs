@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::routes::Route;
+use crate::route::Route;
 
 /// Requests answered (1 per document).
 pub const REQUESTS: &str = "Requests";

@@ -1,7 +1,7 @@
 //! What operators see of each request besides its log line: one audit event
 //! (who did what to which account, from where: [`audit`]) and one CloudWatch
 //! Embedded Metric Format document (health: [`metrics`]), each one JSON line
-//! on stdout. `routes::answer` writes both, from the [`Facts`] the handlers
+//! on stdout. `dispatch::answer` writes both, from the [`Facts`] the handlers
 //! recorded on the way; docs/operations.md reads them.
 
 pub mod audit;

@@ -8,7 +8,7 @@ use client::{Client, ClientError, Reply};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 use shared::channel::BodyForm;
-use shared::Route;
+use shared::route::Route;
 
 // ---- commands ---------------------------------------------------------------
 

@@ -21,7 +21,7 @@ use clap::Parser;
 use client::{Client, Identity};
 use serde_json::Value;
 use shared::channel::BodyForm;
-use shared::Route;
+use shared::route::Route;
 
 use admin::*;
 use calls::*;

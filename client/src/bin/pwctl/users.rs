@@ -95,7 +95,7 @@ async fn setup(args: &UsersArgs) -> anyhow::Result<(shared::App, String)> {
             .ok_or_else(|| anyhow::anyhow!("STS GetCallerIdentity returned no ARN"))?,
     };
     let clients = AwsClients::from_sdk_config(&sdk);
-    let app = app_with(shared::routes::Needs::ADMIN_USERS, config, &aws, &clients).await?;
+    let app = app_with(shared::route::Needs::ADMIN_USERS, config, &aws, &clients).await?;
     Ok((app, principal))
 }
 

@@ -12,13 +12,11 @@ use shared::ports::PortResult;
 
 use super::item::{from_item, MarkerItem, OfUserItem};
 use super::keys::{
-    email_pk, links_pk, outbox_pk, user_pk, LinkMarker, EMAIL_SK, INIT_MARKER, OUTBOX_PENDING_PK,
-    OUTBOX_SK, PROFILE_SK,
+    email_pk, links_pk, outbox_pk, pending_sk, user_pk, LinkMarker, EMAIL_SK, FORGOT_PENDING_PK,
+    INIT_MARKER, OUTBOX_PENDING_PK, OUTBOX_SK, PROFILE_SK,
 };
 use super::{reasons, DynamoAccountStore};
-use crate::accounts::pending_sk;
 use crate::error::{corrupt, unavailable};
-use crate::forgot::FORGOT_PENDING_PK;
 use crate::table::{n, s, PK, SK};
 
 impl DynamoAccountStore {

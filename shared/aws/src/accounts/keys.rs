@@ -2,6 +2,8 @@
 
 use crate::dynamo::hex;
 
+/// The one partition of pending forgot requests, oldest first.
+pub const FORGOT_PENDING_PK: &str = "FORGOT#PENDING";
 /// Partition of the pending-delivery markers.
 pub const OUTBOX_PENDING_PK: &str = "OUTBOX#PENDING";
 pub(super) const PROFILE_SK: &str = "PROFILE";

@@ -4,9 +4,11 @@
 //! - [`keys`]: partition and sort keys of every account item;
 //! - [`item`]: item <-> domain mapping (serde, `serde_dynamo`);
 //! - [`plan`]: the transaction planner and the cancellation-reason decoding;
-//! - [`outbox`]: the sealed outbox and its delivery claims.
+//! - [`outbox`]: the sealed outbox and its delivery claims;
+//! - [`forgot`]: the sealed forgot requests (`FORGOT#PENDING`).
 
 mod erase;
+mod forgot;
 mod item;
 mod keys;
 mod outbox;
@@ -29,14 +31,16 @@ use crate::dynamo::SessionSealer;
 use crate::error::{corrupt, unavailable};
 use crate::table::{s, PK, SK};
 
-pub(crate) use item::{from_item, to_item, Item, SealedItem};
-pub(crate) use keys::pending_sk;
+pub(crate) use item::Item;
+use item::{from_item, SealedItem};
 pub use keys::sha256_hex;
 use keys::{
     email_pk, init_pk, links_pk, reset_pk, user_pk, LinkMarker, EMAIL_SK, INIT_SK, NOOP_PK,
     NOOP_SK, NO_SUCH_USER, PROFILE_SK, RESET_MARKER, RESET_SK,
 };
-pub use keys::{FOREIGN_HASH_STATS_PK, FOREIGN_HASH_STATS_SK, FOREIGN_HASH_USERS_ATTR};
+pub use keys::{
+    FOREIGN_HASH_STATS_PK, FOREIGN_HASH_STATS_SK, FOREIGN_HASH_USERS_ATTR, FORGOT_PENDING_PK,
+};
 pub use outbox::{Claim, StoredOutbox, OUTBOX_TTL_MS};
 pub(crate) use plan::Planner;
 use plan::{read_reasons, Links, Outcome, Plan};

@@ -11,14 +11,13 @@ use shared::ports::{PortResult, Unavailable};
 
 use crate::dynamo::SessionSealer;
 use crate::error::{corrupt, unavailable};
-use crate::forgot::consume_forgot;
 use crate::table::{n, s, EXPIRES_MS, PK, SK};
 
 use super::item::{to_item, user_item, Item, MarkerItem, OfUserItem};
 use super::keys::{
-    email_pk, init_marker_sk, init_pk, links_pk, reset_marker_sk, reset_pk, sha256_hex, LinkMarker,
-    EMAIL_SK, FOREIGN_HASH_STATS_PK, FOREIGN_HASH_STATS_SK, FOREIGN_HASH_USERS_ATTR, INIT_SK,
-    NOOP_PK, NOOP_SK, RESET_SK,
+    email_pk, init_marker_sk, init_pk, links_pk, pending_sk, reset_marker_sk, reset_pk, sha256_hex,
+    LinkMarker, EMAIL_SK, FOREIGN_HASH_STATS_PK, FOREIGN_HASH_STATS_SK, FOREIGN_HASH_USERS_ATTR,
+    FORGOT_PENDING_PK, INIT_SK, NOOP_PK, NOOP_SK, RESET_SK,
 };
 use super::outbox::outbox_items;
 
@@ -175,7 +174,11 @@ impl Planner<'_> {
             ));
         }
         if let Some(request) = &change.consume_forgot {
-            items.push((consume_forgot(self, request)?, Role::ConsumeForgot));
+            // Exactly one of concurrent consumers answers a forgot request.
+            let sk = pending_sk(request.requested_at_ms, &request.id);
+            let delete =
+                self.delete(FORGOT_PENDING_PK.into(), &sk, Some("attribute_exists(PK)"))?;
+            items.push((delete, Role::ConsumeForgot));
         }
         if let Some((user, expected)) = &change.user {
             let mut put = Put::builder()

@@ -224,7 +224,7 @@ impl AccountStore for MemoryAccountStore {
         if s.users.get(&user.biz_id).map(|u| u.version) != Some(user.version) {
             return Ok(Err(ChangeRejected::VersionConflict));
         }
-        let sha = crate::handlers::token::token_sha256;
+        let sha = crate::token::token_sha256;
         let mut erased = Erased::default();
         let biz = &user.biz_id;
         s.inits.retain(|sid, i| {

@@ -5,11 +5,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{confirmed, Done};
-use crate::handlers::token::token_sha256;
 use crate::handlers::{mail, Ctx};
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse};
 use crate::ports::accounts::ForgotRequest;
+use crate::token::token_sha256;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,12 +5,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ok, with_new_password, Done};
-use crate::handlers::token::token_sha256;
 use crate::handlers::Ctx;
 use crate::http::json::parse_strict;
 use crate::http::{ApiError, ApiRequest, ApiResponse, Refusal, Success};
 use crate::ports::accounts::{foreign_hash_delta, AccountChange, UserStatus};
 use crate::time_fmt::rfc3339;
+use crate::token::token_sha256;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -7,11 +7,11 @@ use base64::Engine;
 use password::{PasswordHash, PepperId};
 
 use super::{now_ms, unique};
-use crate::handlers::token::token_sha256 as sha256_hex;
 use crate::ports::accounts::{
     AccountChange, AccountStore, ChangeRejected, ForgotRequest, InitSession, MailKind,
     OutboxMessage, ResetToken, User, UserStatus, MAX_LIVE_RESET_TOKENS,
 };
+use crate::token::token_sha256 as sha256_hex;
 
 /// A valid Argon2id PHC string (not of any password), told apart by `tag`.
 pub fn phc(tag: u8) -> PasswordHash {

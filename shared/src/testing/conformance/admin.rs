@@ -15,12 +15,12 @@ use crate::channel::KeyRing;
 use crate::config::Config;
 use crate::handlers::accounts::{create_user, Invitation};
 use crate::handlers::admin::{administer, Action};
-use crate::handlers::token::token_sha256;
 use crate::handlers::verify::{account_guess_key, verify_password, Verdict, VerifyRequest};
 use crate::http::ApiError;
 use crate::i18n::Lang;
 use crate::ports::accounts::{MailKind, User, UserStatus};
 use crate::ports::{Attempt, Limit, RateDecision};
+use crate::token::token_sha256;
 
 const RIGHT: &str = "correct horse battery staple 42";
 const OPERATOR: &str = "arn:aws:iam::123456789012:user/operator";
