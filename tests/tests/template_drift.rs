@@ -3338,3 +3338,40 @@ fn the_worst_case_reader_bounds_each_form() {
     assert_eq!(len("!Sub 'https://${Api}/x'"), 10 + ASSUMED_UNBOUNDED);
     assert_eq!(len("plain"), 5);
 }
+
+/// Every function waits for the policy of its role (an invocation, or a
+/// stream mapping's creation, before it would be refused): its `DependsOn`
+/// names an `AWS::IAM::Policy` attached to that role, and nothing missing.
+/// Read after `Fn::ForEach`, where cfn-lint cannot follow `${Id}` in
+/// `DependsOn`: its E3005 is the one check turned off, on those functions only.
+#[test]
+fn every_function_depends_on_the_policy_of_its_role() {
+    let t = template_tree();
+    let policies: BTreeMap<&str, &Yaml> = of_type(&t, "AWS::IAM::Policy").into_iter().collect();
+    let functions = of_type(&t, "AWS::Serverless::Function");
+    let mapped = t["Mappings"]["Functions"].as_mapping().expect("Functions").len();
+    assert_eq!(functions.len(), mapped, "one function per Functions entry");
+    for (id, f) in functions {
+        let role = role_of(f);
+        let deps = strings(&f["DependsOn"]);
+        for dep in &deps {
+            assert!(t["Resources"].get(dep).is_some(), "{id}: DependsOn {dep}, which does not exist");
+        }
+        let own = deps.iter().any(|dep| {
+            policies.get(dep.as_str()).is_some_and(|p| {
+                p["Properties"]["Roles"]
+                    .as_sequence()
+                    .is_some_and(|roles| roles.iter().any(|r| ref_to(r) == Some(role)))
+            })
+        });
+        assert!(own, "{id}: DependsOn {deps:?} names no policy of its role {role}");
+    }
+    for (id, r) in t["Resources"].as_mapping().expect("Resources") {
+        let ignored = strings(&r["Metadata"]["cfn-lint"]["config"]["ignore_checks"]);
+        if ignored.is_empty() {
+            continue;
+        }
+        assert_eq!(ignored, ["E3005"], "{id:?}: only E3005 is turned off");
+        assert_eq!(r["Type"].as_str(), Some("AWS::Serverless::Function"), "{id:?}");
+    }
+}
