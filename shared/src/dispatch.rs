@@ -130,12 +130,12 @@ async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse 
     let recorded = facts.snapshot();
     let code = recorded.code.unwrap_or(code);
     let now_ms = app.clock.now_ms();
-    if let Some(event) = audit::event_for(route, code) {
+    if let Some(event) = audit::event_for(route.spec().audit, code) {
         observe::emit(
             &audit::Record {
                 event,
                 request_id: &request_id,
-                route,
+                route: route.path(),
                 status,
                 code,
                 biz_id: recorded.biz_id.as_deref(),
@@ -149,7 +149,8 @@ async fn answer(app: &App, endpoint: Endpoint, req: &ApiRequest) -> ApiResponse 
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     observe::emit(
         &metrics::RequestMetrics {
-            route,
+            route: route.path(),
+            function: route.function(),
             status,
             rate_limited: code == audit::RATE_LIMITED_CODE,
             sc_rejected: audit::is_sc_rejection(code),
@@ -184,9 +185,10 @@ async fn respond(
     // Size first: nothing is parsed or decrypted for an oversized body. The
     // cap is on the SCv2 envelope (decoded from base64 when sent so), and on
     // the plain JSON body of the two secure-channel routes.
-    let carried = match route {
-        Route::PublicKey | Route::CreateSession => req.body.len(),
-        _ => crate::secure_request::envelope_len(&req.headers, &req.body),
+    let carried = if route.spec().sealed {
+        crate::secure_request::envelope_len(&req.headers, &req.body)
+    } else {
+        req.body.len()
     };
     if carried > crate::channel::wire::MAX_ENVELOPE_LEN {
         return refuse(ApiError::PayloadTooLarge, lang);

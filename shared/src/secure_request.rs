@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use zeroize::Zeroizing;
 
 use crate::app::App;
@@ -229,20 +229,5 @@ pub fn seal_response(
             "text/plain;charset=UTF-8",
         ),
     };
-    let mut resp = http::Response::new(body);
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type),
-    );
-    h.insert(
-        http::header::CONTENT_LANGUAGE,
-        HeaderValue::from_static(lang.tag()),
-    );
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    resp
+    crate::http::response(status, lang, content_type, body)
 }

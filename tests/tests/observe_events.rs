@@ -124,10 +124,7 @@ async fn answered<F: std::future::Future<Output = Reply>>(route: Route, call: F)
     assert_eq!(docs.len(), before + 1, "one EMF document per request");
     let doc = docs[before];
     assert_eq!(doc["Route"], route.path());
-    assert_eq!(
-        doc["Function"],
-        shared::observe::metrics::function_name(route)
-    );
+    assert_eq!(doc["Function"], route.function());
     assert!(audit.len() <= 1, "{audit:?}");
     let metrics = check_emf(doc);
     assert_eq!(metrics["Requests"], 1);

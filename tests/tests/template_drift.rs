@@ -985,8 +985,7 @@ fn function_dimension(w: &Watched) -> Option<&str> {
 /// A metric of the code's namespace exactly as the code emits it.
 fn assert_emitted(context: &str, name: &str, function: Option<&str>, route: Option<&str>) {
     use shared::observe::metrics::{
-        function_name, MAIL_METRICS, REQUEST_METRICS, SEND_MAIL_FUNCTION, VERIFY_FUNCTION,
-        VERIFY_METRICS,
+        MAIL_METRICS, REQUEST_METRICS, SEND_MAIL_FUNCTION, VERIFY_FUNCTION, VERIFY_METRICS,
     };
     const SWEEP_MAIL_FUNCTION: &str = "sweep-mail";
     // sweep-mail's days left on the active SCv2 key: `Function` only.
@@ -1034,7 +1033,7 @@ fn assert_emitted(context: &str, name: &str, function: Option<&str>, route: Opti
 
 #[test]
 fn metric_function_names_are_the_crates_serving_each_route() {
-    use shared::observe::metrics::{function_name, SEND_MAIL_FUNCTION};
+    use shared::observe::metrics::SEND_MAIL_FUNCTION;
     let crates = function_crates();
     for krate in &crates {
         if let Some(route) = served_route(krate) {
@@ -2184,7 +2183,7 @@ fn change_and_status_take_the_pools_tokens_with_cognito() {
 
 /// The crate serving `route`, named as its function.
 fn function_name(route: Route) -> &'static str {
-    shared::observe::metrics::function_name(route)
+    route.function()
 }
 
 // ---- What only the deployed configuration decides, read as a tree:

@@ -86,15 +86,20 @@ pub fn error_body(
     (parts.status, body, parts.retry_after_secs)
 }
 
-/// A plaintext JSON response with `Content-Language`.
-pub fn json_response(status: StatusCode, lang: Lang, body: &Value) -> ApiResponse {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut resp = http::Response::new(Bytes::from(bytes));
+/// Every answer, plaintext or sealed: its body and type, the language of
+/// its message, and never stored by a cache.
+pub fn response(
+    status: StatusCode,
+    lang: Lang,
+    content_type: &'static str,
+    body: Bytes,
+) -> ApiResponse {
+    let mut resp = http::Response::new(body);
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static(JSON_CONTENT_TYPE),
+        HeaderValue::from_static(content_type),
     );
     headers.insert(
         http::header::CONTENT_LANGUAGE,
@@ -105,6 +110,12 @@ pub fn json_response(status: StatusCode, lang: Lang, body: &Value) -> ApiRespons
         HeaderValue::from_static("no-store"),
     );
     resp
+}
+
+/// A plaintext JSON response with `Content-Language`.
+pub fn json_response(status: StatusCode, lang: Lang, body: &Value) -> ApiResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    response(status, lang, JSON_CONTENT_TYPE, Bytes::from(bytes))
 }
 
 /// A plaintext error response, with `Retry-After` when rate limited.
@@ -134,4 +145,34 @@ pub fn request_id(req: &ApiRequest, ip_source: &ClientIpSource) -> String {
             let bytes: [u8; 12] = crate::channel::random_bytes();
             bytes.iter().map(|b| format!("{b:02x}")).collect()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plaintext and sealed answers are built by [`response`]: each carries its
+    /// type, the message's language and `no-store`.
+    #[test]
+    fn every_answer_has_its_type_language_and_no_store() {
+        let sealed = response(
+            StatusCode::OK,
+            Lang::Ja,
+            "application/octet-stream",
+            Bytes::from_static(b"x"),
+        );
+        let plain = json_response(StatusCode::BAD_REQUEST, Lang::Ja, &Value::Null);
+        for (resp, kind) in [
+            (&sealed, "application/octet-stream"),
+            (&plain, JSON_CONTENT_TYPE),
+        ] {
+            let h = resp.headers();
+            assert_eq!(h[http::header::CONTENT_TYPE], kind);
+            assert_eq!(h[http::header::CONTENT_LANGUAGE], "ja");
+            assert_eq!(h[http::header::CACHE_CONTROL], "no-store");
+        }
+        assert_eq!(sealed.status(), StatusCode::OK);
+        assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(plain.body().as_ref(), b"null");
+    }
 }

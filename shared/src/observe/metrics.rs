@@ -8,8 +8,6 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::route::Route;
-
 /// Requests answered (1 per document).
 pub const REQUESTS: &str = "Requests";
 /// 1 when the answer was a 4xx.
@@ -82,25 +80,13 @@ pub const SEND_MAIL_FUNCTION: &str = "send-mail";
 /// The `Function` dimension of the scheduled sweep's mail documents.
 pub const SWEEP_MAIL_FUNCTION: &str = "sweep-mail";
 
-/// The `Function` dimension of `route`: the name of the function crate (and
-/// template function) that serves it, whichever process answers.
-pub fn function_name(route: Route) -> &'static str {
-    match route {
-        Route::PublicKey => "public-key",
-        Route::CreateSession => "create-session",
-        Route::Change => "change-password",
-        Route::Status => "password-status",
-        Route::Init => "init-password",
-        Route::Forgot => "forgot-password",
-        Route::Reset => "reset-password",
-    }
-}
-
 /// What one request's document counts.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestMetrics {
-    /// The route answered.
-    pub route: Route,
+    /// The path of the route answered.
+    pub route: &'static str,
+    /// The function crate serving it (`Route::function`), whichever process answers.
+    pub function: &'static str,
     /// HTTP status of the answer.
     pub status: u16,
     /// A rate limit refused it.
@@ -172,10 +158,7 @@ impl RequestMetrics {
         document(
             namespace,
             now_ms,
-            &[
-                ("Function", function_name(self.route)),
-                ("Route", self.route.path()),
-            ],
+            &[("Function", self.function), ("Route", self.route)],
             &metrics,
         )
     }
@@ -290,7 +273,8 @@ mod tests {
     #[test]
     fn a_request_document_declares_and_carries_each_metric() {
         let doc = RequestMetrics {
-            route: Route::Reset,
+            route: "/web/v1/system/auth/password/reset",
+            function: "reset-password",
             status: 429,
             rate_limited: true,
             sc_rejected: false,
@@ -304,7 +288,7 @@ mod tests {
         assert_eq!(cw["Namespace"], "Ns");
         assert_eq!(cw["Dimensions"], json!([["Function", "Route"]]));
         assert_eq!(doc["Function"], "reset-password");
-        assert_eq!(doc["Route"], Route::Reset.path());
+        assert_eq!(doc["Route"], "/web/v1/system/auth/password/reset");
         let declared: Vec<&str> = cw["Metrics"]
             .as_array()
             .unwrap()
@@ -327,7 +311,8 @@ mod tests {
             status: 503,
             pepper_missing: true,
             ..RequestMetrics {
-                route: Route::Change,
+                route: "/web/v1/system/auth/password/change",
+                function: "change-password",
                 status: 0,
                 rate_limited: false,
                 sc_rejected: false,
