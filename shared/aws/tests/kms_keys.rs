@@ -425,3 +425,86 @@ async fn the_active_keys_days_left_follow_the_ring_without_unsealing() {
     let e = active_key_expiry(&keys, now + 1).await.unwrap();
     assert_eq!((e.kid.as_deref(), e.days_left), (Some("k-exp-2"), 90));
 }
+
+/// Replaces one attribute of the stored SCv2 key `kid`.
+async fn set_key_attr(
+    cfg: &aws_adapters::AwsConfig,
+    clients: &aws_adapters::AwsClients,
+    kid: &str,
+    attr: &str,
+    value: Vec<u8>,
+) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    clients
+        .dynamodb
+        .update_item()
+        .table_name(&cfg.table_name)
+        .key("PK", AttributeValue::S("KEYRING#scv2".into()))
+        .key("SK", AttributeValue::S(format!("KEY#{kid}")))
+        .update_expression("SET #a = :v")
+        .expression_attribute_names("#a", attr)
+        .expression_attribute_values(":v", AttributeValue::B(value.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+// The cold start unseals the ring's keys side by side; each one is still
+// checked in full, a retired one too, and one bad key stops the load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_of_several_keys_loads_each_checked_and_a_bad_one_stops_the_cold_start() {
+    let (cfg, clients) = fresh("ring-many").await;
+    let keys = KmsKeyStore::from_clients(&clients, &cfg);
+    let now = now_ms();
+    let hour = Duration::from_secs(3600);
+    for (i, kid) in ["k1", "k2", "k3", "k4"].into_iter().enumerate() {
+        keys.rotate(kid, hour, hour, now + i as u64).await.unwrap();
+    }
+    let at = now + 10;
+    let ring = keys.load_key_ring(at).await.unwrap();
+    let kids: Vec<&str> = ring.keys().iter().map(|k| k.kid()).collect();
+    assert_eq!(kids, ["k1", "k2", "k3", "k4"], "oldest first, as stored");
+    assert_eq!(ring.active().kid(), "k4");
+    let k = random_key();
+    for key in ring.keys() {
+        let ct = oaep_encrypt(key.public_spki_der(), &k);
+        let got = ring.unwrap_session_key(key.kid(), &ct, at).unwrap();
+        assert_eq!(got.expose_bytes(), &k, "{}", key.kid());
+    }
+    let k2_spki = ring.keys()[1].public_spki_der().to_vec();
+    let k3_spki = ring.keys()[2].public_spki_der().to_vec();
+
+    // A retired key whose public half in clear is another key's.
+    set_key_attr(&cfg, &clients, "k2", "publicKey", k3_spki).await;
+    let err = keys.load_key_ring(at).await.unwrap_err();
+    assert!(
+        matches!(&err, KeyStoreError::PublicKeyMismatch(kid) if kid == "k2"),
+        "{err:?}"
+    );
+    set_key_attr(&cfg, &clients, "k2", "publicKey", k2_spki).await;
+    assert_eq!(keys.load_key_ring(at).await.unwrap().keys().len(), 4);
+
+    // A sealed key that unseals (right context) but is not a sound RSA key:
+    // truncated, or with a CRT value changed (its last byte is iqmp's), which
+    // only aws-lc's consistency check at parse time catches.
+    let sealer = KmsSealer::new(clients.kms.clone(), &cfg.kms_key_id);
+    let ctx = SealContext::new(PURPOSE_SCV2_PRIVATE_KEY, "k1");
+    let (_, der) = ServerKey::generate("k1", u64::MAX).unwrap();
+    let mut crt_changed = der.to_vec();
+    *crt_changed.last_mut().unwrap() ^= 0x01;
+    for bad in [der[..der.len() / 2].to_vec(), crt_changed] {
+        set_key_attr(
+            &cfg,
+            &clients,
+            "k1",
+            "sealedKey",
+            sealer.seal(&ctx, &bad).await.unwrap(),
+        )
+        .await;
+        let err = keys.load_key_ring(at).await.unwrap_err();
+        assert!(
+            matches!(&err, KeyStoreError::KeyRing(shared::channel::keyring::KeyRingError::Rejected(kid)) if kid == "k1"),
+            "{err:?}"
+        );
+    }
+}

@@ -27,6 +27,23 @@ struct StoredKey {
     public_spki: Option<Vec<u8>>,
 }
 
+/// One stored key unsealed and checked in full: the PKCS#8 parse runs
+/// aws-lc's consistency check (n = pq, d, the CRT values), and the public
+/// half kept in clear must be this key's, since the public-key function
+/// publishes that copy.
+async fn unseal_key(sealer: &KmsSealer, k: StoredKey) -> Result<ServerKey, KeyStoreError> {
+    let ctx = SealContext::new(PURPOSE_SCV2_PRIVATE_KEY, &k.info.kid);
+    let der = sealer.unseal(&ctx, &k.sealed).await?;
+    let key = ServerKey::from_pkcs8(&k.info.kid, &der, k.info.expires_at_ms)?;
+    if k.public_spki
+        .as_deref()
+        .is_some_and(|spki| spki != key.public_spki_der())
+    {
+        return Err(KeyStoreError::PublicKeyMismatch(k.info.kid));
+    }
+    Ok(key)
+}
+
 impl KmsKeyStore {
     async fn query_keyring(&self) -> Result<(Vec<StoredKey>, Option<String>), Unavailable> {
         let mut keys = Vec::new();
@@ -92,20 +109,30 @@ impl KmsKeyStore {
     pub async fn load_key_ring(&self, now_ms: u64) -> Result<KeyRing, KeyStoreError> {
         let (keys, active) = self.query_keyring().await?;
         let active = active.ok_or(KeyStoreError::NoActiveKey)?;
-        let mut ring = Vec::new();
-        for k in keys.iter().filter(|k| now_ms < k.info.expires_at_ms) {
-            let ctx = SealContext::new(PURPOSE_SCV2_PRIVATE_KEY, &k.info.kid);
-            let der = self.sealer.unseal(&ctx, &k.sealed).await?;
-            let key = ServerKey::from_pkcs8(&k.info.kid, &der, k.info.expires_at_ms)?;
-            // The public-key function publishes the stored copy: it must be this key's.
-            if k.public_spki
-                .as_deref()
-                .is_some_and(|spki| spki != key.public_spki_der())
-            {
-                return Err(KeyStoreError::PublicKeyMismatch(k.info.kid.clone()));
-            }
-            ring.push(key);
+        // Every accepted key is unsealed at once: after a rotation the ring
+        // holds retired keys until their grace ends, and one KMS call after
+        // another made the cold start grow by a round trip per key (six keys:
+        // 43-61 ms instead of 23 ms, docs/deployment.md). Dropping the set on
+        // the first error cancels the rest.
+        let mut unsealing = tokio::task::JoinSet::new();
+        for (at, k) in keys
+            .into_iter()
+            .filter(|k| now_ms < k.info.expires_at_ms)
+            .enumerate()
+        {
+            let sealer = self.sealer.clone();
+            unsealing
+                .spawn(async move { Ok::<_, KeyStoreError>((at, unseal_key(&sealer, k).await?)) });
         }
+        let mut ring = Vec::new();
+        while let Some(joined) = unsealing.join_next().await {
+            ring.push(joined.map_err(|e| {
+                Unavailable(anyhow::Error::new(e).context("SCv2 key unsealing task"))
+            })??);
+        }
+        // Oldest first, as stored.
+        ring.sort_by_key(|(at, _)| *at);
+        let ring: Vec<ServerKey> = ring.into_iter().map(|(_, key)| key).collect();
         if !ring.iter().any(|k| k.kid() == active) {
             return Err(KeyStoreError::NoActiveKey);
         }
