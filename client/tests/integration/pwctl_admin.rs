@@ -215,7 +215,5 @@ fn breached_build_counts_bad_lines_and_keeps_what_it_reads() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[path = "pwctl_admin/import.rs"]
 mod import;
-#[path = "pwctl_admin/users.rs"]
 mod users;
