@@ -15,6 +15,9 @@ use std::process::Command;
 
 use e2e_tests::root;
 
+#[path = "repo_docs/module_graph.rs"]
+mod module_graph;
+
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }

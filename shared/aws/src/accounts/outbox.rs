@@ -2,7 +2,7 @@
 //! sealed with the outbox data key, AAD = data key id, id, kind, creation
 //! time) plus one pending marker, delivered once through a conditional claim.
 
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::ReturnValue;
 use serde::{Deserialize, Serialize};
 use shared::ports::accounts::{MailKind, OutboxMessage};
 use shared::ports::PortResult;
@@ -14,7 +14,6 @@ use crate::table::{n, s, PK, SK};
 
 use super::item::{from_item, to_item, Item, MarkerItem, SealedItem};
 use super::keys::{outbox_pk, pending_sk, OUTBOX_PENDING_PK, OUTBOX_SK};
-use super::plan::Planner;
 use super::DynamoAccountStore;
 
 /// Outbox messages (and their pending markers) live this long.
@@ -63,11 +62,13 @@ fn outbox_aad(
     Ok(format!("outbox\n{}\n{id}\n{kind}\n{created_at_ms}", sealer.key_id()).into_bytes())
 }
 
-/// The two puts that queue `m`: the sealed message and its pending marker.
+/// The two items that queue `m`, each with the condition of its put: the
+/// sealed message (never over another) and its pending marker. The planner
+/// puts them in the change's transaction.
 pub(super) fn outbox_items(
-    planner: &Planner<'_>,
+    sealer: &SessionSealer,
     m: &OutboxMessage,
-) -> PortResult<[TransactWriteItem; 2]> {
+) -> PortResult<[(Item, Option<&'static str>); 2]> {
     let body = Zeroizing::new(
         serde_json::to_vec(&SealedBody {
             to: m.to.clone(),
@@ -78,7 +79,6 @@ pub(super) fn outbox_items(
         })
         .map_err(|_| corrupt("serializing an outbox message"))?,
     );
-    let sealer = planner.outbox_sealer;
     let aad = outbox_aad(sealer, &m.id, m.kind, m.created_at_ms)?;
     let expires = m.created_at_ms + OUTBOX_TTL_MS;
     let mut message = SealedItem::new(
@@ -99,8 +99,8 @@ pub(super) fn outbox_items(
         expires,
     );
     Ok([
-        planner.put(to_item(&message)?, Some("attribute_not_exists(PK)"))?,
-        planner.put(to_item(&marker)?, None)?,
+        (to_item(&message)?, Some("attribute_not_exists(PK)")),
+        (to_item(&marker)?, None),
     ])
 }
 

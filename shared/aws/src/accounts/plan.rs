@@ -255,8 +255,8 @@ impl Planner<'_> {
             )?);
         }
         for m in &change.outbox {
-            for item in outbox_items(self, m)? {
-                items.push((item, Role::Other));
+            for (item, condition) in outbox_items(self.outbox_sealer, m)? {
+                items.push((self.put(item, condition)?, Role::Other));
             }
         }
         if change.foreign_hash_delta != 0 {
