@@ -1,5 +1,5 @@
 //! Fuzz target `gateway`: the checks live in `src/checks.rs`, shared with the
-//! regression test that replays the committed corpus (shared/tests/fuzz_corpus.rs).
+//! regression test that replays the committed corpus (shared/tests/integration/fuzz_corpus.rs).
 #![no_main]
 #![forbid(unsafe_code)]
 

@@ -1,6 +1,6 @@
 //! What each fuzz target asserts about one input. Besides "no panic", every
 //! target checks a property of its parser. Used by the libFuzzer binaries and,
-//! through `#[path]`, by `shared/tests/fuzz_corpus.rs`, which replays the
+//! through `#[path]`, by `shared/tests/integration/fuzz_corpus.rs`, which replays the
 //! committed seeds and regressions in `make test`. Paths here name external
 //! crates only, so the file compiles in both places.
 

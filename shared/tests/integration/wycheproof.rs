@@ -5,7 +5,7 @@
 //!
 //! Every valid case must be accepted with the right output, every invalid case
 //! rejected. Cases outside the channel's parameters are counted as skipped, by
-//! reason, and printed (`cargo test -p shared --test wycheproof -- --nocapture`).
+//! reason, and printed (`cargo test -p shared --test integration wycheproof -- --nocapture`).
 
 use std::collections::BTreeMap;
 

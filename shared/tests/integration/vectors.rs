@@ -10,7 +10,7 @@ use shared::channel::wire::{
 use shared::channel::{KeyExchangeError, ServerKey, SessionKey, WireError};
 
 fn vectors() -> Value {
-    serde_json::from_str(include_str!("../../tests/data/vectors.json")).unwrap()
+    serde_json::from_str(include_str!("../../../tests/data/vectors.json")).unwrap()
 }
 
 fn hex(s: &str) -> Vec<u8> {

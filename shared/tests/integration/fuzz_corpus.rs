@@ -2,7 +2,7 @@
 //! inputs that once failed) through the checks of its fuzz target, so
 //! `make test` keeps each found crash fixed without the fuzzer.
 
-#[path = "../../fuzz/src/checks.rs"]
+#[path = "../../../fuzz/src/checks.rs"]
 mod checks;
 
 use std::path::Path;
