@@ -24,9 +24,13 @@ run: web
 ## the browser client's node and Chromium tests included.
 ## Property tests draw from a fixed seed, so a commit always gets the same
 ## verdict (PROPTEST_RNG_SEED=<n> make test tries another).
+## Every target with tests (test = true: the libraries' unit tests, pwload,
+## each crate's tests/ binaries) and each bench once as a smoke check; not
+## --all-targets, which would also link a test binary for every function,
+## tool and example that has no test (clippy --all-targets compiles those).
 PROPTEST_RNG_SEED ?= 20261205
 test: web browser
-	PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --workspace --all-targets
+	PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --workspace --tests --benches
 
 ## Debian's Chromium for the browser tests (no browser download: the package),
 ## and a Japanese font for the screenshots of the ja screens.
