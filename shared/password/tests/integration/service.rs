@@ -397,7 +397,7 @@ async fn unknown_user_verifies_against_dummy() {
     ));
 
     // That the dummy path costs what a real verification costs is measured,
-    // not asserted on a shared machine: `cargo bench -p e2e-tests --bench enumeration`.
+    // not asserted on a shared machine: `cargo bench -p e2e-tests --bench forgot -- enumeration`.
 }
 
 #[test]

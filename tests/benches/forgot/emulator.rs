@@ -5,7 +5,7 @@
 //! the previous request (what the stream consumer does in AWS) is awaited
 //! outside the timed window. A report, not a pass/fail test.
 //!
-//! `cargo bench -p e2e-tests --bench forgot_emulator` (N = 50 per address;
+//! `cargo bench -p e2e-tests --bench forgot -- emulator` (N = 50 per address;
 //! under `cargo test` it runs N = 3 as a smoke check).
 
 // Statistics over at most a few thousand samples: float casts lose nothing here.
@@ -20,9 +20,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-#[tokio::main]
-async fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+/// One report: N requests per address with `full` (`cargo bench`), else a smoke check.
+pub async fn run(full: bool) {
     let n = if full { 50 } else { 3 };
     let endpoint = emulator_env()["AWS_ENDPOINT_URL"].clone();
     let (aws, clients) = aws_stack("forgotbench", &endpoint, 10_000).await;

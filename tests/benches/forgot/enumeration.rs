@@ -2,7 +2,7 @@
 //! real HTTP and SCv2 against local-api: medians of N requests each,
 //! interleaved so drift hits all three alike. A report, not a pass/fail test.
 //!
-//! `cargo bench -p e2e-tests --bench enumeration` (N = 100; under
+//! `cargo bench -p e2e-tests --bench forgot -- enumeration` (N = 100; under
 //! `cargo test` it runs N = 5 as a smoke check).
 
 use std::time::Instant;
@@ -16,9 +16,8 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-#[tokio::main]
-async fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+/// One report: N requests per address with `full` (`cargo bench`), else a smoke check.
+pub async fn run(full: bool) {
     let n = if full { 100 } else { 5 };
     let config = without_forgot_limits(Config::default());
     let server = Server::start_with(config).await;
