@@ -96,13 +96,12 @@ impl Facts {
 /// The metrics namespace when `METRICS_NAMESPACE` is not set.
 pub const DEFAULT_NAMESPACE: &str = "PasswordApi";
 
-/// Where audit events and metric documents go: one line per call.
-pub struct Output {
-    namespace: String,
-    write: Box<dyn Fn(&str) + Send + Sync>,
-}
+/// The metrics namespace, fixed by the first [`install`] or [`namespace`] call.
+static NAMESPACE: OnceLock<String> = OnceLock::new();
 
-static OUTPUT: OnceLock<Output> = OnceLock::new();
+/// Where lines go instead of stdout once [`install`]ed.
+type Sink = Box<dyn Fn(&str) + Send + Sync>;
+static SINK: OnceLock<Sink> = OnceLock::new();
 
 fn stdout_line(line: &str) {
     // One locked write per line: never interleaved with a log line.
@@ -120,40 +119,58 @@ pub fn namespace_from(value: Option<&str>) -> String {
     }
 }
 
-fn output() -> &'static Output {
-    OUTPUT.get_or_init(|| Output {
-        namespace: namespace_from(std::env::var("METRICS_NAMESPACE").ok().as_deref()),
-        write: Box::new(stdout_line),
-    })
-}
-
 /// Sends every later line to `write` instead of stdout, under `namespace`
-/// (tests capture with it). Only the first call of a process takes effect,
-/// and only before anything was emitted; `false` otherwise.
+/// (tools and tests capture with it). Only the first call of a process takes
+/// effect; lines emitted before it went to stdout, which lets a test binary
+/// of many modules install its capture whichever test comes first. `false`
+/// when a sink is already installed, or when the process's namespace was
+/// already fixed (by an earlier line) to another one.
 pub fn install(namespace: &str, write: impl Fn(&str) + Send + Sync + 'static) -> bool {
-    OUTPUT
-        .set(Output {
-            namespace: namespace_from(Some(namespace)),
-            write: Box::new(write),
-        })
-        .is_ok()
+    let namespace = namespace_from(Some(namespace));
+    let fixed = NAMESPACE.get_or_init(|| namespace.clone());
+    *fixed == namespace && SINK.set(Box::new(write)).is_ok()
 }
 
 /// The metrics namespace of this process.
 pub fn namespace() -> &'static str {
-    &output().namespace
+    NAMESPACE.get_or_init(|| namespace_from(std::env::var("METRICS_NAMESPACE").ok().as_deref()))
 }
 
 /// Writes `value` as one line.
 pub fn emit(value: &Value) {
     if let Ok(line) = serde_json::to_string(value) {
-        (output().write)(&line);
+        match SINK.get() {
+            Some(write) => write(&line),
+            None => stdout_line(&line),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The only test of this binary that installs a sink: the process's
+    /// namespace is the default one (METRICS_NAMESPACE is not set in tests).
+    #[test]
+    fn a_sink_installed_after_a_line_was_emitted_gets_every_later_line() {
+        // As a metric document does, the line reads the namespace.
+        emit(&serde_json::json!({"before": namespace()}));
+        assert!(
+            !install("Other/Namespace", |_| {}),
+            "namespace already fixed"
+        );
+        let lines = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        assert!(install(DEFAULT_NAMESPACE, move |l| {
+            sink.lock().unwrap().push(l.to_owned())
+        }));
+        assert!(!install(DEFAULT_NAMESPACE, |_| {}), "only the first sink");
+        emit(&serde_json::json!({"after": 1}));
+        assert_eq!(namespace(), DEFAULT_NAMESPACE);
+        assert!(lines.lock().unwrap().contains(&r#"{"after":1}"#.to_owned()));
+        assert!(!lines.lock().unwrap().iter().any(|l| l.contains("before")));
+    }
 
     #[tokio::test]
     async fn a_check_against_a_pepper_not_loaded_is_recorded() {
