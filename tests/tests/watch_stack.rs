@@ -27,16 +27,16 @@ impl Drop for Watch {
     }
 }
 
-/// Every email the emulated SES accepted for `to`, as JSON text.
+/// Every email the emulated SES accepted for `to`, as JSON text (from
+/// infra/moto_serial_server.py's list, not the whole /moto-api/data.json dump).
 async fn mails_to(endpoint: &str, to: &str) -> Vec<String> {
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+    let data: Value = reqwest::get(format!("{endpoint}/_emulator/ses/messages"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    data["ses"]["Message"]
-        .as_array()
+    data.as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
@@ -101,6 +101,9 @@ async fn stories_run_against_the_functions_as_separate_processes() {
             .arg("bash")
             .arg(root.join("infra/watch.sh"))
             .env("WATCH_PORT", port.to_string())
+            // built once up front: an edit elsewhere in the tree must not
+            // restart a function in the middle of the story
+            .env("WATCH_RELOAD", "0")
             .env("JWT_JWKS", jwks.to_string())
             .env("JWT_ISSUER", "https://id.example.com")
             .env("JWT_AUDIENCE", "password-api")

@@ -263,12 +263,13 @@ async fn raw_item(
         .expect("item")
 }
 
+/// The emails the emulator's SES accepted for `to` (infra/moto_serial_server.py
+/// lists them without the whole state dump of /moto-api/data.json).
 async fn sent_to(endpoint: &str, to: &str) -> Vec<Value> {
-    let data = http_get(endpoint, "/moto-api/data.json").await;
+    let data = http_get(endpoint, "/_emulator/ses/messages").await;
     let body = data.split_once("\r\n\r\n").unwrap().1;
     let json: Value = serde_json::from_str(body).unwrap();
-    json["ses"]["Message"]
-        .as_array()
+    json.as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
