@@ -34,4 +34,20 @@ PUMP=$!
 trap 'kill $PUMP 2>/dev/null || true' EXIT INT TERM
 
 cd "$ROOT"
-"$CARGO_LAMBDA" lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE"
+# Every function built up front, in one cargo run over the package selection
+# `cargo lambda watch` uses for each first call (`cargo run --bin <fn>` in the
+# whole workspace): its calls then find the binaries fresh instead of compiling
+# on the first invocation, where a change in the tree restarts the build.
+# With the one feature the workspace's dev-dependencies add to the functions'
+# graph (aws-adapters/testing: test-support modules only, no behaviour), every
+# library is the one `cargo test --workspace` built, so after a test build only
+# the functions' own crates compile (docs/architecture.md, "CI time").
+FEATURES=(--features aws-adapters/testing)
+# WATCH_RELOAD=0: no rebuild and restart when a file changes (the stack test's
+# run, which must not lose a function mid-story to an edit in the tree).
+RELOAD=()
+[[ "${WATCH_RELOAD:-1}" == 0 ]] && RELOAD=(--ignore-changes)
+bins=()
+for manifest in "$ROOT"/functions/*/Cargo.toml; do bins+=(--bin "$(basename "$(dirname "$manifest")")"); done
+"${CARGO:-cargo}" build --workspace "${FEATURES[@]}" "${bins[@]}" >&2
+"$CARGO_LAMBDA" lambda watch "${FEATURES[@]}" ${RELOAD[@]+"${RELOAD[@]}"} --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE"
