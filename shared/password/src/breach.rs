@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use xorf::{BinaryFuse16, Filter};
+
+use crate::config::ConfigError;
+pub use crate::config::{BreachedConfig, SignInAction};
 
 /// The filter that ships with the service: the 49 233 passwords of
 /// zxcvbn-ts's common list (`@zxcvbn-ts/language-common`, MIT), itself from
@@ -315,76 +317,6 @@ pub fn read_corpus(
     Ok((keys, stats))
 }
 
-/// What a sign-in does with a correct password found breached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SignInAction {
-    /// Answer `ok` with `mustChange: true` and email the owner (default).
-    #[default]
-    Flag,
-    /// Answer `invalid` and email the owner.
-    Block,
-    /// Do not screen at sign-in.
-    Off,
-}
-
-/// The `breached` section of `PASSWORD_CONFIG`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct BreachedConfig {
-    /// Screen new passwords (change, init, reset) and sign-ins at all.
-    pub enabled: bool,
-    /// A filter file built by `pwctl admin breached build`; unset: the bundled one.
-    pub filter: Option<String>,
-    /// Base URL of a Pwned Passwords compatible range service, to which
-    /// `{prefix}` is appended (e.g. `https://api.pwnedpasswords.com/range/`);
-    /// unset: offline only.
-    pub range_url: Option<String>,
-    /// How long a range request may take (50..=5000 ms).
-    pub timeout_ms: u64,
-    /// When the range service fails or is slow: refuse the password change
-    /// with 503 (`true`) or go on with the offline verdict (`false`).
-    pub fail_closed: bool,
-    /// What a sign-in with a breached password answers.
-    pub sign_in: SignInAction,
-}
-
-impl Default for BreachedConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            filter: None,
-            range_url: None,
-            timeout_ms: 500,
-            fail_closed: false,
-            sign_in: SignInAction::Flag,
-        }
-    }
-}
-
-impl BreachedConfig {
-    /// Checks the values.
-    pub fn validate(&self) -> Result<(), crate::ConfigError> {
-        if !(50..=5000).contains(&self.timeout_ms) {
-            return Err(crate::ConfigError::OutOfRange {
-                field: "breached.timeoutMs",
-                value: self.timeout_ms.to_string(),
-                allowed: "50..=5000".into(),
-            });
-        }
-        if let Some(url) = &self.range_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(crate::ConfigError::OutOfRange {
-                    field: "breached.rangeUrl",
-                    value: "(not an http(s) URL)".into(),
-                    allowed: "an http:// or https:// URL".into(),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Why the range service gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RangeError {
@@ -544,19 +476,18 @@ impl BreachScreen {
     pub fn from_config(
         config: &BreachedConfig,
         range: Option<Arc<dyn RangeSource>>,
-    ) -> Result<Self, crate::ConfigError> {
+    ) -> Result<Self, ConfigError> {
         if !config.enabled {
             return Ok(Self::off());
         }
         let filter = match &config.filter {
             None => bundled_filter(),
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    crate::ConfigError::Breached(format!("filter {path}: {}", e.kind()))
-                })?;
+                let bytes = std::fs::read(path)
+                    .map_err(|e| ConfigError::Breached(format!("filter {path}: {}", e.kind())))?;
                 Arc::new(
                     BreachFilter::from_bytes(&bytes)
-                        .map_err(|e| crate::ConfigError::Breached(format!("filter {path}: {e}")))?,
+                        .map_err(|e| ConfigError::Breached(format!("filter {path}: {e}")))?,
                 )
             }
         };
@@ -564,7 +495,7 @@ impl BreachScreen {
             (None, _) => None,
             (Some(_), Some(source)) => Some(RangeCheck::new(source, config)),
             (Some(_), None) => {
-                return Err(crate::ConfigError::Breached(
+                return Err(ConfigError::Breached(
                     "rangeUrl is set but no HTTP client was given".into(),
                 ))
             }

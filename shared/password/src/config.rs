@@ -1,4 +1,5 @@
-//! Configuration: policy rules and Argon2id cost parameters, validated.
+//! Configuration: policy rules, Argon2id cost parameters and breached-password
+//! screening, validated.
 
 use serde::{Deserialize, Serialize};
 
@@ -238,6 +239,76 @@ impl HashingConfig {
     }
 }
 
+/// What a sign-in does with a correct password found breached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignInAction {
+    /// Answer `ok` with `mustChange: true` and email the owner (default).
+    #[default]
+    Flag,
+    /// Answer `invalid` and email the owner.
+    Block,
+    /// Do not screen at sign-in.
+    Off,
+}
+
+/// The `breached` section of `PASSWORD_CONFIG`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct BreachedConfig {
+    /// Screen new passwords (change, init, reset) and sign-ins at all.
+    pub enabled: bool,
+    /// A filter file built by `pwctl admin breached build`; unset: the bundled one.
+    pub filter: Option<String>,
+    /// Base URL of a Pwned Passwords compatible range service, to which
+    /// `{prefix}` is appended (e.g. `https://api.pwnedpasswords.com/range/`);
+    /// unset: offline only.
+    pub range_url: Option<String>,
+    /// How long a range request may take (50..=5000 ms).
+    pub timeout_ms: u64,
+    /// When the range service fails or is slow: refuse the password change
+    /// with 503 (`true`) or go on with the offline verdict (`false`).
+    pub fail_closed: bool,
+    /// What a sign-in with a breached password answers.
+    pub sign_in: SignInAction,
+}
+
+impl Default for BreachedConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            filter: None,
+            range_url: None,
+            timeout_ms: 500,
+            fail_closed: false,
+            sign_in: SignInAction::Flag,
+        }
+    }
+}
+
+impl BreachedConfig {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(50..=5000).contains(&self.timeout_ms) {
+            return Err(ConfigError::OutOfRange {
+                field: "breached.timeoutMs",
+                value: self.timeout_ms.to_string(),
+                allowed: "50..=5000".into(),
+            });
+        }
+        if let Some(url) = &self.range_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::OutOfRange {
+                    field: "breached.rangeUrl",
+                    value: "(not an http(s) URL)".into(),
+                    allowed: "an http:// or https:// URL".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Everything the [`crate::PasswordService`] needs besides the peppers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -247,7 +318,7 @@ pub struct PasswordConfig {
     /// Argon2id parameters.
     pub hashing: HashingConfig,
     /// Breached-password screening.
-    pub breached: crate::breach::BreachedConfig,
+    pub breached: BreachedConfig,
 }
 
 impl PasswordConfig {

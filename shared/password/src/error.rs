@@ -15,7 +15,7 @@ pub enum PasswordError {
     /// A stored hash names a pepper this process has not loaded (a rotation
     /// that dropped a pepper still in use): alarm-worthy, never a mismatch.
     #[error("stored hash names pepper {0}, which is not loaded")]
-    UnknownPepper(crate::PepperId),
+    UnknownPepper(crate::pepper::PepperId),
     /// The breached-password range service failed and screening fails closed.
     #[error("breached-password screening unavailable: {0}")]
     ScreeningUnavailable(crate::breach::RangeError),

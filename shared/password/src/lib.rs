@@ -24,6 +24,7 @@ mod new_password;
 mod normalize;
 mod pepper;
 mod policy;
+mod scheme;
 mod service;
 mod types;
 mod violation;

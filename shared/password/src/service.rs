@@ -14,11 +14,11 @@ use crate::breach::{BreachScreen, RangeSource, SignInAction};
 use crate::codes;
 use crate::config::{ConfigError, HashingConfig, PasswordConfig};
 use crate::error::PasswordError;
-use crate::foreign::{self, HashScheme};
 use crate::new_password::NewPassword;
 use crate::normalize::normalize;
 use crate::pepper::PepperRing;
 use crate::policy::Policy;
+use crate::scheme::{self, HashScheme};
 use crate::types::{PasswordHash, PersonalInfo};
 use crate::violation::Violation;
 
@@ -472,7 +472,7 @@ impl Inner {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
         let scheme = stored.scheme();
         if !matches!(scheme, HashScheme::Argon2id | HashScheme::Argon2Other) {
-            return foreign::verify(scheme, stored.phc(), pw).map_err(PasswordError::Internal);
+            return scheme::verify(scheme, stored.phc(), pw).map_err(PasswordError::Internal);
         }
         let parsed = argon2::PasswordHash::new(stored.phc()).map_err(internal)?;
         let secret = match stored.pepper_id() {

@@ -5,8 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::foreign::{self, ForeignHashError, HashScheme};
 use crate::pepper::PepperId;
+use crate::scheme::{self, ForeignHashError, HashScheme};
 
 /// A stored hash string and the id of the pepper it was made with: our
 /// Argon2id PHC string, or a foreign hash (imported, `pepper_id` None; see
@@ -84,7 +84,7 @@ impl PasswordHash {
                 reason: "not an Argon2 PHC string with salt and hash",
             });
         }
-        let scheme = foreign::parse_stored(s)?;
+        let scheme = scheme::parse_stored(s)?;
         Ok(Self {
             phc: s.to_owned(),
             pepper_id: None,
