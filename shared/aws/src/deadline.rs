@@ -28,6 +28,10 @@ pub const FORGOT_RECORD_CALLS: u32 = 4;
 /// Calls of one forgot answer of the sweep (the request is already read).
 pub const FORGOT_ANSWER_CALLS: u32 = 3;
 
+/// 2001-09-09 in Unix ms: every real deadline is later, every time-left
+/// value an emulator might send (minutes) is far smaller.
+pub const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
 /// When the current invocation ends, if it does.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
@@ -46,7 +50,12 @@ impl Budget {
 
     /// The invocation ends at `deadline_ms` (Unix ms, as the runtime's
     /// `Context::deadline` gives it); one AWS call takes at most `call`.
+    /// A value below [`EPOCH_MS_FLOOR`] is no Unix time: the local runtime
+    /// emulator (`cargo lambda watch`) sends the time left there instead.
     pub fn until_epoch_ms(deadline_ms: u64, call: Duration) -> Self {
+        if deadline_ms < EPOCH_MS_FLOOR {
+            return Self::after(Duration::from_millis(deadline_ms), call);
+        }
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -116,6 +125,22 @@ mod tests {
         let short = Budget::after(Duration::from_secs(9), call);
         assert!(!short.allows(CLAIM_CALLS), "9 s less the margin < 9 s");
         assert!(short.allows(2));
+        let now_ms = u64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap();
+        assert!(
+            !Budget::until_epoch_ms(now_ms - 1_000, call).allows(1),
+            "a Unix deadline past"
+        );
+        assert!(Budget::until_epoch_ms(now_ms + 20_000, call).allows(OUTBOX_RECORD_CALLS));
+        // cargo lambda watch sends the time left (600 000 ms), not a Unix time.
+        let emulated = Budget::until_epoch_ms(600_000, call);
+        assert!(emulated.allows(OUTBOX_RECORD_CALLS));
+        assert!(emulated.require(OUTBOX_RECORD_CALLS).is_ok());
         let past = Budget::until_epoch_ms(0, call);
         assert!(!past.allows(1));
         assert!(past.require(1).is_err());
