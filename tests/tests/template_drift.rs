@@ -3348,13 +3348,19 @@ fn every_function_depends_on_the_policy_of_its_role() {
     let t = template_tree();
     let policies: BTreeMap<&str, &Yaml> = of_type(&t, "AWS::IAM::Policy").into_iter().collect();
     let functions = of_type(&t, "AWS::Serverless::Function");
-    let mapped = t["Mappings"]["Functions"].as_mapping().expect("Functions").len();
+    let mapped = t["Mappings"]["Functions"]
+        .as_mapping()
+        .expect("Functions")
+        .len();
     assert_eq!(functions.len(), mapped, "one function per Functions entry");
     for (id, f) in functions {
         let role = role_of(f);
         let deps = strings(&f["DependsOn"]);
         for dep in &deps {
-            assert!(t["Resources"].get(dep).is_some(), "{id}: DependsOn {dep}, which does not exist");
+            assert!(
+                t["Resources"].get(dep).is_some(),
+                "{id}: DependsOn {dep}, which does not exist"
+            );
         }
         let own = deps.iter().any(|dep| {
             policies.get(dep.as_str()).is_some_and(|p| {
@@ -3363,7 +3369,10 @@ fn every_function_depends_on_the_policy_of_its_role() {
                     .is_some_and(|roles| roles.iter().any(|r| ref_to(r) == Some(role)))
             })
         });
-        assert!(own, "{id}: DependsOn {deps:?} names no policy of its role {role}");
+        assert!(
+            own,
+            "{id}: DependsOn {deps:?} names no policy of its role {role}"
+        );
     }
     for (id, r) in t["Resources"].as_mapping().expect("Resources") {
         let ignored = strings(&r["Metadata"]["cfn-lint"]["config"]["ignore_checks"]);
@@ -3371,6 +3380,10 @@ fn every_function_depends_on_the_policy_of_its_role() {
             continue;
         }
         assert_eq!(ignored, ["E3005"], "{id:?}: only E3005 is turned off");
-        assert_eq!(r["Type"].as_str(), Some("AWS::Serverless::Function"), "{id:?}");
+        assert_eq!(
+            r["Type"].as_str(),
+            Some("AWS::Serverless::Function"),
+            "{id:?}"
+        );
     }
 }
