@@ -93,6 +93,7 @@ async fn ses_sends_outbox_messages_through_the_accounts_port() {
 
 mod mail_deadline {
     use std::sync::{Arc, Mutex, OnceLock};
+    use std::thread::ThreadId;
     use std::time::Duration;
 
     use aws_adapters::deadline::{Budget, MARGIN, OUTBOX_RECORD_CALLS};
@@ -110,10 +111,11 @@ mod mail_deadline {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
-    /// Every metric document of this binary. Each test here that emits one
-    /// calls this first, so the capture is installed before any line.
-    fn captured() -> Arc<Mutex<Vec<Value>>> {
-        static LINES: OnceLock<Arc<Mutex<Vec<Value>>>> = OnceLock::new();
+    /// Every metric document of this binary from the moment a test here
+    /// first calls this, with the thread that emitted it.
+    fn captured() -> Arc<Mutex<Vec<(ThreadId, Value)>>> {
+        type Lines = Arc<Mutex<Vec<(ThreadId, Value)>>>;
+        static LINES: OnceLock<Lines> = OnceLock::new();
         LINES
             .get_or_init(|| {
                 let lines = Arc::new(Mutex::new(Vec::new()));
@@ -121,19 +123,30 @@ mod mail_deadline {
                 assert!(
                     shared::observe::install("PasswordApi", move |line| {
                         if let Ok(v) = serde_json::from_str(line) {
-                            sink.lock().unwrap().push(v);
+                            sink.lock().unwrap().push((std::thread::current().id(), v));
                         }
                     }),
-                    "installed before anything was emitted"
+                    "the only sink of this binary"
                 );
                 lines
             })
             .clone()
     }
 
-    /// Held by the tests that read back their own `send-mail` document, so
-    /// no other test's document comes between.
-    static SEND_MAIL_DOCUMENTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    /// The documents of the calling test. The mail functions and the sweep
+    /// emit inline, on the thread of the test that awaits them, so a test
+    /// reads its own whatever the other tests of the binary send or sweep
+    /// at the same time.
+    fn own(captured: &Mutex<Vec<(ThreadId, Value)>>) -> Vec<Value> {
+        let me = std::thread::current().id();
+        captured
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(thread, _)| *thread == me)
+            .map(|(_, doc)| doc.clone())
+            .collect()
+    }
 
     /// What the SES stand-in does with `SendEmail` (every other call goes
     /// straight to the emulator).
@@ -328,7 +341,6 @@ mod mail_deadline {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_ses_past_the_deadline_loses_no_message() {
         let captured = captured();
-        let _serial = SEND_MAIL_DOCUMENTS.lock().await;
         let emu = emulator();
         let (store, messages) = queued("slowses", 4).await;
         let records: Vec<(usize, &OutboxMessage)> = messages.iter().enumerate().collect();
@@ -362,13 +374,10 @@ mod mail_deadline {
             store.pending_outbox().await.unwrap().len(),
             messages.len() - sent
         );
-        let doc = captured
-            .lock()
-            .unwrap()
-            .iter()
+        let doc = own(&captured)
+            .into_iter()
             .rev()
             .find(|d| d["Function"] == "send-mail" && d.get("MailSent").is_some())
-            .cloned()
             .expect("a mail document");
         assert_eq!(doc["MailFailed"], 0, "unstarted is not failed: {doc}");
 
@@ -385,7 +394,6 @@ mod mail_deadline {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_send_cut_off_by_the_deadline_gives_its_claim_back() {
         let _captured = captured();
-        let _serial = SEND_MAIL_DOCUMENTS.lock().await;
         let emu = emulator();
         let (store, messages) = queued("heldses", 1).await;
         let records = [(7, &messages[0])];
@@ -434,14 +442,11 @@ mod mail_deadline {
         (sqs, url, dead_letters)
     }
 
-    /// The sweep's documents in the capture.
-    fn sweep_documents(captured: &Mutex<Vec<Value>>) -> Vec<Value> {
-        captured
-            .lock()
-            .unwrap()
-            .iter()
+    /// The calling test's sweep documents in the capture.
+    fn sweep_documents(captured: &Mutex<Vec<(ThreadId, Value)>>) -> Vec<Value> {
+        own(captured)
+            .into_iter()
             .filter(|d| d["Function"] == "sweep-mail")
-            .cloned()
             .collect()
     }
 
