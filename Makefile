@@ -38,7 +38,7 @@ browser:
 	@{ [ -x /usr/bin/chromium ] && [ -n "$$(fc-list :lang=ja 2>/dev/null)" ]; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; }
 
 ## The browser client (client/web): npm ci when its lock file changed, then tsc into dist/.
-## `make test` runs its node and Chromium tests (tests/tests/web_client.rs).
+## `make test` runs its node and Chromium tests (tests/tests/e2e/web_client.rs).
 WEB := client/web
 web: $(WEB)/node_modules/.package-lock.json
 	cd $(WEB) && npm run --silent build
@@ -102,8 +102,8 @@ validate: $(TOOLS_STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate --lint
 	@# Every function's variables at their worst case within Lambda's 4 KB
-	@# (assumptions: tests/tests/template_drift.rs, ASSUMED_UNBOUNDED).
-	$(CARGO) test -q -p e2e-tests --test template_drift environment -- --nocapture
+	@# (assumptions: tests/tests/e2e/template_drift.rs, ASSUMED_UNBOUNDED).
+	$(CARGO) test -q -p e2e-tests --test e2e template_drift::every_functions_environment -- --nocapture
 
 ## After a deploy (docs/deployment.md#smoke-test): the public key, a handshake
 ## and, with TOKEN=<a user's access token>, that user's status.

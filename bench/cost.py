@@ -2,8 +2,8 @@
 """Dollars per 1M requests per route, from the measured work of a request.
 
 Inputs, each from a measurement in the repository:
-- Argon2 evaluations per route at history 0 and 5 (tests/tests/hashing_cost.rs);
-- AWS calls and capacity units per route (tests/tests/aws_calls.rs);
+- Argon2 evaluations per route at history 0 and 5 (tests/tests/e2e/hashing_cost.rs);
+- AWS calls and capacity units per route (tests/tests/e2e/aws_calls.rs);
 - the time of one Argon2 evaluation at one full vCPU (`make bench-argon2`);
 and one assumption, the in-region latency of one DynamoDB call (billed as
 Lambda duration while the function waits). Prices: us-east-1 list prices as
@@ -29,7 +29,7 @@ PRICE = {
 # the request path, of which sequential round trips (what the function waits
 # for), WRU, RRU (request path and stream consumer together), KMS calls,
 # emails sent. The calls and round trips are the measured ones pinned by
-# tests/tests/aws_calls.rs (tests/data/aws_calls.json, docs/performance.md);
+# tests/tests/e2e/aws_calls.rs (tests/data/aws_calls.json, docs/performance.md);
 # the capacity units are estimated from the code (the emulator reports none).
 ROUTES = {
     "status": (1024, 0, 5, 4, 2, 1.5, 0, 0),

@@ -180,7 +180,7 @@ pub enum ScKeys {
 
 /// The secrets a function unseals at its cold start. The one table that the
 /// AWS bootstrap loads from and that the template's grants are tested
-/// against (`tests/tests/template_drift.rs`): a function holds nothing more.
+/// against (`tests/tests/e2e/template_drift.rs`): a function holds nothing more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {
     /// Which SCv2 keys the function holds.

@@ -2,7 +2,7 @@
 // local-api run as `--edge none` (PASSWORD_API_URL; EDGE_MODE=none in AWS):
 // no CF-* header is sent or needed, and a browser cannot send one (the
 // preflight does not allow it). The page's origin is ORIGIN_URL, the origin
-// CORS_ALLOWED_ORIGINS lists. Run by tests/tests/web_client.rs, not by
+// CORS_ALLOWED_ORIGINS lists. Run by tests/tests/e2e/web_client.rs, not by
 // `npm test` (its name does not end in .test.mjs).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";

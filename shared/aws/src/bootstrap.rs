@@ -30,7 +30,7 @@ use crate::{
 
 /// The KMS and key-item access a cold start with `needs` may make: what the
 /// function's role is granted (checked against `template.yaml` by
-/// `tests/tests/template_drift.rs`) and all a cold start is seen to do.
+/// `tests/tests/e2e/template_drift.rs`) and all a cold start is seen to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColdStartAccess {
     /// `kms:Decrypt` encryption-context purposes. Never `kms:Encrypt`.

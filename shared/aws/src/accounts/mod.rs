@@ -299,7 +299,7 @@ impl AccountStore for DynamoAccountStore {
             // An address nobody owns still costs the user read, of an item
             // that never exists: sign-in (and the forgot answer) then make the
             // same calls for a known and an unknown address, so neither the
-            // time nor the call count tells them apart (tests/tests/aws_calls.rs).
+            // time nor the call count tells them apart (tests/tests/e2e/aws_calls.rs).
             self.user(NO_SUCH_USER).await?;
             return Ok(None);
         };

@@ -4,7 +4,6 @@
 //! and a forgot request's off-path answer says whether the account exists.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use client::{Client, Reply};
 use e2e_tests::*;
@@ -15,26 +14,7 @@ use shared::observe::metrics::{
 };
 use shared::route::Route;
 
-const NAMESPACE: &str = "PasswordApi/test";
-
-/// Held by each test for its whole run: documents are matched to requests
-/// by order, so two tests must not emit at once.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Every line emitted in this process (installed once, before any request).
-fn lines() -> Arc<Mutex<Vec<String>>> {
-    static LINES: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
-    LINES
-        .get_or_init(|| {
-            let lines = Arc::new(Mutex::new(Vec::new()));
-            let sink = lines.clone();
-            assert!(shared::observe::install(NAMESPACE, move |l: &str| {
-                sink.lock().unwrap().push(l.to_owned())
-            }));
-            lines
-        })
-        .clone()
-}
+use crate::capture::{lines, NAMESPACE, SERIAL};
 
 fn captured() -> Vec<Value> {
     lines()

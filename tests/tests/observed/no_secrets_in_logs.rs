@@ -1,45 +1,19 @@
 //! Runs the password stories with every log line captured (all levels, every
 //! crate) and proves no password, token, session key or decrypted body leaks.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use e2e_tests::*;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use crate::capture::{lines, logs, SERIAL};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_hold_no_password_token_key_or_body() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .init();
-    // The audit events and metric documents go to the same capture.
-    let observed = capture.clone();
-    assert!(shared::observe::install(
-        "PasswordApi",
-        move |line: &str| {
-            let mut out = observed.0.lock().unwrap();
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
-        }
-    ));
+    let _serial = SERIAL.lock().await;
+    // The log lines and the audit events and metric documents of this run.
+    let (logged, observed) = (logs(), lines());
+    let logged_from = logged.lock().unwrap().len();
+    let observed_from = observed.lock().unwrap().len();
 
     let s = Server::start().await;
     let biz = s.user("pat@example.com", STRONG).await;
@@ -85,7 +59,11 @@ async fn logs_hold_no_password_token_key_or_body() {
     secrets.push("currentPassword".into());
     secrets.push("newPassword".into());
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let mut logs = String::from_utf8(logged.lock().unwrap()[logged_from..].to_vec()).unwrap();
+    for line in &observed.lock().unwrap()[observed_from..] {
+        logs.push_str(line);
+        logs.push('\n');
+    }
     // the capture works: every request left its line
     assert!(logs.matches("\"request\"").count() >= 9, "{logs}");
     assert!(logs.contains(CHANGE) && logs.contains(RESET) && logs.contains(INIT));

@@ -22,7 +22,7 @@
 //! - each HTTP function's role, and `verify-password`'s, grants exactly the
 //!   data its code touches: every `(DynamoDB action, partition)` its
 //!   requests (invocations) and cold start were seen to touch on the emulator
-//!   (`tests/data/route_touches.json`, recorded by `tests/tests/aws_calls.rs`)
+//!   (`tests/data/route_touches.json`, recorded by `tests/tests/e2e/aws_calls.rs`)
 //!   is allowed by an action and a `dynamodb:LeadingKeys` pattern of the
 //!   role, and every other grant of a table partition is used by one of them;
 //!   the verifying Cognito trigger holds exactly `verify-password`'s grants
@@ -2741,7 +2741,7 @@ fn the_mail_event_sources_are_the_ones_the_code_expects() {
         p["DestinationConfig"],
         yaml("{OnFailure: {Type: SQS, Destination: !GetAtt MailDeadLetterQueue.Arn}}")
     );
-    // The filter's patterns are tests/tests/stream_filter.rs's.
+    // The filter's patterns are tests/tests/e2e/stream_filter.rs's.
     assert_eq!(
         p["FilterCriteria"]["Filters"].as_sequence().map(Vec::len),
         Some(2),

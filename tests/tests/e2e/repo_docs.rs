@@ -15,7 +15,6 @@ use std::process::Command;
 
 use e2e_tests::root;
 
-#[path = "repo_docs/module_graph.rs"]
 mod module_graph;
 
 fn read(rel: &str) -> String {
