@@ -103,7 +103,7 @@ validate: $(TOOLS_STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0 $(TOOLS_BIN)/sam validate --lint
 	@# Every function's variables at their worst case within Lambda's 4 KB
 	@# (assumptions: tests/tests/e2e/template_drift.rs, ASSUMED_UNBOUNDED).
-	$(CARGO) test -q -p e2e-tests --test e2e template_drift::every_functions_environment -- --nocapture
+	$(CARGO) test -q --workspace --test e2e template_drift::every_functions_environment -- --nocapture
 
 ## After a deploy (docs/deployment.md#smoke-test): the public key, a handshake
 ## and, with TOKEN=<a user's access token>, that user's status.
