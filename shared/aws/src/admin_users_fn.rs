@@ -5,14 +5,14 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::handlers::admin::{administer, Action};
 use shared::http::json::parse_strict;
 use shared::http::ApiError;
-use shared::i18n::Lang;
 use shared::App;
 
 use crate::bootstrap::{app_from_env, cold_start_failed};
+use crate::internal_fn::{answer, FunctionFailed};
 
 /// The principal an event without one is recorded under. Lambda does not
 /// pass the invoker's identity to the function; CloudTrail records it.
@@ -30,33 +30,11 @@ pub struct AdminEvent {
     pub principal: Option<String>,
 }
 
-/// An internal failure (a 5xx): the invocation fails, so Lambda's `Errors`
-/// metric and its alarm count it. The cause is logged, never returned.
-#[derive(Debug, thiserror::Error)]
-#[error("user administration failed: {code}")]
-pub struct AdminFailed {
-    pub code: &'static str,
-}
-
 /// The answer, or for a refusal (bad event, unknown user, a status that
-/// forbids the action: a 4xx) `{"error": {status, code, details}}`.
-pub async fn handle(app: &App, event: Value) -> Result<Value, AdminFailed> {
-    match act(app, event).await {
-        Ok(v) => Ok(v),
-        Err(err) => {
-            let parts = err.parts(Lang::En);
-            if parts.status.is_server_error() {
-                tracing::error!(code = parts.code, error = ?err, "user administration failed");
-                return Err(AdminFailed { code: parts.code });
-            }
-            tracing::warn!(code = parts.code, "user administration refused");
-            Ok(json!({ "error": {
-                "status": parts.status.as_u16(),
-                "code": parts.code,
-                "details": parts.details,
-            }}))
-        }
-    }
+/// forbids the action: a 4xx) `{"error": {status, code, details}}`; an
+/// internal error (a 5xx) fails the invocation ([`crate::internal_fn`]).
+pub async fn handle(app: &App, event: Value) -> Result<Value, FunctionFailed> {
+    answer(act(app, event).await, "user administration")
 }
 
 async fn act(app: &App, event: Value) -> Result<Value, ApiError> {

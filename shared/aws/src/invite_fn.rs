@@ -7,40 +7,17 @@ use serde_json::{json, Value};
 use shared::handlers::accounts::{create_user, Invitation};
 use shared::http::json::parse_strict;
 use shared::http::ApiError;
-use shared::i18n::Lang;
 use shared::App;
 
 use crate::bootstrap::{app_from_env, cold_start_failed};
-
-/// An internal failure of an invitation: the invocation fails (a function
-/// error, counted by Lambda's `Errors` metric and its alarm). It carries
-/// the API error code only; the cause is logged.
-#[derive(Debug, thiserror::Error)]
-#[error("invitation failed: {code}")]
-pub struct InviteFailed {
-    pub code: &'static str,
-}
+use crate::internal_fn::{answer, FunctionFailed};
 
 /// `{bizId, email, status}`, or for a refused invitation (bad event, taken
 /// address: a 4xx) `{"error": {status, code, details}}` with the API error
-/// code. An internal error (a 5xx) is [`InviteFailed`].
-pub async fn handle(app: &App, event: Value) -> Result<Value, InviteFailed> {
-    match invite(app, event).await {
-        Ok(v) => Ok(v),
-        Err(err) => {
-            let parts = err.parts(Lang::En);
-            if parts.status.is_server_error() {
-                tracing::error!(code = parts.code, error = ?err, "invitation failed");
-                return Err(InviteFailed { code: parts.code });
-            }
-            tracing::warn!(code = parts.code, "invitation refused");
-            Ok(json!({ "error": {
-                "status": parts.status.as_u16(),
-                "code": parts.code,
-                "details": parts.details,
-            }}))
-        }
-    }
+/// code. An internal error (a 5xx) fails the invocation
+/// ([`crate::internal_fn`]).
+pub async fn handle(app: &App, event: Value) -> Result<Value, FunctionFailed> {
+    answer(invite(app, event).await, "invitation")
 }
 
 async fn invite(app: &App, event: Value) -> Result<Value, ApiError> {

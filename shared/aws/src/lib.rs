@@ -34,6 +34,7 @@ mod dynamo;
 mod error;
 mod guess;
 pub mod import;
+pub mod internal_fn;
 pub mod invite_fn;
 pub mod jwks;
 pub mod key_expiry;
